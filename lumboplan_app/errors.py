@@ -1,0 +1,101 @@
+"""Typed errors of the LumboPlan core.
+
+Every error carries a message a surgeon can act on: what happened and what to do. The GUI shows
+the message in a dialog, the CLI prints it on one line and exits non-zero. New, more specific
+errors subclass an existing one so that old ``except`` clauses keep working (pydicom's rule).
+Messages never contain patient identifiers or full input paths (folder names often carry the
+patient's name): at most a file's own name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lumboplan_app.io.series import SeriesInfo
+
+
+class LumboPlanError(Exception):
+    """Base of every error LumboPlan raises on purpose."""
+
+
+class Cancelled(LumboPlanError):
+    """The user cancelled a long operation; nothing was changed."""
+
+    def __init__(self, message: str = "Cancelled; nothing was changed.") -> None:
+        super().__init__(message)
+
+
+class LoadError(LumboPlanError):
+    """A scan or label file could not be read into a usable 3-D volume."""
+
+
+class NotAnImageError(LoadError):
+    """The path holds no image LumboPlan can read (not DICOM, NIfTI, NRRD or MetaImage)."""
+
+
+class UnsupportedImageError(LoadError):
+    """The file is an image, but not one a 3-D plan can be built from.
+
+    Examples: a single 2-D slice, a colour screenshot, a Siemens mosaic, a 4-D (diffusion or
+    dynamic) series, an image without pixel data, a compression no installed decoder reads.
+    """
+
+
+class CorruptFileError(LoadError):
+    """The file is damaged: truncated pixel data, or a reader that stopped unexpectedly."""
+
+
+class IncompleteSeriesError(LoadError):
+    """The slices of a series do not form an evenly spaced stack (a missing or extra slice).
+
+    Attributes
+    ----------
+    positions_mm : tuple of float
+        The slice positions found, in mm along the stack's normal, sorted.
+    """
+
+    def __init__(self, message: str, positions_mm: Sequence[float] = ()) -> None:
+        super().__init__(message)
+        self.positions_mm = tuple(float(p) for p in positions_mm)
+
+    def __reduce__(self) -> tuple[type, tuple[str, tuple[float, ...]]]:
+        return (type(self), (str(self), self.positions_mm))
+
+
+class SeriesChoiceRequired(LoadError):
+    """The path holds several series; the caller must choose one.
+
+    Attributes
+    ----------
+    series : list of SeriesInfo
+        What was found, in the order the listing shows them (index 1 first).
+    """
+
+    def __init__(self, series: Sequence[SeriesInfo]) -> None:
+        self.series = list(series)
+        super().__init__(
+            f"This folder holds {len(self.series)} series. Choose one: in the window's series "
+            "chooser, or with --series INDEX or --series UID on the command line "
+            "('lumboplan info' lists them)."
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[list[SeriesInfo]]]:
+        return (type(self), (self.series,))
+
+
+class VolumeSizeError(LoadError):
+    """The volume is empty or too large to handle."""
+
+
+class ModelError(LumboPlanError):
+    """The segmentation model cannot be used (missing or tampered weights, unsuitable scan)."""
+
+
+class UnsuitableScanError(ModelError):
+    """The scan is loaded and can be viewed, but the model must not segment it (CT, 2-D, ...)."""
+
+
+class PlanningError(LumboPlanError):
+    """The plan could not be computed from the given labels."""

@@ -1,0 +1,161 @@
+"""Reading what a surgeon brings: DICOM folders and files, NIfTI, NRRD, MetaImage.
+
+One reader for GUI, CLI and tests:
+
+- :func:`list_series` describes what a path holds (several series: the caller chooses);
+- :func:`read_scan` builds the canonical LPS :class:`~lumboplan_app.volume.Volume`;
+- :func:`read_scan_isolated` does the same in a child process, so a crash in native decoding
+  code cannot take the window or a batch down;
+- :func:`read_label_map` and :func:`write_image` read and write label maps and volumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lumboplan_app.errors import NotAnImageError, SeriesChoiceRequired
+from lumboplan_app.io.dicom import read_stack
+from lumboplan_app.io.isolated import run_isolated
+from lumboplan_app.io.series import (
+    CancelCheck,
+    DicomStack,
+    ProgressCallback,
+    SeriesInfo,
+    describe,
+    discover,
+)
+from lumboplan_app.io.volume_files import (
+    VOLUME_SUFFIXES,
+    describe_volume_file,
+    read_label_map,
+    read_volume_file,
+    volume_format,
+    write_image,
+)
+from lumboplan_app.volume import Volume
+
+__all__ = [
+    "VOLUME_SUFFIXES",
+    "SeriesInfo",
+    "list_series",
+    "read_label_map",
+    "read_scan",
+    "read_scan_isolated",
+    "write_image",
+]
+
+#: Share of the progress bar spent reading headers before pixels are decoded.
+_DISCOVERY_SHARE = 0.3
+
+
+def list_series(
+    path: str | Path,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> list[SeriesInfo]:
+    """Describe the series under ``path`` (folder, DICOMDIR, DICOM file or volume file).
+
+    Raises
+    ------
+    NotAnImageError
+        If the path does not exist or holds no image.
+    """
+    path = _existing(path)
+    if path.is_file() and volume_format(path) is not None:
+        return [describe_volume_file(path)]
+    return describe(discover(path, progress, should_cancel))
+
+
+def read_scan(
+    path: str | Path,
+    series: int | str | None = None,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> Volume:
+    """Read one scan into a float32 volume in canonical LPS order.
+
+    Parameters
+    ----------
+    path : str or Path
+        A DICOM folder, DICOMDIR, DICOM file, or a NIfTI/NRRD/MetaImage file.
+    series : int or str, optional
+        Which series, when the path holds several: its 1-based index in :func:`list_series`,
+        or its ``series_id`` (SeriesInstanceUID).
+    progress : callable, optional
+        Called with (fraction 0..1, text).
+    should_cancel : callable, optional
+        Polled between slices; returning True raises :class:`~lumboplan_app.errors.Cancelled`.
+
+    Raises
+    ------
+    SeriesChoiceRequired
+        If the path holds several series and ``series`` is None; it lists them.
+    LoadError
+        Or one of its subclasses, with a message a surgeon can act on.
+    """
+    path = _existing(path)
+    if path.is_file() and volume_format(path) is not None:
+        if series not in (None, 1, "1", path.name):
+            raise NotAnImageError(f"'{path.name}' holds one volume; there is no series {series}.")
+        return read_volume_file(path)
+    discovery_progress = None
+    decode_progress = None
+    if progress is not None:
+        discovery_progress = lambda f, text: progress(_DISCOVERY_SHARE * f, text)  # noqa: E731
+        decode_progress = lambda f, text: progress(  # noqa: E731
+            _DISCOVERY_SHARE + (1 - _DISCOVERY_SHARE) * f, text
+        )
+    stacks = discover(path, discovery_progress, should_cancel)
+    stack = _choose(stacks, series)
+    volume = read_stack(stack, decode_progress, should_cancel)
+    if progress is not None:
+        progress(1.0, "Scan loaded")
+    return volume
+
+
+def read_scan_isolated(
+    path: str | Path,
+    series: int | str | None = None,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> Volume:
+    """Like :func:`read_scan`, in a child process: a reader crash becomes a CorruptFileError."""
+    return run_isolated(
+        read_scan, Path(path), series, progress=progress, should_cancel=should_cancel
+    )
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise NotAnImageError(
+            f"'{path.name}' does not exist. Check the drive or CD and choose the folder again."
+        )
+    return path
+
+
+def _choose(stacks: list[DicomStack], series: int | str | None) -> DicomStack:
+    infos = describe(stacks)
+    if series is None:
+        if len(stacks) == 1:
+            return stacks[0]
+        raise SeriesChoiceRequired(infos)
+    if isinstance(series, str) and series.strip().isdigit():
+        series = int(series.strip())
+    if isinstance(series, int):
+        if 1 <= series <= len(stacks):
+            return stacks[series - 1]
+    else:
+        matches = [
+            i
+            for i, info in enumerate(infos)
+            if series in (info.series_id, info.series_id.split("#")[0])
+        ]
+        if len(matches) == 1:
+            return stacks[matches[0]]
+        if len(matches) > 1:
+            raise SeriesChoiceRequired([infos[i] for i in matches])
+    raise NotAnImageError(
+        f"There is no series '{series}' here; there are {len(stacks)} (1 to {len(stacks)}). "
+        "'lumboplan info' lists them."
+    )

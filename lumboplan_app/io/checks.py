@@ -1,0 +1,108 @@
+"""Plausibility checks on a loaded scan: what the surgeon should be warned of, what is refused.
+
+A scan that loads may still be unfit for the method: thick slices, a CT, a field of view that
+misses the lumbosacral region. Viewing is always allowed; segmentation is refused for scans the
+model must not label (:func:`require_segmentable`), so it never hands the planner garbage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lumboplan_app.errors import UnsuitableScanError
+from lumboplan_app.volume import Volume
+
+#: Largest volume accepted (about 2 GiB as float32): beyond it, a scan is not a lumbar MR.
+MAX_VOXELS = 512 * 1024 * 1024
+#: Fewest slices that make a 3-D stack.
+MIN_SLICES = 3
+#: Coarsest voxel edge (mm) before the scan is flagged as a thick-slice protocol.
+THICK_SLICE_MM = 2.0
+#: Smallest extent (mm) along any patient axis that can hold L5, S1 and the foramina.
+MIN_EXTENT_MM = 60.0
+#: Voxel values below this look like CT Hounsfield units (air is -1000 HU).
+_HOUNSFIELD_AIR_THRESHOLD = -500.0
+_LUMBAR_BODY_PARTS = ("SPINE", "LSPINE", "LUMBAR", "SACRUM", "PELVIS", "ABDOMEN", "WHOLEBODY")
+
+
+def scan_warnings(volume: Volume) -> tuple[str, ...]:
+    """Return the warnings a surgeon should read before trusting a plan built on ``volume``."""
+    meta = volume.meta
+    warnings: list[str] = []
+    coarsest_mm = max(volume.grid.spacing_xyz_mm)
+    if coarsest_mm > THICK_SLICE_MM:
+        protocol = "a 2-D protocol with " if meta.acquisition_type.upper() == "2D" else ""
+        warnings.append(
+            f"This is {protocol}{coarsest_mm:.1f} mm slices. LumboPlan's method was validated on "
+            "3-D T2 scans of about 1 mm: segmentation, contacts and angles are less precise."
+        )
+    if meta.modality == "CT" or looks_like_ct(volume):
+        warnings.append(
+            "This looks like a CT scan: it can be viewed, but segmentation and planning need MR."
+        )
+    elif meta.modality not in ("MR", "unknown"):
+        warnings.append(
+            f"This is a {meta.modality} image, not MR: it can be viewed, but segmentation and "
+            "planning need an MR scan."
+        )
+    body_part = meta.body_part.upper().replace(" ", "")
+    if body_part and not any(part in body_part for part in _LUMBAR_BODY_PARTS):
+        warnings.append(
+            f"The scan is labelled as body part '{meta.body_part}', not the lumbar spine."
+        )
+    extent = _patient_extent_mm(volume)
+    if min(extent) < MIN_EXTENT_MM:
+        warnings.append(
+            f"The scan covers only {min(extent):.0f} mm along one axis; the plan needs L5, S1, "
+            "the iliac crests and the skin in view."
+        )
+    return tuple(warnings)
+
+
+def looks_like_ct(volume: Volume) -> bool:
+    """Whether the values look like CT Hounsfield units (for formats without a modality tag)."""
+    if volume.meta.modality == "CT":
+        return True
+    if volume.meta.modality != "unknown":
+        return False
+    return float(np.percentile(volume.array, 1)) < _HOUNSFIELD_AIR_THRESHOLD
+
+
+def segmentation_refusal(volume: Volume) -> str | None:
+    """Say why the model must not segment ``volume``, or return None when it may."""
+    if looks_like_ct(volume):
+        return (
+            "This is a CT scan (or its values look like CT). The segmentation model was trained "
+            "on MR only; open the patient's lumbar MR (3-D T2) instead."
+        )
+    if volume.meta.modality not in ("MR", "unknown"):
+        return (
+            f"This is a {volume.meta.modality} image. The segmentation model needs a lumbar MR "
+            "(3-D T2)."
+        )
+    return None
+
+
+def require_segmentable(volume: Volume) -> None:
+    """Raise if the model must not segment ``volume``.
+
+    Raises
+    ------
+    UnsuitableScanError
+        For CT or another non-MR modality, with the reason.
+    """
+    reason = segmentation_refusal(volume)
+    if reason is not None:
+        raise UnsuitableScanError(reason)
+
+
+def _patient_extent_mm(volume: Volume) -> tuple[float, float, float]:
+    """Size of the image along the patient's L, P, S axes (bounding box of its corners), mm."""
+    shape = np.asarray(volume.grid.shape_zyx) - 1
+    corners = np.array(
+        [[z, y, x] for z in (0, shape[0]) for y in (0, shape[1]) for x in (0, shape[2])],
+        dtype=np.float64,
+    )
+    points = volume.grid.index_to_lps(corners)
+    size = points.max(axis=0) - points.min(axis=0)
+    return float(size[0]), float(size[1]), float(size[2])

@@ -1,0 +1,289 @@
+"""Build a canonical LPS volume from one DICOM stack (classic series or enhanced multi-frame).
+
+Geometry comes from ImagePositionPatient, ImageOrientationPatient and PixelSpacing of every
+frame (from the functional groups for enhanced files), never from file order or InstanceNumber.
+The stack is checked before any pixel is decoded: one orientation, distinct positions along
+one axis (repeated positions mean a 4-D series), evenly spaced (a gap means a missing slice),
+a plausible size. Pixels are decoded by pydicom and its plugins, rescaled with each frame's
+slope and intercept, and the volume is reoriented to LPS without resampling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from lumboplan_app.errors import (
+    Cancelled,
+    CorruptFileError,
+    IncompleteSeriesError,
+    UnsupportedImageError,
+    VolumeSizeError,
+)
+from lumboplan_app.io.checks import MAX_VOXELS, MIN_SLICES, scan_warnings
+from lumboplan_app.io.series import CancelCheck, DicomStack, Frame, ProgressCallback
+from lumboplan_app.volume import (
+    Grid,
+    PatientInfo,
+    ScanMeta,
+    Volume,
+    case_key_for,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Relative deviation of one slice step from the median step that counts as uneven spacing.
+_STEP_TOLERANCE = 0.1
+#: Offset (mm) of a slice perpendicular to the stack axis beyond which the stack is sheared.
+_SHEAR_TOLERANCE_MM = 0.5
+
+
+def read_stack(
+    stack: DicomStack,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> Volume:
+    """Decode ``stack`` into a float32 volume in canonical LPS orientation.
+
+    Raises
+    ------
+    UnsupportedImageError
+        No geometry, repeated positions (4-D), too few slices, or no decoder for the
+        compression.
+    IncompleteSeriesError
+        Uneven slice spacing (a missing slice); the message lists the positions.
+    VolumeSizeError
+        Too many voxels, or every voxel has the same value.
+    CorruptFileError
+        Pixel data truncated or undecodable.
+    Cancelled
+        If ``should_cancel`` returns True.
+    """
+    if stack.problem:
+        if len(stack.frames) == 1 and "Rows" in stack.header:
+            _decode_file(stack.frames[0].path)  # a damaged single file: say it is damaged
+        raise UnsupportedImageError(stack.problem)
+    frames, grid = _stack_geometry(stack)
+    voxels = grid.voxel_count
+    if voxels > MAX_VOXELS:
+        raise VolumeSizeError(
+            f"This series has {voxels / 1e6:.0f} million voxels, more than LumboPlan handles "
+            f"({MAX_VOXELS / 1e6:.0f} million). Choose a lumbar series, or reduce the "
+            "resolution when exporting."
+        )
+    array = _decode_frames(stack, frames, progress, should_cancel)
+    if float(array.max()) == float(array.min()):
+        raise VolumeSizeError(
+            "This series is empty: every voxel has the same value. Export the series again."
+        )
+    meta = _scan_meta(stack.header, grid)
+    volume = Volume(array=array, grid=grid, meta=meta).to_canonical()
+    volume.meta = replace(meta, warnings=scan_warnings(volume))
+    logger.info(
+        "case %s: DICOM %s volume %s voxels, spacing %s mm, %s",
+        meta.case_key,
+        meta.modality,
+        "x".join(str(n) for n in volume.grid.shape_zyx[::-1]),
+        ", ".join(f"{s:.2f}" for s in volume.grid.spacing_xyz_mm),
+        volume.grid.orientation_code(),
+    )
+    return volume
+
+
+def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:
+    """Sort the frames along the stack axis and return them with the grid they span."""
+    frames = stack.frames
+    first = frames[0]
+    if (
+        first.orientation is None
+        or first.pixel_spacing_mm is None
+        or any(f.position_lps_mm is None for f in frames)
+    ):
+        raise UnsupportedImageError(
+            "These images carry no slice geometry (position, orientation or pixel spacing), "
+            "so they cannot be placed in 3-D. Export the original MR series, not screenshots."
+        )
+    row_cosine = first.orientation[:3] / np.linalg.norm(first.orientation[:3])
+    column_cosine = first.orientation[3:] / np.linalg.norm(first.orientation[3:])
+    for frame in frames[1:]:
+        if frame.orientation is None or not np.allclose(
+            frame.orientation, first.orientation, atol=1e-3
+        ):
+            raise UnsupportedImageError(
+                "The slices of this series do not share one orientation (a localizer or a "
+                "multi-stack series). Choose a series acquired as one stack."
+            )
+    normal = np.cross(row_cosine, column_cosine)
+    positions = np.array([f.position_lps_mm for f in frames], dtype=np.float64)
+    along = positions @ normal
+    order = np.argsort(along, kind="stable")
+    frames = [frames[i] for i in order]
+    positions, along = positions[order], along[order]
+    distinct = np.unique(np.round(along, 2))
+    if len(distinct) < len(frames):
+        repeats = len(frames) / len(distinct)
+        raise UnsupportedImageError(
+            f"This series repeats its slice positions ({len(frames)} images at {len(distinct)} "
+            f"positions, about {repeats:.0f} volumes): it is 4-D (diffusion, dynamic or "
+            "multi-echo). LumboPlan needs a single anatomical 3-D T2 volume."
+        )
+    if len(frames) < MIN_SLICES:
+        raise UnsupportedImageError(
+            f"This series has only {len(frames)} slices; a 3-D plan needs a stack of at least "
+            f"{MIN_SLICES}. Choose the 3-D T2 series."
+        )
+    steps = np.diff(along)
+    median_step = float(np.median(steps))
+    uneven = np.abs(steps - median_step) > _STEP_TOLERANCE * median_step
+    if np.any(uneven):
+        gaps = ", ".join(
+            f"{steps[i]:.2f} mm between {along[i]:.2f} and {along[i + 1]:.2f} mm"
+            for i in np.flatnonzero(uneven)[:5]
+        )
+        raise IncompleteSeriesError(
+            f"The slices are unevenly spaced (usual step {median_step:.2f} mm; {gaps}): a slice "
+            "is probably missing. Export the complete series again.",
+            positions_mm=along,
+        )
+    in_plane = positions - positions[0] - np.outer(along - along[0], normal)
+    if float(np.abs(in_plane).max()) > _SHEAR_TOLERANCE_MM:
+        raise UnsupportedImageError(
+            "The slices are not stacked straight along one axis (gantry tilt or a sheared "
+            "reconstruction). Export a series with an orthogonal slice stack."
+        )
+    row_spacing, column_spacing = first.pixel_spacing_mm
+    header = stack.header
+    grid = Grid(
+        shape_zyx=(len(frames), int(header.Rows), int(header.Columns)),
+        spacing_xyz_mm=(column_spacing, row_spacing, median_step),
+        origin_lps_mm=tuple(positions[0]),
+        direction=np.column_stack([row_cosine, column_cosine, normal]),
+    )
+    return frames, grid
+
+
+def _decode_frames(
+    stack: DicomStack,
+    frames: Sequence[Frame],
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> npt.NDArray[np.float32]:
+    """Decode every frame into a (Z, Y, X) float32 array with rescale applied."""
+    rows, columns = int(stack.header.Rows), int(stack.header.Columns)
+    array = np.empty((len(frames), rows, columns), dtype=np.float32)
+    datasets: dict[Path, tuple[Dataset, npt.NDArray[Any]]] = {}
+    for z, frame in enumerate(frames):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
+        if progress is not None and z % 10 == 0:
+            progress(z / len(frames), f"Reading slices ({z}/{len(frames)})")
+        if frame.path not in datasets:
+            if frame.frame_index is None:
+                datasets.clear()  # single-frame files: keep only the current one in memory
+            datasets[frame.path] = _decode_file(frame.path)
+        dataset, pixels = datasets[frame.path]
+        plane = pixels if frame.frame_index is None else pixels[frame.frame_index]
+        if plane.shape != (rows, columns):
+            raise CorruptFileError(
+                f"The image in '{frame.path.name}' is {plane.shape[1]}x{plane.shape[0]} pixels, "
+                f"not {columns}x{rows} like the rest of the series. Export the series again."
+            )
+        slope, intercept = _rescale(dataset, frame.frame_index)
+        array[z] = plane.astype(np.float32) * slope + intercept
+    if str(stack.header.get("PhotometricInterpretation", "")) == "MONOCHROME1":
+        array = array.max() + array.min() - array
+    return array
+
+
+def _decode_file(path: Path) -> tuple[Dataset, npt.NDArray[Any]]:
+    try:
+        dataset = pydicom.dcmread(path)
+    except Exception as error:
+        raise CorruptFileError(
+            f"The file '{path.name}' is damaged and cannot be read ({type(error).__name__}). "
+            "Export the series again."
+        ) from error
+    transfer_syntax = UID(str(dataset.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2")))
+    if "PixelData" not in dataset and "FloatPixelData" not in dataset:
+        raise UnsupportedImageError(
+            f"The file '{path.name}' holds no pixel data. Export the series again with its images."
+        )
+    try:
+        pixels = dataset.pixel_array
+    except Exception as error:
+        text = str(error).lower()
+        if transfer_syntax.is_compressed and any(
+            word in text for word in ("plugin", "decod", "handler", "not supported", "unable")
+        ):
+            raise UnsupportedImageError(
+                f"The images are compressed as {transfer_syntax.name} and no installed decoder "
+                "reads it. Export the series uncompressed, or reinstall LumboPlan."
+            ) from error
+        raise CorruptFileError(
+            f"The pixel data of '{path.name}' is truncated or corrupt. Export the series again."
+        ) from error
+    return dataset, pixels
+
+
+def _rescale(dataset: Dataset, frame_index: int | None) -> tuple[float, float]:
+    """Return (slope, intercept) for a frame (functional groups first, then the top level)."""
+    sources: list[Any] = []
+    if frame_index is not None:
+        for keyword, index in (
+            ("PerFrameFunctionalGroupsSequence", frame_index),
+            ("SharedFunctionalGroupsSequence", 0),
+        ):
+            groups = dataset.get(keyword)
+            if groups is not None and len(groups) > index:
+                transform = groups[index].get("PixelValueTransformationSequence")
+                if transform:
+                    sources.append(transform[0])
+    sources.append(dataset)
+    for source in sources:
+        if "RescaleSlope" in source or "RescaleIntercept" in source:
+            slope = float(source.get("RescaleSlope", 1.0) or 1.0)
+            intercept = float(source.get("RescaleIntercept", 0.0) or 0.0)
+            return slope, intercept
+    return 1.0, 0.0
+
+
+def _scan_meta(header: Dataset, grid: Grid) -> ScanMeta:
+    uid = str(header.get("SeriesInstanceUID", "") or "")
+    thickness = header.get("SliceThickness")
+    if thickness is None:
+        shared = header.get("SharedFunctionalGroupsSequence")
+        measures = shared[0].get("PixelMeasuresSequence") if shared else None
+        thickness = measures[0].get("SliceThickness") if measures else None
+    try:
+        thickness_mm: float | None = float(thickness) if thickness not in (None, "") else None
+    except (TypeError, ValueError):
+        thickness_mm = None
+    identifier = (
+        uid or f"{header.get('StudyDate', '')}{header.get('SeriesTime', '')}{grid.origin_lps_mm}"
+    )
+    return ScanMeta(
+        source_format="DICOM",
+        modality=str(header.get("Modality", "") or "unknown"),
+        series_description=str(header.get("SeriesDescription", "") or ""),
+        case_key=case_key_for(identifier),
+        acquisition_type=str(header.get("MRAcquisitionType", "") or ""),
+        slice_thickness_mm=thickness_mm,
+        study_date=str(header.get("StudyDate", "") or ""),
+        manufacturer=str(header.get("Manufacturer", "") or ""),
+        body_part=str(header.get("BodyPartExamined", "") or ""),
+        patient=PatientInfo(
+            name=str(header.get("PatientName", "") or ""),
+            patient_id=str(header.get("PatientID", "") or ""),
+            birth_date=str(header.get("PatientBirthDate", "") or ""),
+            sex=str(header.get("PatientSex", "") or ""),
+        ),
+    )

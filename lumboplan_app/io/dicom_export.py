@@ -1,0 +1,156 @@
+"""Write a volume as a DICOM MR series (one file per slice), e.g. the demo case or test fixtures.
+
+The series is written along the volume's z axis with the volume's exact geometry (oblique
+directions included), so reading it back gives the same voxels at the same LPS positions, up to
+the 16-bit quantisation stated by RescaleSlope.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import (
+    UID,
+    ExplicitVRLittleEndian,
+    MRImageStorage,
+    RLELossless,
+    generate_uid,
+)
+
+from lumboplan_app import __version__
+from lumboplan_app.errors import LoadError
+from lumboplan_app.volume import Volume
+
+_CT_IMAGE_STORAGE = UID("1.2.840.10008.5.1.4.1.1.2")
+_UINT16_MAX = 65535
+
+
+@dataclass(frozen=True)
+class SeriesHeader:
+    """What to write into the header of an exported series (all optional).
+
+    ``patient_*`` are written as given: leave them empty for anonymous data.
+    """
+
+    patient_name: str = field(default="", repr=False)
+    patient_id: str = field(default="", repr=False)
+    patient_birth_date: str = field(default="", repr=False)
+    series_description: str = ""
+    series_number: int = 1
+    modality: str = "MR"
+    mr_acquisition_type: str = "3D"
+    body_part: str = "LSPINE"
+    study_date: str = ""
+    series_instance_uid: str = ""
+    study_instance_uid: str = ""
+    compress_rle: bool = False
+
+
+def write_dicom_series(
+    volume: Volume,
+    folder: Path,
+    header: SeriesHeader | None = None,
+    file_names: Sequence[str] | None = None,
+) -> list[Path]:
+    """Write ``volume`` as a single-frame DICOM series into ``folder``; return the file paths.
+
+    Values are stored as unsigned 16-bit integers with RescaleSlope/RescaleIntercept chosen so
+    that the full value range survives (quantisation step: range / 65535).
+    Files are written under temporary names and renamed, so a failure leaves no half file.
+
+    Raises
+    ------
+    LoadError
+        If the folder cannot be written.
+    """
+    header = header or SeriesHeader()
+    slice_count = volume.grid.shape_zyx[0]
+    if file_names is not None and len(file_names) != slice_count:
+        raise ValueError(f"need {slice_count} file names, got {len(file_names)}")
+    names = list(file_names) if file_names else [f"IM{z + 1:05d}.dcm" for z in range(slice_count)]
+    folder.mkdir(parents=True, exist_ok=True)
+    low, high = float(volume.array.min()), float(volume.array.max())
+    slope = (high - low) / _UINT16_MAX if high > low else 1.0
+    stored = np.round((volume.array - low) / slope).clip(0, _UINT16_MAX).astype(np.uint16)
+    series_uid = header.series_instance_uid or generate_uid()
+    study_uid = header.study_instance_uid or generate_uid()
+    frame_of_reference = generate_uid()
+    grid = volume.grid
+    row_cosine, column_cosine = grid.direction[:, 0], grid.direction[:, 1]
+    today = header.study_date or datetime.date.today().strftime("%Y%m%d")
+    paths = []
+    for z in range(slice_count):
+        dataset = _slice_dataset(header, stored[z], z)
+        dataset.SeriesInstanceUID = series_uid
+        dataset.StudyInstanceUID = study_uid
+        dataset.FrameOfReferenceUID = frame_of_reference
+        dataset.StudyDate = dataset.SeriesDate = today
+        dataset.ImagePositionPatient = [f"{v:.6f}" for v in grid.index_to_lps([z, 0, 0])]
+        dataset.ImageOrientationPatient = [
+            f"{v:.8f}" for v in (*row_cosine.tolist(), *column_cosine.tolist())
+        ]
+        dataset.PixelSpacing = [f"{grid.spacing_xyz_mm[1]:.6f}", f"{grid.spacing_xyz_mm[0]:.6f}"]
+        dataset.SliceThickness = f"{grid.spacing_xyz_mm[2]:.6f}"
+        dataset.SpacingBetweenSlices = f"{grid.spacing_xyz_mm[2]:.6f}"
+        dataset.RescaleSlope = f"{slope:.10g}"
+        dataset.RescaleIntercept = f"{low:.10g}"
+        paths.append(_write_atomic(dataset, folder / names[z]))
+    return paths
+
+
+def _slice_dataset(header: SeriesHeader, pixels: np.ndarray, z: int) -> Dataset:
+    sop_class = MRImageStorage if header.modality == "MR" else _CT_IMAGE_STORAGE
+    sop_instance = generate_uid()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_instance
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationVersionName = f"LUMBOPLAN_{__version__}"[:16]
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID = sop_class
+    dataset.SOPInstanceUID = sop_instance
+    dataset.Modality = header.modality
+    dataset.Manufacturer = "LumboPlan"
+    dataset.PatientName = header.patient_name
+    dataset.PatientID = header.patient_id
+    dataset.PatientBirthDate = header.patient_birth_date
+    dataset.SeriesDescription = header.series_description
+    dataset.SeriesNumber = header.series_number
+    dataset.InstanceNumber = z + 1
+    dataset.BodyPartExamined = header.body_part
+    if header.modality == "MR":
+        dataset.MRAcquisitionType = header.mr_acquisition_type
+    dataset.ImageType = ["DERIVED", "SECONDARY"]
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.Rows, dataset.Columns = int(pixels.shape[0]), int(pixels.shape[1])
+    dataset.BitsAllocated = 16
+    dataset.BitsStored = 16
+    dataset.HighBit = 15
+    dataset.PixelRepresentation = 0
+    dataset.PixelData = np.ascontiguousarray(pixels).tobytes()
+    if header.compress_rle:
+        dataset.compress(RLELossless, encoding_plugin="pydicom")
+    return dataset
+
+
+def _write_atomic(dataset: Dataset, path: Path) -> Path:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        dataset.save_as(temporary, enforce_file_format=True)
+        Path(temporary).replace(path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise LoadError(
+            f"'{path.name}' could not be written ({error.strerror}); check the folder and disk."
+        ) from error
+    return path

@@ -1,0 +1,480 @@
+"""Discover the DICOM series under a path and describe them without decoding pixels.
+
+A surgeon brings a CD export, a PACS export, a folder tree with a DICOMDIR, files with or
+without the ``.dcm`` extension, or a single enhanced multi-frame file. :func:`discover` reads
+every header with pydicom (pure Python: a malformed header raises, it cannot crash the process),
+groups the image objects into stacks and says, for each, whether a 3-D volume can be built from
+it and if not, why.
+
+One ``SeriesInstanceUID`` may hold several stacks (different orientation or series number); they
+are listed separately, with ``#2``, ``#3``... appended to the UID to tell them apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from lumboplan_app.errors import Cancelled, NotAnImageError
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[float, str], None]
+CancelCheck = Callable[[], bool]
+
+_DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+_SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
+_STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1."
+# Storage classes that are not images: waveforms, presentation states, structured reports and
+# key objects, encapsulated documents, raw data, spectroscopy, RT objects.
+_NON_IMAGE_STORAGE_PREFIXES = tuple(
+    _STORAGE_PREFIX + suffix for suffix in ("9.", "11.", "88.", "104.", "66", "4.2", "481.")
+)
+# Extensions that are never DICOM: skipped without opening (viewers on CDs ship many files).
+_NEVER_DICOM_SUFFIXES = frozenset(
+    [
+        ".txt",
+        ".htm",
+        ".html",
+        ".xml",
+        ".pdf",
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".gif",
+        ".bmp",
+        ".exe",
+        ".dll",
+        ".inf",
+        ".ini",
+        ".js",
+        ".css",
+        ".json",
+        ".zip",
+        ".nii",
+        ".gz",
+        ".nrrd",
+        ".mha",
+        ".mhd",
+        ".md",
+        ".cfg",
+        ".log",
+        ".ico",
+        ".bat",
+        ".sh",
+        ".py",
+    ]
+)
+_ORIENTATION_DECIMALS = 3
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One stack of images found under a path, described from the headers alone.
+
+    Parameters
+    ----------
+    index : int
+        1-based position in the listing (what ``--series N`` takes).
+    series_id : str
+        The SeriesInstanceUID, with ``#k`` appended when one UID holds several stacks; for a
+        volume file, the file's name.
+    description : str
+        SeriesDescription (or the file's name).
+    modality : str
+        ``"MR"``, ``"CT"``, ... or ``"unknown"``.
+    orientation : str
+        ``"sagittal"``, ``"coronal"``, ``"axial"``, prefixed by ``"oblique "`` beyond 10 degrees,
+        or ``"unknown"``.
+    rows, columns, slice_count : int
+        In-plane size and number of slices (frames).
+    pixel_spacing_mm : tuple of float or None
+        (row spacing, column spacing) in mm, as DICOM PixelSpacing.
+    series_number : int or None
+        DICOM SeriesNumber.
+    file_count : int
+        Number of files holding the stack.
+    problem : str
+        Empty when a volume can be built from it as far as the headers tell; otherwise what
+        stops it, phrased for a surgeon.
+    source_format : str
+        ``"DICOM"``, ``"NIfTI"``, ``"NRRD"`` or ``"MetaImage"``.
+    """
+
+    index: int
+    series_id: str
+    description: str
+    modality: str
+    orientation: str
+    rows: int
+    columns: int
+    slice_count: int
+    pixel_spacing_mm: tuple[float, float] | None
+    series_number: int | None
+    file_count: int
+    problem: str = ""
+    source_format: str = "DICOM"
+
+    @property
+    def loadable(self) -> bool:
+        """Whether the headers allow a 3-D volume (decoding may still fail)."""
+        return not self.problem
+
+    def summary(self) -> str:
+        """One line for a listing, e.g. ``"2: T2 SPACE sag, MR, sagittal, 320x320x192"``."""
+        text = (
+            f"{self.index}: {self.description or '(no description)'}, {self.modality}, "
+            f"{self.orientation}, {self.columns}x{self.rows}x{self.slice_count}"
+        )
+        return f"{text} - {self.problem}" if self.problem else text
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (the ``series`` entries of ``lumboplan info --json``)."""
+        return {
+            "index": self.index,
+            "series_id": self.series_id,
+            "description": self.description,
+            "modality": self.modality,
+            "orientation": self.orientation,
+            "size_xyz": [self.columns, self.rows, self.slice_count],
+            "pixel_spacing_mm": list(self.pixel_spacing_mm) if self.pixel_spacing_mm else None,
+            "series_number": self.series_number,
+            "file_count": self.file_count,
+            "loadable": self.loadable,
+            "problem": self.problem or None,
+            "format": self.source_format,
+        }
+
+
+@dataclass
+class Frame:
+    """One 2-D image of a stack: where its pixels are and where it lies in LPS mm."""
+
+    path: Path
+    frame_index: int | None
+    position_lps_mm: npt.NDArray[np.float64] | None
+    orientation: npt.NDArray[np.float64] | None
+    pixel_spacing_mm: tuple[float, float] | None
+
+
+@dataclass
+class DicomStack:
+    """A group of frames that may form one volume, with the header of its first file."""
+
+    key: tuple[Any, ...]
+    header: Dataset
+    frames: list[Frame] = field(default_factory=list)
+    paths: set[Path] = field(default_factory=set)
+    problem: str = ""
+
+    @property
+    def series_uid(self) -> str:
+        """The SeriesInstanceUID (may be empty in anonymised files)."""
+        return str(self.header.get("SeriesInstanceUID", "") or "")
+
+
+def orientation_name(orientation: npt.ArrayLike | None) -> str:
+    """Name the plane of slices with the given ImageOrientationPatient (6 cosines)."""
+    if orientation is None:
+        return "unknown"
+    cosines = np.asarray(orientation, dtype=np.float64)
+    normal = np.cross(cosines[:3], cosines[3:])
+    axis = int(np.argmax(np.abs(normal)))
+    plane = ("sagittal", "coronal", "axial")[axis]
+    if abs(normal[axis]) < np.cos(np.deg2rad(10.0)):
+        return f"oblique {plane}"
+    return plane
+
+
+def discover(
+    path: Path,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> list[DicomStack]:
+    """Find the image stacks under a DICOM folder, DICOMDIR or single DICOM file.
+
+    Raises
+    ------
+    NotAnImageError
+        If no DICOM image object is found.
+    Cancelled
+        If ``should_cancel`` returns True.
+    """
+    candidates = list(_candidate_files(path))
+    stacks: dict[tuple[Any, ...], DicomStack] = {}
+    skipped_non_image = 0
+    for number, file_path in enumerate(candidates):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
+        if progress is not None and number % 25 == 0:
+            progress(
+                number / max(1, len(candidates)), f"Reading headers ({number}/{len(candidates)})"
+            )
+        header = _read_header(file_path)
+        if header is None:
+            continue
+        if not _is_image_object(header):
+            skipped_non_image += 1
+            continue
+        for key, frame in _frames_of(header, file_path):
+            stack = stacks.get(key)
+            if stack is None:
+                stack = stacks[key] = DicomStack(key=key, header=header)
+            stack.frames.append(frame)
+            stack.paths.add(file_path)
+    if not stacks and path.is_file():
+        raise NotAnImageError(
+            f"'{path.name}' is not a DICOM image (nor NIfTI, NRRD or MetaImage). Choose the "
+            "folder that holds the MR series, or an image file."
+        )
+    if not stacks:
+        raise NotAnImageError(
+            "No DICOM image was found here. Choose the folder that holds the MR series "
+            "(a CD's DICOM folder, a PACS export) or an image file (.nii, .nii.gz, .nrrd, .mha)."
+        )
+    result = sorted(stacks.values(), key=_stack_sort_key)
+    for stack in result:
+        stack.problem = _stack_problem(stack)
+    logger.info(
+        "found %d image stack(s) in %d file(s); %d non-image object(s) skipped",
+        len(result),
+        len(candidates),
+        skipped_non_image,
+    )
+    return result
+
+
+def describe(stacks: list[DicomStack]) -> list[SeriesInfo]:
+    """Return the listing of ``stacks`` (same order), with unique ``series_id`` values."""
+    uid_counts: dict[str, int] = {}
+    infos = []
+    for index, stack in enumerate(stacks, start=1):
+        uid = stack.series_uid
+        uid_counts[uid] = uid_counts.get(uid, 0) + 1
+        infos.append((index, stack, uid_counts[uid]))
+    result = []
+    for index, stack, occurrence in infos:
+        uid = stack.series_uid or "(no UID)"
+        series_id = uid if occurrence == 1 else f"{uid}#{occurrence}"
+        header = stack.header
+        first = stack.frames[0]
+        result.append(
+            SeriesInfo(
+                index=index,
+                series_id=series_id,
+                description=str(header.get("SeriesDescription", "") or ""),
+                modality=str(header.get("Modality", "") or "unknown"),
+                orientation=orientation_name(first.orientation),
+                rows=int(header.get("Rows", 0) or 0),
+                columns=int(header.get("Columns", 0) or 0),
+                slice_count=len(stack.frames),
+                pixel_spacing_mm=first.pixel_spacing_mm,
+                series_number=_int_or_none(header.get("SeriesNumber")),
+                file_count=len(stack.paths),
+                problem=stack.problem,
+            )
+        )
+    return result
+
+
+def _stack_sort_key(stack: DicomStack) -> tuple[Any, ...]:
+    number = _int_or_none(stack.header.get("SeriesNumber"))
+    return (number if number is not None else 1 << 30, stack.series_uid, str(stack.key))
+
+
+def _candidate_files(path: Path) -> Iterator[Path]:
+    if path.is_file():
+        if path.name.upper() == "DICOMDIR":
+            yield from _dicomdir_files(path)
+        else:
+            yield path
+        return
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or Path(name).suffix.lower() in _NEVER_DICOM_SUFFIXES:
+                continue
+            yield Path(dirpath) / name
+
+
+def _dicomdir_files(dicomdir: Path) -> Iterator[Path]:
+    """Yield the files a DICOMDIR references; the whole folder if it cannot be parsed."""
+    try:
+        from pydicom.fileset import FileSet
+
+        file_set = FileSet(pydicom.dcmread(dicomdir))
+        paths = [Path(instance.path) for instance in file_set]
+    except Exception:  # a damaged DICOMDIR: fall back to the files beside it
+        logger.warning("the DICOMDIR could not be parsed; reading the files beside it instead")
+        yield from (p for p in _candidate_files(dicomdir.parent) if p.name.upper() != "DICOMDIR")
+        return
+    yield from sorted(paths)
+
+
+def _read_header(path: Path) -> Dataset | None:
+    """Read a file's header, or return None when it is not DICOM."""
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except InvalidDicomError:
+        pass
+    except Exception:  # a DICOM preamble with a header pydicom cannot parse
+        logger.warning("a file with a damaged DICOM header was skipped")
+        return None
+    try:  # old files without the 128-byte preamble and "DICM"
+        header = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        if "Rows" in header and "Columns" in header and "SOPClassUID" in header:
+            return header
+    except Exception:  # not DICOM at all: junk named .dcm, text, binaries
+        return None
+    return None
+
+
+def _is_image_object(header: Dataset) -> bool:
+    sop_class = str(header.get("SOPClassUID", "") or "")
+    media_class = str(getattr(header, "file_meta", Dataset()).get("MediaStorageSOPClassUID", ""))
+    if _DICOMDIR_SOP_CLASS in (sop_class, media_class):
+        return False
+    if "Rows" in header and "Columns" in header:
+        return True
+    # Image storage objects whose pixel module is absent (header-only exports) are images that
+    # cannot be shown: keep them so the listing can say so.
+    return sop_class.startswith(_STORAGE_PREFIX) and not sop_class.startswith(
+        _NON_IMAGE_STORAGE_PREFIXES
+    )
+
+
+def _frames_of(header: Dataset, path: Path) -> Iterator[tuple[tuple[Any, ...], Frame]]:
+    frame_count = _int_or_none(header.get("NumberOfFrames")) or 1
+    uid = str(header.get("SeriesInstanceUID", "") or "")
+    rows, columns = _int_or_none(header.get("Rows")), _int_or_none(header.get("Columns"))
+    if frame_count > 1 or "PerFrameFunctionalGroupsSequence" in header:
+        # An enhanced (or classic) multi-frame file is one stack on its own.
+        key: tuple[Any, ...] = ("multiframe", uid, str(header.get("SOPInstanceUID", path.name)))
+        for index in range(frame_count):
+            yield key, _multiframe_frame(header, path, index)
+        return
+    orientation = _float_array(header.get("ImageOrientationPatient"), 6)
+    spacing = _pixel_spacing(header.get("PixelSpacing"))
+    key = (
+        "single",
+        uid,
+        _int_or_none(header.get("SeriesNumber")),
+        None if orientation is None else tuple(np.round(orientation, _ORIENTATION_DECIMALS)),
+        rows,
+        columns,
+        None if spacing is None else tuple(round(s, 4) for s in spacing),
+        "MOSAIC" in _image_type(header),
+    )
+    yield (
+        key,
+        Frame(
+            path=path,
+            frame_index=None,
+            position_lps_mm=_float_array(header.get("ImagePositionPatient"), 3),
+            orientation=orientation,
+            pixel_spacing_mm=spacing,
+        ),
+    )
+
+
+def _multiframe_frame(header: Dataset, path: Path, index: int) -> Frame:
+    per_frame = _sequence_item(header, "PerFrameFunctionalGroupsSequence", index)
+    shared = _sequence_item(header, "SharedFunctionalGroupsSequence", 0)
+
+    def functional(sequence: str, attribute: str) -> Any:
+        for group in (per_frame, shared):
+            item = _sequence_item(group, sequence, 0) if group is not None else None
+            if item is not None and attribute in item:
+                return item.get(attribute)
+        return header.get(attribute)
+
+    return Frame(
+        path=path,
+        frame_index=index,
+        position_lps_mm=_float_array(
+            functional("PlanePositionSequence", "ImagePositionPatient"), 3
+        ),
+        orientation=_float_array(
+            functional("PlaneOrientationSequence", "ImageOrientationPatient"), 6
+        ),
+        pixel_spacing_mm=_pixel_spacing(functional("PixelMeasuresSequence", "PixelSpacing")),
+    )
+
+
+def _stack_problem(stack: DicomStack) -> str:
+    """Say what stops a volume from being built from the headers, or return ``""``."""
+    header = stack.header
+    modality = str(header.get("Modality", "") or "")
+    sop_class = str(header.get("SOPClassUID", "") or "")
+    if "Rows" not in header or "Columns" not in header:
+        return (
+            f"The {modality or 'DICOM'} files of this series hold no pixel data (header-only "
+            "export). Export the series again with its images."
+        )
+    if stack.key[-1] is True:
+        return (
+            "This is a Siemens mosaic (fMRI or diffusion): each image holds a whole volume in "
+            "tiles. LumboPlan needs an anatomical 3-D T2 series."
+        )
+    if int(header.get("SamplesPerPixel", 1) or 1) != 1 or sop_class.startswith(
+        _SECONDARY_CAPTURE_PREFIX
+    ):
+        return (
+            "This is a screenshot or colour secondary capture, not a scanner volume. "
+            "Export the original MR series from the scanner or PACS."
+        )
+    if len(stack.frames) == 1:
+        return (
+            "This series is a single 2-D image; a 3-D plan needs a stack of slices. Open the "
+            "folder holding the whole series, or export it again with all slices."
+        )
+    return ""
+
+
+def _sequence_item(dataset: Dataset | None, keyword: str, index: int) -> Dataset | None:
+    if dataset is None:
+        return None
+    sequence = dataset.get(keyword)
+    if sequence is None or len(sequence) <= index:
+        return None
+    item: Dataset = sequence[index]
+    return item
+
+
+def _float_array(value: Any, length: int) -> npt.NDArray[np.float64] | None:
+    try:
+        array = np.asarray([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array if array.shape == (length,) and np.all(np.isfinite(array)) else None
+
+
+def _pixel_spacing(value: Any) -> tuple[float, float] | None:
+    array = _float_array(value, 2)
+    if array is None or np.any(array <= 0):
+        return None
+    return float(array[0]), float(array[1])
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _image_type(header: Dataset) -> list[str]:
+    value = header.get("ImageType", [])
+    if isinstance(value, str):
+        return value.upper().split("\\")
+    return [str(v).upper() for v in value]

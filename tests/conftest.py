@@ -1,0 +1,79 @@
+"""Shared fixtures: offscreen Qt, no network, small generated scans with known geometry."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumboplan_app.io.dicom_export import SeriesHeader, write_dicom_series
+from lumboplan_app.volume import Grid, Volume
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+#: Direction of a sagittal acquisition: rows run anterior->posterior, columns superior->inferior,
+#: slices right->left (columns of the matrix are the x, y, z index axes in LPS).
+SAGITTAL_DIRECTION = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LumboPlan never uses the network: any attempt fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def ramp_volume(grid: Grid, modality: str = "MR") -> Volume:
+    """A volume whose value encodes the voxel index: 10000*z + 100*y + x (exact in float32)."""
+    z, y, x = np.meshgrid(*(np.arange(n) for n in grid.shape_zyx), indexing="ij")
+    from lumboplan_app.volume import ScanMeta
+
+    return Volume(
+        array=(10000 * z + 100 * y + x).astype(np.float32),
+        grid=grid,
+        meta=ScanMeta(modality=modality),
+    )
+
+
+@pytest.fixture
+def make_series(tmp_path: Path) -> Callable[..., Path]:
+    """Write a DICOM series with known geometry; return its folder.
+
+    Keyword arguments: ``grid`` (default: sagittal 12 slices of 20x16, 0.8 x 0.9 x 1.5 mm),
+    ``folder`` name, and any :class:`SeriesHeader` field.
+    """
+
+    def make(
+        grid: Grid | None = None, folder: str = "series", volume: Volume | None = None, **header
+    ) -> Path:
+        grid = grid or Grid(
+            shape_zyx=(12, 16, 20),
+            spacing_xyz_mm=(0.8, 0.9, 1.5),
+            origin_lps_mm=(-9.0, -20.0, 30.0),
+            direction=SAGITTAL_DIRECTION,
+        )
+        volume = volume or ramp_volume(grid, header.get("modality", "MR"))
+        out = tmp_path / folder
+        write_dicom_series(volume, out, SeriesHeader(**header))
+        return out
+
+    return make
+
+
+@pytest.fixture
+def realdata() -> Iterator[Path]:
+    """The shared corpus of real files; skips where ``../shared/realdata`` is absent."""
+    if not REALDATA.is_dir():
+        pytest.skip("../shared/realdata is not present on this machine")
+    yield REALDATA
