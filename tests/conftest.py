@@ -35,15 +35,19 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def ramp_volume(grid: Grid, modality: str = "MR") -> Volume:
-    """A volume whose value encodes the voxel index: 10000*z + 100*y + x (exact in float32)."""
-    z, y, x = np.meshgrid(*(np.arange(n) for n in grid.shape_zyx), indexing="ij")
+    """A volume whose value is the flat C-order index of the voxel (exact in 16-bit DICOM)."""
     from lumboplan_app.volume import ScanMeta
 
     return Volume(
-        array=(10000 * z + 100 * y + x).astype(np.float32),
+        array=np.arange(grid.voxel_count, dtype=np.float32).reshape(grid.shape_zyx),
         grid=grid,
         meta=ScanMeta(modality=modality),
     )
+
+
+def ramp_index(values: np.ndarray, grid: Grid) -> np.ndarray:
+    """Invert :func:`ramp_volume`: the (z, y, x) index, on the last axis, each value came from."""
+    return np.stack(np.unravel_index(values.astype(np.int64), grid.shape_zyx), axis=-1)
 
 
 @pytest.fixture
@@ -76,4 +80,4 @@ def realdata() -> Iterator[Path]:
     """The shared corpus of real files; skips where ``../shared/realdata`` is absent."""
     if not REALDATA.is_dir():
         pytest.skip("../shared/realdata is not present on this machine")
-    yield REALDATA
+    return REALDATA

@@ -41,7 +41,7 @@ from lumboplan_app.volume import (
 
 logger = logging.getLogger(__name__)
 
-#: Relative deviation of one slice step from the median step that counts as uneven spacing.
+#: Relative excess of a slice step over the smallest step that counts as a gap.
 _STEP_TOLERANCE = 0.1
 #: Offset (mm) of a slice perpendicular to the stack axis beyond which the stack is sheared.
 _SHEAR_TOLERANCE_MM = 0.5
@@ -142,18 +142,20 @@ def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:
             f"{MIN_SLICES}. Choose the 3-D T2 series."
         )
     steps = np.diff(along)
-    median_step = float(np.median(steps))
-    uneven = np.abs(steps - median_step) > _STEP_TOLERANCE * median_step
-    if np.any(uneven):
-        gaps = ", ".join(
-            f"{steps[i]:.2f} mm between {along[i]:.2f} and {along[i + 1]:.2f} mm"
-            for i in np.flatnonzero(uneven)[:5]
+    smallest_step = float(steps.min())
+    gaps = np.flatnonzero(steps > (1 + _STEP_TOLERANCE) * smallest_step)
+    if len(gaps):
+        described = ", ".join(
+            f"{steps[i]:.2f} mm between {along[i]:.2f} and {along[i + 1]:.2f} mm "
+            f"(about {round(steps[i] / smallest_step) - 1} slice(s) missing)"
+            for i in gaps[:5]
         )
         raise IncompleteSeriesError(
-            f"The slices are unevenly spaced (usual step {median_step:.2f} mm; {gaps}): a slice "
-            "is probably missing. Export the complete series again.",
+            f"The slices are unevenly spaced (step {smallest_step:.2f} mm, but {described}). "
+            "Export the complete series again.",
             positions_mm=along,
         )
+    median_step = float(np.median(steps))
     in_plane = positions - positions[0] - np.outer(along - along[0], normal)
     if float(np.abs(in_plane).max()) > _SHEAR_TOLERANCE_MM:
         raise UnsupportedImageError(

@@ -61,8 +61,9 @@ def write_dicom_series(
 ) -> list[Path]:
     """Write ``volume`` as a single-frame DICOM series into ``folder``; return the file paths.
 
-    Values are stored as unsigned 16-bit integers with RescaleSlope/RescaleIntercept chosen so
-    that the full value range survives (quantisation step: range / 65535).
+    Values are stored as unsigned 16-bit integers with RescaleIntercept = the minimum. Whole
+    numbers spanning at most 65535 are stored exactly (RescaleSlope 1); other data with
+    RescaleSlope = range / 65535 (the quantisation step).
     Files are written under temporary names and renamed, so a failure leaves no half file.
 
     Raises
@@ -77,7 +78,11 @@ def write_dicom_series(
     names = list(file_names) if file_names else [f"IM{z + 1:05d}.dcm" for z in range(slice_count)]
     folder.mkdir(parents=True, exist_ok=True)
     low, high = float(volume.array.min()), float(volume.array.max())
-    slope = (high - low) / _UINT16_MAX if high > low else 1.0
+    whole_numbers = bool(np.all(volume.array == np.round(volume.array)))
+    if whole_numbers and high - low <= _UINT16_MAX:
+        slope = 1.0  # lossless for integer data, as scanners write it
+    else:
+        slope = (high - low) / _UINT16_MAX if high > low else 1.0
     stored = np.round((volume.array - low) / slope).clip(0, _UINT16_MAX).astype(np.uint16)
     series_uid = header.series_instance_uid or generate_uid()
     study_uid = header.study_instance_uid or generate_uid()
@@ -92,6 +97,7 @@ def write_dicom_series(
         dataset.StudyInstanceUID = study_uid
         dataset.FrameOfReferenceUID = frame_of_reference
         dataset.StudyDate = dataset.SeriesDate = today
+        dataset.StudyTime = dataset.SeriesTime = "120000"
         dataset.ImagePositionPatient = [f"{v:.6f}" for v in grid.index_to_lps([z, 0, 0])]
         dataset.ImageOrientationPatient = [
             f"{v:.8f}" for v in (*row_cosine.tolist(), *column_cosine.tolist())
@@ -122,6 +128,10 @@ def _slice_dataset(header: SeriesHeader, pixels: np.ndarray, z: int) -> Dataset:
     dataset.PatientName = header.patient_name
     dataset.PatientID = header.patient_id
     dataset.PatientBirthDate = header.patient_birth_date
+    dataset.PatientSex = ""
+    dataset.StudyID = "1"
+    dataset.AccessionNumber = ""
+    dataset.ReferringPhysicianName = ""
     dataset.SeriesDescription = header.series_description
     dataset.SeriesNumber = header.series_number
     dataset.InstanceNumber = z + 1

@@ -1,0 +1,246 @@
+"""The ``lumboplan`` command: the headless face of LumboPlan (DESIGN.md, "Command line").
+
+Exit status: 0 on success, 2 for a usage error, 1 for bad input or a failure the message
+explains (one line on stderr, starting ``lumboplan: error:``), 130 when interrupted, 70 for an
+internal fault. Heavy modules are imported inside the commands so ``lumboplan --help`` is fast.
+Nothing printed carries a patient identifier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lumboplan_app import __version__
+from lumboplan_app.errors import Cancelled, LoadError, LumboPlanError, SeriesChoiceRequired
+
+if TYPE_CHECKING:
+    from lumboplan_app.io import SeriesInfo
+    from lumboplan_app.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+INFO_SCHEMA = "lumboplan.info/1"
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lumboplan`` command line; return the exit status."""
+    parser = _build_parser()
+    arguments = parser.parse_args(argv)
+    _configure_logging(arguments.verbose)
+    try:
+        status: int = arguments.handler(arguments)
+    except SeriesChoiceRequired as error:
+        print(f"lumboplan: error: {error}", file=sys.stderr)
+        for info in error.series:
+            print(f"  {info.summary()}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (Cancelled, KeyboardInterrupt):
+        print("lumboplan: interrupted; nothing was written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except LumboPlanError as error:
+        print(f"lumboplan: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as error:
+        logger.debug("internal error", exc_info=True)
+        print(
+            f"lumboplan: internal error ({type(error).__name__}). Run again with -v and report "
+            "the output to LumboPlan's support.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    return status
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lumboplan",
+        description="Plan percutaneous endoscopic lumbar discectomy (PELD) at L5/S1 from MR.",
+    )
+    parser.add_argument("--version", action="version", version=f"lumboplan {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = commands.add_parser(
+        "info",
+        help="what a scan is: series, size, spacing, orientation, modality",
+        description="Describe a scan. A folder with several series is listed; choose one with "
+        "--series to see its volume.",
+    )
+    info.add_argument("scan", type=Path, help="DICOM folder, DICOMDIR, DICOM or volume file")
+    _add_series_option(info)
+    info.add_argument("--json", action="store_true", help=f"print JSON ({INFO_SCHEMA})")
+    info.set_defaults(handler=_command_info)
+
+    convert = commands.add_parser(
+        "convert",
+        help="any supported input -> canonical volume file",
+        description="Read a scan and write it as a canonical LPS volume (NIfTI, NRRD or MHA, "
+        "chosen by the output's ending).",
+    )
+    convert.add_argument("scan", type=Path, help="DICOM folder, DICOMDIR, DICOM or volume file")
+    convert.add_argument("output", type=Path, help="output file, e.g. OUT.nii.gz")
+    _add_series_option(convert)
+    convert.set_defaults(handler=_command_convert)
+    return parser
+
+
+def _add_series_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--series",
+        metavar="INDEX|UID",
+        help="which series when the folder holds several (index from 'lumboplan info', or UID)",
+    )
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+@contextmanager
+def _progress_bar(description: str) -> Iterator[Callable[[float, str], None] | None]:
+    """Yield a progress callback drawing a bar on a terminal (None when not a terminal)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=100, desc=description, unit="%", leave=False, file=sys.stderr) as bar:
+
+        def report(fraction: float, text: str) -> None:
+            bar.set_postfix_str(text, refresh=False)
+            bar.update(max(0, round(100 * fraction) - bar.n))
+
+        yield report
+
+
+def _read(scan: Path, series: str | None) -> Volume:
+    from lumboplan_app.io import read_scan
+
+    with _progress_bar("Reading scan") as progress:
+        return read_scan(scan, series=series, progress=progress)
+
+
+def _command_info(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.io import list_series
+
+    listing = list_series(arguments.scan)
+    chosen = None
+    if arguments.series is not None or len(listing) == 1:
+        try:
+            chosen = _read(arguments.scan, arguments.series)
+        except LoadError:
+            if not arguments.json:
+                print(_info_text(listing, None))
+            raise
+    if arguments.json:
+        print(json.dumps(_info_json(listing, chosen), indent=2))
+    else:
+        print(_info_text(listing, chosen))
+    return 0
+
+
+def _command_convert(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.io import write_image
+
+    volume = _read(arguments.scan, arguments.series)
+    write_image(volume, arguments.output)
+    print(f"Wrote {arguments.output.name}: {_size_text(volume)} voxels, {_spacing_text(volume)}")
+    for warning in volume.meta.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _size_text(volume: Volume) -> str:
+    return " x ".join(str(n) for n in volume.grid.shape_zyx[::-1])
+
+
+def _spacing_text(volume: Volume) -> str:
+    return " x ".join(f"{s:.3g}" for s in volume.grid.spacing_xyz_mm) + " mm"
+
+
+def _info_text(listing: Sequence[SeriesInfo], volume: Volume | None) -> str:
+    lines = []
+    if len(listing) > 1:
+        lines.append(f"{len(listing)} series:")
+        lines.extend(f"  {info.summary()}" for info in listing)
+        if volume is None:
+            lines.append("Choose one with --series INDEX to see its volume.")
+    if volume is None:
+        if len(listing) == 1:
+            lines.append(listing[0].summary())
+        return "\n".join(lines)
+    from lumboplan_app.io.checks import segmentation_refusal
+
+    grid = volume.grid
+    meta = volume.meta
+    refusal = segmentation_refusal(volume)
+    if lines:
+        lines.append("")
+    rows = [
+        ("Series", meta.series_description or "(no description)"),
+        ("Format", meta.source_format),
+        ("Modality", meta.modality),
+        ("Acquisition", meta.acquisition_type or "unknown"),
+        ("Size (x, y, z)", f"{_size_text(volume)} voxels"),
+        ("Spacing (x, y, z)", _spacing_text(volume)),
+        ("Orientation", f"{grid.orientation_code()}{' (oblique)' if grid.is_oblique() else ''}"),
+        ("Origin (LPS)", " ".join(f"{v:.1f}" for v in grid.origin_lps_mm) + " mm"),
+        ("Extent (x, y, z)", " x ".join(f"{e:.0f}" for e in grid.extent_xyz_mm) + " mm"),
+        ("Intensity", f"{volume.array.min():.4g} to {volume.array.max():.4g}"),
+        ("Segmentable", "yes" if refusal is None else f"no - {refusal}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines.extend(f"{name + ':':<{width + 2}}{value}" for name, value in rows)
+    lines.extend(f"Warning: {warning}" for warning in meta.warnings)
+    return "\n".join(lines)
+
+
+def _info_json(listing: Sequence[SeriesInfo], volume: Volume | None) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "schema": INFO_SCHEMA,
+        "series": [info.to_json() for info in listing],
+        "volume": None,
+    }
+    if volume is not None:
+        from lumboplan_app.io.checks import segmentation_refusal
+
+        grid, meta = volume.grid, volume.meta
+        refusal = segmentation_refusal(volume)
+        result["volume"] = {
+            "format": meta.source_format,
+            "modality": meta.modality,
+            "series_description": meta.series_description,
+            "acquisition_type": meta.acquisition_type or None,
+            "size_xyz": list(grid.shape_zyx[::-1]),
+            "spacing_xyz_mm": list(grid.spacing_xyz_mm),
+            "origin_lps_mm": list(grid.origin_lps_mm),
+            "direction": grid.direction.tolist(),
+            "orientation": grid.orientation_code(),
+            "oblique": grid.is_oblique(),
+            "intensity_range": [float(volume.array.min()), float(volume.array.max())],
+            "segmentable": refusal is None,
+            "segmentation_refusal": refusal,
+            "warnings": list(meta.warnings),
+            "case_key": meta.case_key,
+        }
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
