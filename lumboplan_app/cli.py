@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = arguments.handler(arguments)
     except SeriesChoiceRequired as error:
-        print(f"lumboplan: error: {error}", file=sys.stderr)
+        print(f"lumboplan: error: {error} Add --series INDEX or --series UID:", file=sys.stderr)
         for info in error.series:
             print(f"  {info.summary()}", file=sys.stderr)
         return EXIT_FAILURE

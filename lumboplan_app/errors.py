@@ -75,11 +75,7 @@ class SeriesChoiceRequired(LoadError):
 
     def __init__(self, series: Sequence[SeriesInfo]) -> None:
         self.series = list(series)
-        super().__init__(
-            f"This folder holds {len(self.series)} series. Choose one: in the window's series "
-            "chooser, or with --series INDEX or --series UID on the command line "
-            "('lumboplan info' lists them)."
-        )
+        super().__init__(f"This folder holds {len(self.series)} series; choose one.")
 
     def __reduce__(self) -> tuple[type, tuple[list[SeriesInfo]]]:
         return (type(self), (self.series,))

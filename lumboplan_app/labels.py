@@ -100,6 +100,9 @@ class Part(IntEnum):
     ILIAC_WING_LEFT = 23
     ILIAC_WING_RIGHT = 24
     SKIN = 25
+    L5_SAP_LEFT = 26
+    L5_SAP_RIGHT = 27
+    S1_POSTERIOR_ARCH = 28
 
     @property
     def structure(self) -> Structure:
@@ -147,6 +150,9 @@ _PART_INFO: dict[Part, tuple[Structure, Side | None, str]] = {
     Part.ILIAC_WING_LEFT: (Structure.ILIUM, _L, "Iliac wing"),
     Part.ILIAC_WING_RIGHT: (Structure.ILIUM, _R, "Iliac wing"),
     Part.SKIN: (Structure.SKIN, None, "Skin"),
+    Part.L5_SAP_LEFT: (Structure.L5, _L, "L5 superior articular process"),
+    Part.L5_SAP_RIGHT: (Structure.L5, _R, "L5 superior articular process"),
+    Part.S1_POSTERIOR_ARCH: (Structure.S1, None, "Sacral lamina and median crest"),
 }
 
 

@@ -1,0 +1,75 @@
+# LumboPlan: `make run` opens the application, `make test` runs the whole suite.
+# Both set everything up first: system libraries (apt-get, only what is missing), the virtual
+# environment in .venv and the Python dependencies (reinstalled when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SYSTEM_DEPS := $(VENV)/.system-deps
+PYTEST_ARGS ?=
+
+# Run under a virtual X server where there is no screen (CI, SSH): VTK and Qt then have a
+# display; Qt widgets in tests still use the offscreen platform that tests/conftest.py sets.
+ifeq ($(strip $(DISPLAY)$(WAYLAND_DISPLAY)),)
+HEADLESS := xvfb-run -a -s "-screen 0 1920x1080x24"
+else
+HEADLESS :=
+endif
+
+.PHONY: all venv system-deps run test test-fast lint format typecheck bench wheel-check clean
+
+all: test
+
+system-deps: $(SYSTEM_DEPS)
+$(SYSTEM_DEPS): scripts/install-system-deps.sh
+	@mkdir -p $(VENV)
+	scripts/install-system-deps.sh
+	@touch $@
+
+venv: $(INSTALLED)
+$(INSTALLED): pyproject.toml $(SYSTEM_DEPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: venv
+	@if [ "$$(uname)" = "Linux" ] && [ -z "$(DISPLAY)$(WAYLAND_DISPLAY)" ]; then \
+		echo "make run: no screen here (DISPLAY is not set). On a desktop, run it there;" \
+		     "headless, try: xvfb-run -a make run"; exit 1; fi
+	$(BIN)/lumboplan-gui
+
+test: venv
+	$(HEADLESS) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow and not gui" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: venv
+	$(BIN)/mypy
+
+bench: venv
+	$(HEADLESS) $(BIN)/python benchmarks/run.py
+
+# Build the wheel, install it into a fresh environment and run it there: catches package data
+# or modules that work from the source tree but are missing from the installed package.
+wheel-check: venv
+	rm -rf build/wheel-check && mkdir -p build/wheel-check
+	$(BIN)/python -m pip wheel --quiet --no-deps -w build/wheel-check .
+	$(PYTHON) -m venv build/wheel-check/venv
+	build/wheel-check/venv/bin/python -m pip install --quiet build/wheel-check/*.whl
+	build/wheel-check/venv/bin/lumboplan --help >/dev/null
+	cd build/wheel-check && $(HEADLESS) venv/bin/python ../../scripts/smoke_installed.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

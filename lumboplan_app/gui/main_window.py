@@ -1,0 +1,597 @@
+"""The main window: open a scan, review it in three linked slice views, read its summary.
+
+The window holds no logic of its own: reading is :func:`lumboplan_app.io.read_scan_isolated`
+in a :class:`~lumboplan_app.gui.workers.Worker`, the view state is a
+:class:`~lumboplan_app.viewing.ViewState`. Errors from the core arrive as typed exceptions whose
+message is shown as is (it is written for the surgeon); anything unexpected gets a generic,
+actionable message and its type is logged, never the input's path or the patient's name.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize, Qt, QThread, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QPaintEvent,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lumboplan_app import __version__
+from lumboplan_app.errors import Cancelled, LumboPlanError, SeriesChoiceRequired
+from lumboplan_app.gui.info_panel import InfoPanel
+from lumboplan_app.gui.series_dialog import SeriesChooserDialog
+from lumboplan_app.gui.slice_view import SliceView
+from lumboplan_app.gui.workers import (
+    CancelCheck,
+    Job,
+    ProgressCallback,
+    Worker,
+    load_scan_job,
+    start_worker,
+)
+from lumboplan_app.viewing import PLANES, Change, Plane, ViewState
+
+if TYPE_CHECKING:
+    from lumboplan_app.io.series import SeriesInfo
+    from lumboplan_app.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+EMPTY_STATE_TEXT = "Open a DICOM folder or image file: File > Open…"
+#: Milliseconds the window waits for a worker to stop when it closes.
+WORKER_STOP_TIMEOUT_MS = 5000
+#: Grid cell of each slice view; the fourth cell (1, 1) holds the scan summary.
+_VIEW_CELLS: dict[Plane, tuple[int, int]] = {
+    "sagittal": (0, 0),
+    "axial": (0, 1),
+    "coronal": (1, 0),
+}
+_CUSTOM_WINDOW = "Custom"
+_PROGRESS_STEPS = 1000
+
+
+def _load_state_job(path: Path, series: str | None) -> Job:
+    """Return a worker job that reads the scan and prepares its view state (off the GUI thread)."""
+    read = load_scan_job(path, series)
+
+    def job(progress: ProgressCallback, should_cancel: CancelCheck) -> ViewState:
+        volume = read(progress, should_cancel)
+        progress(1.0, "Preparing the views")
+        return ViewState(volume)
+
+    return job
+
+
+def code_location(trace: TracebackType | None) -> str:
+    """Name where an exception was raised: ``file:line in function`` of each frame.
+
+    Only LumboPlan's and the libraries' code is named, never source text, values or messages,
+    which may hold an input path or a patient's name.
+    """
+    frames = traceback.extract_tb(trace)
+    return " <- ".join(
+        f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" for frame in reversed(frames)
+    )
+
+
+class MainWindow(QMainWindow):
+    """LumboPlan's window: File menu, three linked slice views, scan summary, status bar.
+
+    Signals
+    -------
+    volume_loaded(object)
+        A volume is shown (after a load or :meth:`set_volume`).
+    load_failed(object)
+        A load ended without a new volume (the exception, already reported to the user;
+        :class:`~lumboplan_app.errors.Cancelled` after a cancel,
+        :class:`~lumboplan_app.errors.SeriesChoiceRequired` when the chooser opened).
+    first_painted()
+        The window has been painted once.
+
+    Attributes
+    ----------
+    state : ViewState or None
+        The model of the volume shown.
+    views : dict of Plane to SliceView
+        The three slice views.
+    """
+
+    volume_loaded = Signal(object)
+    load_failed = Signal(object)
+    first_painted = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("LumboPlan")
+        self.setAcceptDrops(True)
+        self.state: ViewState | None = None
+        self.series_dialog: SeriesChooserDialog | None = None
+        self.error_box: QMessageBox | None = None
+        self.about_box: QMessageBox | None = None
+        self._load_worker: Worker | None = None
+        self._load_path: Path | None = None
+        self._running: list[tuple[Worker, QThread]] = []
+        self._last_folder = Path.home()
+        self._painted = False
+        self._closing = False
+        self._create_actions()
+        self._create_menus()
+        self._create_central()
+        self._create_status_bar()
+        self.resize(QSize(1280, 860))
+
+    # -- construction -----------------------------------------------------------------------
+
+    def _create_actions(self) -> None:
+        self.open_folder_action = QAction("Open DICOM folder…", self)
+        self.open_folder_action.setShortcut(QKeySequence("Ctrl+O"))
+        self.open_folder_action.setStatusTip("Open a folder holding a DICOM series (CD, PACS)")
+        self.open_folder_action.triggered.connect(self.open_folder)
+        self.open_file_action = QAction("Open image file…", self)
+        self.open_file_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.open_file_action.setStatusTip("Open a NIfTI, NRRD or MetaImage volume")
+        self.open_file_action.triggered.connect(self.open_file)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        self.about_action = QAction("About LumboPlan", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+
+    def _create_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self.open_folder_action)
+        file_menu.addAction(self.open_file_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("mainToolBar")
+        toolbar.setMovable(False)
+        toolbar.addAction(self.open_folder_action)
+        toolbar.addAction(self.open_file_action)
+        toolbar.addSeparator()
+        window_label = QLabel("Window ", toolbar)
+        window_label.setObjectName("toolbarLabel")
+        toolbar.addWidget(window_label)
+        self.preset_combo = QComboBox(toolbar)
+        self.preset_combo.setObjectName("presetCombo")
+        self.preset_combo.setToolTip(
+            "Intensity window. Right-drag in a view: left/right changes the width, "
+            "up/down the level."
+        )
+        self.preset_combo.setMinimumContentsLength(16)
+        self.preset_combo.setEnabled(False)
+        self.preset_combo.currentTextChanged.connect(self._on_preset_chosen)
+        toolbar.addWidget(self.preset_combo)
+        self.addToolBar(toolbar)
+
+    def _create_central(self) -> None:
+        self.stack = QStackedWidget(self)
+        empty = QWidget(self.stack)
+        empty.setObjectName("emptyState")
+        self.empty_label = QLabel(EMPTY_STATE_TEXT, empty)
+        self.empty_label.setObjectName("emptyStateText")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint = QLabel(
+            "Ctrl+O: a DICOM folder (CD or PACS export)   ·   "
+            "Ctrl+Shift+O: a NIfTI, NRRD or MetaImage file   ·   or drop it here",
+            empty,
+        )
+        hint.setObjectName("emptyStateHint")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        open_folder_button = QPushButton("Open DICOM folder…", empty)
+        open_folder_button.setObjectName("primaryButton")
+        open_folder_button.clicked.connect(self.open_folder_action.trigger)
+        open_file_button = QPushButton("Open image file…", empty)
+        open_file_button.clicked.connect(self.open_file_action.trigger)
+        buttons = QWidget(empty)
+        buttons_layout = QGridLayout(buttons)
+        buttons_layout.addWidget(open_folder_button, 0, 0)
+        buttons_layout.addWidget(open_file_button, 0, 1)
+        empty_layout = QVBoxLayout(empty)
+        empty_layout.addStretch(2)
+        empty_layout.addWidget(self.empty_label)
+        empty_layout.addWidget(hint)
+        empty_layout.addWidget(buttons, 0, Qt.AlignmentFlag.AlignHCenter)
+        empty_layout.addStretch(3)
+        self.stack.addWidget(empty)
+
+        viewer = QWidget(self.stack)
+        viewer.setObjectName("viewerGrid")
+        grid = QGridLayout(viewer)
+        grid.setContentsMargins(2, 2, 2, 2)
+        grid.setSpacing(2)
+        self.views: dict[Plane, SliceView] = {}
+        for plane in PLANES:
+            view = SliceView(plane, viewer)
+            view.hovered.connect(self._on_hover)
+            self.views[plane] = view
+            row, column = _VIEW_CELLS[plane]
+            grid.addWidget(view, row, column)
+        self.info_panel = InfoPanel(viewer)
+        grid.addWidget(self.info_panel, 1, 1)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        self.stack.addWidget(viewer)
+        self.setCentralWidget(self.stack)
+
+    def _create_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.hover_label = QLabel("", bar)
+        self.hover_label.setObjectName("hoverLabel")
+        self.cursor_label = QLabel("", bar)
+        self.cursor_label.setObjectName("cursorLabel")
+        self.window_label = QLabel("", bar)
+        self.window_label.setObjectName("windowLabel")
+        # Fixed room for the read-outs, so the status bar does not jump as the mouse moves.
+        metrics = self.fontMetrics()
+        self.hover_label.setMinimumWidth(
+            metrics.horizontalAdvance("Mouse LPS (-000.0, -000.0, -000.0) mm   value -0000")
+        )
+        self.cursor_label.setMinimumWidth(
+            metrics.horizontalAdvance("Cursor LPS (-000.0, -000.0, -000.0) mm   value -0000")
+        )
+        self.progress_bar = QProgressBar(bar)
+        self.progress_bar.setRange(0, _PROGRESS_STEPS)
+        self.progress_bar.setFixedWidth(180)
+        self.progress_bar.setTextVisible(False)
+        self.progress_bar.hide()
+        self.cancel_button = QPushButton("Cancel", bar)
+        self.cancel_button.setObjectName("cancelLoadButton")
+        self.cancel_button.clicked.connect(self.cancel_load)
+        self.cancel_button.hide()
+        bar.addPermanentWidget(self.hover_label)
+        bar.addPermanentWidget(self.cursor_label)
+        bar.addPermanentWidget(self.window_label)
+        bar.addPermanentWidget(self.progress_bar)
+        bar.addPermanentWidget(self.cancel_button)
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def open_folder(self) -> None:
+        """Ask for a DICOM folder and open it."""
+        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder", str(self._last_folder))
+        if folder:
+            self.open_path(Path(folder))
+
+    def open_file(self) -> None:
+        """Ask for a NIfTI, NRRD or MetaImage file and open it."""
+        from lumboplan_app.io import VOLUME_SUFFIXES
+
+        patterns = " ".join(f"*{suffix}" for suffix in VOLUME_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open image file",
+            str(self._last_folder),
+            f"Images ({patterns});;All files (*)",
+        )
+        if path:
+            self.open_path(Path(path))
+
+    def is_loading(self) -> bool:
+        """Whether a scan is being read."""
+        return self._load_worker is not None
+
+    def active_worker_count(self) -> int:
+        """Return the number of worker threads not yet finished and released."""
+        return len(self._running)
+
+    def open_path(self, path: Path, series: str | None = None) -> bool:
+        """Start reading the scan at ``path`` (folder or file) in a worker.
+
+        Parameters
+        ----------
+        path : Path
+            A DICOM folder or file, or a NIfTI/NRRD/MetaImage file.
+        series : str, optional
+            The ``series_id`` to read when the folder holds several; without it, a folder with
+            several series opens the series chooser.
+
+        Returns
+        -------
+        bool
+            False when another scan is still being read (nothing is started).
+        """
+        if self.is_loading() or self._closing:
+            return False
+        path = Path(path)
+        self._last_folder = path if path.is_dir() else path.parent
+        self._load_path = path
+        worker = Worker(_load_state_job(path, series), name="load")
+        worker.progress.connect(self._on_load_progress)
+        worker.finished.connect(self._on_load_finished)
+        worker.failed.connect(self._on_load_failed)
+        self._load_worker = worker
+        self._set_loading_ui(True)
+        self.statusBar().showMessage(f"Opening {path.name}…")
+        self._running.append((worker, start_worker(worker)))
+        return True
+
+    def cancel_load(self) -> None:
+        """Ask the running load to stop; the volume shown stays."""
+        if self._load_worker is not None:
+            self._load_worker.request_cancel()
+            self.cancel_button.setEnabled(False)
+            self.statusBar().showMessage("Cancelling…")
+
+    def _set_loading_ui(self, loading: bool) -> None:
+        self.open_folder_action.setEnabled(not loading)
+        self.open_file_action.setEnabled(not loading)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setVisible(loading)
+        self.cancel_button.setEnabled(loading)
+        self.cancel_button.setVisible(loading)
+
+    def _finish_load(self, worker: Worker) -> None:
+        """Release the finished worker's thread (its job has returned, so it stops at once)."""
+        for entry in list(self._running):
+            if entry[0] is worker:
+                entry[1].quit()
+                entry[1].wait()
+                self._running.remove(entry)
+        if self._load_worker is worker:
+            self._load_worker = None
+            self._set_loading_ui(False)
+
+    def _on_load_progress(self, fraction: float, text: str) -> None:
+        if self._closing:
+            return
+        self.progress_bar.setValue(round(fraction * _PROGRESS_STEPS))
+        if self._load_worker is not None and not self._load_worker.is_cancel_requested():
+            self.statusBar().showMessage(text)
+
+    def _on_load_finished(self, state: ViewState) -> None:
+        worker = self._load_worker
+        if worker is not None:
+            self._finish_load(worker)
+        if self._closing:
+            return
+        self.show_state(state)
+        meta = state.volume.meta
+        size = " x ".join(str(n) for n in state.shape_zyx[::-1])
+        self.statusBar().showMessage(
+            f"Opened {meta.series_description or 'the scan'} ({size} voxels)", 8000
+        )
+
+    def _on_load_failed(self, error: BaseException) -> None:
+        worker = self._load_worker
+        if worker is not None:
+            self._finish_load(worker)
+        if self._closing:
+            return
+        if isinstance(error, Cancelled):
+            self.statusBar().showMessage("Opening cancelled; nothing was changed.", 8000)
+        elif isinstance(error, SeriesChoiceRequired):
+            self.statusBar().clearMessage()
+            self._choose_series(error.series)
+        elif isinstance(error, LumboPlanError):
+            self.statusBar().clearMessage()
+            logger.info("a scan could not be opened: %s", type(error).__name__)
+            self.show_error(str(error))
+        else:
+            self.statusBar().clearMessage()
+            logger.error(
+                "unexpected %s while opening a scan, raised at %s",
+                type(error).__name__,
+                code_location(error.__traceback__),
+            )
+            self.show_error(
+                f"LumboPlan could not open this scan because of an unexpected problem "
+                f"({type(error).__name__}). Nothing was changed. Try again; if it happens again, "
+                "export the series again or contact LumboPlan's support."
+            )
+        self.load_failed.emit(error)
+
+    def _choose_series(self, series: list[SeriesInfo]) -> None:
+        dialog = SeriesChooserDialog(series, self)
+        dialog.series_chosen.connect(self._on_series_chosen)
+        dialog.rejected.connect(self._on_series_dialog_rejected)
+        dialog.finished.connect(dialog.deleteLater)
+        self.series_dialog = dialog
+        dialog.open()
+
+    def _on_series_dialog_rejected(self) -> None:
+        self.series_dialog = None
+        self.statusBar().showMessage("No series chosen; nothing was changed.", 8000)
+
+    def _on_series_chosen(self, info: SeriesInfo) -> None:
+        self.series_dialog = None
+        if self._load_path is not None:
+            self.open_path(self._load_path, info.series_id)
+
+    # -- showing ------------------------------------------------------------------------------
+
+    def set_volume(self, volume: Volume) -> None:
+        """Show ``volume`` (a canonical LPS volume) in the views, replacing the current one."""
+        self.show_state(ViewState(volume))
+
+    def show_state(self, state: ViewState) -> None:
+        """Show the volume of ``state``; the views follow ``state`` from now on."""
+        if self.state is not None:
+            self.state.unsubscribe(self._on_state_changed)
+        self.state = state
+        for view in self.views.values():
+            view.set_state(state)
+        state.subscribe(self._on_state_changed)
+        self._fill_presets(state)
+        self.info_panel.show_volume(state.volume)
+        description = state.volume.meta.series_description
+        self.setWindowTitle(f"LumboPlan — {description}" if description else "LumboPlan")
+        self.stack.setCurrentIndex(1)
+        self._update_cursor_label()
+        self._update_window_label()
+        self.views["sagittal"].setFocus(Qt.FocusReason.OtherFocusReason)
+        logger.info(
+            "case %s shown: %s voxels",
+            state.volume.meta.case_key or "-",
+            "x".join(str(n) for n in state.shape_zyx[::-1]),
+        )
+        self.volume_loaded.emit(state.volume)
+
+    def _fill_presets(self, state: ViewState) -> None:
+        self.preset_combo.blockSignals(True)
+        try:
+            self.preset_combo.clear()
+            self.preset_combo.addItems([preset.name for preset in state.presets])
+            self.preset_combo.setCurrentText(state.preset_name or "")
+            self.preset_combo.setEnabled(True)
+        finally:
+            self.preset_combo.blockSignals(False)
+
+    def _on_preset_chosen(self, name: str) -> None:
+        if self.state is None or not name or name == _CUSTOM_WINDOW:
+            return
+        self.state.apply_preset(name)
+
+    def _on_state_changed(self, change: Change) -> None:
+        if change == "cursor":
+            self._update_cursor_label()
+        else:
+            self._update_window_label()
+            self._sync_preset_combo()
+
+    def _sync_preset_combo(self) -> None:
+        """Show the model's preset in the combo without echoing the change back."""
+        if self.state is None:
+            return
+        name = self.state.preset_name or _CUSTOM_WINDOW
+        self.preset_combo.blockSignals(True)
+        try:
+            custom_index = self.preset_combo.findText(_CUSTOM_WINDOW)
+            if name == _CUSTOM_WINDOW and custom_index < 0:
+                self.preset_combo.addItem(_CUSTOM_WINDOW)
+            elif name != _CUSTOM_WINDOW and custom_index >= 0:
+                self.preset_combo.removeItem(custom_index)
+            self.preset_combo.setCurrentText(name)
+        finally:
+            self.preset_combo.blockSignals(False)
+
+    def _update_cursor_label(self) -> None:
+        if self.state is None:
+            self.cursor_label.clear()
+            return
+        x, y, z = self.state.cursor_lps_mm()
+        self.cursor_label.setText(
+            f"Cursor LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm   value {self.state.cursor_value():.4g}"
+        )
+
+    def _update_window_label(self) -> None:
+        if self.state is None:
+            self.window_label.clear()
+            return
+        window = self.state.window
+        self.window_label.setText(f"W {window.width:.4g}  L {window.level:.4g}")
+
+    def _on_hover(self, payload: tuple[Plane, tuple[float, float, float]] | None) -> None:
+        if payload is None or self.state is None:
+            self.hover_label.clear()
+            return
+        _, index = payload
+        value = self.state.value_at(index)
+        x, y, z = self.state.index_to_lps_mm(index)
+        value_text = "" if value is None else f"   value {value:.4g}"
+        self.hover_label.setText(f"Mouse LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm{value_text}")
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def show_error(self, message: str, title: str = "LumboPlan could not open the scan") -> None:
+        """Show ``message`` in a dialog (window-modal, does not block the event loop)."""
+        if self.error_box is not None:
+            self.error_box.close()
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            title,
+            message,
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("errorBox")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_box = box
+        box.open()
+
+    def show_about(self) -> None:
+        """Show the version and what LumboPlan is for."""
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "About LumboPlan",
+            f"LumboPlan {__version__}\n\n"
+            "Preoperative planning of percutaneous endoscopic lumbar discectomy (PELD) at "
+            "L5/S1 from MR.\n\n"
+            "LumboPlan supports the surgeon's judgement; it does not replace it.",
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("aboutBox")
+        self.about_box = box
+        box.open()
+
+    # -- window events ------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Paint, and report the first paint (for ``--exit-when-shown``)."""
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Accept a dropped folder or file."""
+        if event.mimeData().hasUrls() and not self.is_loading():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Open the dropped folder or file."""
+        urls = [url for url in event.mimeData().urls() if url.isLocalFile()]
+        if urls:
+            self.open_path(Path(urls[0].toLocalFile()))
+            event.acceptProposedAction()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop the workers (cancel, then wait with a timeout) and let go of the model."""
+        self._closing = True
+        for worker, thread in self._running:
+            worker.request_cancel()
+            thread.quit()
+        for worker, thread in list(self._running):
+            if thread.wait(WORKER_STOP_TIMEOUT_MS):
+                self._running.remove((worker, thread))
+            else:
+                logger.warning(
+                    "the %s worker did not stop within %d ms", worker.name, WORKER_STOP_TIMEOUT_MS
+                )
+        self._load_worker = None
+        for view in self.views.values():
+            view.detach()
+        if self.state is not None:
+            self.state.unsubscribe(self._on_state_changed)
+        super().closeEvent(event)

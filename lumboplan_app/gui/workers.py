@@ -1,0 +1,111 @@
+"""Workers: a long core call on a QThread that reports through signals and can be cancelled.
+
+A :class:`Worker` wraps a *job*, a plain function ``job(progress, should_cancel)`` that calls
+the core (the core takes these two callbacks everywhere). The worker never touches a widget:
+the window learns of progress, the result or the error only through queued signals. Cancel is
+cooperative: :meth:`Worker.request_cancel` sets a flag the job polls, and the core raises
+:class:`~lumboplan_app.errors.Cancelled`.
+
+The body can be tested without a thread: ``worker.work()`` runs the job in the caller's thread
+and emits the same signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[float, str], None]
+CancelCheck = Callable[[], bool]
+Job = Callable[[ProgressCallback, CancelCheck], Any]
+
+
+class Worker(QObject):
+    """Runs ``job(progress, should_cancel)`` once and reports through signals.
+
+    Signals
+    -------
+    progress(float, str)
+        Fraction done (0..1) and what is being done, phrased for the user.
+    finished(object)
+        The job's return value.
+    failed(object)
+        The exception the job raised (a :class:`~lumboplan_app.errors.Cancelled` after a
+        cancel).
+    """
+
+    progress = Signal(float, str)
+    finished = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, job: Job, name: str = "job") -> None:
+        super().__init__()
+        self._job = job
+        self._cancel = threading.Event()
+        self.name = name
+
+    def request_cancel(self) -> None:
+        """Ask the job to stop at its next check (thread-safe)."""
+        self._cancel.set()
+
+    def is_cancel_requested(self) -> bool:
+        """Whether a cancel was requested (the ``should_cancel`` the job polls)."""
+        return self._cancel.is_set()
+
+    def _report(self, fraction: float, text: str) -> None:
+        self.progress.emit(float(min(max(fraction, 0.0), 1.0)), str(text))
+
+    @Slot()
+    def work(self) -> None:
+        """Run the job in the current thread; emit ``finished`` or ``failed``."""
+        try:
+            result = self._job(self._report, self.is_cancel_requested)
+        except Exception as error:  # every failure goes back to the window, none is lost
+            self.failed.emit(error)
+        else:
+            self.finished.emit(result)
+
+
+def start_worker(worker: Worker) -> QThread:
+    """Move ``worker`` to a new QThread, start it, and return the thread.
+
+    The thread quits by itself when the worker has emitted ``finished`` or ``failed``; the
+    caller keeps references to both until the thread's own ``finished`` signal.
+    """
+    thread = QThread()
+    thread.setObjectName(f"lumboplan-{worker.name}")
+    worker.moveToThread(thread)
+    thread.started.connect(worker.work)
+    worker.finished.connect(thread.quit)
+    worker.failed.connect(thread.quit)
+    thread.start()
+    return thread
+
+
+def load_scan_job(path: Path, series: str | None) -> Job:
+    """Return a job that reads a scan in a child process (a reader crash cannot reach us).
+
+    The job returns the canonical :class:`~lumboplan_app.volume.Volume`. When ``series`` is
+    None and the path holds several series it raises
+    :class:`~lumboplan_app.errors.SeriesChoiceRequired`, whose ``series`` lists them (the same
+    listing as :func:`lumboplan_app.io.list_series`), so the window can ask which one.
+    """
+
+    def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+        from lumboplan_app.errors import Cancelled
+
+        if should_cancel():
+            raise Cancelled()
+        progress(0.0, "Starting the reader")
+        from lumboplan_app.io import read_scan_isolated
+
+        return read_scan_isolated(path, series, progress=progress, should_cancel=should_cancel)
+
+    return job
