@@ -19,6 +19,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     UID,
     ExplicitVRLittleEndian,
+    JPEG2000Lossless,
     MRImageStorage,
     RLELossless,
     generate_uid,
@@ -36,7 +37,8 @@ _UINT16_MAX = 65535
 class SeriesHeader:
     """What to write into the header of an exported series (all optional).
 
-    ``patient_*`` are written as given: leave them empty for anonymous data.
+    ``patient_*`` are written as given: leave them empty for anonymous data. ``compression`` is
+    ``"none"``, ``"rle"`` (RLE lossless) or ``"jpeg2000"`` (JPEG 2000 lossless, the smallest).
     """
 
     patient_name: str = field(default="", repr=False)
@@ -50,7 +52,7 @@ class SeriesHeader:
     study_date: str = ""
     series_instance_uid: str = ""
     study_instance_uid: str = ""
-    compress_rle: bool = False
+    compression: str = "none"
 
 
 def write_dicom_series(
@@ -147,8 +149,12 @@ def _slice_dataset(header: SeriesHeader, pixels: np.ndarray, z: int) -> Dataset:
     dataset.HighBit = 15
     dataset.PixelRepresentation = 0
     dataset.PixelData = np.ascontiguousarray(pixels).tobytes()
-    if header.compress_rle:
+    if header.compression == "rle":
         dataset.compress(RLELossless, encoding_plugin="pydicom")
+    elif header.compression == "jpeg2000":
+        dataset.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+    elif header.compression != "none":
+        raise ValueError(f"unknown compression {header.compression!r}")
     return dataset
 
 
