@@ -94,7 +94,44 @@ def _build_parser() -> argparse.ArgumentParser:
     convert.add_argument("output", type=Path, help="output file, e.g. OUT.nii.gz")
     _add_series_option(convert)
     convert.set_defaults(handler=_command_convert)
+
+    phantom = commands.add_parser(
+        "phantom",
+        help="synthetic MR cases with true labels, parts, landmarks",
+        description="Generate synthetic lumbosacral 3-D T2 cases with their ground truth: one "
+        "folder per case (image.nii.gz, labels.nii.gz, parts.nii.gz, truth.json). Case i uses "
+        "seed S+i, so any case can be made again alone. Finished cases are skipped on a rerun.",
+    )
+    phantom.add_argument("output", type=Path, help="folder to write the cases into")
+    phantom.add_argument("--count", type=_positive_int, default=1, help="number of cases (1)")
+    phantom.add_argument("--seed", type=int, default=0, help="seed of the first case (0)")
+    phantom.add_argument(
+        "--anatomy",
+        choices=("random", "symmetric", "group-a", "group-b"),
+        default="random",
+        help="random population (default); symmetric: left mirrors right; group-a/group-b: "
+        "foramina open / blocked for the paper's placement",
+    )
+    phantom.add_argument("--dicom", action="store_true", help="also write dicom/ (a DICOM series)")
+    phantom.add_argument("--preview", action="store_true", help="also write preview.png")
+    phantom.add_argument(
+        "--demo",
+        action="store_true",
+        help="the bundled demo's form: a DICOM series instead of image.nii.gz, a compact "
+        "sagittal 3-D T2 with the default contrast, preview.png",
+    )
+    phantom.add_argument(
+        "--workers", type=_positive_int, default=1, help="cases generated in parallel (1)"
+    )
+    phantom.set_defaults(handler=_command_phantom)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def _add_series_option(parser: argparse.ArgumentParser) -> None:
@@ -163,6 +200,30 @@ def _command_convert(arguments: argparse.Namespace) -> int:
     print(f"Wrote {arguments.output.name}: {_size_text(volume)} voxels, {_spacing_text(volume)}")
     for warning in volume.meta.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _command_phantom(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.phantom.generate import CaseRequest, generate_cases
+
+    requests = [
+        CaseRequest(
+            seed=arguments.seed + index,
+            folder=arguments.output / f"case_{arguments.seed + index:05d}",
+            anatomy=arguments.anatomy,
+            dicom=arguments.dicom or arguments.demo,
+            preview=arguments.preview or arguments.demo,
+            demo=arguments.demo,
+        )
+        for index in range(arguments.count)
+    ]
+    with _progress_bar("Generating phantoms") as progress:
+        written = generate_cases(requests, workers=arguments.workers, progress=progress)
+    skipped = len(requests) - written
+    print(
+        f"Wrote {written} case(s) into {arguments.output.name}"
+        + (f"; {skipped} already complete, skipped" if skipped else "")
+    )
     return 0
 
 

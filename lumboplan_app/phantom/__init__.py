@@ -1,0 +1,1 @@
+"""Synthetic lumbosacral MR phantoms with ground truth (DESIGN.md, "Synthetic phantoms")."""

@@ -1,0 +1,102 @@
+"""Generate many phantom cases: resumable, deterministic per seed, optionally in parallel."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from lumboplan_app.phantom.case import generate_case, is_complete, write_case
+from lumboplan_app.phantom.mr import Acquisition, default_contrast
+from lumboplan_app.phantom.parameters import (
+    PhantomParameters,
+    sample_parameters,
+    surely_group_a,
+    surely_group_b,
+    symmetric_parameters,
+)
+
+logger = logging.getLogger(__name__)
+
+#: The demo's scan: a compact sagittal 3-D T2 that still holds both foramina, the iliac crests
+#: and the posterior skin (points d), small enough to ship (under 10 MB as JPEG 2000 lossless).
+DEMO_ACQUISITION = Acquisition(
+    plane="sagittal",
+    in_plane_mm=1.0,
+    slice_mm=1.2,
+    fov_half_mm=(125.0, 95.0, 80.0),
+    fov_centre_mm=(0.0, 20.0, 10.0),
+)
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    """One case to generate: its seed, folder and options."""
+
+    seed: int
+    folder: Path
+    anatomy: str = "random"
+    dicom: bool = False
+    preview: bool = False
+    demo: bool = False
+
+
+def parameters_for(anatomy: str, seed: int) -> PhantomParameters | None:
+    """Return the anatomy a request asks for (None: drawn from the seed with the case)."""
+    import numpy as np
+
+    if anatomy == "random":
+        return None
+    if anatomy == "symmetric":
+        return symmetric_parameters(sample_parameters(np.random.default_rng(seed)))
+    if anatomy == "group-a":
+        return surely_group_a()
+    if anatomy == "group-b":
+        return surely_group_b()
+    raise ValueError(f"unknown anatomy {anatomy!r}")
+
+
+def make_case(request: CaseRequest) -> bool:
+    """Generate and write one case; return False when its folder was already complete."""
+    if is_complete(request.folder) or (request.demo and (request.folder / "truth.json").is_file()):
+        return False
+    case = generate_case(
+        request.seed,
+        parameters=parameters_for(request.anatomy, request.seed),
+        acquisition=DEMO_ACQUISITION if request.demo else None,
+        contrast=default_contrast() if request.demo else None,
+    )
+    write_case(
+        case,
+        request.folder,
+        dicom=request.dicom,
+        preview=request.preview,
+        image_file=not request.demo,
+    )
+    logger.info("phantom %d written", request.seed)
+    return True
+
+
+def generate_cases(
+    requests: list[CaseRequest],
+    workers: int = 1,
+    progress: Callable[[float, str], None] | None = None,
+) -> int:
+    """Generate the requested cases (skipping complete ones); return how many were written."""
+    written = 0
+    if workers <= 1:
+        for number, request in enumerate(requests):
+            written += make_case(request)
+            if progress is not None:
+                progress((number + 1) / len(requests), f"case {request.seed}")
+        return written
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(make_case, request) for request in requests]
+        for number, future in enumerate(as_completed(futures)):
+            written += future.result()
+            if progress is not None:
+                progress((number + 1) / len(requests), "cases")
+    return written
