@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SYSTEM_DEPS := $(VENV)/.system-deps
 PYTEST_ARGS ?=
+# The bundled demo case: made by `lumboplan phantom resources/demo --seed 9 --demo`.
+DEMO := resources/demo/case_00009/dicom
 
 # Run under a virtual X server where there is no screen (CI, SSH): VTK and Qt then have a
 # display; Qt widgets in tests still use the offscreen platform that tests/conftest.py sets.
@@ -38,7 +40,7 @@ run: venv
 	@if [ "$$(uname)" = "Linux" ] && [ -z "$(DISPLAY)$(WAYLAND_DISPLAY)" ]; then \
 		echo "make run: no screen here (DISPLAY is not set). On a desktop, run it there;" \
 		     "headless, try: xvfb-run -a make run"; exit 1; fi
-	$(BIN)/lumboplan-gui
+	$(BIN)/lumboplan-gui $(DEMO)
 
 test: venv
 	$(HEADLESS) $(BIN)/python -m pytest $(PYTEST_ARGS)

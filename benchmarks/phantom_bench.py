@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Timing, machine_header, table  # noqa: E402
+from harness import Timing, machine_header, table
 
-from lumboplan_app.phantom.case import generate_case  # noqa: E402
+from lumboplan_app.phantom.case import generate_case
 
 
 def main() -> None:

@@ -158,7 +158,7 @@ class IliacWing(Shape):
     more medial at the PSIS (``y = 75``) and 60 mm more lateral at the ASIS (``y = -60``), a
     quadratic through these. It leans outward by ``flare`` mm per mm above ``crest_posterior_z``.
     The crest rises from ``crest_posterior_z`` at the PSIS to ``crest_peak_z`` at 55 % of the way
-    and falls by 30 mm to the ASIS. Thickness: 22 mm at the PSIS, 5 mm in the fossa, a rim of
+    and falls by 30 mm to the ASIS. Thickness: 22 mm at the PSIS, 8 mm in the fossa, a rim of
     +6 mm along the crest.
     """
 
@@ -197,7 +197,7 @@ class IliacWing(Shape):
         crest = self.crest_z(s)
         slope = 0.521 + 2 * 0.00286 * (20.0 - y)  # |dX/dy|: converts x offsets to normal ones
         across = np.abs(self.side_sign * x - self.mid_surface_x(y, z)) / np.sqrt(1.0 + slope**2)
-        thickness = 5.0 + 17.0 * np.clip(1.0 - s / 0.3, 0.0, 1.0) ** 2
+        thickness = 8.0 + 14.0 * np.clip(1.0 - s / 0.3, 0.0, 1.0) ** 2
         thickness = thickness + 6.0 * np.clip(1.0 - (crest - z) / 12.0, 0.0, 1.0)
         ends = np.maximum(y - self.posterior_y, self.anterior_y - y)
         return np.maximum(
@@ -223,15 +223,35 @@ def _slab(frame: Frame, below: float, above: float, extent: float = 200.0) -> Sh
     return HalfSpace(low_point, -normal, box) & HalfSpace(high_point, normal, box)
 
 
+@dataclass(frozen=True, eq=False)
+class Rounded(Shape):
+    """``shape`` grown by ``radius_mm``, which rounds the edges of a shrunk shape.
+
+    Build it from a shape shrunk by the same amount: the edges come out rounded (exactly for
+    exact distances, closely for intersections).
+    """
+
+    shape: Shape
+    radius_mm: float
+
+    def distance(self, x: FloatArray, y: FloatArray, z: FloatArray) -> FloatArray:
+        return self.shape.distance(x, y, z) - self.radius_mm
+
+    def bounds(self) -> tuple[FloatArray, FloatArray]:
+        low, high = self.shape.bounds()
+        return low - self.radius_mm, high + self.radius_mm
+
+
 def _vertebral_body(frame: Frame, half_width: float, half_depth: float, height: float) -> Shape:
-    """Return a body: elliptic footprint, flattened back, between planes ``height`` apart."""
-    footprint = EllipticCylinder(frame, (half_width, half_depth), height)
+    """Return a body: elliptic footprint, flattened back, rounded rims, ``height`` tall."""
+    rim = 2.5
+    footprint = EllipticCylinder(frame, (half_width - rim, half_depth - rim), height)
     back = HalfSpace(
-        frame.to_world((0.0, 0.85 * half_depth, 0.0)),
+        frame.to_world((0.0, 0.85 * half_depth - rim, 0.0)),
         frame.rotation[:, 1],
         footprint.bounds(),
     )
-    return footprint & back & _slab(frame, -height / 2, height / 2)
+    return Rounded(footprint & back & _slab(frame, -height / 2 + rim, height / 2 - rim), rim)
 
 
 def build_anatomy(parameters: PhantomParameters) -> Anatomy:
@@ -259,6 +279,10 @@ def build_anatomy(parameters: PhantomParameters) -> Anatomy:
     l4_bottom = l5_top.compose((0, 0, p.l45_disc_height_mm), rotation_x(-p.l45_disc_angle_deg))
     l4_height = p.l5_body_height_mm - 1.0
     l4 = l4_bottom.compose((0, 0, l4_height / 2), rotation_x(-2.0))
+    l4_top = l4_bottom.compose((0, 0, l4_height), rotation_x(-4.0))
+    l34 = l4_top.compose((0, 0, 5.0), rotation_x(-3.0))
+    l3_bottom = l4_top.compose((0, 0, 10.0), rotation_x(-6.0))
+    l3 = l3_bottom.compose((0, 0, l4_height / 2), rotation_x(-2.0))
     s1 = s1_top.compose((0, 0, -13.0))
     s2 = s1_top.compose((0, 0, -30.0), rotation_x(14.0))
 
@@ -270,14 +294,17 @@ def build_anatomy(parameters: PhantomParameters) -> Anatomy:
         (l5, 0.0),
         (l45, 0.0),
         (l4, 0.0),
-        (l4, l4_height / 2 + 25.0),
+        (l34, 0.0),
+        (l3, 0.0),
+        (l3, l4_height / 2 + 25.0),
     ]
     body_shapes = _body(anatomy, p, half_depth)
     _muscles(anatomy, p, l5, s1, half_width, half_depth, body_shapes)
     _canal_fat(anatomy, p, disc, segments, body_back)
     _ilia(anatomy, p, disc)
     _sacrum(anatomy, p, s1, s2, half_width, half_depth)
-    _l4(anatomy, p, l4, l45, half_width, half_depth, l4_height)
+    _upper_lumbar(anatomy, p, l4, l45, half_width, half_depth, l4_height, p.l45_disc_height_mm)
+    _upper_lumbar(anatomy, p, l3, l34, half_width * 0.97, half_depth * 0.97, l4_height, 10.0)
     _discs(anatomy, p, disc, half_width, half_depth, body_back)
     _l5(anatomy, p, l5, half_width, half_depth, body_back)
     _facets(anatomy, p, disc, body_back)
@@ -326,8 +353,11 @@ def _body(anatomy: Anatomy, p: PhantomParameters, half_depth: float) -> dict[str
         z_high=z_high,
     )
     anatomy.add(contour, Tissue.FAT)
-    anatomy.add(inner, Tissue.MUSCLE)
-    anatomy.add(viscera, Tissue.VISCERA)
+    anatomy.add(inner, Tissue.MUSCLE)  # walls, quadratus, obliques: the muscular trunk
+    in_front_of_spine = HalfSpace(
+        np.array([0.0, -12.0, 0.0]), np.array([0.0, 1.0, 0.0]), viscera.bounds()
+    )
+    anatomy.add(viscera & in_front_of_spine, Tissue.VISCERA)
     anatomy.add(_Skin(contour), Tissue.SKIN, Part.SKIN)
     anatomy.body_low_lps_mm, anatomy.body_high_lps_mm = contour.bounds()
     anatomy.landmarks["posterior_skin_y_mm"] = posterior_skin_y
@@ -510,7 +540,7 @@ def _sacrum(
     anatomy.add(arch | crest | s2_arch, BONE, Part.S1_POSTERIOR_ARCH)
 
 
-def _l4(
+def _upper_lumbar(
     anatomy: Anatomy,
     p: PhantomParameters,
     l4: Frame,
@@ -518,8 +548,9 @@ def _l4(
     half_width: float,
     half_depth: float,
     height: float,
+    disc_height: float,
 ) -> None:
-    """L4 (body and posterior elements) and the L4/L5 disc: anatomy, not labelled."""
+    """Add a vertebra above L5 and the disc below it: anatomy in view, not labelled."""
     anatomy.add(_vertebral_body(l4, half_width * 0.97, half_depth * 0.97, height), BONE)
     back = 0.85 * half_depth
     canal = p.canal_depth_mm
@@ -550,7 +581,7 @@ def _l4(
     anatomy.add(Union(tuple(posterior)), BONE)
     footprint = EllipticCylinder(l45, (half_width + 1.0, half_depth + 1.0), 30.0)
     back_wall = HalfSpace(l45.to_world((0, back + 1.0, 0)), l45.rotation[:, 1], footprint.bounds())
-    between = _slab(l45, -p.l45_disc_height_mm / 2 - 1.5, p.l45_disc_height_mm / 2 + 1.5)
+    between = _slab(l45, -disc_height / 2 - 1.5, disc_height / 2 + 1.5)
     anatomy.add(footprint & back_wall & between, Tissue.ANNULUS)
     anatomy.add(
         Ellipsoid(

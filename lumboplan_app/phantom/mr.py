@@ -95,7 +95,7 @@ T2_DEFAULT: dict[Tissue, float] = {
     Tissue.FAT: 0.72,
     Tissue.SKIN: 0.4,
     Tissue.MUSCLE: 0.2,
-    Tissue.VISCERA: 0.38,
+    Tissue.VISCERA: 0.24,
     Tissue.VESSEL: 0.06,
     Tissue.CORTICAL_BONE: 0.05,
     Tissue.MARROW: 0.42,
@@ -109,7 +109,7 @@ T2_DEFAULT: dict[Tissue, float] = {
 #: How strongly each tissue is textured (relative to :attr:`Contrast.texture`).
 _TEXTURE_WEIGHT = {
     Tissue.MARROW: 1.6,
-    Tissue.VISCERA: 3.0,
+    Tissue.VISCERA: 2.0,
     Tissue.MUSCLE: 1.0,
     Tissue.FAT: 0.7,
     Tissue.NUCLEUS: 0.8,

@@ -144,7 +144,7 @@ _GLOBAL_RANGES: dict[str, tuple[float, float]] = {
     "bmi": (18.0, 33.0),
 }
 _SIDE_RANGES: dict[str, tuple[float, float]] = {
-    "crest_height_mm": (0.0, 55.0),
+    "crest_height_mm": (-5.0, 50.0),
     "crest_posterior_drop_mm": (15.0, 35.0),
     "iliac_lateral_mm": (54.0, 68.0),
     "transverse_process_length_mm": (38.0, 50.0),
