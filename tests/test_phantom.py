@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lumboplan_app.cli import main
-from lumboplan_app.io import read_label_map, read_scan
+from lumboplan_app.io import list_series, read_label_map, read_scan
 from lumboplan_app.labels import Part, Side, Structure, structure_lookup_table
 from lumboplan_app.phantom.anatomy import build_anatomy, render
 from lumboplan_app.phantom.case import generate_case
@@ -202,6 +202,8 @@ def test_cli_writes_resumable_cases_with_dicom_and_preview(tmp_path: Path, capsy
     assert truth["plan"]["left"]["group"] == "A"
     assert set(truth["points_lps_mm"]["left"]) == {"a", "b"}
     image = read_scan(folder / "image.nii.gz")
+    # The DICOM series keeps the scanner's slice order (sagittal slices for a sagittal scan).
+    assert truth["acquisition"]["plane"] in list_series(folder / "dicom")[0].orientation
     from_dicom = read_scan(folder / "dicom")
     assert from_dicom.grid.matches(image.grid, tolerance_mm=1e-3)
     np.testing.assert_array_equal(from_dicom.array, image.array)

@@ -40,12 +40,17 @@ CASE_FILES = ("image.nii.gz", "labels.nii.gz", "parts.nii.gz", "truth.json")
 
 @dataclass
 class PhantomCase:
-    """One generated case: all arrays on the same canonical LPS grid."""
+    """One generated case: image, labels and parts on the same canonical LPS grid.
+
+    ``acquired`` is the same image in the scanner's slice order (e.g. sagittal slices), as a
+    DICOM export would hold it.
+    """
 
     image: Volume
     labels: LabelMap
     parts: LabelMap
     truth: dict[str, Any]
+    acquired: Volume
 
 
 def generate_case(
@@ -80,7 +85,8 @@ def generate_case(
         acquisition_type="2D" if acquisition.two_d else "3D",
         slice_thickness_mm=acquisition.slice_mm,
     )
-    image = replace(image, meta=meta).to_canonical()
+    acquired = replace(image, meta=meta)
+    image = acquired.to_canonical()
     parts = parts.to_canonical()
     lookup = np.asarray(structure_lookup_table(), dtype=np.uint8)
     labels = LabelMap(lookup[parts.array], parts.grid)
@@ -97,7 +103,7 @@ def generate_case(
         "medial_pedicle_lines": landmarks["medial_pedicle_lines"],
         "plan": plan_truth(anatomy),
     }
-    return PhantomCase(image=image, labels=labels, parts=parts, truth=truth)
+    return PhantomCase(image=image, labels=labels, parts=parts, truth=truth, acquired=acquired)
 
 
 def write_case(
@@ -126,7 +132,7 @@ def write_case(
     if dicom:
         seed = case.truth["seed"]
         write_dicom_series(
-            case.image,
+            case.acquired,
             folder / "dicom",
             SeriesHeader(
                 patient_name=f"Phantom^{seed}",
