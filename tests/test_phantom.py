@@ -97,9 +97,23 @@ def test_disc_height_canal_and_foramen_match_the_parameters(rendered) -> None:
     x_left = canvas.axes[0][columns_left.min()]
     x_right = canvas.axes[0][columns_right.max()]
     assert x_left - x_right == pytest.approx(p.interpedicular_mm, abs=1.0)
-    # The foramen is open between the L5 pedicle and the sacrum: the exiting root passes it.
-    assert (parts == Part.L5_ROOT_LEFT).any()
-    assert (parts == Part.L5_ROOT_RIGHT).any()
+    # Foraminal height, along the spine's axis just behind the disc, in the middle of the
+    # foramen: from the sacrum (superior notch) up to the L5 pedicle. Hasegawa et al. 1995
+    # report about 15-23 mm at L5/S1.
+    posterior = np.cross(normal, [1.0, 0.0, 0.0])
+    posterior = posterior if posterior[1] > 0 else -posterior
+    back = 0.85 * p.l5_body_depth_mm / 2
+    middle = np.array([p.interpedicular_mm / 2 + p.pedicle_width_mm / 2, 0.0, 0.0])
+    heights = np.arange(-30.0, 40.0, 0.25)
+    line = middle + (back + 5.0) * posterior + heights[:, None] * normal
+    index = np.round((line - canvas.low) / VOXEL_MM).astype(int)[:, ::-1]
+    along = parts[index[:, 0], index[:, 1], index[:, 2]]
+    pedicle_bottom = heights[np.argmax(along == Part.L5_PEDICLE_LEFT)]
+    below = heights[(heights < pedicle_bottom) & (along == Part.S1_ALA_LEFT)]
+    assert 15.0 < pedicle_bottom - below.max() < 23.0
+    # Nothing but the exiting root (and fat) lies between them: the foramen is open.
+    between = along[(heights > below.max()) & (heights < pedicle_bottom)]
+    assert set(np.unique(between)) <= {Part.BACKGROUND, Part.L5_ROOT_LEFT}
 
 
 def test_symmetric_case_is_mirror_symmetric() -> None:

@@ -47,6 +47,8 @@ CORTEX_MM = 1.2
 SKIN_MM = 2.5
 #: How far below the crest's top the "iliac crest" part reaches (mm).
 CREST_BAND_MM = 15.0
+#: How far the L5 pedicle's top lies below the L5 superior endplate (mm).
+PEDICLE_BELOW_ENDPLATE_MM = 3.0
 #: Gap of the facet joint (mm), filled with cartilage and fluid.
 FACET_GAP_MM = 1.5
 #: Half the length of the facet joint line in axial section (mm).
@@ -510,12 +512,12 @@ def _sacrum(
         sp = p.side(side)
         lateral_reach = sp.iliac_lateral_mm - half_width * 1.02 + 6.0
         ala = RoundedBox(
-            s1.compose((sign * (half_width + lateral_reach / 2 - 4.0), 0.35 * half_depth, -3.0)),
+            s1.compose((sign * (half_width + lateral_reach / 2 - 4.0), 0.35 * half_depth, 1.0)),
             (lateral_reach / 2 + 4.0, half_depth * 0.75, 12.0),
             6.0,
         )
         dorsal = RoundedBox(
-            s1.compose((sign * (p.interpedicular_mm / 2 + 10.0), back + canal * 0.55, -8.0)),
+            s1.compose((sign * (p.interpedicular_mm / 2 + 10.0), back + canal * 0.55, -5.0)),
             (11.0, canal * 0.55 + 3.0, 15.0),
             4.0,
         )
@@ -663,7 +665,7 @@ def _l5(
         BONE,
         Part.L5_SPINOUS_PROCESS,
     )
-    pedicle_z = height / 2 - p.pedicle_height_mm / 2 - 1.5
+    pedicle_z = height / 2 - p.pedicle_height_mm / 2 - PEDICLE_BELOW_ENDPLATE_MM
     for side in (Side.LEFT, Side.RIGHT):
         sign = float(side.lps_sign)
         sp = p.side(side)
@@ -767,7 +769,12 @@ def _nerves(
         sign = float(side.lps_sign)
         sp = p.side(side)
         r5 = sp.l5_root_diameter_mm / 2
-        pedicle_bottom = p.l5s1_disc_height_mm / 2 + p.l5_body_height_mm - p.pedicle_height_mm - 1.5
+        pedicle_bottom = (
+            p.l5s1_disc_height_mm / 2
+            + p.l5_body_height_mm
+            - p.pedicle_height_mm
+            - PEDICLE_BELOW_ENDPLATE_MM
+        )
         exiting = np.array(
             [
                 disc.to_world((sign * 4.0, sac_y, 40.0)),
