@@ -8,8 +8,6 @@ the 16-bit quantisation stated by RescaleSlope.
 from __future__ import annotations
 
 import datetime
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from pydicom.uid import (
 )
 
 from lumboplan_app import __version__
+from lumboplan_app.atomic import atomic_output
 from lumboplan_app.errors import LoadError
 from lumboplan_app.volume import Volume
 
@@ -159,13 +158,10 @@ def _slice_dataset(header: SeriesHeader, pixels: np.ndarray, z: int) -> Dataset:
 
 
 def _write_atomic(dataset: Dataset, path: Path) -> Path:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
     try:
-        dataset.save_as(temporary, enforce_file_format=True)
-        Path(temporary).replace(path)
+        with atomic_output(path) as temporary:
+            dataset.save_as(temporary, enforce_file_format=True)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise LoadError(
             f"'{path.name}' could not be written ({error.strerror}); check the folder and disk."
         ) from error

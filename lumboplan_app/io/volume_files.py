@@ -8,14 +8,13 @@ allocating it.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
+from lumboplan_app.atomic import atomic_output
 from lumboplan_app.errors import LoadError, NotAnImageError, UnsupportedImageError, VolumeSizeError
 from lumboplan_app.io.checks import MAX_VOXELS, MIN_SLICES, scan_warnings
 from lumboplan_app.io.series import SeriesInfo, orientation_name
@@ -211,14 +210,10 @@ def write_image(image: Volume | LabelMap, path: Path) -> None:
             f"'{path.name}': choose a file ending .nii.gz, .nii, .nrrd or .mha for the output."
         )
     suffix = next(s for s in _FORMATS if path.name.lower().endswith(s))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(handle)
     try:
-        sitk.WriteImage(image.to_sitk(), temporary, useCompression=True)
-        Path(temporary).replace(path)
-    except Exception as error:
-        Path(temporary).unlink(missing_ok=True)
+        with atomic_output(path, suffix=suffix) as temporary:
+            sitk.WriteImage(image.to_sitk(), str(temporary), useCompression=True)
+    except (RuntimeError, OSError) as error:
         raise LoadError(
             f"'{path.name}' could not be written ({type(error).__name__}); check that the folder "
             "is writable and the disk has space."

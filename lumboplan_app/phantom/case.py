@@ -9,8 +9,6 @@ MR series) and ``preview.png`` (a montage with the label overlay).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lumboplan_app import __version__
+from lumboplan_app.atomic import write_text_atomic
 from lumboplan_app.io import write_image
 from lumboplan_app.io.dicom_export import SeriesHeader, write_dicom_series
 from lumboplan_app.labels import structure_lookup_table
@@ -148,20 +147,9 @@ def write_case(
         from lumboplan_app.phantom.preview import montage
 
         montage(case.image, case.labels, case.truth).save(folder / "preview.png")
-    _write_json_atomic(case.truth, folder / "truth.json")
+    write_text_atomic(folder / "truth.json", json.dumps(case.truth, indent=2))
 
 
 def is_complete(folder: Path) -> bool:
     """Whether a case folder was written to the end (a rerun can skip it)."""
     return all((folder / name).is_file() for name in CASE_FILES)
-
-
-def _write_json_atomic(data: dict[str, Any], path: Path) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
