@@ -124,6 +124,49 @@ def _build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive_int, default=1, help="cases generated in parallel (1)"
     )
     phantom.set_defaults(handler=_command_phantom)
+
+    segment = commands.add_parser(
+        "segment",
+        help="label L5, the L5/S1 disc, S1, nerves, ilium and skin with the 3-D U-Net",
+        description="Segment a lumbar MR scan; the labels come out on the scan's own grid.",
+    )
+    segment.add_argument("scan", type=Path, help="DICOM folder, DICOMDIR, DICOM or volume file")
+    segment.add_argument("-o", "--output", type=Path, required=True, help="LABELS.nii.gz")
+    _add_series_option(segment)
+    segment.add_argument(
+        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="(auto)"
+    )
+    segment.add_argument("--weights", type=Path, help="model .safetensors (its card beside it)")
+    segment.set_defaults(handler=_command_segment)
+
+    train = commands.add_parser(
+        "train",
+        help="train the model on labelled scans (k-fold, resumable)",
+        description="Train on DATA_DIR (case folders with image.nii.gz and labels.nii.gz, e.g. "
+        "'lumboplan phantom' output, or imagesTr/ and labelsTr/). Rerunning the same command "
+        "resumes from the last checkpoint.",
+    )
+    train.add_argument("data", type=Path, help="folder of labelled cases")
+    train.add_argument("-o", "--output", type=Path, required=True, help="MODEL_DIR")
+    train.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds (5)")
+    train.add_argument("--fold", type=int, help="train only this fold (0-based)")
+    train.add_argument("--steps", type=_positive_int, default=3000, help="steps per fold (3000)")
+    train.add_argument("--batch-size", type=_positive_int, default=2, help="(2)")
+    train.add_argument("--patch", type=_positive_int, default=96, help="cubic patch, voxels (96)")
+    train.add_argument("--spacing", type=float, default=1.5, help="model voxel size, mm (1.5)")
+    train.add_argument(
+        "--features",
+        type=lambda text: tuple(int(v) for v in text.split(",")),
+        default=(16, 32, 64, 128, 256, 16),
+        help="U-Net channels per level, 6 numbers (16,32,64,128,256,16)",
+    )
+    train.add_argument("--validate-every", type=_positive_int, default=100, help="steps (100)")
+    train.add_argument("--seed", type=int, default=0, help="(0)")
+    train.add_argument(
+        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="(auto)"
+    )
+    train.add_argument("--data-description", default="", help="training data, for the card")
+    train.set_defaults(handler=_command_train)
     return parser
 
 
@@ -223,6 +266,45 @@ def _command_phantom(arguments: argparse.Namespace) -> int:
     print(
         f"Wrote {written} case(s) into {arguments.output.name}"
         + (f"; {skipped} already complete, skipped" if skipped else "")
+    )
+    return 0
+
+
+def _command_segment(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.io import write_image
+    from lumboplan_app.segmentation.inference import Segmenter
+
+    segmenter = Segmenter(arguments.weights, device=arguments.device)
+    volume = _read(arguments.scan, arguments.series)
+    with _progress_bar("Segmenting") as progress:
+        labels = segmenter.segment(volume, progress=progress)
+    write_image(labels, arguments.output)
+    print(f"Wrote {arguments.output.name}: labels on the scan's grid ({_size_text(volume)})")
+    return 0
+
+
+def _command_train(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.segmentation.training import FINAL_WEIGHTS, TrainingConfig, train
+
+    config = TrainingConfig(
+        folds=arguments.folds,
+        fold=arguments.fold,
+        max_steps=arguments.steps,
+        batch_size=arguments.batch_size,
+        validate_every=arguments.validate_every,
+        seed=arguments.seed,
+        device=arguments.device,
+        spacing_mm=arguments.spacing,
+        patch_size=(arguments.patch,) * 3,
+        features=arguments.features,
+        training_data=arguments.data_description,
+    )
+    with _progress_bar("Training") as progress:
+        card = train(arguments.data, arguments.output, config, progress=progress)
+    mean = card.metrics.get("cross_validation_dice", {}).get("mean", {}).get("mean")
+    print(
+        f"Wrote {FINAL_WEIGHTS} and its card into {arguments.output.name}"
+        + (f"; cross-validation mean Dice {mean:.3f}" if mean is not None else "")
     )
     return 0
 

@@ -1,0 +1,242 @@
+"""Inference: scan -> seven-structure label map on the scan's own grid.
+
+The :class:`Segmenter` reads its preprocessing from the model card, runs the network over the
+scan in blended sliding windows (MONAI), returns labels on the original grid, keeps the largest
+connected piece of each single structure (L5, disc, S1, skin) and the two largest of the iliac
+bone (left and right wing), and refuses to hand the planner labels that cannot be anatomy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from lumboplan_app.errors import Cancelled, ModelError
+from lumboplan_app.io.checks import require_segmentable
+from lumboplan_app.labels import Structure
+from lumboplan_app.segmentation.model_card import read_card
+from lumboplan_app.segmentation.network import build_network
+from lumboplan_app.segmentation.preprocess import transforms_for
+from lumboplan_app.volume import LabelMap, Volume, resample_labels
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+#: Where the shipped weights live (``model_weights/`` beside the package in a checkout).
+DEFAULT_WEIGHTS = (
+    Path(__file__).resolve().parents[2] / "model_weights" / "lumboplan_unet.safetensors"
+)
+#: Sliding-window overlap (fraction of the patch).
+WINDOW_OVERLAP = 0.25
+#: Smallest plausible volume (cm3) of the structures the plan cannot do without.
+_MINIMUM_CM3 = {Structure.L5: 15.0, Structure.S1: 15.0, Structure.DISC: 3.0}
+
+ProgressCallback = Callable[[float, str], None]
+CancelCheck = Callable[[], bool]
+
+
+def choose_device(request: str = "auto") -> torch.device:
+    """Pick the device: CUDA, then Apple MPS, then CPU for ``"auto"``; else the one asked for.
+
+    Raises
+    ------
+    ModelError
+        If the requested device is not available here.
+    """
+    import torch
+
+    if request == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if request == "cuda" and not torch.cuda.is_available():
+        raise ModelError("No CUDA GPU is available here; use --device cpu or auto.")
+    if request == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
+        raise ModelError("Apple MPS is not available here; use --device cpu or auto.")
+    if request not in ("cpu", "cuda", "mps"):
+        raise ModelError(f"Unknown device {request!r}: use auto, cpu, cuda or mps.")
+    return torch.device(request)
+
+
+class Segmenter:
+    """A loaded model, ready to segment scans.
+
+    Parameters
+    ----------
+    weights : Path, optional
+        ``.safetensors`` file with its card beside it; the shipped model by default.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
+
+    Raises
+    ------
+    ModelError
+        Missing or tampered weights, a card for other classes, an unavailable device.
+    """
+
+    def __init__(self, weights: Path | None = None, device: str = "auto") -> None:
+        from safetensors.torch import load_file
+
+        self.weights = weights or DEFAULT_WEIGHTS
+        self.card = read_card(self.weights)
+        self.device = choose_device(device)
+        self.network = build_network(self.card)
+        try:
+            self.network.load_state_dict(load_file(str(self.weights)))
+        except RuntimeError as error:
+            raise ModelError(
+                "The weights do not fit the architecture their card describes; the model files "
+                "are inconsistent. Reinstall LumboPlan or retrain."
+            ) from error
+        self.network.to(self.device).eval()
+        self._resample, self._normalise = transforms_for(self.card)
+
+    def segment(
+        self,
+        volume: Volume,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> LabelMap:
+        """Label ``volume``; the result lies on the volume's own grid.
+
+        Raises
+        ------
+        UnsuitableScanError
+            For CT or another non-MR scan.
+        ModelError
+            When the result holds no plausible L5, S1 or disc (not a lumbosacral scan, or one
+            outside what the model knows).
+        Cancelled
+            If ``should_cancel`` returns True between windows.
+        """
+        raw = self.predict_labels(volume, progress, should_cancel)
+        result = LabelMap(keep_main_components(raw.array), raw.grid)
+        check_plausible(result)
+        if progress is not None:
+            progress(1.0, "Segmentation done")
+        logger.info("case %s segmented", volume.meta.case_key)
+        return result
+
+    def predict_labels(
+        self,
+        volume: Volume,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> LabelMap:
+        """Run the network: the raw argmax labels on the volume's grid (no post-processing).
+
+        Raises
+        ------
+        UnsuitableScanError
+            For CT or another non-MR scan.
+        """
+        require_segmentable(volume)
+        resampled = self._resample(volume)
+        labels = self._predict(self._normalise(resampled.array), progress, should_cancel)
+        return resample_labels(LabelMap(labels, resampled.grid), volume.grid, "nearest")
+
+    def _predict(
+        self,
+        image: npt.NDArray[np.float32],
+        progress: ProgressCallback | None,
+        should_cancel: CancelCheck | None,
+    ) -> npt.NDArray[np.uint8]:
+        import torch
+        from monai.inferers import sliding_window_inference
+
+        patch = tuple(int(n) for n in self.card.patch_size)
+        padded_shape = [max(n, p) for n, p in zip(image.shape, patch, strict=True)]
+        windows = int(
+            np.prod(
+                [
+                    max(1, int(np.ceil((n - p) / (p * (1 - WINDOW_OVERLAP)))) + 1)
+                    for n, p in zip(padded_shape, patch, strict=True)
+                ]
+            )
+        )
+        done = 0
+
+        def predictor(batch: torch.Tensor) -> torch.Tensor:
+            nonlocal done
+            if should_cancel is not None and should_cancel():
+                raise Cancelled()
+            output: torch.Tensor = self.network(batch)
+            done += batch.shape[0]
+            if progress is not None:
+                progress(min(done / windows, 0.99), f"Segmenting ({done}/{windows} windows)")
+            return output
+
+        tensor = torch.from_numpy(image)[None, None].to(self.device)
+        autocast_dtype = torch.bfloat16 if self.device.type == "cpu" else torch.float16
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=autocast_dtype):
+            logits = sliding_window_inference(
+                tensor,
+                roi_size=patch,
+                sw_batch_size=1,
+                predictor=predictor,
+                overlap=WINDOW_OVERLAP,
+                mode="gaussian",
+            )
+        assert isinstance(logits, torch.Tensor)
+        return logits.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+
+
+def keep_main_components(labels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Keep the largest connected piece of L5, disc, S1 and skin, the two largest of the ilium.
+
+    Smaller pieces (false positives far from the anatomy) become background.
+    """
+    result = labels.copy()
+    keep_counts = {
+        Structure.L5: 1,
+        Structure.DISC: 1,
+        Structure.S1: 1,
+        Structure.ILIUM: 2,
+        Structure.SKIN: 1,
+    }
+    for structure, keep in keep_counts.items():
+        mask = labels == structure
+        if not mask.any():
+            continue
+        components, count = ndimage.label(mask)
+        if count <= keep:
+            continue
+        sizes = np.bincount(components.ravel())[1:]
+        kept = np.argsort(sizes)[::-1][:keep] + 1
+        result[mask & ~np.isin(components, kept)] = Structure.BACKGROUND
+    return result
+
+
+def check_plausible(labels: LabelMap) -> None:
+    """Raise if L5, S1 or the disc is missing or implausibly small.
+
+    Raises
+    ------
+    ModelError
+        Naming what was not found.
+    """
+    voxel_cm3 = float(np.prod(labels.grid.spacing_xyz_mm)) / 1000.0
+    counts = np.bincount(labels.array.ravel(), minlength=len(Structure))
+    missing = [
+        structure.display_name
+        for structure, minimum in _MINIMUM_CM3.items()
+        if counts[structure] * voxel_cm3 < minimum
+    ]
+    if missing:
+        raise ModelError(
+            f"No plausible {', '.join(missing)} found: this scan does not look like a lumbosacral "
+            "MR the model knows (wrong region, too small a field of view, or an unusual "
+            "protocol). The labels were not kept."
+        )

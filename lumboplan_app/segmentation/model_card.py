@@ -1,0 +1,157 @@
+"""The model card: everything needed to use a set of weights, and the weights' own checks.
+
+Weights are ``.safetensors`` only (no pickle: loading them cannot run code). Beside each file a
+card (JSON, schema ``lumboplan.model/1``) states the architecture and its hyper-parameters, the
+class ids, the input spacing and patch size, the intensity normalisation, the training data,
+the cross-validation metrics and the SHA-256 of the weights. Preprocessing is read from the card,
+never hard-coded at inference (nnU-Net's rule). Loading refuses weights whose hash or class ids
+do not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lumboplan_app.atomic import atomic_output, write_text_atomic
+from lumboplan_app.errors import ModelError
+from lumboplan_app.labels import Structure
+
+CARD_SCHEMA = "lumboplan.model/1"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a set of weights is and how to use it.
+
+    Parameters
+    ----------
+    architecture : str
+        ``"BasicUNet"`` (MONAI): a 3-D U-Net, 3x3x3 convolutions, trilinear upsampling.
+    features : tuple of int
+        Channels per level (5 encoder levels and the last decoder level), MONAI's ``features``.
+    class_ids : dict of str to int
+        Output channel of each structure (DESIGN.md's ids).
+    spacing_mm : float
+        Isotropic voxel size the model works at; scans are resampled to it.
+    patch_size : tuple of int
+        Sliding-window and training patch, (z, y, x) voxels.
+    normalisation : dict
+        ``{"kind": "percentile_zscore", "low": 0.5, "high": 99.5}``: clip to the percentiles,
+        then subtract the mean and divide by the standard deviation of the clipped values.
+    training_data : str
+        What the model was trained on, truthfully.
+    metrics : dict
+        Measured results (cross-validation and held-out), per structure.
+    sha256 : str
+        Hash of the weights file.
+    extra : dict
+        Provenance: seeds, library versions, git commit, training arguments.
+    """
+
+    architecture: str = "BasicUNet"
+    features: tuple[int, ...] = (16, 32, 64, 128, 256, 16)
+    class_ids: dict[str, int] = field(
+        default_factory=lambda: {s.name.lower(): int(s) for s in Structure}
+    )
+    spacing_mm: float = 1.5
+    patch_size: tuple[int, int, int] = (96, 96, 96)
+    normalisation: dict[str, Any] = field(
+        default_factory=lambda: {"kind": "percentile_zscore", "low": 0.5, "high": 99.5}
+    )
+    training_data: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def class_count(self) -> int:
+        """Number of output channels."""
+        return len(self.class_ids)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the card as a JSON-ready dict."""
+        return {"schema": CARD_SCHEMA, **asdict(self)}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> ModelCard:
+        """Read a card; raise ModelError when it is not one LumboPlan understands."""
+        if data.get("schema") != CARD_SCHEMA:
+            raise ModelError(
+                f"The model card has schema {data.get('schema')!r}, not {CARD_SCHEMA!r}: these "
+                "weights were made for another version of LumboPlan."
+            )
+        fields = {k: v for k, v in data.items() if k != "schema"}
+        fields["features"] = tuple(fields.get("features", ()))
+        fields["patch_size"] = tuple(fields.get("patch_size", ()))
+        return ModelCard(**fields)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def card_path_for(weights: Path) -> Path:
+    """Return the card path of a weights file: ``model.safetensors`` -> ``model.json``."""
+    return weights.with_suffix(".json")
+
+
+def read_card(weights: Path) -> ModelCard:
+    """Read and check the card of ``weights``: present, readable, hash and class ids match.
+
+    Raises
+    ------
+    ModelError
+        If the weights or the card are missing, the card is unreadable, the weights' SHA-256
+        differs from the card's (damaged or tampered file), or the class ids are not DESIGN.md's.
+    """
+    if not weights.is_file():
+        raise ModelError(
+            f"The model weights '{weights.name}' are missing. Reinstall LumboPlan, or give "
+            "--weights with a trained model."
+        )
+    card_path = card_path_for(weights)
+    try:
+        card = ModelCard.from_json(json.loads(card_path.read_text(encoding="utf-8")))
+    except FileNotFoundError as error:
+        raise ModelError(
+            f"The model card '{card_path.name}' is missing beside the weights; weights without "
+            "their card cannot be used safely."
+        ) from error
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ModelError(f"The model card '{card_path.name}' is damaged.") from error
+    actual = file_sha256(weights)
+    if actual != card.sha256:
+        raise ModelError(
+            f"The weights '{weights.name}' do not match their model card (SHA-256 differs): the "
+            "file is damaged or was changed. Reinstall LumboPlan or retrain."
+        )
+    expected = {s.name.lower(): int(s) for s in Structure}
+    if card.class_ids != expected:
+        raise ModelError(
+            "These weights label other structures than LumboPlan's seven "
+            f"({sorted(card.class_ids)}); they cannot be used for planning."
+        )
+    return card
+
+
+def write_model(state: dict[str, Any], card: ModelCard, weights: Path) -> ModelCard:
+    """Write ``state`` (name -> tensor) as safetensors and its card with the hash; atomic.
+
+    Returns the card as written (with ``sha256`` filled in).
+    """
+    from safetensors.torch import save_file
+
+    with atomic_output(weights) as temporary:
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(temporary))
+        written = ModelCard(**{**asdict(card), "sha256": file_sha256(temporary)})
+        write_text_atomic(card_path_for(weights), json.dumps(written.to_json(), indent=2))
+    return written

@@ -1,0 +1,445 @@
+"""Training on a site's own labelled scans (or phantoms): k-fold, seeded, resumable.
+
+``DATA_DIR`` holds one folder per case with ``image.nii.gz`` and ``labels.nii.gz`` (the phantom
+layout), or nnU-Net's ``imagesTr/NAME_0000.nii.gz`` + ``labelsTr/NAME.nii.gz``. Cases are split
+into folds with a seeded generator. Each fold trains on random patches (two in three centred on
+a structure) with MR-suited augmentation (small rotations and scaling, left-right flips, noise,
+bias field, gamma, intensity scale), Dice + cross-entropy loss and Adam; every
+``validate_every`` steps it measures the Dice of each structure on its validation cases,
+writes a checkpoint (resume continues from it) and a line to ``metrics.jsonl``; it stops early
+when the mean Dice has not improved for ``patience`` validations. The best state of each fold is
+written as ``fold_K/model.safetensors`` with its card; the fold with the best validation Dice
+becomes ``lumboplan_unet.safetensors``, whose card holds the cross-validation metrics.
+
+Multi-GPU: launch with ``torchrun --nproc_per_node=N -m lumboplan_app.cli train ...``; each
+process trains on its own patches, gradients are averaged by DistributedDataParallel, and only
+rank 0 validates and writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import random
+import subprocess
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lumboplan_app.atomic import atomic_output, write_text_atomic
+from lumboplan_app.errors import Cancelled, LoadError
+from lumboplan_app.io import read_label_map, read_scan
+from lumboplan_app.labels import SEGMENTED_STRUCTURES
+from lumboplan_app.segmentation.model_card import ModelCard, write_model
+from lumboplan_app.segmentation.network import build_network
+from lumboplan_app.segmentation.preprocess import transforms_for
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[float, str], None]
+CancelCheck = Callable[[], bool]
+FINAL_WEIGHTS = "lumboplan_unet.safetensors"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Training settings (written into the model card's ``extra``)."""
+
+    folds: int = 5
+    fold: int | None = None
+    max_steps: int = 3000
+    batch_size: int = 2
+    learning_rate: float = 1e-3
+    validate_every: int = 100
+    patience: int = 6
+    seed: int = 0
+    device: str = "auto"
+    spacing_mm: float = 1.5
+    patch_size: tuple[int, int, int] = (96, 96, 96)
+    features: tuple[int, ...] = (16, 32, 64, 128, 256, 16)
+    training_data: str = ""
+
+
+@dataclass
+class _FoldState:
+    """Where a fold's training stands (saved in its checkpoint)."""
+
+    step: int = 0
+    best: float = -1.0
+    best_scores: dict[str, float] = field(default_factory=dict)
+    stale: int = 0
+
+
+@dataclass(frozen=True)
+class TrainingCase:
+    """One labelled scan on disk."""
+
+    name: str
+    image: Path
+    labels: Path
+
+
+def find_cases(data_dir: Path) -> list[TrainingCase]:
+    """Find the image/label pairs under ``data_dir`` (phantom or nnU-Net layout), by name.
+
+    Raises
+    ------
+    LoadError
+        If fewer than two pairs are found.
+    """
+    cases = [
+        TrainingCase(folder.name, folder / "image.nii.gz", folder / "labels.nii.gz")
+        for folder in sorted(p for p in data_dir.iterdir() if p.is_dir())
+        if (folder / "image.nii.gz").is_file() and (folder / "labels.nii.gz").is_file()
+    ]
+    images, labels = data_dir / "imagesTr", data_dir / "labelsTr"
+    if images.is_dir() and labels.is_dir():
+        for image in sorted(images.glob("*_0000.nii.gz")):
+            name = image.name[: -len("_0000.nii.gz")]
+            if (labels / f"{name}.nii.gz").is_file():
+                cases.append(TrainingCase(name, image, labels / f"{name}.nii.gz"))
+    if len(cases) < 2:
+        raise LoadError(
+            f"Found {len(cases)} labelled case(s) in '{data_dir.name}'; training needs at least "
+            "two folders holding image.nii.gz and labels.nii.gz (or imagesTr/ and labelsTr/)."
+        )
+    return cases
+
+
+def split_folds(count: int, folds: int, seed: int) -> list[list[int]]:
+    """Return each fold's validation case indices: a seeded shuffle cut into ``folds`` parts."""
+    if not 2 <= folds <= count:
+        raise ValueError(f"folds must be between 2 and the number of cases ({count})")
+    order = np.random.default_rng(seed).permutation(count)
+    return [sorted(int(i) for i in part) for part in np.array_split(order, folds)]
+
+
+def train(
+    data_dir: Path,
+    model_dir: Path,
+    config: TrainingConfig,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> ModelCard:
+    """Train the requested fold(s) and write the models; return the final model's card."""
+    import torch
+
+    cases = find_cases(data_dir)
+    card = ModelCard(
+        features=tuple(config.features),
+        spacing_mm=config.spacing_mm,
+        patch_size=config.patch_size,
+        training_data=config.training_data or f"{len(cases)} labelled scans from '{data_dir.name}'",
+    )
+    folds = split_folds(len(cases), config.folds, config.seed)
+    chosen = range(config.folds) if config.fold is None else [config.fold]
+    distributed = _setup_distributed()
+    loaded = _load_cases(cases, card)
+    results: dict[int, dict[str, Any]] = {}
+    for fold in chosen:
+        validation = folds[fold]
+        training = [i for i in range(len(cases)) if i not in validation]
+        results[fold] = _train_fold(
+            fold,
+            [loaded[i] for i in training],
+            [loaded[i] for i in validation],
+            card,
+            config,
+            model_dir / f"fold_{fold}",
+            distributed,
+            progress,
+            should_cancel,
+        )
+    if distributed and torch.distributed.get_rank() != 0:
+        return card
+    return _write_final(model_dir, card, config, results, cases, folds)
+
+
+def _setup_distributed() -> bool:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
+    import torch
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return True
+
+
+def _load_cases(
+    cases: list[TrainingCase], card: ModelCard
+) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]:
+    """Read, resample and normalise every case once: (image (1,Z,Y,X), labels (1,Z,Y,X))."""
+    resample, normalise = transforms_for(card)
+    loaded = []
+    for case in cases:
+        volume = read_scan(case.image)
+        labels = read_label_map(case.labels, reference=volume.grid)
+        image = normalise(resample(volume).array)
+        label_array = resample.labels(labels).array.astype(np.int64)
+        loaded.append((image[None], label_array[None]))
+    return loaded
+
+
+def _augmentation(card: ModelCard, seed: int) -> Any:
+    """MONAI's dictionary transforms: patch, geometry, then MR intensity variation."""
+    from monai.transforms import (
+        Compose,
+        RandAdjustContrastd,
+        RandAffined,
+        RandBiasFieldd,
+        RandCropByPosNegLabeld,
+        RandFlipd,
+        RandGaussianNoised,
+        RandScaleIntensityd,
+        SpatialPadd,
+    )
+
+    keys = ["image", "label"]
+    transform = Compose(
+        [
+            SpatialPadd(keys, spatial_size=card.patch_size),
+            RandCropByPosNegLabeld(
+                keys, "label", spatial_size=card.patch_size, pos=2, neg=1, num_samples=1
+            ),
+            RandAffined(
+                keys,
+                prob=0.5,
+                rotate_range=(0.17, 0.17, 0.17),
+                scale_range=(0.1, 0.1, 0.1),
+                mode=("bilinear", "nearest"),
+                padding_mode="border",
+            ),
+            RandFlipd(keys, prob=0.5, spatial_axis=2),  # left-right: the classes are unsided
+            RandBiasFieldd("image", prob=0.3, coeff_range=(0.0, 0.3)),
+            RandAdjustContrastd("image", prob=0.3, gamma=(0.7, 1.5)),
+            RandScaleIntensityd("image", prob=0.3, factors=0.15),
+            RandGaussianNoised("image", prob=0.3, std=0.1),
+        ]
+    )
+    transform.set_random_state(seed=seed)
+    return transform
+
+
+def _batch(
+    cases: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]],
+    transform: Any,
+    size: int,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
+    images, labels = [], []
+    for _ in range(size):
+        image, label = cases[int(rng.integers(len(cases)))]
+        sample = transform({"image": image, "label": label})[0]
+        images.append(torch.as_tensor(np.asarray(sample["image"]), dtype=torch.float32))
+        labels.append(torch.as_tensor(np.asarray(sample["label"]), dtype=torch.long))
+    return torch.stack(images), torch.stack(labels)
+
+
+def dice_per_structure(
+    predicted: npt.NDArray[np.integer], truth: npt.NDArray[np.integer]
+) -> dict[str, float]:
+    """Dice of each segmented structure (1.0 where both are empty)."""
+    scores = {}
+    for structure in SEGMENTED_STRUCTURES:
+        a, b = predicted == structure, truth == structure
+        total = int(a.sum()) + int(b.sum())
+        scores[structure.name.lower()] = 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
+    return scores
+
+
+def _validate(
+    network: torch.nn.Module,
+    cases: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]],
+    card: ModelCard,
+    device: torch.device,
+) -> dict[str, float]:
+    import torch
+    from monai.inferers import sliding_window_inference
+
+    network.eval()
+    totals: dict[str, list[float]] = {}
+    with torch.no_grad():
+        for image, label in cases:
+            tensor = torch.from_numpy(image)[None].to(device)
+            logits = sliding_window_inference(tensor, card.patch_size, 1, network, overlap=0.25)
+            assert isinstance(logits, torch.Tensor)
+            predicted = logits.argmax(dim=1)[0].cpu().numpy()
+            for name, value in dice_per_structure(predicted, label[0]).items():
+                totals.setdefault(name, []).append(value)
+    network.train()
+    scores = {name: float(np.mean(values)) for name, values in totals.items()}
+    scores["mean"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def _train_fold(
+    fold: int,
+    training: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]],
+    validation: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]],
+    card: ModelCard,
+    config: TrainingConfig,
+    folder: Path,
+    distributed: bool,
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> dict[str, Any]:
+    import torch
+    from monai.losses import DiceCELoss
+
+    from lumboplan_app.segmentation.inference import choose_device
+
+    rank = torch.distributed.get_rank() if distributed else 0
+    seed = config.seed * 1000 + fold * 10 + rank
+    random.seed(seed)
+    torch.manual_seed(seed)
+    device = choose_device(config.device)
+    network = build_network(card).to(device)
+    model: torch.nn.Module = network
+    if distributed:
+        model = torch.nn.parallel.DistributedDataParallel(network)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
+    transform = _augmentation(card, seed)
+    rng = np.random.default_rng(seed)
+    state = _FoldState()
+    checkpoint = folder / "checkpoint.pt"
+    if checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        network.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = _FoldState(**saved["state"])
+        rng.bit_generator.state = saved["rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        logger.info("fold %d resumed at step %d", fold, state.step)
+    best_weights = folder / "model.safetensors"
+    log = folder / "metrics.jsonl"
+    folder.mkdir(parents=True, exist_ok=True)
+    model.train()
+    recent_losses: list[float] = []
+    while state.step < config.max_steps and state.stale < config.patience:
+        if should_cancel is not None and should_cancel():
+            raise Cancelled("Training stopped; the last checkpoint is kept and resumes.")
+        images, labels = _batch(training, transform, config.batch_size, rng)
+        loss = loss_function(model(images.to(device)), labels.to(device))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        state.step += 1
+        recent_losses.append(float(loss.item()))
+        if progress is not None:
+            progress(state.step / config.max_steps, f"fold {fold} loss {loss.item():.3f}")
+        if state.step % config.validate_every and state.step < config.max_steps:
+            continue
+        stop = torch.zeros(1)
+        if rank == 0:
+            scores = _validate(network, validation, card, device)
+            improved = scores["mean"] > state.best
+            if improved:
+                state.best, state.best_scores, state.stale = scores["mean"], scores, 0
+                write_model(
+                    network.state_dict(),
+                    replace(card, metrics={"validation": scores}),
+                    best_weights,
+                )
+            else:
+                state.stale += 1
+            line = {
+                "step": state.step,
+                "loss": float(np.mean(recent_losses)),
+                "validation": scores,
+            }
+            with log.open("a", encoding="utf-8") as stream:
+                stream.write(json.dumps(line) + "\n")
+            recent_losses.clear()
+            with atomic_output(checkpoint) as temporary:
+                torch.save(
+                    {
+                        "model": network.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "state": asdict(state),
+                        "rng": rng.bit_generator.state,
+                        "torch_rng": torch.get_rng_state(),
+                    },
+                    temporary,
+                )
+            stop[0] = float(state.stale >= config.patience)
+        if distributed:
+            torch.distributed.broadcast(stop, src=0)
+        if stop[0] > 0:
+            break
+    return {
+        "fold": fold,
+        "steps": state.step,
+        "best_mean_dice": state.best,
+        "validation": state.best_scores,
+    }
+
+
+def _write_final(
+    model_dir: Path,
+    card: ModelCard,
+    config: TrainingConfig,
+    results: dict[int, dict[str, Any]],
+    cases: list[TrainingCase],
+    folds: list[list[int]],
+) -> ModelCard:
+    import monai
+    import torch
+    from safetensors.torch import load_file
+
+    best_fold = max(results, key=lambda fold: results[fold]["best_mean_dice"])
+    structures = [s.name.lower() for s in SEGMENTED_STRUCTURES] + ["mean"]
+    cross_validation = {
+        name: {
+            "mean": float(np.mean([r["validation"].get(name, np.nan) for r in results.values()])),
+            "std": float(np.std([r["validation"].get(name, np.nan) for r in results.values()])),
+        }
+        for name in structures
+    }
+    extra = {
+        "training": asdict(config),
+        "folds": {str(f): [cases[i].name for i in folds[f]] for f in results},
+        "fold_results": {str(f): r for f, r in results.items()},
+        "final_weights_from_fold": best_fold,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "monai": monai.__version__,
+            "numpy": np.__version__,
+        },
+        "git_commit": _git_commit(),
+    }
+    final_card = replace(card, metrics={"cross_validation_dice": cross_validation}, extra=extra)
+    state = load_file(str(model_dir / f"fold_{best_fold}" / "model.safetensors"))
+    written = write_model(state, final_card, model_dir / FINAL_WEIGHTS)
+    write_text_atomic(model_dir / "training_summary.json", json.dumps(written.to_json(), indent=2))
+    return written
+
+
+def _git_commit() -> str:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() or "unknown"

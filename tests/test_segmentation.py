@@ -1,0 +1,184 @@
+"""The segmentation pipeline on tiny data: model files, preprocessing, training, inference."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumboplan_app.cli import main
+from lumboplan_app.errors import ModelError, UnsuitableScanError
+from lumboplan_app.labels import Structure
+from lumboplan_app.phantom.case import generate_case, write_case
+from lumboplan_app.phantom.mr import Acquisition, default_contrast
+from lumboplan_app.segmentation.inference import Segmenter, check_plausible, choose_device
+from lumboplan_app.segmentation.model_card import ModelCard, card_path_for, read_card
+from lumboplan_app.segmentation.preprocess import PercentileZScore
+from lumboplan_app.segmentation.training import TrainingConfig, split_folds, train
+from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume
+
+pytestmark = pytest.mark.slow
+
+TINY_SCAN = Acquisition(
+    plane="axial",
+    in_plane_mm=2.0,
+    slice_mm=2.0,
+    fov_half_mm=(70.0, 60.0, 40.0),
+    fov_centre_mm=(0.0, 10.0, 5.0),
+)
+TINY = TrainingConfig(
+    folds=3,
+    fold=0,
+    max_steps=12,
+    batch_size=2,
+    learning_rate=3e-3,
+    validate_every=6,
+    spacing_mm=4.0,
+    patch_size=(32, 32, 32),
+    features=(4, 4, 8, 8, 16, 4),
+    device="cpu",
+    training_data="3 tiny synthetic phantoms (tests)",
+)
+
+
+@pytest.fixture(scope="module")
+def phantoms(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("phantoms")
+    for seed in (21, 22, 23):
+        case = generate_case(seed, acquisition=TINY_SCAN, contrast=default_contrast())
+        write_case(case, folder / f"case_{seed}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(phantoms, tmp_path_factory) -> Path:
+    model_dir = tmp_path_factory.mktemp("model")
+    train(phantoms, model_dir, TINY)
+    return model_dir
+
+
+def test_training_lowers_the_loss_and_writes_a_valid_model(trained) -> None:
+    lines = [json.loads(line) for line in (trained / "fold_0" / "metrics.jsonl").open()]
+    assert [line["step"] for line in lines] == [6, 12]
+    assert lines[-1]["loss"] < lines[0]["loss"]
+    card = read_card(trained / "lumboplan_unet.safetensors")  # hash and classes checked
+    assert card.features == TINY.features
+    assert card.spacing_mm == TINY.spacing_mm
+    assert card.training_data == TINY.training_data
+    assert set(card.metrics["cross_validation_dice"]) >= {"l5", "nerves", "mean"}
+    assert card.extra["training"]["seed"] == 0
+    assert card.extra["versions"]["torch"]
+
+
+def test_training_resumes_from_its_checkpoint(phantoms, tmp_path: Path) -> None:
+    first = replace(TINY, max_steps=6)
+    train(phantoms, tmp_path, first)
+    train(phantoms, tmp_path, replace(TINY, max_steps=12))
+    steps = [json.loads(line)["step"] for line in (tmp_path / "fold_0" / "metrics.jsonl").open()]
+    assert steps == [6, 12]
+
+
+def test_inference_returns_labels_on_the_scan_grid(trained, phantoms) -> None:
+    segmenter = Segmenter(trained / "lumboplan_unet.safetensors", device="cpu")
+    from lumboplan_app.io import read_scan
+
+    volume = read_scan(phantoms / "case_21" / "image.nii.gz")
+    reports: list[float] = []
+    labels = segmenter.predict_labels(volume, progress=lambda f, t: reports.append(f))
+    assert labels.grid.matches(volume.grid)
+    assert labels.array.shape == volume.array.shape
+    assert set(np.unique(labels.array)) <= {int(s) for s in Structure}
+    assert reports
+    assert reports == sorted(reports)
+
+
+def test_tampered_or_orphaned_weights_are_refused(trained, tmp_path: Path) -> None:
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes((trained / "lumboplan_unet.safetensors").read_bytes())
+    card_path_for(weights).write_text(
+        card_path_for(trained / "lumboplan_unet.safetensors").read_text()
+    )
+    assert read_card(weights).sha256
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="SHA-256 differs"):
+        Segmenter(weights, device="cpu")
+    card_path_for(weights).unlink()
+    with pytest.raises(ModelError, match=r"card .* is missing"):
+        Segmenter(weights, device="cpu")
+    with pytest.raises(ModelError, match=r"weights 'none\.safetensors' are missing"):
+        Segmenter(tmp_path / "none.safetensors", device="cpu")
+
+
+def test_a_card_for_other_classes_is_refused(trained, tmp_path: Path) -> None:
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes((trained / "lumboplan_unet.safetensors").read_bytes())
+    card = json.loads(card_path_for(trained / "lumboplan_unet.safetensors").read_text())
+    card["class_ids"] = {"background": 0, "liver": 1}
+    card_path_for(weights).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="other structures"):
+        read_card(weights)
+
+
+def test_ct_is_refused_before_the_network_runs(trained) -> None:
+    segmenter = Segmenter(trained / "lumboplan_unet.safetensors", device="cpu")
+    grid = Grid((20, 20, 20), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    ct = Volume(np.full(grid.shape_zyx, -1000.0, np.float32), grid, ScanMeta(modality="CT"))
+    with pytest.raises(UnsuitableScanError, match="CT"):
+        segmenter.segment(ct)
+
+
+def test_a_2d_image_is_refused_by_segment(make_series, trained, tmp_path: Path, capsys) -> None:
+    single = make_series(grid=Grid((1, 40, 40), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)))
+    weights = trained / "lumboplan_unet.safetensors"
+    status = main(
+        ["segment", str(single), "-o", str(tmp_path / "l.nii.gz"), "--weights", str(weights)]
+    )
+    assert status == 1
+    assert "single 2-D image" in capsys.readouterr().err
+
+
+def test_labels_without_anatomy_are_not_handed_on() -> None:
+    grid = Grid((30, 30, 30), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    with pytest.raises(ModelError, match="No plausible L5 vertebra, S1 vertebra"):
+        check_plausible(LabelMap(np.zeros(grid.shape_zyx, np.uint8), grid))
+
+
+def test_true_phantom_labels_are_plausible() -> None:
+    case = generate_case(5, acquisition=TINY_SCAN, contrast=default_contrast())
+    check_plausible(case.labels)
+
+
+def test_normalisation_and_folds() -> None:
+    values = np.random.default_rng(0).normal(100.0, 20.0, (8, 8, 8))
+    normalised = PercentileZScore()(values)
+    assert normalised.dtype == np.float32
+    assert abs(float(normalised.mean())) < 1e-5
+    assert abs(float(normalised.std()) - 1) < 1e-4
+    assert not PercentileZScore()(np.ones((4, 4, 4))).any()
+    folds = split_folds(10, 5, seed=1)
+    assert sorted(i for fold in folds for i in fold) == list(range(10))
+    assert folds == split_folds(10, 5, seed=1)
+
+
+def test_patches_the_network_cannot_take_are_refused(phantoms, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="multiple of 16"):
+        train(phantoms, tmp_path, replace(TINY, patch_size=(24, 24, 24)))
+
+
+def test_device_choice() -> None:
+    assert choose_device("cpu").type == "cpu"
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="No CUDA GPU"):
+            choose_device("cuda")
+
+
+def test_card_round_trip() -> None:
+    card = ModelCard(metrics={"x": 1}, sha256="ab")
+    assert ModelCard.from_json(json.loads(json.dumps(card.to_json()))) == card
+    with pytest.raises(ModelError, match="schema"):
+        ModelCard.from_json({"schema": "other/1"})
