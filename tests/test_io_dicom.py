@@ -266,3 +266,59 @@ def test_a_crashing_reader_becomes_a_corrupt_file_error() -> None:
     # os.abort kills the child as a segfault in native decoding code would.
     with pytest.raises(CorruptFileError, match="stopped unexpectedly"):
         run_isolated(os.abort)
+
+
+def test_first_of_two_stacks_sharing_a_uid_opens_by_its_id(make_series, tmp_path: Path) -> None:
+    uid = pydicom.uid.generate_uid()
+    make_series(folder="mixed/a", series_instance_uid=uid)
+    make_series(
+        grid=Grid((5, 6, 7), (1.0, 1.0, 1.0), (0, 0, 0)), folder="mixed/b", series_instance_uid=uid
+    )
+    first, second = list_series(tmp_path / "mixed")
+    assert read_scan(tmp_path / "mixed", series=first.series_id).grid.shape_zyx == (16, 20, 12)
+    assert read_scan(tmp_path / "mixed", series=second.series_id).grid.shape_zyx == (5, 6, 7)
+    two_stacks = pydicom.uid.generate_uid()
+    make_series(folder="other/a", series_instance_uid=two_stacks, series_number=1)
+    make_series(folder="other/b", series_instance_uid=two_stacks, series_number=2)
+    listing = list_series(tmp_path / "other")
+    assert [info.series_id for info in listing] == [two_stacks, f"{two_stacks}#2"]
+    assert read_scan(tmp_path / "other", series=two_stacks).grid.shape_zyx == (16, 20, 12)
+
+
+def test_a_cut_off_slice_is_reported(make_series) -> None:
+    folder = make_series()
+    last = folder / "IM00012.dcm"
+    last.write_bytes(last.read_bytes()[:400])
+    volume = read_scan(folder)
+    assert volume.grid.shape_zyx[2] == 11
+    assert any("damaged DICOM header" in warning for warning in volume.meta.warnings)
+
+
+def test_rounded_orientation_is_accepted_and_a_broken_one_refused(make_series) -> None:
+    folder = make_series()
+    for path in folder.iterdir():
+        dataset = pydicom.dcmread(path)
+        dataset.ImageOrientationPatient = [0.0, 1.0, 0.003, 0.0, 0.002, -1.0]
+        dataset.save_as(path)
+    assert read_scan(folder).grid.shape_zyx == (16, 20, 12)
+    for path in folder.iterdir():
+        dataset = pydicom.dcmread(path)
+        dataset.ImageOrientationPatient = [0.0, 1.0, 0.0, 0.0, 0.5, -0.8]
+        dataset.save_as(path)
+    with pytest.raises(UnsupportedImageError, match="perpendicular"):
+        read_scan(folder)
+
+
+@pytest.mark.parametrize(
+    ("body_part", "warned"),
+    [("LSPINE", False), ("L-SPINE", False), ("CSPINE", True), ("TSPINE", True), ("KNEE", True)],
+)
+def test_other_body_regions_are_flagged(make_series, body_part: str, warned: bool) -> None:
+    volume = read_scan(make_series(body_part=body_part))
+    assert any("body part" in warning for warning in volume.meta.warnings) == warned
+
+
+def test_a_missing_path_is_not_echoed(tmp_path: Path) -> None:
+    with pytest.raises(NotAnImageError) as error:
+        read_scan(tmp_path / "Doe^Jane 1961")
+    assert "Doe" not in str(error.value)

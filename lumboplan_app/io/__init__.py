@@ -129,7 +129,7 @@ def _existing(path: str | Path) -> Path:
     path = Path(path).expanduser()
     if not path.exists():
         raise NotAnImageError(
-            f"'{path.name}' does not exist. Check the drive or CD and choose the folder again."
+            "This file or folder does not exist. Check the drive or CD and choose it again."
         )
     return path
 
@@ -146,11 +146,12 @@ def _choose(stacks: list[DicomStack], series: int | str | None) -> DicomStack:
         if 1 <= series <= len(stacks):
             return stacks[series - 1]
     else:
-        matches = [
-            i
-            for i, info in enumerate(infos)
-            if series in (info.series_id, info.series_id.split("#")[0])
-        ]
+        # An exact series id first (a UID shared by several stacks names its first stack),
+        # then the bare UID when it names exactly one stack.
+        exact = [i for i, info in enumerate(infos) if info.series_id == series]
+        if len(exact) == 1:
+            return stacks[exact[0]]
+        matches = [i for i, info in enumerate(infos) if info.series_id.split("#")[0] == series]
         if len(matches) == 1:
             return stacks[matches[0]]
         if len(matches) > 1:

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 #: Relative excess of a slice step over the smallest step that counts as a gap.
 _STEP_TOLERANCE = 0.1
+#: Largest |cos| between the row and column directions accepted as rounding (about 0.5 deg).
+_ORTHOGONALITY_TOLERANCE = 0.01
 #: Offset (mm) of a slice perpendicular to the stack axis beyond which the stack is sheared.
 _SHEAR_TOLERANCE_MM = 0.5
 
@@ -87,7 +89,14 @@ def read_stack(
         )
     meta = _scan_meta(stack.header, grid)
     volume = Volume(array=array, grid=grid, meta=meta).to_canonical()
-    volume.meta = replace(meta, warnings=scan_warnings(volume))
+    warnings = scan_warnings(volume)
+    if stack.damaged_files:
+        warnings += (
+            f"{stack.damaged_files} file(s) in this folder have a damaged DICOM header and were "
+            "skipped; if they belong to this series, slices are missing at its ends. Check the "
+            "export.",
+        )
+    volume.meta = replace(meta, warnings=warnings)
     logger.info(
         "case %s: DICOM %s volume %s voxels, spacing %s mm, %s",
         meta.case_key,
@@ -112,8 +121,7 @@ def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:
             "These images carry no slice geometry (position, orientation or pixel spacing), "
             "so they cannot be placed in 3-D. Export the original MR series, not screenshots."
         )
-    row_cosine = first.orientation[:3] / np.linalg.norm(first.orientation[:3])
-    column_cosine = first.orientation[3:] / np.linalg.norm(first.orientation[3:])
+    row_cosine, column_cosine = _orthonormal_cosines(first.orientation)
     for frame in frames[1:]:
         if frame.orientation is None or not np.allclose(
             frame.orientation, first.orientation, atol=1e-3
@@ -171,6 +179,36 @@ def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:
         direction=np.column_stack([row_cosine, column_cosine, normal]),
     )
     return frames, grid
+
+
+def _orthonormal_cosines(
+    orientation: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Return the unit row and column cosines of ImageOrientationPatient, made orthogonal.
+
+    Scanners round the six numbers, so they are rarely exactly orthogonal; a deviation up to
+    about half a degree is rounding and is corrected. A larger one is a broken header.
+
+    Raises
+    ------
+    UnsupportedImageError
+        If the two directions are zero or not close to orthogonal.
+    """
+    row, column = orientation[:3], orientation[3:]
+    lengths = np.linalg.norm(row), np.linalg.norm(column)
+    if min(lengths) < 1e-6:
+        raise UnsupportedImageError(
+            "The slice orientation in these files is empty, so the slices cannot be placed in "
+            "3-D. Export the original MR series again."
+        )
+    row, column = row / lengths[0], column / lengths[1]
+    if abs(float(row @ column)) > _ORTHOGONALITY_TOLERANCE:
+        raise UnsupportedImageError(
+            "The slice orientation in these files is not a valid pair of perpendicular "
+            "directions (damaged header). Export the original MR series again."
+        )
+    column = column - (row @ column) * row
+    return row, column / np.linalg.norm(column)
 
 
 def _decode_frames(

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
 
 from lumboplan_app.errors import Cancelled, NotAnImageError
 
@@ -176,6 +177,8 @@ class DicomStack:
     frames: list[Frame] = field(default_factory=list)
     paths: set[Path] = field(default_factory=set)
     problem: str = ""
+    #: DICOM files beside this stack whose header could not be parsed (they may be its slices).
+    damaged_files: int = 0
 
     @property
     def series_uid(self) -> str:
@@ -213,6 +216,7 @@ def discover(
     candidates = list(_candidate_files(path))
     stacks: dict[tuple[Any, ...], DicomStack] = {}
     skipped_non_image = 0
+    damaged = 0
     for number, file_path in enumerate(candidates):
         if should_cancel is not None and should_cancel():
             raise Cancelled()
@@ -221,10 +225,16 @@ def discover(
                 number / max(1, len(candidates)), f"Reading headers ({number}/{len(candidates)})"
             )
         header = _read_header(file_path)
+        if header is _DAMAGED:
+            damaged += 1
+            continue
         if header is None:
             continue
         if not _is_image_object(header):
-            skipped_non_image += 1
+            if _is_well_formed(header):
+                skipped_non_image += 1
+            else:  # a DICOM file cut short or broken before its image attributes
+                damaged += 1
             continue
         for key, frame in _frames_of(header, file_path):
             stack = stacks.get(key)
@@ -245,6 +255,7 @@ def discover(
     result = sorted(stacks.values(), key=_stack_sort_key)
     for stack in result:
         stack.problem = _stack_problem(stack)
+        stack.damaged_files = damaged
     logger.info(
         "found %d image stack(s) in %d file(s); %d non-image object(s) skipped",
         len(result),
@@ -321,15 +332,19 @@ def _dicomdir_files(dicomdir: Path) -> Iterator[Path]:
     yield from sorted(paths)
 
 
+#: Returned by :func:`_read_header` for a file that is DICOM but whose header is damaged.
+_DAMAGED = Dataset()
+
+
 def _read_header(path: Path) -> Dataset | None:
-    """Read a file's header, or return None when it is not DICOM."""
+    """Read a file's header; None when it is not DICOM, ``_DAMAGED`` when it is but is broken."""
     try:
         return pydicom.dcmread(path, stop_before_pixels=True)
     except InvalidDicomError:
         pass
     except Exception:  # a DICOM preamble with a header pydicom cannot parse
         logger.warning("a file with a damaged DICOM header was skipped")
-        return None
+        return _DAMAGED
     try:  # old files without the 128-byte preamble and "DICM"
         header = pydicom.dcmread(path, stop_before_pixels=True, force=True)
         if "Rows" in header and "Columns" in header and "SOPClassUID" in header:
@@ -348,9 +363,24 @@ def _is_image_object(header: Dataset) -> bool:
         return True
     # Image storage objects whose pixel module is absent (header-only exports) are images that
     # cannot be shown: keep them so the listing can say so.
-    return sop_class.startswith(_STORAGE_PREFIX) and not sop_class.startswith(
-        _NON_IMAGE_STORAGE_PREFIXES
-    )
+    return _is_image_class(sop_class)
+
+
+def _is_image_class(uid: str) -> bool:
+    return uid.startswith(_STORAGE_PREFIX) and not uid.startswith(_NON_IMAGE_STORAGE_PREFIXES)
+
+
+def _is_well_formed(header: Dataset) -> bool:
+    """Whether a non-image DICOM object is intact (DICOMDIR, report...), not a cut-off image.
+
+    A file whose class says image but which lost its image attributes, or whose class UID is
+    missing or invalid, is damaged.
+    """
+    sop_class = str(header.get("SOPClassUID", "") or "")
+    media_class = str(getattr(header, "file_meta", Dataset()).get("MediaStorageSOPClassUID", ""))
+    classes = [uid for uid in (sop_class, media_class) if uid]
+    valid = [uid for uid in classes if UID(uid).is_valid and not uid.endswith(".")]
+    return bool(valid) and not any(_is_image_class(uid) for uid in classes)
 
 
 def _frames_of(header: Dataset, path: Path) -> Iterator[tuple[tuple[Any, ...], Frame]]:
