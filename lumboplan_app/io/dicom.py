@@ -161,7 +161,7 @@ def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:
         raise IncompleteSeriesError(
             f"The slices are unevenly spaced (step {smallest_step:.2f} mm, but {described}). "
             "Export the complete series again.",
-            positions_mm=along,
+            positions_mm=along.tolist(),
         )
     median_step = float(np.median(steps))
     in_plane = positions - positions[0] - np.outer(along - along[0], normal)
