@@ -224,6 +224,13 @@ def test_cli_writes_resumable_cases_with_dicom_and_preview(tmp_path: Path, capsy
     labels = read_label_map(folder / "labels.nii.gz", reference=image.grid)
     assert set(labels.present_ids()) <= {int(s) for s in Structure}
     stamp = (folder / "truth.json").stat().st_mtime_ns
+    dicom_bytes = {p.name: p.read_bytes() for p in (folder / "dicom").iterdir()}
     assert main([*arguments, "--seed", "3"]) == 0
     assert "already complete" in capsys.readouterr().out
     assert (folder / "truth.json").stat().st_mtime_ns == stamp
+    # Asking for something else (another anatomy) makes the case again: the same seed's DICOM
+    # comes out byte for byte the same when asked for the same anatomy once more.
+    assert main(["phantom", str(tmp_path), "--anatomy", "group-b", "--seed", "3"]) == 0
+    assert json.loads((folder / "truth.json").read_text())["request"]["anatomy"] == "group-b"
+    assert main([*arguments, "--seed", "3"]) == 0
+    assert {p.name: p.read_bytes() for p in (folder / "dicom").iterdir()} == dicom_bytes

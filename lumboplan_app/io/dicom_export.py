@@ -38,6 +38,8 @@ class SeriesHeader:
 
     ``patient_*`` are written as given: leave them empty for anonymous data. ``compression`` is
     ``"none"``, ``"rle"`` (RLE lossless) or ``"jpeg2000"`` (JPEG 2000 lossless, the smallest).
+    ``uid_seed``, when given, derives every UID from it (the same text, the same UIDs: a
+    reproducible export); otherwise UIDs are random.
     """
 
     patient_name: str = field(default="", repr=False)
@@ -52,6 +54,7 @@ class SeriesHeader:
     series_instance_uid: str = ""
     study_instance_uid: str = ""
     compression: str = "none"
+    uid_seed: str = ""
 
 
 def write_dicom_series(
@@ -85,15 +88,15 @@ def write_dicom_series(
     else:
         slope = (high - low) / _UINT16_MAX if high > low else 1.0
     stored = np.round((volume.array - low) / slope).clip(0, _UINT16_MAX).astype(np.uint16)
-    series_uid = header.series_instance_uid or generate_uid()
-    study_uid = header.study_instance_uid or generate_uid()
-    frame_of_reference = generate_uid()
+    series_uid = header.series_instance_uid or _uid(header, "series")
+    study_uid = header.study_instance_uid or _uid(header, "study")
+    frame_of_reference = _uid(header, "frame-of-reference")
     grid = volume.grid
     row_cosine, column_cosine = grid.direction[:, 0], grid.direction[:, 1]
     today = header.study_date or datetime.date.today().strftime("%Y%m%d")
     paths = []
     for z in range(slice_count):
-        dataset = _slice_dataset(header, stored[z], z)
+        dataset = _slice_dataset(header, stored[z], z, _uid(header, f"instance-{z}"))
         dataset.SeriesInstanceUID = series_uid
         dataset.StudyInstanceUID = study_uid
         dataset.FrameOfReferenceUID = frame_of_reference
@@ -112,9 +115,15 @@ def write_dicom_series(
     return paths
 
 
-def _slice_dataset(header: SeriesHeader, pixels: np.ndarray, z: int) -> Dataset:
+def _uid(header: SeriesHeader, purpose: str) -> UID:
+    """Return a UID for ``purpose``: derived from ``header.uid_seed`` if set, else random."""
+    if header.uid_seed:
+        return generate_uid(entropy_srcs=[header.uid_seed, purpose])
+    return generate_uid()
+
+
+def _slice_dataset(header: SeriesHeader, pixels: np.ndarray, z: int, sop_instance: UID) -> Dataset:
     sop_class = MRImageStorage if header.modality == "MR" else _CT_IMAGE_STORAGE
-    sop_instance = generate_uid()
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = sop_instance
@@ -149,9 +158,9 @@ def _slice_dataset(header: SeriesHeader, pixels: np.ndarray, z: int) -> Dataset:
     dataset.PixelRepresentation = 0
     dataset.PixelData = np.ascontiguousarray(pixels).tobytes()
     if header.compression == "rle":
-        dataset.compress(RLELossless, encoding_plugin="pydicom")
+        dataset.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
     elif header.compression == "jpeg2000":
-        dataset.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+        dataset.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg", generate_instance_uid=False)
     elif header.compression != "none":
         raise ValueError(f"unknown compression {header.compression!r}")
     return dataset

@@ -139,7 +139,7 @@ def write_case(
                 series_description=case.image.meta.series_description,
                 mr_acquisition_type=case.image.meta.acquisition_type,
                 study_date="20260101",
-                series_instance_uid=f"1.2.826.0.1.3680043.10.1549.{seed}",
+                uid_seed=f"lumboplan-phantom-{seed}",
                 compression="jpeg2000",
             ),
         )
@@ -150,6 +150,6 @@ def write_case(
     write_text_atomic(folder / "truth.json", json.dumps(case.truth, indent=2))
 
 
-def is_complete(folder: Path) -> bool:
-    """Whether a case folder was written to the end (a rerun can skip it)."""
-    return all((folder / name).is_file() for name in CASE_FILES)
+def is_complete(folder: Path, required: tuple[str, ...] = CASE_FILES) -> bool:
+    """Whether a case folder holds every ``required`` file or folder (a rerun can skip it)."""
+    return all((folder / name).exists() for name in required)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -59,9 +60,34 @@ def parameters_for(anatomy: str, seed: int) -> PhantomParameters | None:
     raise ValueError(f"unknown anatomy {anatomy!r}")
 
 
+def _options(request: CaseRequest) -> dict[str, object]:
+    """Return what a request asks for beyond its seed (``truth.json``'s ``request``)."""
+    return {
+        "anatomy": request.anatomy,
+        "dicom": request.dicom,
+        "preview": request.preview,
+        "demo": request.demo,
+    }
+
+
+def is_done(request: CaseRequest) -> bool:
+    """Whether the folder already holds this very request's case, with every file it asks for."""
+    required = ["labels.nii.gz", "parts.nii.gz", "truth.json"]
+    required += [] if request.demo else ["image.nii.gz"]
+    required += ["dicom"] if request.dicom else []
+    required += ["preview.png"] if request.preview else []
+    if not is_complete(request.folder, tuple(required)):
+        return False
+    try:
+        truth = json.loads((request.folder / "truth.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return bool(truth.get("seed") == request.seed and truth.get("request") == _options(request))
+
+
 def make_case(request: CaseRequest) -> bool:
-    """Generate and write one case; return False when its folder was already complete."""
-    if is_complete(request.folder) or (request.demo and (request.folder / "truth.json").is_file()):
+    """Generate and write one case; return False when its folder already holds it."""
+    if is_done(request):
         return False
     case = generate_case(
         request.seed,
@@ -69,6 +95,7 @@ def make_case(request: CaseRequest) -> bool:
         acquisition=DEMO_ACQUISITION if request.demo else None,
         contrast=default_contrast() if request.demo else None,
     )
+    case.truth["request"] = _options(request)
     write_case(
         case,
         request.folder,

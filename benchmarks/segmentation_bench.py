@@ -1,0 +1,93 @@
+"""Segmentation quality and speed on held-out phantoms (seeds never used for training).
+
+For each structure: Dice, precision, recall and HD95 (mm), mean over the cases, beside the
+paper's test Dice; then seconds per case on this machine. Run:
+`python benchmarks/segmentation_bench.py [--weights FILE] [--cases 20] [--device auto]`.
+Held-out seeds start at 900000; `lumboplan train` data should use other seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Timing, machine_header, table
+
+from lumboplan_app.labels import SEGMENTED_STRUCTURES
+from lumboplan_app.phantom.case import generate_case
+from lumboplan_app.segmentation.inference import DEFAULT_WEIGHTS, Segmenter
+
+HELD_OUT_SEED = 900_000
+#: Test Dice reported by Zhu et al. 2024 (Pain Physician 27:E245).
+PAPER_DICE = {
+    "l5": 0.921,
+    "s1": 0.924,
+    "disc": 0.885,
+    "nerves": 0.808,
+    "ilium": 0.886,
+    "skin": 0.816,
+}
+
+
+def scores(predicted: np.ndarray, truth: np.ndarray, spacing_xyz: tuple[float, ...]) -> dict:
+    import torch
+    from monai.metrics import compute_hausdorff_distance
+
+    result = {}
+    for structure in SEGMENTED_STRUCTURES:
+        a, b = predicted == structure, truth == structure
+        overlap = int((a & b).sum())
+        dice = 2 * overlap / max(int(a.sum()) + int(b.sum()), 1)
+        precision = overlap / max(int(a.sum()), 1)
+        recall = overlap / max(int(b.sum()), 1)
+        hd95 = float("nan")
+        if a.any() and b.any():
+            hd95 = float(
+                compute_hausdorff_distance(
+                    torch.from_numpy(a)[None, None],
+                    torch.from_numpy(b)[None, None],
+                    percentile=95,
+                    spacing=spacing_xyz[::-1],
+                )
+            )
+        result[structure.name.lower()] = (dice, precision, recall, hd95)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    parser.add_argument("--cases", type=int, default=20)
+    parser.add_argument("--device", default="auto")
+    arguments = parser.parse_args()
+    segmenter = Segmenter(arguments.weights, device=arguments.device)
+    per_case, seconds = [], []
+    for seed in range(HELD_OUT_SEED, HELD_OUT_SEED + arguments.cases):
+        case = generate_case(seed)
+        start = time.perf_counter()
+        labels = segmenter.predict_labels(case.image)
+        seconds.append((time.perf_counter() - start) * 1000.0)
+        per_case.append(scores(labels.array, case.labels.array, case.image.grid.spacing_xyz_mm))
+    print(machine_header() + f", device {segmenter.device}, model {arguments.weights.name}")
+    print("\n| structure | Dice | precision | recall | HD95 mm | paper Dice |")
+    print("|---|---|---|---|---|---|")
+    dices = []
+    for name in per_case[0]:
+        values = np.array([case[name] for case in per_case], dtype=float)
+        dice, precision, recall, hd95 = np.nanmean(values, axis=0)
+        dices.append(dice)
+        print(
+            f"| {name} | {dice:.3f} | {precision:.3f} | {recall:.3f} | {hd95:.1f} | "
+            f"{PAPER_DICE.get(name, float('nan')):.3f} |"
+        )
+    print(f"| mean | {np.mean(dices):.3f} | | | | |\n")
+    print(table([Timing("segmentation of one case (network + resampling)", tuple(seconds), 20000)]))
+
+
+if __name__ == "__main__":
+    main()
