@@ -182,10 +182,6 @@ class PatientInfo:
     birth_date: str = field(default="", repr=False)
     sex: str = field(default="", repr=False)
 
-    def is_empty(self) -> bool:
-        """Whether no identifier is known (e.g. a NIfTI file or a de-identified export)."""
-        return not (self.name or self.patient_id or self.birth_date)
-
 
 @dataclass(frozen=True)
 class ScanMeta:

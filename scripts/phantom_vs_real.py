@@ -25,7 +25,6 @@ HEIGHT_MM = 200.0
 def sagittal_panel(volume: Volume, centre_lps: np.ndarray) -> np.ndarray:
     """A 1 mm sagittal panel (anterior left, superior up) around ``centre_lps``."""
     plane = oblique_slice(
-        volume.array,
         volume,
         centre_lps,
         np.array([0.0, 1.0, 0.0]),

@@ -65,7 +65,7 @@ def test_parts_make_the_structures_and_lie_inside_the_body(rendered) -> None:
         if structure is not Structure.BACKGROUND:
             assert (labels == structure).any(), structure
     anatomy = build_anatomy(PhantomParameters())
-    contour = next(p.shape for p in anatomy.pieces if p.part is Part.SKIN).contour
+    contour = next(p.shape for p in anatomy.pieces if p.part is Part.SKIN).shape
     inside = np.argwhere(labels > 0)[::97]
     points = voxel_lps(canvas, inside)
     assert np.all(contour.distance(points[:, 0], points[:, 1], points[:, 2]) <= 0.6)

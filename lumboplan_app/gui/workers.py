@@ -20,10 +20,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from lumboplan_app.progress import CancelCheck, ProgressCallback
+
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[float, str], None]
-CancelCheck = Callable[[], bool]
 Job = Callable[[ProgressCallback, CancelCheck], Any]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,10 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from lumboplan_app.errors import Cancelled, NotAnImageError
+from lumboplan_app.progress import CancelCheck, ProgressCallback
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[float, str], None]
-CancelCheck = Callable[[], bool]
 
 _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"

@@ -35,6 +35,7 @@ from lumboplan_app.phantom.shapes import (
     HalfSpace,
     RoundedBox,
     Shape,
+    Shell,
     Tube,
     Union,
     rotation_x,
@@ -96,8 +97,6 @@ class Anatomy:
     landmarks: dict[str, Any] = field(default_factory=dict)
     body_low_lps_mm: FloatArray = field(default_factory=lambda: np.zeros(3))
     body_high_lps_mm: FloatArray = field(default_factory=lambda: np.zeros(3))
-    spine_low_lps_mm: FloatArray = field(default_factory=lambda: np.zeros(3))
-    spine_high_lps_mm: FloatArray = field(default_factory=lambda: np.zeros(3))
 
     def add(self, shape: Shape, tissue: Tissue | None, part: Part = Part.BACKGROUND) -> None:
         """Append a piece (painted after the ones before).
@@ -313,8 +312,6 @@ def build_anatomy(parameters: PhantomParameters) -> Anatomy:
     _nerves(anatomy, p, disc, s1, segments, body_back, half_width, half_depth)
     _landmarks(anatomy, p, disc, body_back)
 
-    anatomy.spine_low_lps_mm = np.array([-75.0, -55.0, -70.0])
-    anatomy.spine_high_lps_mm = np.array([75.0, 85.0, 80.0])
     return anatomy
 
 
@@ -360,25 +357,11 @@ def _body(anatomy: Anatomy, p: PhantomParameters, half_depth: float) -> dict[str
         np.array([0.0, -12.0, 0.0]), np.array([0.0, 1.0, 0.0]), viscera.bounds()
     )
     anatomy.add(viscera & in_front_of_spine, Tissue.VISCERA)
-    anatomy.add(_Skin(contour), Tissue.SKIN, Part.SKIN)
+    anatomy.add(Shell(contour, SKIN_MM), Tissue.SKIN, Part.SKIN)
     anatomy.body_low_lps_mm, anatomy.body_high_lps_mm = contour.bounds()
     anatomy.landmarks["posterior_skin_y_mm"] = posterior_skin_y
     anatomy.landmarks["body_half_width_mm"] = half_width
     return {"contour": contour, "inner": inner}
-
-
-@dataclass(frozen=True, eq=False)
-class _Skin(Shape):
-    """The outer skin layer of a body contour."""
-
-    contour: Shape
-
-    def distance(self, x: FloatArray, y: FloatArray, z: FloatArray) -> FloatArray:
-        d = self.contour.distance(x, y, z)
-        return np.maximum(d, -d - SKIN_MM)
-
-    def bounds(self) -> tuple[FloatArray, FloatArray]:
-        return self.contour.bounds()
 
 
 def _muscles(

@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import SimpleITK as sitk
 from scipy import ndimage
 
 from lumboplan_app.phantom.anatomy import Anatomy, Tissue, render
 from lumboplan_app.phantom.shapes import Canvas, rotation_x, rotation_y, rotation_z
-from lumboplan_app.volume import Grid, LabelMap, Volume
+from lumboplan_app.volume import Grid, LabelMap, Volume, resample_labels, resample_volume
 
 #: Direction matrices (columns: x, y, z index axes in LPS) of the three acquisition planes, as
 #: scanners write them: sagittal slices run right to left, rows anterior to posterior and
@@ -235,12 +234,10 @@ def synthesize(
         weights[tissue] = weight
     intensity = table[tissues]
     _blur_like_the_scanner(intensity, canvas, acquisition)
-    reference = grid.to_sitk_reference()
-    sampled = _resample(intensity, canvas, reference, sitk.sitkLinear, sitk.sitkFloat32)
-    texture_weight = _resample(
-        weights[tissues], canvas, reference, sitk.sitkLinear, sitk.sitkFloat32
-    )
-    part_ids = _resample(parts, canvas, reference, sitk.sitkNearestNeighbor, sitk.sitkUInt8)
+    canvas_grid = Grid(canvas.shape_zyx, (canvas.spacing_mm,) * 3, tuple(canvas.low))
+    sampled = resample_volume(Volume(intensity, canvas_grid), grid).array
+    texture_weight = resample_volume(Volume(weights[tissues], canvas_grid), grid).array
+    part_ids = resample_labels(LabelMap(parts, canvas_grid), grid, "nearest").array
     grain = ndimage.gaussian_filter(rng.standard_normal(sampled.shape, dtype=np.float32), 1.0)
     grain *= contrast.texture / max(float(grain.std()), 1e-6)
     sampled *= 1.0 + grain * texture_weight
@@ -253,17 +250,6 @@ def synthesize(
     imaginary = sigma * rng.standard_normal(sampled.shape, dtype=np.float32)
     values = np.round(np.hypot(real, imaginary) * contrast.gain).astype(np.float32)
     return Volume(values, grid), LabelMap(part_ids, grid)
-
-
-def _resample(
-    array: npt.NDArray[Any], canvas: Canvas, reference: sitk.Image, interpolator: int, pixel: int
-) -> npt.NDArray[Any]:
-    """Resample a canvas array onto the reference grid (LPS positions; 0 outside)."""
-    image = sitk.GetImageFromArray(array)
-    image.SetSpacing((canvas.spacing_mm,) * 3)
-    image.SetOrigin(tuple(float(v) for v in canvas.low))
-    resampled = sitk.Resample(image, reference, sitk.Transform(), interpolator, 0.0, pixel)
-    return sitk.GetArrayFromImage(resampled)
 
 
 def _blur_like_the_scanner(

@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
-from scipy import ndimage
 
 from lumboplan_app.labels import Structure
-from lumboplan_app.volume import LabelMap, Volume
+from lumboplan_app.volume import Grid, LabelMap, Volume, resample_labels, resample_volume
 
 _PANEL_MM = 220.0
 _PIXEL_MM = 0.6
@@ -22,44 +21,27 @@ _OVERLAY_ALPHA = 0.45
 
 
 def oblique_slice(
-    volume_array: npt.NDArray[Any],
-    grid_volume: Volume | LabelMap,
+    image: Volume | LabelMap,
     centre_lps_mm: npt.ArrayLike,
     right_lps: npt.ArrayLike,
     down_lps: npt.ArrayLike,
     size_mm: float = _PANEL_MM,
     pixel_mm: float = _PIXEL_MM,
-    order: int = 1,
 ) -> npt.NDArray[np.float32]:
-    """Sample a square plane of the volume: rows along ``down_lps``, columns along ``right_lps``.
+    """Sample a square plane: rows along ``down_lps``, columns along ``right_lps`` (unit LPS).
 
-    Parameters
-    ----------
-    volume_array : ndarray (Z, Y, X)
-        Values to sample (image or label ids).
-    grid_volume : Volume or LabelMap
-        Whose grid maps LPS to index.
-    centre_lps_mm : (3,)
-        Centre of the plane, LPS mm.
-    right_lps, down_lps : (3,)
-        Unit directions of the image's columns and rows.
-    order : int
-        1 for images (linear), 0 for labels (nearest).
+    Images are sampled linearly, label maps by nearest label; outside the image is 0. Returns
+    (rows, columns) float32.
     """
     count = int(size_mm / pixel_mm)
-    offsets = (np.arange(count) - count / 2) * pixel_mm
     right = np.asarray(right_lps, dtype=np.float64)
     down = np.asarray(down_lps, dtype=np.float64)
-    points = (
-        np.asarray(centre_lps_mm, dtype=np.float64)[None, None, :]
-        + offsets[:, None, None] * down[None, None, :]
-        + offsets[None, :, None] * right[None, None, :]
-    )
-    index = grid_volume.grid.lps_to_index(points)
-    sampled = ndimage.map_coordinates(
-        volume_array, np.moveaxis(index, -1, 0), order=order, mode="constant", cval=0.0
-    )
-    return sampled.astype(np.float32)
+    direction = np.column_stack([right, down, np.cross(right, down)])
+    corner = np.asarray(centre_lps_mm, dtype=np.float64) - (right + down) * pixel_mm * count / 2
+    plane = Grid((1, count, count), (pixel_mm, pixel_mm, pixel_mm), tuple(corner), direction)
+    if isinstance(image, LabelMap):
+        return resample_labels(image, plane, "nearest").array[0].astype(np.float32)
+    return resample_volume(image, plane).array[0]
 
 
 def montage(image: Volume, labels: LabelMap, truth: dict[str, Any]) -> Image.Image:
@@ -73,7 +55,7 @@ def montage(image: Volume, labels: LabelMap, truth: dict[str, Any]) -> Image.Ima
     views = [
         (
             "axial, L5/S1 disc plane",
-            centre + np.array([0, 25.0, 0]) * 0,
+            centre,
             np.array([1.0, 0, 0]),
             posterior_in_plane,
         ),
@@ -96,8 +78,8 @@ def montage(image: Volume, labels: LabelMap, truth: dict[str, Any]) -> Image.Ima
         palette[int(structure)] = structure.colour_rgb
     tiles = []
     for title, point, right, down in views:
-        grey = np.clip(oblique_slice(image.array, image, point, right, down) / scale, 0.0, 1.0)
-        ids = oblique_slice(labels.array, labels, point, right, down, order=0).astype(np.uint8)
+        grey = np.clip(oblique_slice(image, point, right, down) / scale, 0.0, 1.0)
+        ids = oblique_slice(labels, point, right, down).astype(np.uint8)
         plain = np.repeat((grey * 255)[..., None], 3, axis=-1)
         overlay = plain.copy()
         mask = ids > 0

@@ -76,9 +76,6 @@ class Shape(ABC):
     def __or__(self, other: Shape) -> Shape:
         return Union((self, other))
 
-    def __sub__(self, other: Shape) -> Shape:
-        return Difference(self, other)
-
     def __and__(self, other: Shape) -> Shape:
         return Intersection(self, other)
 
@@ -258,20 +255,6 @@ class Intersection(Shape):
 
 
 @dataclass(frozen=True, eq=False)
-class Difference(Shape):
-    """Points inside ``first`` and outside ``second``."""
-
-    first: Shape
-    second: Shape
-
-    def distance(self, x: FloatArray, y: FloatArray, z: FloatArray) -> FloatArray:
-        return np.maximum(self.first.distance(x, y, z), -self.second.distance(x, y, z))
-
-    def bounds(self) -> tuple[FloatArray, FloatArray]:
-        return self.first.bounds()
-
-
-@dataclass(frozen=True, eq=False)
 class Shell(Shape):
     """The layer of ``thickness`` mm just inside the surface of ``shape``."""
 
@@ -346,11 +329,3 @@ class Canvas:
             shape.distance(x, y, z) < 0.0, tuple(s.stop - s.start for s in window)
         )
         return window, mask
-
-    def paint(self, layer: npt.NDArray[np.uint8], shape: Shape, value: int) -> None:
-        """Set ``layer`` to ``value`` wherever ``shape`` is (later paints win)."""
-        found = self.inside(shape)
-        if found is None:
-            return
-        window, mask = found
-        layer[window][mask] = value

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lumboplan_app.labels import Part, Side, Structure
+from lumboplan_app.labels import Part, Side
 from lumboplan_app.phantom.anatomy import Anatomy, Piece
-from lumboplan_app.phantom.shapes import FloatArray
+from lumboplan_app.phantom.shapes import FloatArray, Shell
 
 CHANNEL_DIAMETER_MM = 8.0
 CHANNEL_LENGTH_MM = 150.0
@@ -201,7 +201,10 @@ def _skin_entry(anatomy: Anatomy, tip: FloatArray, axis: FloatArray) -> FloatArr
     skin = [piece for piece in anatomy.pieces if piece.part is Part.SKIN]
     if not skin:
         return None
-    contour = skin[0].shape.contour  # type: ignore[attr-defined]
+    shell = skin[0].shape
+    if not isinstance(shell, Shell):
+        return None
+    contour = shell.shape
     along = np.arange(0.0, 400.0, 0.25)
     points = tip[None, :] + along[:, None] * axis[None, :]
     outside = contour.distance(points[:, 0], points[:, 1], points[:, 2]) > 0
@@ -213,6 +216,3 @@ def _skin_entry(anatomy: Anatomy, tip: FloatArray, axis: FloatArray) -> FloatArr
 def plan_truth(anatomy: Anatomy) -> dict[str, Any]:
     """Return both sides' true placement and group (``truth.json``'s ``plan``)."""
     return {side.value: plan_side(anatomy, side) for side in (Side.LEFT, Side.RIGHT)}
-
-
-__all__ = ["CHANNEL_DIAMETER_MM", "CHANNEL_LENGTH_MM", "Structure", "plan_side", "plan_truth"]

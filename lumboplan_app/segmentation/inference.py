@@ -9,7 +9,6 @@ bone (left and right wing), and refuses to hand the planner labels that cannot b
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from scipy import ndimage
 from lumboplan_app.errors import Cancelled, ModelError
 from lumboplan_app.io.checks import require_segmentable
 from lumboplan_app.labels import Structure
+from lumboplan_app.progress import CancelCheck, ProgressCallback
 from lumboplan_app.segmentation.model_card import read_card
 from lumboplan_app.segmentation.network import build_network
 from lumboplan_app.segmentation.preprocess import transforms_for
@@ -38,9 +38,6 @@ DEFAULT_WEIGHTS = (
 WINDOW_OVERLAP = 0.25
 #: Smallest plausible volume (cm3) of the structures the plan cannot do without.
 _MINIMUM_CM3 = {Structure.L5: 15.0, Structure.S1: 15.0, Structure.DISC: 3.0}
-
-ProgressCallback = Callable[[float, str], None]
-CancelCheck = Callable[[], bool]
 
 
 def choose_device(request: str = "auto") -> torch.device:

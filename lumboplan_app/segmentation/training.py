@@ -24,7 +24,6 @@ import os
 import platform
 import random
 import subprocess
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from lumboplan_app.atomic import atomic_output, write_text_atomic
 from lumboplan_app.errors import Cancelled, LoadError
 from lumboplan_app.io import read_label_map, read_scan
 from lumboplan_app.labels import SEGMENTED_STRUCTURES
+from lumboplan_app.progress import CancelCheck, ProgressCallback
 from lumboplan_app.segmentation.model_card import ModelCard, write_model
 from lumboplan_app.segmentation.network import build_network
 from lumboplan_app.segmentation.preprocess import transforms_for
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[float, str], None]
-CancelCheck = Callable[[], bool]
 FINAL_WEIGHTS = "lumboplan_unet.safetensors"
 
 
