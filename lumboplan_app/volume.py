@@ -292,8 +292,10 @@ class LabelMap:
     def __post_init__(self) -> None:
         array = np.asarray(self.array)
         if array.dtype != np.uint8:
-            if array.size and (array.min() < 0 or array.max() > 255):
-                raise ValueError("label ids must lie in 0..255")
+            if array.size and (
+                array.min() < 0 or array.max() > 255 or not np.array_equal(array, np.round(array))
+            ):
+                raise ValueError("label ids must be whole numbers in 0..255")
             array = array.astype(np.uint8)
         self.array = array
         _check_shape(self.array, self.grid)

@@ -168,6 +168,21 @@ def test_surely_group_a_and_b_come_out_so() -> None:
     assert any("inferior articular process" in reason for reason in blocked["left"]["reasons"])
 
 
+def test_true_placement_measures_are_where_the_definitions_put_them() -> None:
+    anatomy = build_anatomy(symmetric_parameters(PhantomParameters()))
+    plan = plan_truth(anatomy)
+    assert plan["left"]["alpha_deg"] == pytest.approx(plan["right"]["alpha_deg"])
+    contour = next(p.shape for p in anatomy.pieces if p.part is Part.SKIN).shape
+    for side in (Side.LEFT, Side.RIGHT):
+        result = plan[side.value]
+        assert 30.0 <= result["alpha_deg"] <= 90.0  # never below the literature's lower bound
+        d = np.asarray(result["points_lps_mm"]["d"])
+        assert abs(float(contour.distance(*[np.array(v) for v in d]))) < 0.5  # on the skin
+        assert result["line_b_mm"] == pytest.approx(abs(d[0]), abs=0.01)
+        assert np.sign(d[0]) == side.lps_sign  # on the side's own flank
+        assert 0.0 < result["line_a_mm"] < 30.0
+
+
 def test_default_population_holds_both_groups() -> None:
     groups = [
         side["group"]

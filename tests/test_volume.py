@@ -110,8 +110,11 @@ def test_label_map_refuses_non_integer_values() -> None:
     image = sitk.GetImageFromArray(np.full((3, 3, 3), 0.5, dtype=np.float32))
     with pytest.raises(LoadError, match="not a label map"):
         LabelMap.from_sitk(image)
+    grid = Grid((3, 3, 3), (1.0, 1.0, 1.0), (0, 0, 0))
     with pytest.raises(ValueError, match=r"0\.\.255"):
-        LabelMap(np.full((3, 3, 3), 300), Grid((3, 3, 3), (1.0, 1.0, 1.0), (0, 0, 0)))
+        LabelMap(np.full((3, 3, 3), 300), grid)
+    with pytest.raises(ValueError, match="whole numbers"):
+        LabelMap(np.full((3, 3, 3), 2.5), grid)
 
 
 def test_resampling_onto_own_grid_is_identity() -> None:

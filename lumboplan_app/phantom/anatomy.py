@@ -837,20 +837,19 @@ def render(anatomy: Anatomy, canvas: Canvas) -> tuple[npt.NDArray[np.uint8], npt
     tissues = canvas.new_layer()
     parts = canvas.new_layer()
     for piece in anatomy.pieces:
-        found = canvas.inside(piece.shape)
+        found = canvas.distances(piece.shape)
         if found is None:
             continue
-        window, mask = found
+        window, distance = found
+        mask = distance < 0.0
         if not mask.any():
             continue
         tissue_view = tissues[window]
         part_view = parts[window]
         part_view[mask] = int(piece.part)
         if piece.tissue is BONE:
-            x, y, z = canvas.coordinates(window)
-            marrow = mask & (piece.shape.distance(x, y, z) < -CORTEX_MM)
             tissue_view[mask] = int(Tissue.CORTICAL_BONE)
-            tissue_view[marrow] = int(Tissue.MARROW)
+            tissue_view[distance < -CORTEX_MM] = int(Tissue.MARROW)
         else:
             tissue_view[mask] = int(piece.tissue)
     return tissues, parts

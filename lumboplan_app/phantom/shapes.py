@@ -317,15 +317,13 @@ class Canvas:
             self.axes[2][zs][:, None, None],
         )
 
-    def inside(
+    def distances(
         self, shape: Shape
-    ) -> tuple[tuple[slice, slice, slice], npt.NDArray[np.bool_]] | None:
-        """Return the window of ``shape`` and the mask of voxels inside it (None if none)."""
+    ) -> tuple[tuple[slice, slice, slice], npt.NDArray[np.float64]] | None:
+        """Return the window of ``shape`` and its signed distances there (None if outside)."""
         window = self.window(shape)
         if window is None:
             return None
         x, y, z = self.coordinates(window)
-        mask = np.broadcast_to(
-            shape.distance(x, y, z) < 0.0, tuple(s.stop - s.start for s in window)
-        )
-        return window, mask
+        size = tuple(s.stop - s.start for s in window)
+        return window, np.broadcast_to(shape.distance(x, y, z), size)
