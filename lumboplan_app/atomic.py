@@ -13,6 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _process_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: The process's umask, read once: temporary files are private (0600), results are not.
+_FILE_MODE = 0o666 & ~_process_umask()
+
+
 @contextmanager
 def atomic_output(path: Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
@@ -32,6 +42,7 @@ def atomic_output(path: Path, suffix: str | None = None) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temporary)
+        Path(temporary).chmod(_FILE_MODE)
         Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -125,6 +125,17 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     phantom.set_defaults(handler=_command_phantom)
 
+    mesh = commands.add_parser(
+        "mesh",
+        help="one surface mesh per structure from a label map",
+        description="Build the surface of each structure in LABELS (LPS mm, smoothed without "
+        "shrinking, decimated) and write one file per structure into DIR.",
+    )
+    mesh.add_argument("labels", type=Path, help="label map (NIfTI, NRRD or MetaImage)")
+    mesh.add_argument("-o", "--output", type=Path, required=True, help="folder for the meshes")
+    mesh.add_argument("--format", choices=("stl", "ply", "obj", "vtp"), default="stl", help="(stl)")
+    mesh.set_defaults(handler=_command_mesh)
+
     segment = commands.add_parser(
         "segment",
         help="label L5, the L5/S1 disc, S1, nerves, ilium and skin with the 3-D U-Net",
@@ -267,6 +278,17 @@ def _command_phantom(arguments: argparse.Namespace) -> int:
         f"Wrote {written} case(s) into {arguments.output.name}"
         + (f"; {skipped} already complete, skipped" if skipped else "")
     )
+    return 0
+
+
+def _command_mesh(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.io import read_label_map
+    from lumboplan_app.reconstruction.meshes import structure_meshes, write_meshes
+
+    meshes = structure_meshes(read_label_map(arguments.labels))
+    paths = write_meshes(meshes, arguments.output, arguments.format)
+    names = ", ".join(path.name for path in paths)
+    print(f"Wrote {len(paths)} mesh(es) into {arguments.output.name}: {names}")
     return 0
 
 

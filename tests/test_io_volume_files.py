@@ -80,3 +80,12 @@ def test_values_like_hounsfield_units_are_flagged_as_ct(tmp_path: Path) -> None:
     write_image(volume, tmp_path / "ct.nii.gz")
     loaded = read_scan(tmp_path / "ct.nii.gz")
     assert any("CT" in warning for warning in loaded.meta.warnings)
+
+
+def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    write_image(ramp_volume(GRID), tmp_path / "scan.nii.gz")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "scan.nii.gz").stat().st_mode & 0o777 == 0o666 & ~mask

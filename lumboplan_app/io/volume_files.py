@@ -165,12 +165,12 @@ def read_volume_file(path: Path) -> Volume:
     return volume
 
 
-def read_label_map(path: Path, reference: Grid | None = None) -> LabelMap:
+def read_label_map(path: str | Path, reference: Grid | None = None) -> LabelMap:
     """Read a label map (structure or part ids) in canonical LPS order.
 
     Parameters
     ----------
-    path : Path
+    path : str or Path
         NIfTI, NRRD or MetaImage file with whole-number ids 0..255.
     reference : Grid, optional
         The scan's grid; the label map must describe the same voxels.
@@ -180,6 +180,7 @@ def read_label_map(path: Path, reference: Grid | None = None) -> LabelMap:
     LoadError
         If the file is not a label map or does not match ``reference``.
     """
+    path = Path(path)
     if volume_format(path) is None:
         raise NotAnImageError(
             f"'{path.name}' is not a label file: use NIfTI (.nii, .nii.gz), NRRD or MetaImage."

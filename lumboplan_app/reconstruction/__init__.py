@@ -1,0 +1,1 @@
+"""Surface meshes of the structures, from a label map (DESIGN.md, "reconstruction/")."""

@@ -1,0 +1,67 @@
+"""Surface meshes against analytic shapes, on oblique and anisotropic grids."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from lumboplan_app.cli import main
+from lumboplan_app.errors import LumboPlanError
+from lumboplan_app.io import write_image
+from lumboplan_app.labels import Structure
+from lumboplan_app.reconstruction.meshes import structure_meshes, write_meshes
+from lumboplan_app.volume import Grid, LabelMap
+
+RADIUS_MM = 18.0
+
+
+def sphere_labels(spacing, direction, structure=Structure.DISC) -> tuple[LabelMap, np.ndarray]:
+    grid = Grid((70, 80, 90), spacing, (12.0, -30.0, 40.0), direction)
+    index = np.indices(grid.shape_zyx).transpose(1, 2, 3, 0)
+    centre = grid.index_to_lps(np.array(grid.shape_zyx) / 2)
+    inside = np.linalg.norm(grid.index_to_lps(index) - centre, axis=-1) < RADIUS_MM
+    return LabelMap(inside.astype(np.uint8) * int(structure), grid), centre
+
+
+@pytest.mark.parametrize(
+    ("spacing", "angles"),
+    [((0.6, 0.6, 0.6), (0, 0, 0)), ((0.7, 0.9, 1.5), (12, 25, -8)), ((1.0, 0.5, 2.0), (40, 0, 10))],
+)
+def test_sphere_mesh_is_in_lps_and_keeps_its_size(spacing, angles) -> None:
+    direction = Rotation.from_euler("xyz", angles, degrees=True).as_matrix()
+    labels, centre = sphere_labels(spacing, direction)
+    mesh = structure_meshes(labels)[Structure.DISC]
+    assert mesh.is_all_triangles
+    assert mesh.is_manifold
+    np.testing.assert_allclose(mesh.center, centre, atol=0.3)
+    volume = 4.0 / 3.0 * np.pi * RADIUS_MM**3
+    assert mesh.volume == pytest.approx(volume, rel=0.05)  # smoothed, not shrunk
+    distances = np.linalg.norm(mesh.points - centre, axis=1)
+    assert np.abs(distances - RADIUS_MM).max() < max(spacing)
+
+
+def test_one_mesh_per_present_structure_and_files_in_each_format(tmp_path: Path) -> None:
+    labels, _ = sphere_labels((1.0, 1.0, 1.0), np.eye(3), Structure.L5)
+    array = labels.array.copy()
+    array[:, :, :10] = Structure.SKIN
+    labels = LabelMap(array, labels.grid)
+    meshes = structure_meshes(labels)
+    assert set(meshes) == {Structure.L5, Structure.SKIN}
+    for file_format in ("stl", "ply", "obj", "vtp"):
+        paths = write_meshes(meshes, tmp_path / file_format, file_format)
+        assert sorted(p.name for p in paths) == [f"l5.{file_format}", f"skin.{file_format}"]
+        assert all(p.stat().st_size > 0 for p in paths)
+    with pytest.raises(LumboPlanError, match="Unknown mesh format"):
+        write_meshes(meshes, tmp_path, "dxf")
+
+
+def test_mesh_command_writes_stl(tmp_path: Path, capsys) -> None:
+    labels, _ = sphere_labels((1.0, 1.0, 1.0), np.eye(3))
+    write_image(labels, tmp_path / "labels.nii.gz")
+    assert main(["mesh", str(tmp_path / "labels.nii.gz"), "-o", str(tmp_path / "out")]) == 0
+    assert "disc.stl" in capsys.readouterr().out
+    import pyvista
+
+    mesh = pyvista.read(tmp_path / "out" / "disc.stl")
+    assert mesh.volume == pytest.approx(4.0 / 3.0 * np.pi * RADIUS_MM**3, rel=0.05)
