@@ -97,6 +97,23 @@ def test_disc_height_canal_and_foramen_match_the_parameters(rendered) -> None:
     x_left = canvas.axes[0][columns_left.min()]
     x_right = canvas.axes[0][columns_right.max()]
     assert x_left - x_right == pytest.approx(p.interpedicular_mm, abs=1.0)
+    # Canal depth at L5 mid-height, from the body's back to the lamina's front (Panjabi 1992:
+    # about 15-20 mm at L5); the lamina slopes back, so it is a little over the parameter.
+    from lumboplan_app.phantom.shapes import rotation_x
+
+    l5_tilt = p.sacral_slope_deg - p.l5s1_disc_angle_deg - p.l5_wedge_deg / 2
+    l5_centre = rotation_x(p.sacral_slope_deg - p.l5s1_disc_angle_deg / 2) @ np.array(
+        [0.0, 0.0, p.l5s1_disc_height_mm / 2]
+    ) + rotation_x(p.sacral_slope_deg - p.l5s1_disc_angle_deg) @ np.array(
+        [0.0, 0.0, p.l5_body_height_mm / 2]
+    )
+    backward = np.arange(0.0, 60.0, 0.25)
+    ray = l5_centre + backward[:, None] * rotation_x(l5_tilt)[:, 1]
+    ray_index = np.round((ray - canvas.low) / VOXEL_MM).astype(int)[:, ::-1]
+    on_ray = parts[ray_index[:, 0], ray_index[:, 1], ray_index[:, 2]]
+    body_back = backward[on_ray == Part.L5_BODY].max()
+    lamina_front = backward[(backward > body_back) & (on_ray == Part.L5_LAMINA)].min()
+    assert lamina_front - body_back == pytest.approx(p.canal_depth_mm, abs=2.0)
     # Foraminal height, along the spine's axis just behind the disc, in the middle of the
     # foramen: from the sacrum (superior notch) up to the L5 pedicle. Hasegawa et al. 1995
     # report about 15-23 mm at L5/S1.
