@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -186,8 +186,8 @@ class Segmenter:
                 overlap=WINDOW_OVERLAP,
                 mode="gaussian",
             )
-        assert isinstance(logits, torch.Tensor)
-        return logits.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+        # MONAI types the result as a tensor, a tuple or a dict; one predictor output is a tensor.
+        return cast("torch.Tensor", logits).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
 
 
 def keep_main_components(labels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

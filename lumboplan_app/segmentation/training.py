@@ -26,7 +26,7 @@ import random
 import subprocess
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -275,8 +275,7 @@ def _validate(
         for image, label in cases:
             tensor = torch.from_numpy(image)[None].to(device)
             logits = sliding_window_inference(tensor, card.patch_size, 1, network, overlap=0.25)
-            assert isinstance(logits, torch.Tensor)
-            predicted = logits.argmax(dim=1)[0].cpu().numpy()
+            predicted = cast("torch.Tensor", logits).argmax(dim=1)[0].cpu().numpy()
             for name, value in dice_per_structure(predicted, label[0]).items():
                 totals.setdefault(name, []).append(value)
     network.train()
