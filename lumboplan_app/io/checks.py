@@ -7,10 +7,15 @@ model must not label (:func:`require_segmentable`), so it never hands the planne
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
 import numpy as np
 
-from lumboplan_app.errors import UnsuitableScanError
+from lumboplan_app.errors import UnsuitableScanError, VolumeSizeError
 from lumboplan_app.volume import Volume
+
+logger = logging.getLogger(__name__)
 
 #: Largest volume accepted (about 2 GiB as float32): beyond it, a scan is not a lumbar MR.
 MAX_VOXELS = 512 * 1024 * 1024
@@ -39,6 +44,34 @@ _LUMBAR_BODY_PARTS = frozenset(
         "WHOLEBODY",
     }
 )
+
+
+def finish_loading(volume: Volume, extra_warnings: tuple[str, ...] = ()) -> Volume:
+    """Check a freshly read canonical volume, attach its warnings, log it (no identifiers).
+
+    Every reader ends here, so every format gets the same checks and the same log line.
+
+    Raises
+    ------
+    VolumeSizeError
+        If every voxel has the same value (an empty export).
+    """
+    if float(volume.array.max()) == float(volume.array.min()):
+        raise VolumeSizeError(
+            "This scan is empty: every voxel has the same value. Export the series again."
+        )
+    volume.meta = replace(volume.meta, warnings=scan_warnings(volume) + extra_warnings)
+    grid = volume.grid
+    logger.info(
+        "case %s: %s %s volume %s voxels, spacing %s mm, %s",
+        volume.meta.case_key,
+        volume.meta.source_format,
+        volume.meta.modality,
+        "x".join(str(n) for n in grid.shape_zyx[::-1]),
+        ", ".join(f"{s:.2f}" for s in grid.spacing_xyz_mm),
+        grid.orientation_code(),
+    )
+    return volume
 
 
 def scan_warnings(volume: Volume) -> tuple[str, ...]:

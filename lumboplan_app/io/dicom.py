@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from lumboplan_app.errors import (
     UnsupportedImageError,
     VolumeSizeError,
 )
-from lumboplan_app.io.checks import MAX_VOXELS, MIN_SLICES, scan_warnings
+from lumboplan_app.io.checks import MAX_VOXELS, MIN_SLICES, finish_loading
 from lumboplan_app.io.series import CancelCheck, DicomStack, Frame, ProgressCallback
 from lumboplan_app.volume import (
     Grid,
@@ -83,29 +82,15 @@ def read_stack(
             "resolution when exporting."
         )
     array = _decode_frames(stack, frames, progress, should_cancel)
-    if float(array.max()) == float(array.min()):
-        raise VolumeSizeError(
-            "This series is empty: every voxel has the same value. Export the series again."
-        )
-    meta = _scan_meta(stack.header, grid)
-    volume = Volume(array=array, grid=grid, meta=meta).to_canonical()
-    warnings = scan_warnings(volume)
+    volume = Volume(array=array, grid=grid, meta=_scan_meta(stack.header, grid)).to_canonical()
+    damaged: tuple[str, ...] = ()
     if stack.damaged_files:
-        warnings += (
+        damaged = (
             f"{stack.damaged_files} file(s) in this folder have a damaged DICOM header and were "
             "skipped; if they belong to this series, slices are missing at its ends. Check the "
             "export.",
         )
-    volume.meta = replace(meta, warnings=warnings)
-    logger.info(
-        "case %s: DICOM %s volume %s voxels, spacing %s mm, %s",
-        meta.case_key,
-        meta.modality,
-        "x".join(str(n) for n in volume.grid.shape_zyx[::-1]),
-        ", ".join(f"{s:.2f}" for s in volume.grid.spacing_xyz_mm),
-        volume.grid.orientation_code(),
-    )
-    return volume
+    return finish_loading(volume, damaged)
 
 
 def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:

@@ -8,7 +8,6 @@ allocating it.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import SimpleITK as sitk
 
 from lumboplan_app.atomic import atomic_output
 from lumboplan_app.errors import LoadError, NotAnImageError, UnsupportedImageError, VolumeSizeError
-from lumboplan_app.io.checks import MAX_VOXELS, MIN_SLICES, scan_warnings
+from lumboplan_app.io.checks import MAX_VOXELS, MIN_SLICES, finish_loading
 from lumboplan_app.io.series import SeriesInfo, orientation_name
 from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume, case_key_for
 
@@ -151,18 +150,7 @@ def read_volume_file(path: Path) -> Volume:
         # Size, time and geometry: stable for one file, and nothing of the path is in it.
         case_key=case_key_for(f"{stat.st_size}:{stat.st_mtime_ns}:{grid.origin_lps_mm}"),
     )
-    volume = Volume.from_sitk(image, meta=meta).to_canonical()
-    if float(volume.array.max()) == float(volume.array.min()):
-        raise VolumeSizeError(f"'{path.name}' is empty: every voxel has the same value.")
-    volume.meta = replace(meta, warnings=scan_warnings(volume))
-    logger.info(
-        "case %s: %s volume %s voxels, spacing %s mm",
-        meta.case_key,
-        meta.source_format,
-        "x".join(str(n) for n in volume.grid.shape_zyx[::-1]),
-        ", ".join(f"{s:.2f}" for s in volume.grid.spacing_xyz_mm),
-    )
-    return volume
+    return finish_loading(Volume.from_sitk(image, meta=meta).to_canonical())
 
 
 def read_label_map(path: str | Path, reference: Grid | None = None) -> LabelMap:
