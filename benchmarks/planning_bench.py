@@ -1,5 +1,6 @@
-"""Planning budgets (DESIGN.md): all meshes of a case (< 2 s). Run:
-`python benchmarks/planning_bench.py [--quick]`. Measured on the demo case's true labels.
+"""Planning budgets (DESIGN.md) on the demo case's true labels and parts: all meshes (< 2 s),
+distance fields, one pose's collisions against the Group-B parts and the ilium (< 5 ms).
+Run: `python benchmarks/planning_bench.py [--quick]`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import machine_header, measure, table
 
 from lumboplan_app.io import read_label_map
+from lumboplan_app.labels import Part
+from lumboplan_app.planning.channel import Channel, contacts
+from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.reconstruction.meshes import structure_meshes
 
-DEMO_LABELS = Path(__file__).resolve().parents[1] / "resources/demo/case_00009/labels.nii.gz"
+DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00009"
+LEFT_PARTS = (
+    Part.L5_IAP_LEFT,
+    Part.L5_TRANSVERSE_PROCESS_LEFT,
+    Part.L5_ROOT_LEFT,
+    Part.S1_ROOT_LEFT,
+    Part.DURAL_SAC,
+    Part.ILIAC_CREST_LEFT,
+    Part.ILIAC_WING_LEFT,
+)
 
 
 def main() -> None:
@@ -22,12 +35,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     arguments = parser.parse_args()
     repeats = 2 if arguments.quick else 5
-    labels = read_label_map(DEMO_LABELS)
+    labels = read_label_map(DEMO / "labels.nii.gz")
+    parts = read_label_map(DEMO / "parts.nii.gz")
     timings = [
+        measure("all meshes (6 structures)", lambda: structure_meshes(labels), repeats, 2000),
         measure(
-            "all meshes (6 structures, demo case)", lambda: structure_meshes(labels), repeats, 2000
-        )
+            "distance field of one part (whole grid)",
+            lambda: DistanceField.from_labels(parts, [Part.L5_IAP_LEFT]),
+            repeats,
+        ),
     ]
+    fields = {part.name: DistanceField.from_labels(parts, [part]) for part in LEFT_PARTS}
+    channel = Channel((13.0, 13.0, 9.0), (0.7, 0.6, 0.3))
+    timings.append(
+        measure(
+            "one pose: collisions with 7 parts", lambda: contacts(channel, fields), 20 * repeats, 5
+        )
+    )
     print(machine_header())
     print(table(timings))
 

@@ -1,0 +1,1 @@
+"""Planning: distance fields, the working channel, contacts and measurements (DESIGN.md)."""

@@ -1,0 +1,93 @@
+"""Signed distance fields of label sets, and the one sampler every planning step uses.
+
+A field holds, for each voxel centre of a label map's grid, the distance in mm to the boundary of
+a set of labels (a structure, or a part): negative inside, positive outside. The boundary is the
+voxelised set's own surface (the faces of its voxels): SciPy's exact Euclidean transform finds
+the nearest voxel of the other set on the anisotropic grid, and the distance is taken to that
+voxel's box. :meth:`DistanceField.sample` interpolates the field trilinearly at LPS points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from lumboplan_app.volume import Grid, LabelMap
+
+#: Distance (mm) given for a set with no voxel at all: farther than anything in a scan.
+ABSENT_MM = 1.0e4
+
+
+@dataclass(frozen=True, eq=False)
+class DistanceField:
+    """Signed distance (mm) to one set of labels on ``grid``; negative inside.
+
+    Parameters
+    ----------
+    grid : Grid
+        The label map's grid.
+    values_mm : ndarray (Z, Y, X) float32
+        Signed distance at each voxel centre.
+    present : bool
+        False when the set has no voxel (every distance is :data:`ABSENT_MM`).
+    """
+
+    grid: Grid
+    values_mm: npt.NDArray[np.float32]
+    present: bool
+
+    @staticmethod
+    def from_mask(mask: npt.NDArray[np.bool_], grid: Grid) -> DistanceField:
+        """Build the field of a boolean (Z, Y, X) mask on ``grid``."""
+        if not mask.any():
+            return DistanceField(grid, np.full(grid.shape_zyx, ABSENT_MM, np.float32), False)
+        spacing_zyx = np.asarray(grid.spacing_xyz_mm[::-1])
+        outside = _distance_to_other_set(~mask, spacing_zyx)
+        inside = _distance_to_other_set(mask, spacing_zyx)
+        values = np.where(mask, -inside, outside).astype(np.float32)
+        return DistanceField(grid, values, True)
+
+    @staticmethod
+    def from_labels(labels: LabelMap, ids: Iterable[int]) -> DistanceField:
+        """Build the field of the voxels whose id is in ``ids``."""
+        return DistanceField.from_mask(np.isin(labels.array, list(ids)), labels.grid)
+
+    def sample(self, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Return the signed distance (mm) at LPS points ``(..., 3)``, trilinear.
+
+        Outside the grid the nearest border value is used: the field cannot see beyond the scan.
+        """
+        points = np.asarray(points_lps_mm, dtype=np.float64)
+        index = self.grid.lps_to_index(points.reshape(-1, 3))
+        values = ndimage.map_coordinates(self.values_mm, index.T, order=1, mode="nearest")
+        return values.reshape(points.shape[:-1]).astype(np.float64)
+
+
+def _distance_to_other_set(
+    members: npt.NDArray[np.bool_], spacing_zyx: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """For voxels in ``members``: distance (mm) to the nearest voxel box outside it; else 0.
+
+    The exact transform finds the nearest non-member voxel's centre; the distance is taken to
+    that voxel's box (per axis ``max(|offset| - spacing / 2, 0)``), so the boundary lies on
+    voxel faces, thick slices included, where a fixed half-voxel shift would be off by half a
+    slice along the slice axis.
+    """
+    result = np.zeros(members.shape, dtype=np.float64)
+    if members.all():
+        result[:] = np.inf
+        return result
+    nearest = ndimage.distance_transform_edt(
+        members, sampling=spacing_zyx, return_distances=False, return_indices=True
+    )
+    where = np.nonzero(members)
+    offset = np.stack(
+        [(nearest[axis][where] - where[axis]) * spacing_zyx[axis] for axis in range(3)], axis=-1
+    )
+    gap = np.maximum(np.abs(offset) - 0.5 * spacing_zyx[None, :], 0.0)
+    result[where] = np.sqrt((gap**2).sum(axis=1))
+    return result

@@ -1,0 +1,99 @@
+"""Channel geometry and distance fields against closed forms (analytic sphere, slab, tube)."""
+
+import numpy as np
+import pytest
+
+from lumboplan_app.errors import PlanningError
+from lumboplan_app.labels import Side
+from lumboplan_app.phantom.shapes import rotation_x
+from lumboplan_app.planning.channel import (
+    Channel,
+    contacts,
+    direction_for_pose,
+    line_b_mm,
+    measure_pose,
+)
+from lumboplan_app.planning.distance import DistanceField
+from lumboplan_app.volume import Grid, LabelMap
+
+SPACINGS = [(0.5, 0.5, 0.5), (1.0, 1.0, 1.0), (0.7, 0.9, 1.5), (1.2, 1.2, 3.0)]
+RADIUS_MM = 12.0
+
+
+def labelled(inside, spacing) -> LabelMap:
+    shape = tuple(int(70 / s) for s in spacing[::-1])
+    grid = Grid(shape, spacing, (-35.0, -35.0, -35.0))
+    points = grid.index_to_lps(np.indices(grid.shape_zyx).transpose(1, 2, 3, 0))
+    return LabelMap(inside(points).astype(np.uint8), grid)
+
+
+@pytest.mark.parametrize("side", [Side.LEFT, Side.RIGHT])
+@pytest.mark.parametrize("tilt_deg", [20.0, 34.0, 45.0])
+def test_pose_from_angles_measures_back_exactly(side: Side, tilt_deg: float) -> None:
+    normal = rotation_x(tilt_deg)[:, 2]
+    for alpha in (0.0, 17.5, 40.65, 75.0, 90.0):
+        for beta in (-20.0, 0.0, 12.0):
+            direction = direction_for_pose(alpha, beta, normal, side)
+            assert np.linalg.norm(direction) == pytest.approx(1.0)
+            assert measure_pose(direction, normal, side) == pytest.approx((alpha, beta), abs=1e-9)
+            assert np.sign(direction[0]) * side.lps_sign >= 0  # outward, on its own side
+
+
+def test_beta_zero_lies_in_the_disc_plane_and_alpha_zero_is_lateral() -> None:
+    normal = rotation_x(30.0)[:, 2]
+    direction = direction_for_pose(0.0, 0.0, normal, Side.LEFT)
+    assert direction @ normal == pytest.approx(0.0, abs=1e-12)
+    assert direction[1] == pytest.approx(0.0, abs=1e-12)
+    assert direction[0] > 0
+    with pytest.raises(PlanningError):
+        # Straight lateral on a disc tilted 80 deg, the axis can rise at most 10 deg off its plane.
+        direction_for_pose(0.0, 30.0, rotation_x(80.0)[:, 2], Side.LEFT)
+
+
+def test_line_b_is_the_axial_distance_to_the_mid_sagittal_plane() -> None:
+    assert line_b_mm([87.0, 60.0, 31.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]) == pytest.approx(87.0)
+    tilted = np.array([1.0, 0.0, 0.2])  # a plane slightly off vertical: measured in the axial plane
+    assert line_b_mm([-50.0, 3.0, 9.0], [2.0, 0.0, 0.0], tilted) == pytest.approx(52.0)
+
+
+@pytest.mark.parametrize("spacing", SPACINGS)
+def test_clearance_to_a_sphere_a_slab_and_a_tube(spacing) -> None:
+    """Clearance is to the voxelised structure's faces: within 0.75 of the coarsest voxel side of
+    the analytic shape's (the sub-voxel target of 0.1 mm is not reached yet)."""
+    tolerance = 0.75 * max(spacing)
+    sphere = DistanceField.from_labels(
+        labelled(lambda p: np.linalg.norm(p, axis=-1) < RADIUS_MM, spacing), [1]
+    )
+    slab = DistanceField.from_labels(labelled(lambda p: p[..., 2] < 0.3, spacing), [1])
+    tube = DistanceField.from_labels(
+        labelled(lambda p: np.hypot(p[..., 1], p[..., 2]) < 5.0, spacing), [1]
+    )
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        axis = rng.normal(size=3)
+        axis /= np.linalg.norm(axis)
+        offset = np.cross(axis, rng.normal(size=3))
+        offset /= np.linalg.norm(offset)
+        distance = rng.uniform(RADIUS_MM + 4.5, RADIUS_MM + 12.0)
+        channel = Channel(tuple(distance * offset - 40.0 * axis), tuple(axis), 8.0, 80.0)
+        [contact] = contacts(channel, {"sphere": sphere})
+        assert contact.clearance_mm == pytest.approx(distance - RADIUS_MM - 4.0, abs=tolerance)
+    for gap in (2.0, 5.0, 9.1):
+        [contact] = contacts(Channel((-30.0, 0.0, 0.3 + gap), (1.0, 0.2, 0.0)), {"slab": slab})
+        assert contact.clearance_mm == pytest.approx(gap - 4.0, abs=tolerance)
+        assert contact.touches == (gap < 4.0)
+    channel = Channel((-3.0, -30.0, 11.0), (0.0, 1.0, 0.0), 8.0, 60.0)  # crosses the tube's axis
+    [contact] = contacts(channel, {"tube": tube})
+    assert contact.clearance_mm == pytest.approx(11.0 - 5.0 - 4.0, abs=tolerance)
+
+
+def test_absent_sets_are_left_out_and_contacts_are_sorted() -> None:
+    labels = labelled(lambda p: np.linalg.norm(p, axis=-1) < RADIUS_MM, (1.0, 1.0, 1.0))
+    fields = {
+        "sphere": DistanceField.from_labels(labels, [1]),
+        "absent": DistanceField.from_labels(labels, [4]),
+        "background": DistanceField.from_labels(labels, [0]),
+    }
+    found = contacts(Channel((-30.0, 0.0, 20.0), (1.0, 0.0, 0.0)), fields)
+    assert [c.name for c in found] == ["background", "sphere"]
+    assert found[0].clearance_mm < 0 < found[1].clearance_mm
