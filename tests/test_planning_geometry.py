@@ -87,6 +87,29 @@ def test_clearance_to_a_sphere_a_slab_and_a_tube(spacing) -> None:
     assert contact.clearance_mm == pytest.approx(11.0 - 5.0 - 4.0, abs=tolerance)
 
 
+@pytest.mark.parametrize("spacing", SPACINGS)
+def test_clearance_is_exact_to_the_voxelised_surface(spacing) -> None:
+    """A slab and a box whose faces lie on voxel faces are voxelised exactly: 0.1 mm."""
+    labels = labelled(lambda p: np.zeros(p.shape[:-1], bool), spacing)
+    grid = labels.grid
+    face_z = grid.origin_lps_mm[2] + (int(30 / spacing[2]) + 0.5) * spacing[2]  # a voxel face
+    points = grid.index_to_lps(np.indices(grid.shape_zyx).transpose(1, 2, 3, 0))
+    slab = DistanceField.from_mask(points[..., 2] < face_z, grid)
+    for gap in (4.5, 6.25, 9.0):
+        channel = Channel((-20.0, -10.0, face_z + gap), (1.0, 0.3, 0.0), 8.0, 40.0)
+        [contact] = contacts(channel, {"slab": slab})
+        assert contact.clearance_mm == pytest.approx(gap - 4.0, abs=0.1)
+    box_low = np.array(grid.origin_lps_mm) + (np.array([20, 20, 20]) // spacing + 0.5) * spacing
+    box_high = box_low + np.array([10, 10, 10]) // spacing * spacing
+    inside = np.all((points > box_low) & (points < box_high), axis=-1)
+    field = DistanceField.from_mask(inside, grid)
+    centre = (box_low + box_high) / 2
+    for gap in (4.7, 8.0):  # a channel along y above the box's top face, over its middle
+        tip = (centre[0], box_low[1] - 20.0, box_high[2] + gap)
+        [contact] = contacts(Channel(tip, (0.0, 1.0, 0.0), 8.0, 60.0), {"box": field})
+        assert contact.clearance_mm == pytest.approx(gap - 4.0, abs=0.1)
+
+
 def test_absent_sets_are_left_out_and_contacts_are_sorted() -> None:
     labels = labelled(lambda p: np.linalg.norm(p, axis=-1) < RADIUS_MM, (1.0, 1.0, 1.0))
     fields = {

@@ -20,6 +20,9 @@ from lumboplan_app.volume import Grid, LabelMap
 
 #: Distance (mm) given for a set with no voxel at all: farther than anything in a scan.
 ABSENT_MM = 1.0e4
+#: How far around a set its field is computed exactly (mm); a channel farther away than this
+#: from a part is clear of it whatever the exact value.
+DEFAULT_MARGIN_MM = 40.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,9 +32,9 @@ class DistanceField:
     Parameters
     ----------
     grid : Grid
-        The label map's grid.
+        The part of the label map's grid the field covers (the set's box plus a margin).
     values_mm : ndarray (Z, Y, X) float32
-        Signed distance at each voxel centre.
+        Signed distance at each voxel centre of ``grid``.
     present : bool
         False when the set has no voxel (every distance is :data:`ABSENT_MM`).
     """
@@ -41,15 +44,36 @@ class DistanceField:
     present: bool
 
     @staticmethod
-    def from_mask(mask: npt.NDArray[np.bool_], grid: Grid) -> DistanceField:
-        """Build the field of a boolean (Z, Y, X) mask on ``grid``."""
+    def from_mask(
+        mask: npt.NDArray[np.bool_], grid: Grid, margin_mm: float = DEFAULT_MARGIN_MM
+    ) -> DistanceField:
+        """Build the field of a boolean (Z, Y, X) mask on ``grid``.
+
+        The field covers the set's bounding box grown by ``margin_mm`` (within the image):
+        distances there are exact to the voxelised surface; farther away the sampler returns the
+        border value, which is never more than the true distance.
+        """
         if not mask.any():
-            return DistanceField(grid, np.full(grid.shape_zyx, ABSENT_MM, np.float32), False)
+            return DistanceField(grid, np.full((1, 1, 1), ABSENT_MM, np.float32), False)
         spacing_zyx = np.asarray(grid.spacing_xyz_mm[::-1])
-        outside = _distance_to_other_set(~mask, spacing_zyx)
-        inside = _distance_to_other_set(mask, spacing_zyx)
-        values = np.where(mask, -inside, outside).astype(np.float32)
-        return DistanceField(grid, values, True)
+        occupied = [np.flatnonzero(mask.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
+        margin = np.ceil(margin_mm / spacing_zyx).astype(int)
+        start = [max(int(axis[0]) - m, 0) for axis, m in zip(occupied, margin, strict=True)]
+        stop = [
+            min(int(axis[-1]) + m + 1, size)
+            for axis, m, size in zip(occupied, margin, mask.shape, strict=True)
+        ]
+        window = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
+        cropped = mask[window]
+        outside = _distance_to_other_set(~cropped, spacing_zyx)
+        inside = _distance_to_other_set(cropped, spacing_zyx)
+        box = Grid(
+            shape_zyx=tuple(b - a for a, b in zip(start, stop, strict=True)),
+            spacing_xyz_mm=grid.spacing_xyz_mm,
+            origin_lps_mm=tuple(grid.index_to_lps(start)),
+            direction=grid.direction,
+        )
+        return DistanceField(box, np.where(cropped, -inside, outside).astype(np.float32), True)
 
     @staticmethod
     def from_labels(labels: LabelMap, ids: Iterable[int]) -> DistanceField:
@@ -59,7 +83,8 @@ class DistanceField:
     def sample(self, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Return the signed distance (mm) at LPS points ``(..., 3)``, trilinear.
 
-        Outside the grid the nearest border value is used: the field cannot see beyond the scan.
+        Outside its grid the nearest border value is used: no more than the true distance there
+        (beyond the margin, or beyond the scan, which the field cannot see).
         """
         points = np.asarray(points_lps_mm, dtype=np.float64)
         index = self.grid.lps_to_index(points.reshape(-1, 3))
@@ -78,8 +103,8 @@ def _distance_to_other_set(
     slice along the slice axis.
     """
     result = np.zeros(members.shape, dtype=np.float64)
-    if members.all():
-        result[:] = np.inf
+    if members.all():  # the other set is nowhere in this box: as far as the box allows
+        result[:] = float(np.sum(np.asarray(members.shape) * spacing_zyx))
         return result
     nearest = ndimage.distance_transform_edt(
         members, sampling=spacing_zyx, return_distances=False, return_indices=True
