@@ -91,6 +91,18 @@ class DistanceField:
         values = ndimage.map_coordinates(self.values_mm, index.T, order=1, mode="nearest")
         return values.reshape(points.shape[:-1]).astype(np.float64)
 
+    def covers(self, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Return whether each point lies inside the field's grid (where its values are exact)."""
+        return _within(self.grid, points_lps_mm)
+
+
+def _within(grid: Grid, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    points = np.asarray(points_lps_mm, dtype=np.float64)
+    index = grid.lps_to_index(points.reshape(-1, 3))
+    upper = np.asarray(grid.shape_zyx) - 1
+    inside = np.all((index >= -0.5) & (index <= upper + 0.5), axis=1)
+    return inside.reshape(points.shape[:-1])
+
 
 def _distance_to_other_set(
     members: npt.NDArray[np.bool_], spacing_zyx: npt.NDArray[np.float64]

@@ -1,0 +1,267 @@
+"""The paper's placement and classification of one foramen (DESIGN.md, "Paper placement").
+
+The channel's proximal end is centred on point b; its axis lies in the plane through b parallel
+to the disc mid-plane (beta = 0). Starting straight lateral (alpha = 0) it is turned posteriorly
+in 0.5 degree steps until the cylinder no longer meets the iliac bone: that alpha is the
+placement and the last contact with the ilium is point c. Where the ilium never meets the
+cylinder, alpha is the literature's lower bound, 30 degrees; where the ilium is clear laterally
+but meets posterior angles (DESIGN.md is silent), the sweep starts at 30 degrees. Where no angle
+up to 90 clears it, the foramen is Group B. Placed, the channel is Group A when it touches none
+of the L5 inferior articular process, the L5 transverse process and the nerves (exiting L5 root,
+traversing S1 root, dural sac); Group B otherwise, with the parts and depths as reasons. A
+missing ilium or missing nerves on the side make the foramen "not assessable", never Group A.
+
+It works on any distance source (a voxel :class:`~lumboplan_app.planning.distance.DistanceField`
+or, for the phantom's ground truth, the exact shapes), so the planner and the truth share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from lumboplan_app.labels import Part, Side
+from lumboplan_app.planning.channel import Channel, direction_for_pose, line_b_mm, measure_pose
+
+FloatArray = npt.NDArray[np.float64]
+
+SWEEP_STEP_DEG = 0.5
+LOW_CREST_ALPHA_DEG = 30.0
+#: Parts nearer than this (mm) to the placed channel are reported with their clearance.
+REPORT_WITHIN_MM = 3.0
+_SKIN_STEP_MM = 0.25
+_SKIN_REACH_MM = 400.0
+
+
+class DistanceSource(Protocol):
+    """Anything that gives signed distances (mm, negative inside) at LPS points."""
+
+    @property
+    def present(self) -> bool:
+        """Whether the set exists at all (an absent part is "not found", never "cleared")."""
+
+    def sample(self, points_lps_mm: npt.ArrayLike) -> FloatArray:
+        """Return the signed distance at points ``(..., 3)``."""
+
+    def covers(self, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Return whether each point lies where the source knows the set (inside the scan)."""
+
+
+def _sided(side: Side, left: Part, right: Part) -> Part:
+    return left if side is Side.LEFT else right
+
+
+def blocking_parts(side: Side) -> tuple[Part, ...]:
+    """Return the parts whose contact makes a foramen Group B (DESIGN.md, "Classification")."""
+    return (
+        _sided(side, Part.L5_IAP_LEFT, Part.L5_IAP_RIGHT),
+        _sided(side, Part.L5_TRANSVERSE_PROCESS_LEFT, Part.L5_TRANSVERSE_PROCESS_RIGHT),
+        _sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT),
+        _sided(side, Part.S1_ROOT_LEFT, Part.S1_ROOT_RIGHT),
+        Part.DURAL_SAC,
+    )
+
+
+def reported_parts(side: Side) -> tuple[Part, ...]:
+    """Return the parts whose clearance the plan reports: the blocking ones and their neighbours."""
+    return (
+        *blocking_parts(side),
+        _sided(side, Part.S1_SAP_LEFT, Part.S1_SAP_RIGHT),
+        _sided(side, Part.S1_ALA_LEFT, Part.S1_ALA_RIGHT),
+        _sided(side, Part.L5_PEDICLE_LEFT, Part.L5_PEDICLE_RIGHT),
+        Part.L5_LAMINA,
+    )
+
+
+def ilium_parts(side: Side) -> tuple[Part, ...]:
+    """Return the iliac parts of one side (crest and wing)."""
+    return (
+        _sided(side, Part.ILIAC_CREST_LEFT, Part.ILIAC_CREST_RIGHT),
+        _sided(side, Part.ILIAC_WING_LEFT, Part.ILIAC_WING_RIGHT),
+    )
+
+
+@dataclass(frozen=True)
+class PartContact:
+    """The placed channel's clearance to one part (negative: depth), mm."""
+
+    part: Part
+    clearance_mm: float
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form: structure, part and clearance."""
+        return {
+            "structure": self.part.structure.name.lower(),
+            "part": self.part.name.lower(),
+            "clearance_mm": round(self.clearance_mm, 2),
+        }
+
+
+@dataclass(frozen=True)
+class SidePlan:
+    """The paper's placement of one foramen; group ``"A"``, ``"B"`` or ``"not_assessable"``."""
+
+    group: str
+    reasons: tuple[str, ...]
+    channel: Channel | None = None
+    alpha_deg: float | None = None
+    beta_deg: float | None = None
+    contacts: tuple[PartContact, ...] = ()
+    point_c: tuple[float, float, float] | None = None
+    point_d: tuple[float, float, float] | None = None
+    line_a_mm: float | None = None
+    line_b_mm: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form (the SIDE of DESIGN.md's plan JSON, rounded to 0.01)."""
+
+        def point(value: tuple[float, float, float] | None) -> list[float] | None:
+            return None if value is None else [round(v, 2) for v in value]
+
+        def number(value: float | None) -> float | None:
+            return None if value is None else round(value, 2)
+
+        return {
+            "group": self.group,
+            "reasons": list(self.reasons),
+            "alpha_deg": number(self.alpha_deg),
+            "beta_deg": number(self.beta_deg),
+            "contacts": [contact.to_json() for contact in self.contacts],
+            "points_lps_mm": {"c": point(self.point_c), "d": point(self.point_d)},
+            "line_a_mm": number(self.line_a_mm),
+            "line_b_mm": number(self.line_b_mm),
+        }
+
+
+def paper_placement(
+    side: Side,
+    point_b: npt.ArrayLike,
+    disc_normal: npt.ArrayLike,
+    sources: Mapping[Part, DistanceSource],
+    skin: DistanceSource | None,
+    mid_sagittal: tuple[npt.ArrayLike, npt.ArrayLike],
+    point_a: npt.ArrayLike | None = None,
+    diameter_mm: float = 8.0,
+    length_mm: float = 150.0,
+) -> SidePlan:
+    """Place the channel by the paper's protocol on one side and classify the foramen.
+
+    Parameters
+    ----------
+    side : Side
+        Which foramen.
+    point_b, point_a : (3,) LPS mm
+        The channel's tip, and the SAP/IAP crossing (for Line A; optional).
+    disc_normal : (3,)
+        Normal of the disc mid-plane.
+    sources : mapping of Part to DistanceSource
+        At least the side's iliac parts, the blocking parts and the reported ones; a part that
+        is absent (``present`` False) or missing from the mapping is treated as not found.
+    skin : DistanceSource or None
+        The skin, for point d and Line B.
+    mid_sagittal : (point, normal)
+        The mid-sagittal plane, for Line B.
+    """
+    tip = np.asarray(point_b, dtype=np.float64)
+
+    def found(part: Part) -> DistanceSource | None:
+        source = sources.get(part)
+        return source if source is not None and source.present else None
+
+    ilium = [source for part in ilium_parts(side) if (source := found(part)) is not None]
+    nerves = [part for part in blocking_parts(side)[2:] if found(part) is not None]
+    missing = []
+    if not ilium:
+        missing.append(
+            f"No iliac bone on the {side.value} side in the scan: the crest cannot be assessed."
+        )
+    if not nerves:
+        missing.append(f"No nerve root or dural sac found on the {side.value} side.")
+    if missing:
+        return SidePlan("not_assessable", tuple(missing))
+
+    def channel_at(alpha_deg: float) -> Channel:
+        axis = direction_for_pose(alpha_deg, 0.0, disc_normal, side)
+        return Channel(tuple(tip), tuple(axis), diameter_mm, length_mm)
+
+    alphas = np.arange(0.0, 90.0 + 1e-9, SWEEP_STEP_DEG)
+    touching = np.zeros(len(alphas), dtype=bool)
+    deepest: list[FloatArray] = []
+    for index, alpha in enumerate(alphas):
+        points = channel_at(float(alpha)).surface_points()
+        distance = np.min([source.sample(points) for source in ilium], axis=0)
+        touching[index] = bool(np.any(distance < 0))
+        deepest.append(points[int(np.argmin(distance))])
+    reasons: list[str] = []
+    start = 0.0 if touching[0] else LOW_CREST_ALPHA_DEG
+    if not touching.any():
+        reasons.append("The iliac crest does not reach the channel's plane: it does not constrain.")
+    clear = np.flatnonzero((alphas >= start - 1e-9) & ~touching)
+    if len(clear) == 0:
+        return SidePlan("B", ("No channel angle up to 90 degrees clears the iliac crest.",))
+    first = int(clear[0])
+    channel = channel_at(float(alphas[first]))
+    point_c = deepest[first - 1] if first > 0 and touching[first - 1] else None
+    points = channel.surface_points()
+    contacts = []
+    for part in reported_parts(side):
+        source = found(part)
+        if source is None:
+            continue
+        clearance = float(np.min(source.sample(points)))
+        if clearance < REPORT_WITHIN_MM:
+            contacts.append(PartContact(part, clearance))
+    contacts.sort(key=lambda contact: int(contact.part))
+    blocking = [c for c in contacts if c.part in blocking_parts(side) and c.clearance_mm < 0]
+    reasons.extend(
+        f"The channel touches the {c.part.display_name.lower()} ({-c.clearance_mm:.1f} mm deep)."
+        for c in blocking
+    )
+    point_d = skin_entry(channel, skin)
+    alpha, beta = measure_pose(channel.axis, disc_normal, side)
+    root = found(_sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT))
+    line_a = None
+    if point_a is not None and root is not None:
+        line_a = float(root.sample(np.asarray(point_a, dtype=np.float64)[None, :])[0])
+    return SidePlan(
+        group="B" if blocking else "A",
+        reasons=tuple(reasons),
+        channel=channel,
+        alpha_deg=alpha,
+        beta_deg=beta,
+        contacts=tuple(contacts),
+        point_c=None if point_c is None else _point(point_c),
+        point_d=None if point_d is None else _point(point_d),
+        line_a_mm=line_a,
+        line_b_mm=None if point_d is None else line_b_mm(point_d, *mid_sagittal),
+    )
+
+
+def skin_entry(channel: Channel, skin: DistanceSource | None) -> FloatArray | None:
+    """Return point d: where the axis first leaves the skin's outer surface (None if never)."""
+    if skin is None or not skin.present:
+        return None
+    along = np.arange(0.0, _SKIN_REACH_MM, _SKIN_STEP_MM)
+    points = np.asarray(channel.tip_lps_mm) + along[:, None] * channel.axis
+    known = skin.covers(points)
+    points = points[: int(np.argmin(known)) if not known.all() else len(points)]
+    inside = skin.sample(points) < 0
+    if not inside.any():
+        return None
+    entered = int(np.argmax(inside))
+    leaving = np.flatnonzero(~inside[entered:])
+    if len(leaving) == 0:
+        return None
+    # The first exit from the skin, within the scan: where the axis leaves the scan before it
+    # leaves the skin, point d is not in the scan (None), not guessed from border values.
+    return points[entered + int(leaving[0])]
+
+
+def _point(values: FloatArray) -> tuple[float, float, float]:
+    x, y, z = (float(v) for v in values)
+    return x, y, z
