@@ -1,12 +1,14 @@
-"""The planner on voxel part maps against the phantom's exact-geometry truth."""
+"""The planner on voxel maps against the phantom's exact-geometry truth: placement, planes."""
 
 import numpy as np
 import pytest
 
+from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.phantom.case import generate_case
 from lumboplan_app.phantom.mr import Acquisition, default_contrast
 from lumboplan_app.phantom.parameters import surely_group_a, surely_group_b
+from lumboplan_app.planning.landmarks import disc_mid_plane, mid_sagittal_plane
 from lumboplan_app.planning.plan import plan_from_parts
 from lumboplan_app.volume import LabelMap
 
@@ -66,3 +68,28 @@ def test_missing_nerves_or_ilium_make_a_side_not_assessable(cases) -> None:
     assert "nerve" in planned[Side.LEFT].reasons[0]
     assert planned[Side.RIGHT].group == "not_assessable"
     assert "iliac" in planned[Side.RIGHT].reasons[0]
+
+
+def angle_deg(a, b) -> float:
+    cosine = abs(float(np.dot(a, b))) / float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.degrees(np.arccos(min(1.0, cosine))))
+
+
+def test_planes_derived_from_the_structures_match_the_truth(cases) -> None:
+    for case in cases:
+        planes = case.truth["planes"]
+        point, normal = disc_mid_plane(case.labels)
+        assert angle_deg(normal, planes["disc_mid"]["normal"]) < 2.0
+        assert abs((np.asarray(planes["disc_mid"]["point"]) - point) @ normal) < 0.5
+        assert normal[2] > 0  # cranial
+        point, normal = mid_sagittal_plane(case.labels)
+        assert angle_deg(normal, planes["mid_sagittal"]["normal"]) < 2.0
+        assert abs((np.asarray(planes["mid_sagittal"]["point"]) - point) @ normal) < 1.0
+
+
+def test_planes_need_their_structures(cases) -> None:
+    empty = LabelMap(np.zeros_like(cases[0].labels.array), cases[0].labels.grid)
+    with pytest.raises(PlanningError, match="disc was not found"):
+        disc_mid_plane(empty)
+    with pytest.raises(PlanningError, match="L5 and S1 were not found"):
+        mid_sagittal_plane(empty)
