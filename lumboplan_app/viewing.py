@@ -166,14 +166,14 @@ class PlaneImage:
         return self.row_spacing_mm / self.column_spacing_mm
 
 
+#: Array axes (z=0, y=1, x=2) along a plane's display rows and columns.
+_DISPLAY_AXES: dict[str, tuple[int, int]] = {"axial": (1, 2), "coronal": (0, 2), "sagittal": (0, 1)}
+
+
 def plane_shape(shape_zyx: Sequence[int], plane: Plane) -> tuple[int, int]:
     """Return ``(rows, columns)`` of ``plane``'s display image for a volume of ``shape_zyx``."""
-    size_z, size_y, size_x = (int(n) for n in shape_zyx)
-    if plane == "axial":
-        return size_y, size_x
-    if plane == "coronal":
-        return size_z, size_x
-    return size_z, size_y
+    rows, columns = _DISPLAY_AXES[plane]
+    return int(shape_zyx[rows]), int(shape_zyx[columns])
 
 
 def plane_spacing_mm(spacing_xyz_mm: Sequence[float], plane: Plane) -> tuple[float, float]:
@@ -181,12 +181,9 @@ def plane_spacing_mm(spacing_xyz_mm: Sequence[float], plane: Plane) -> tuple[flo
 
     ``spacing_xyz_mm`` is ordered x, y, z, as :attr:`Grid.spacing_xyz_mm`.
     """
-    spacing_x, spacing_y, spacing_z = (float(s) for s in spacing_xyz_mm)
-    if plane == "axial":
-        return spacing_y, spacing_x
-    if plane == "coronal":
-        return spacing_z, spacing_x
-    return spacing_z, spacing_y
+    spacing_zyx = [float(s) for s in spacing_xyz_mm][::-1]
+    rows, columns = _DISPLAY_AXES[plane]
+    return spacing_zyx[rows], spacing_zyx[columns]
 
 
 def display_to_index(
