@@ -15,7 +15,12 @@ from lumboplan_app.phantom.mr import Acquisition, default_contrast
 from lumboplan_app.segmentation.inference import Segmenter, check_plausible, choose_device
 from lumboplan_app.segmentation.model_card import ModelCard, card_path_for, read_card
 from lumboplan_app.segmentation.preprocess import PercentileZScore
-from lumboplan_app.segmentation.training import TrainingConfig, split_folds, train
+from lumboplan_app.segmentation.training import (
+    TrainingConfig,
+    poly_learning_rate,
+    split_folds,
+    train,
+)
 from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume
 
 pytestmark = pytest.mark.slow
@@ -182,3 +187,10 @@ def test_card_round_trip() -> None:
     assert ModelCard.from_json(json.loads(json.dumps(card.to_json()))) == card
     with pytest.raises(ModelError, match="schema"):
         ModelCard.from_json({"schema": "other/1"})
+
+
+def test_learning_rate_decays_to_zero_on_a_schedule_resumable_from_the_step() -> None:
+    assert poly_learning_rate(1e-3, 0, 100) == pytest.approx(1e-3)
+    assert poly_learning_rate(1e-3, 50, 100) == pytest.approx(1e-3 * 0.5**0.9)
+    assert poly_learning_rate(1e-3, 100, 100) == 0.0
+    assert poly_learning_rate(1e-3, 120, 100) == 0.0

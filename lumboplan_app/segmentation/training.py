@@ -4,10 +4,11 @@
 layout), or nnU-Net's ``imagesTr/NAME_0000.nii.gz`` + ``labelsTr/NAME.nii.gz``. Cases are split
 into folds with a seeded generator. Each fold trains on random patches (two in three centred on
 a structure) with MR-suited augmentation (small rotations and scaling, left-right flips, noise,
-bias field, gamma, intensity scale), Dice + cross-entropy loss and Adam; every
-``validate_every`` steps it measures the Dice of each structure on its validation cases,
-writes a checkpoint (resume continues from it) and a line to ``metrics.jsonl``; it stops early
-when the mean Dice has not improved for ``patience`` validations. The best state of each fold is
+bias field, gamma, intensity scale), Dice + cross-entropy loss and Adam with nnU-Net's
+polynomial learning-rate decay; every ``validate_every`` steps it measures the Dice of each
+structure on its validation cases, writes a checkpoint (resume continues from it) and a line
+to ``metrics.jsonl``; it stops early when the mean Dice has not improved for ``patience``
+validations. The best state of each fold is
 written as ``fold_K/model.safetensors`` with its card; the fold with the best validation Dice
 becomes ``lumboplan_unet.safetensors``, whose card holds the cross-validation metrics.
 
@@ -178,15 +179,18 @@ def _setup_distributed() -> bool:
 
 def _load_cases(
     cases: list[TrainingCase], card: ModelCard
-) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]:
-    """Read, resample and normalise every case once: (image (1,Z,Y,X), labels (1,Z,Y,X))."""
+) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]]:
+    """Read, resample and normalise every case once: (image (1,Z,Y,X), labels (1,Z,Y,X)).
+
+    Labels are kept as uint8 (an eighth of int64's memory: 100 cases at 1.5 mm fit in ~4 GB).
+    """
     resample, normalise = transforms_for(card)
     loaded = []
     for case in cases:
         volume = read_scan(case.image)
         labels = read_label_map(case.labels, reference=volume.grid)
         image = normalise(resample(volume).array)
-        label_array = resample.labels(labels).array.astype(np.int64)
+        label_array = resample.labels(labels).array.astype(np.uint8)
         loaded.append((image[None], label_array[None]))
     return loaded
 
@@ -232,7 +236,7 @@ def _augmentation(card: ModelCard, seed: int) -> Any:
 
 
 def _batch(
-    cases: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]],
+    cases: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]],
     transform: Any,
     size: int,
     rng: np.random.Generator,
@@ -246,6 +250,14 @@ def _batch(
         images.append(torch.as_tensor(np.asarray(sample["image"]), dtype=torch.float32))
         labels.append(torch.as_tensor(np.asarray(sample["label"]), dtype=torch.long))
     return torch.stack(images), torch.stack(labels)
+
+
+def poly_learning_rate(initial: float, step: int, max_steps: int) -> float:
+    """nnU-Net's polynomial decay: ``initial * (1 - step / max_steps) ** 0.9``.
+
+    Derived from the step alone, so a resumed run continues on the same schedule.
+    """
+    return initial * max(0.0, 1.0 - step / max_steps) ** 0.9
 
 
 def dice_per_structure(
@@ -262,7 +274,7 @@ def dice_per_structure(
 
 def _validate(
     network: torch.nn.Module,
-    cases: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]],
+    cases: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]],
     card: ModelCard,
     device: torch.device,
 ) -> dict[str, float]:
@@ -286,8 +298,8 @@ def _validate(
 
 def _train_fold(
     fold: int,
-    training: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]],
-    validation: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]],
+    training: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]],
+    validation: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]],
     card: ModelCard,
     config: TrainingConfig,
     folder: Path,
@@ -332,6 +344,8 @@ def _train_fold(
         if should_cancel is not None and should_cancel():
             raise Cancelled("Training stopped; the last checkpoint is kept and resumes.")
         images, labels = _batch(training, transform, config.batch_size, rng)
+        for group in optimizer.param_groups:
+            group["lr"] = poly_learning_rate(config.learning_rate, state.step, config.max_steps)
         loss = loss_function(model(images.to(device)), labels.to(device))
         optimizer.zero_grad()
         loss.backward()
