@@ -1,5 +1,7 @@
-"""Planning budgets (DESIGN.md) on the demo case's true labels and parts: all meshes (< 2 s),
-distance fields, one pose's collisions against the Group-B parts and the ilium (< 5 ms).
+"""Planning budgets (DESIGN.md) on the demo case's true labels: all meshes (< 2 s), parts and
+landmarks derived from the structures, distance fields, one pose's collisions against the
+Group-B parts and the ilium (< 5 ms), the feasibility map of one side (< 1 s), and the whole
+plan of both sides from the labels.
 Run: `python benchmarks/planning_bench.py [--quick]`.
 """
 
@@ -13,9 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import machine_header, measure, table
 
 from lumboplan_app.io import read_label_map
-from lumboplan_app.labels import Part
+from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.channel import Channel, contacts
 from lumboplan_app.planning.distance import DistanceField
+from lumboplan_app.planning.feasibility import feasibility_map
+from lumboplan_app.planning.parts import derive_anatomy
+from lumboplan_app.planning.plan import part_fields, plan_from_labels
 from lumboplan_app.reconstruction.meshes import structure_meshes
 
 DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00009"
@@ -50,6 +55,30 @@ def main() -> None:
     timings.append(
         measure(
             "one pose: collisions with 7 parts", lambda: contacts(channel, fields), 20 * repeats, 5
+        )
+    )
+    derived = derive_anatomy(labels)
+    timings.append(
+        measure(
+            "parts and landmarks from the 7 structures", lambda: derive_anatomy(labels), repeats
+        )
+    )
+    derived_fields = part_fields(derived.parts)
+    point_b = derived.landmarks["points_lps_mm"]["left"]["b"]
+    normal = derived.landmarks["planes"]["disc_mid"]["normal"]
+    timings.append(
+        measure(
+            "feasibility map, one side (91 x 61 poses)",
+            lambda: feasibility_map(Side.LEFT, point_b, normal, derived_fields),
+            repeats,
+            1000,
+        )
+    )
+    timings.append(
+        measure(
+            "whole plan from the labels (both sides, maps)",
+            lambda: plan_from_labels(labels),
+            max(1, repeats // 2),
         )
     )
     print(machine_header())

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lumboplan_app.errors import PlanningError
-from lumboplan_app.labels import Side
+from lumboplan_app.labels import Part, Side
 from lumboplan_app.phantom.shapes import rotation_x
 from lumboplan_app.planning.channel import (
     Channel,
@@ -14,6 +14,7 @@ from lumboplan_app.planning.channel import (
     measure_pose,
 )
 from lumboplan_app.planning.distance import DistanceField
+from lumboplan_app.planning.feasibility import feasibility_map, pose_directions
 from lumboplan_app.volume import Grid, LabelMap
 
 SPACINGS = [(0.5, 0.5, 0.5), (1.0, 1.0, 1.0), (0.7, 0.9, 1.5), (1.2, 1.2, 3.0)]
@@ -120,3 +121,76 @@ def test_absent_sets_are_left_out_and_contacts_are_sorted() -> None:
     found = contacts(Channel((-30.0, 0.0, 20.0), (1.0, 0.0, 0.0)), fields)
     assert [c.name for c in found] == ["background", "sphere"]
     assert found[0].clearance_mm < 0 < found[1].clearance_mm
+
+
+def test_pose_directions_match_the_single_pose_formula() -> None:
+    normal = rotation_x(35.0)[:, 2]
+    alphas, betas = np.arange(0.0, 91.0, 15.0), np.arange(-30.0, 31.0, 10.0)
+    for side in Side:
+        directions, possible = pose_directions(alphas, betas, normal, side)
+        assert possible.all()
+        for i, alpha in enumerate(alphas):
+            for j, beta in enumerate(betas):
+                expected = direction_for_pose(alpha, beta, normal, side)
+                assert directions[i, j] == pytest.approx(expected, abs=1e-12)
+
+
+def test_feasibility_map_against_a_sphere_in_closed_form() -> None:
+    # A ball of radius 6 mm, 22 mm out along alpha 30 deg, beta 0 from a tip at the origin.
+    centre = 22.0 * direction_for_pose(30.0, 0.0, [0.0, 0.0, 1.0], Side.LEFT)
+    ball = labelled(lambda p: np.linalg.norm(p - centre, axis=-1) <= 6.0, (0.5, 0.5, 0.5))
+    field = DistanceField.from_labels(ball, [1])
+    sources = {Part.L5_IAP_LEFT: field}  # any mapped part will do
+    alphas, betas = np.arange(0.0, 61.0, 5.0), np.arange(-20.0, 21.0, 5.0)
+    result = feasibility_map(
+        Side.LEFT, [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], sources, 8.0, 30.0, alphas, betas
+    )
+    directions, _ = pose_directions(alphas, betas, [0.0, 0.0, 1.0], Side.LEFT)
+    # Distance from the ball's centre to each axis segment, less both radii.
+    along = np.clip(directions @ centre, 0.0, 30.0)
+    nearest = along[..., None] * directions
+    expected = np.linalg.norm(nearest - centre, axis=-1) - 6.0 - 4.0
+    clearance = result.clearance_mm[Part.L5_IAP_LEFT]
+    # Voxel faces (0.5 mm) and 1 mm axis steps: within half a voxel and a little sampling.
+    assert np.abs(clearance - expected).max() < 0.5
+    assert not result.free[alphas == 30.0, betas == 0.0][0]
+    best = result.best()
+    assert best is not None
+    assert best.min_clearance_mm == pytest.approx(float(expected.max()), abs=0.5)
+    assert result.to_json()["alphas_deg"][0] == 0.0
+
+
+def test_a_free_pose_on_the_map_is_free_for_the_cylinder() -> None:
+    # The map measures the capsule around the axis, which holds the cylinder: never optimistic.
+    slab = labelled(lambda p: p[..., 2] >= 6.5, (0.5, 0.5, 0.5))
+    field = DistanceField.from_labels(slab, [1])
+    alphas, betas = np.arange(0.0, 91.0, 10.0), np.arange(-10.0, 11.0, 5.0)
+    result = feasibility_map(
+        Side.LEFT,
+        [0.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0],
+        {Part.DURAL_SAC: field},
+        8.0,
+        30.0,
+        alphas,
+        betas,
+    )
+    for i, alpha in enumerate(alphas):
+        for j, beta in enumerate(betas):
+            axis = direction_for_pose(alpha, beta, [0.0, 0.0, 1.0], Side.LEFT)
+            cylinder = Channel((0.0, 0.0, 0.0), tuple(axis), 8.0, 30.0)
+            (contact,) = contacts(cylinder, {"slab": field})
+            if result.free[i, j]:
+                assert contact.clearance_mm >= -1e-6
+    assert not result.free[:, betas > 0].any()  # tilted up, the channel meets the slab
+    assert result.free[:, betas < 0].all()
+
+
+def test_a_map_without_any_free_pose_has_no_best() -> None:
+    everything = labelled(lambda p: np.ones(p.shape[:-1], dtype=bool), (2.0, 2.0, 2.0))
+    field = DistanceField.from_labels(everything, [1])
+    result = feasibility_map(
+        Side.RIGHT, [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], {Part.S1_ROOT_RIGHT: field}, 8.0, 20.0
+    )
+    assert not result.free.any()
+    assert result.best() is None

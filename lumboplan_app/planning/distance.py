@@ -91,6 +91,24 @@ class DistanceField:
         values = ndimage.map_coordinates(self.values_mm, index.T, order=1, mode="nearest")
         return values.reshape(points.shape[:-1]).astype(np.float64)
 
+    def sample_rays(
+        self, origin_lps_mm: npt.ArrayLike, directions: npt.ArrayLike, along_mm: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
+        """Return the signed distance (mm) at ``origin + t * direction`` for rays (..., 3).
+
+        ``along_mm`` gives t per ray (shape ``(..., T)``, broadcast against the rays) and the
+        result has that shape. Rays map linearly into index space, so the points are built
+        there directly: the same values as :meth:`sample`, without a matrix product per point.
+        """
+        origin = self.grid.lps_to_index(np.asarray(origin_lps_mm, dtype=np.float64))
+        inverse = np.linalg.inv(self.grid.affine[:3, :3])
+        steps = (np.asarray(directions, dtype=np.float64) @ inverse.T)[..., ::-1]
+        t = np.asarray(along_mm, dtype=np.float64)
+        index = origin + t[..., None] * steps[..., None, :]
+        flat = index.reshape(-1, 3).T
+        values = ndimage.map_coordinates(self.values_mm, flat, order=1, mode="nearest")
+        return values.reshape(index.shape[:-1]).astype(np.float64)
+
     def covers(self, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Return whether each point lies inside the field's grid (where its values are exact)."""
         return _within(self.grid, points_lps_mm)

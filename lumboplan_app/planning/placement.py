@@ -9,7 +9,9 @@ but meets posterior angles (DESIGN.md is silent), the sweep starts at 30 degrees
 up to 90 clears it, the foramen is Group B. Placed, the channel is Group A when it touches none
 of the L5 inferior articular process, the L5 transverse process and the nerves (exiting L5 root,
 traversing S1 root, dural sac); Group B otherwise, with the parts and depths as reasons. A
-missing ilium or missing nerves on the side make the foramen "not assessable", never Group A.
+missing ilium, a missing exiting L5 root on the side, or neither traversing root nor dural sac,
+make the foramen "not assessable", never Group A (the sac alone, on the midline, says nothing
+of a side whose roots were not found).
 
 It works on any distance source (a voxel :class:`~lumboplan_app.planning.distance.DistanceField`
 or, for the phantom's ground truth, the exact shapes), so the planner and the truth share it.
@@ -51,17 +53,18 @@ class DistanceSource(Protocol):
         """Return whether each point lies where the source knows the set (inside the scan)."""
 
 
-def _sided(side: Side, left: Part, right: Part) -> Part:
+def sided(side: Side, left: Part, right: Part) -> Part:
+    """Return ``left`` or ``right`` for ``side``."""
     return left if side is Side.LEFT else right
 
 
 def blocking_parts(side: Side) -> tuple[Part, ...]:
     """Return the parts whose contact makes a foramen Group B (DESIGN.md, "Classification")."""
     return (
-        _sided(side, Part.L5_IAP_LEFT, Part.L5_IAP_RIGHT),
-        _sided(side, Part.L5_TRANSVERSE_PROCESS_LEFT, Part.L5_TRANSVERSE_PROCESS_RIGHT),
-        _sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT),
-        _sided(side, Part.S1_ROOT_LEFT, Part.S1_ROOT_RIGHT),
+        sided(side, Part.L5_IAP_LEFT, Part.L5_IAP_RIGHT),
+        sided(side, Part.L5_TRANSVERSE_PROCESS_LEFT, Part.L5_TRANSVERSE_PROCESS_RIGHT),
+        sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT),
+        sided(side, Part.S1_ROOT_LEFT, Part.S1_ROOT_RIGHT),
         Part.DURAL_SAC,
     )
 
@@ -70,9 +73,9 @@ def reported_parts(side: Side) -> tuple[Part, ...]:
     """Return the parts whose clearance the plan reports: the blocking ones and their neighbours."""
     return (
         *blocking_parts(side),
-        _sided(side, Part.S1_SAP_LEFT, Part.S1_SAP_RIGHT),
-        _sided(side, Part.S1_ALA_LEFT, Part.S1_ALA_RIGHT),
-        _sided(side, Part.L5_PEDICLE_LEFT, Part.L5_PEDICLE_RIGHT),
+        sided(side, Part.S1_SAP_LEFT, Part.S1_SAP_RIGHT),
+        sided(side, Part.S1_ALA_LEFT, Part.S1_ALA_RIGHT),
+        sided(side, Part.L5_PEDICLE_LEFT, Part.L5_PEDICLE_RIGHT),
         Part.L5_LAMINA,
     )
 
@@ -80,8 +83,8 @@ def reported_parts(side: Side) -> tuple[Part, ...]:
 def ilium_parts(side: Side) -> tuple[Part, ...]:
     """Return the iliac parts of one side (crest and wing)."""
     return (
-        _sided(side, Part.ILIAC_CREST_LEFT, Part.ILIAC_CREST_RIGHT),
-        _sided(side, Part.ILIAC_WING_LEFT, Part.ILIAC_WING_RIGHT),
+        sided(side, Part.ILIAC_CREST_LEFT, Part.ILIAC_CREST_RIGHT),
+        sided(side, Part.ILIAC_WING_LEFT, Part.ILIAC_WING_RIGHT),
     )
 
 
@@ -174,14 +177,22 @@ def paper_placement(
         return source if source is not None and source.present else None
 
     ilium = [source for part in ilium_parts(side) if (source := found(part)) is not None]
-    nerves = [part for part in blocking_parts(side)[2:] if found(part) is not None]
+    exiting_root = found(sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT))
+    medial_nerves = [
+        part
+        for part in (sided(side, Part.S1_ROOT_LEFT, Part.S1_ROOT_RIGHT), Part.DURAL_SAC)
+        if found(part) is not None
+    ]
     missing = []
     if not ilium:
         missing.append(
             f"No iliac bone on the {side.value} side in the scan: the crest cannot be assessed."
         )
-    if not nerves:
-        missing.append(f"No nerve root or dural sac found on the {side.value} side.")
+    if exiting_root is None:
+        # The dural sac of the midline is no evidence for a side whose exiting root is missing.
+        missing.append(f"No exiting L5 nerve root found on the {side.value} side.")
+    elif not medial_nerves:
+        missing.append(f"No traversing S1 nerve root or dural sac found on the {side.value} side.")
     if missing:
         return SidePlan("not_assessable", tuple(missing))
 
@@ -224,10 +235,9 @@ def paper_placement(
     )
     point_d = skin_entry(channel, skin)
     alpha, beta = measure_pose(channel.axis, disc_normal, side)
-    root = found(_sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT))
     line_a = None
-    if point_a is not None and root is not None:
-        line_a = float(root.sample(np.asarray(point_a, dtype=np.float64)[None, :])[0])
+    if point_a is not None and exiting_root is not None:
+        line_a = float(exiting_root.sample(np.asarray(point_a, dtype=np.float64)[None, :])[0])
     return SidePlan(
         group="B" if blocking else "A",
         reasons=tuple(reasons),

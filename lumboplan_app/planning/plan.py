@@ -1,54 +1,168 @@
-"""Plan both foramina of a case from its part map and landmarks (voxel distance fields).
+"""Plan both foramina of a case: placement, group, feasibility map, best free trajectory.
 
-The landmarks (points a and b, the disc mid-plane, the mid-sagittal plane) come in as
-``truth.json`` gives them; deriving them and the parts from the seven segmented structures is
-the next step of the planning issue.
+The input is the seven structures, or a part map with its landmarks (the phantom's truth).
+
+:func:`plan_from_labels` is what ``lumboplan plan`` and the window run: it derives the parts and
+landmarks (:mod:`lumboplan_app.planning.parts`), builds one distance field per part, places the
+channel by the paper's protocol and maps the free poses. A case whose disc, L5 or S1 is missing
+has no frame to plan in: both sides come back "not assessable" with the reason, never a guess.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.distance import DistanceField
+from lumboplan_app.planning.feasibility import BestPose, FeasibilityMap, feasibility_map
+from lumboplan_app.planning.parts import derive_anatomy
 from lumboplan_app.planning.placement import (
     SidePlan,
     ilium_parts,
     paper_placement,
     reported_parts,
 )
+from lumboplan_app.progress import ProgressCallback
 from lumboplan_app.volume import LabelMap
 
+PLAN_SCHEMA = "lumboplan.plan/1"
 
-def plan_from_parts(parts: LabelMap, landmarks: dict[str, Any]) -> dict[Side, SidePlan]:
-    """Place the channel by the paper's protocol on each side of a part map.
+
+@dataclass(frozen=True)
+class ChannelSize:
+    """The working channel's size (mm)."""
+
+    diameter_mm: float = 8.0
+    length_mm: float = 150.0
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """Both sides' assessments, with the landmarks and maps they rest on.
+
+    ``landmarks`` is in ``truth.json``'s form (``points_lps_mm``, ``planes``); ``parts`` is the
+    derived part map (None when it could not be derived).
+    """
+
+    sides: dict[Side, SidePlan]
+    landmarks: dict[str, Any] = field(default_factory=dict)
+    maps: dict[Side, FeasibilityMap] = field(default_factory=dict)
+    parts: LabelMap | None = None
+    channel: ChannelSize = ChannelSize()
+
+    def best_free(self, side: Side) -> BestPose | None:
+        """Return the side's best free trajectory (None without a map or a free pose)."""
+        found = self.maps.get(side)
+        return None if found is None else found.best()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the plan JSON (schema ``lumboplan.plan/1``, docs/plan-json.md)."""
+        sides = {}
+        for side, plan in self.sides.items():
+            entry = plan.to_json()
+            points = self.landmarks.get("points_lps_mm", {}).get(side.value, {})
+            for name in ("a", "b"):
+                value = points.get(name)
+                entry["points_lps_mm"][name] = (
+                    None if value is None else [round(float(v), 2) for v in value]
+                )
+            best = self.best_free(side)
+            entry["best_free"] = None if best is None else best.to_json()
+            sides[side.value] = entry
+        planes = {
+            name: {key: [round(float(v), 4) for v in values] for key, values in plane.items()}
+            for name, plane in self.landmarks.get("planes", {}).items()
+        }
+        return {
+            "schema": PLAN_SCHEMA,
+            "channel": {
+                "diameter_mm": self.channel.diameter_mm,
+                "length_mm": self.channel.length_mm,
+            },
+            "planes": planes,
+            "sides": {side.value: sides[side.value] for side in Side if side in self.sides},
+        }
+
+
+def needed_parts() -> set[Part]:
+    """Return the parts whose fields the placement and the maps sample (both sides)."""
+    return {part for side in Side for part in (*reported_parts(side), *ilium_parts(side))}
+
+
+def part_fields(parts: LabelMap) -> dict[Part, DistanceField]:
+    """Build one signed distance field per needed part (absent parts give absent fields)."""
+    return {part: DistanceField.from_labels(parts, [part]) for part in sorted(needed_parts())}
+
+
+def plan_from_parts(
+    parts: LabelMap,
+    landmarks: Mapping[str, Any],
+    channel: ChannelSize = ChannelSize(),
+    with_maps: bool = True,
+    progress: ProgressCallback | None = None,
+) -> CasePlan:
+    """Place the channel by the paper's protocol on each side of a part map, and map the poses.
 
     Parameters
     ----------
     parts : LabelMap
         Part ids (``lumboplan_app.labels.Part``).
-    landmarks : dict
+    landmarks : mapping
         ``points_lps_mm`` ({left, right}: {a, b}) and ``planes`` ({mid_sagittal, disc_mid}:
         {point, normal}), in LPS mm, as in a phantom's ``truth.json``.
     """
-    planes = landmarks["planes"]
-    needed = {
-        part
-        for side in (Side.LEFT, Side.RIGHT)
-        for part in (*reported_parts(side), *ilium_parts(side))
-    }
-    fields = {part: DistanceField.from_labels(parts, [part]) for part in needed}
+    fields = part_fields(parts)
+    if progress is not None:
+        progress(0.5, "Distance fields ready")
     skin = DistanceField.from_labels(parts, [Part.SKIN])
-    result = {}
-    for side in (Side.LEFT, Side.RIGHT):
+    planes = landmarks["planes"]
+    mid_sagittal = (planes["mid_sagittal"]["point"], planes["mid_sagittal"]["normal"])
+    sides, maps = {}, {}
+    for side in Side:
         points = landmarks["points_lps_mm"][side.value]
-        result[side] = paper_placement(
+        sides[side] = paper_placement(
             side,
             points["b"],
             planes["disc_mid"]["normal"],
             fields,
             skin,
-            (planes["mid_sagittal"]["point"], planes["mid_sagittal"]["normal"]),
-            point_a=points["a"],
+            mid_sagittal,
+            point_a=points.get("a"),
+            diameter_mm=channel.diameter_mm,
+            length_mm=channel.length_mm,
         )
-    return result
+        if with_maps:
+            maps[side] = feasibility_map(
+                side,
+                points["b"],
+                planes["disc_mid"]["normal"],
+                fields,
+                channel.diameter_mm,
+                channel.length_mm,
+            )
+        if progress is not None:
+            progress(0.75 if side is Side.LEFT else 1.0, f"{side.value.title()} foramen planned")
+    return CasePlan(sides, dict(landmarks), maps, parts, channel)
+
+
+def plan_from_labels(
+    labels: LabelMap,
+    channel: ChannelSize = ChannelSize(),
+    with_maps: bool = True,
+    progress: ProgressCallback | None = None,
+) -> CasePlan:
+    """Derive the parts and landmarks from a structure label map and plan both sides.
+
+    A label map without the disc, L5 or S1 gives both sides "not assessable" with the reason.
+    """
+    try:
+        derived = derive_anatomy(labels)
+    except PlanningError as error:
+        reason = f"{error} Both foramina are not assessable."
+        return CasePlan({side: SidePlan("not_assessable", (reason,)) for side in Side})
+    if progress is not None:
+        progress(0.2, "Parts and landmarks derived")
+    return plan_from_parts(derived.parts, derived.landmarks, channel, with_maps, progress)

@@ -1,0 +1,188 @@
+"""The feasibility map of one foramen and its best free trajectory (DESIGN.md, beyond the paper).
+
+For every pose (alpha, beta) on a 1 degree grid, with the channel's tip on point b, the map holds
+the clearance (mm, negative: depth) of the channel to each blocking part (the L5 IAP and
+transverse process, the exiting and traversing roots, the dural sac), to the iliac bone, and to
+the two bones a working channel cannot pass through that the paper's protocol never meets (the
+sacral ala and the L5 pedicle: without them the "best" path of a low-crest case ran through
+the ala). A pose is free where it touches none of them; the S1 superior articular process is
+not among them (foraminoplasty removes it, and the paper's groups ignore it). The best free
+trajectory is the free pose whose smallest clearance is largest.
+
+Clearance is measured from the channel's axis: the distance to a part at points 1 mm apart
+along the axis, less the radius. That is the clearance of the capsule around the axis, which
+contains the cylinder: a pose the map calls free is free for the cylinder too (the map errs
+toward contact, never toward a free path). To stay within budget (< 1 s a side,
+benchmarks/planning_bench.py) the axis is first sampled every 4 mm; a distance field changes by
+at most 1 mm per mm, so only the 4 mm stretches whose coarse sample lies within 4 mm of the
+coarse minimum can hold the minimum, and only those are sampled again at 1 mm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lumboplan_app.labels import Part, Side
+from lumboplan_app.planning.distance import DistanceField
+from lumboplan_app.planning.placement import blocking_parts, ilium_parts, sided
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Poses of the map: alpha 0-90 degrees (lateral to posterior), beta -30 to 30 (caudal, cranial).
+ALPHAS_DEG = np.arange(0.0, 91.0)
+BETAS_DEG = np.arange(-30.0, 31.0)
+#: Spacing (mm) of the clearance samples along the axis, and of the first, coarse pass.
+AXIS_STEP_MM = 1.0
+COARSE_STEP_MM = 4.0
+
+
+@dataclass(frozen=True)
+class BestPose:
+    """A pose of the channel and its smallest clearance (mm) to the blocking parts and ilium."""
+
+    alpha_deg: float
+    beta_deg: float
+    min_clearance_mm: float
+
+    def to_json(self) -> dict[str, float]:
+        """Return the plan JSON's ``best_free``."""
+        return {
+            "alpha_deg": round(self.alpha_deg, 2),
+            "beta_deg": round(self.beta_deg, 2),
+            "min_clearance_mm": round(self.min_clearance_mm, 2),
+        }
+
+
+@dataclass(frozen=True)
+class FeasibilityMap:
+    """Clearances of one side's channel over (alpha, beta).
+
+    ``clearance_mm[part]`` is an (alpha, beta) array in mm; ``possible`` marks the poses that
+    exist at all (a steep tilt near the disc plane's own slope may not).
+    """
+
+    side: Side
+    alphas_deg: FloatArray
+    betas_deg: FloatArray
+    clearance_mm: dict[Part, FloatArray]
+    possible: npt.NDArray[np.bool_]
+
+    @property
+    def smallest_clearance_mm(self) -> FloatArray:
+        """Return, per pose, the smallest clearance to any blocking part or the ilium (mm)."""
+        if not self.clearance_mm:
+            return np.full(self.possible.shape, np.inf)
+        stacked = np.min(np.stack(list(self.clearance_mm.values())), axis=0)
+        return np.where(self.possible, stacked, -np.inf)
+
+    @property
+    def free(self) -> npt.NDArray[np.bool_]:
+        """Return, per pose, whether the channel touches no blocking part and clears the ilium."""
+        return self.smallest_clearance_mm >= 0.0
+
+    def best(self) -> BestPose | None:
+        """Return the free pose with the largest smallest clearance, or None if none is free."""
+        smallest = self.smallest_clearance_mm
+        if not np.any(smallest >= 0.0):
+            return None
+        row, column = np.unravel_index(int(np.argmax(smallest)), smallest.shape)
+        return BestPose(
+            float(self.alphas_deg[row]), float(self.betas_deg[column]), float(smallest[row, column])
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form: the grid, the free mask and the smallest clearance (0.1 mm)."""
+        smallest = np.where(
+            np.isfinite(self.smallest_clearance_mm), self.smallest_clearance_mm, -99
+        )
+        return {
+            "alphas_deg": self.alphas_deg.tolist(),
+            "betas_deg": self.betas_deg.tolist(),
+            "smallest_clearance_mm": np.round(smallest, 1).tolist(),
+        }
+
+
+def pose_directions(
+    alphas_deg: FloatArray, betas_deg: FloatArray, disc_normal: npt.ArrayLike, side: Side
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Return the unit axes (A, B, 3) of every pose and whether each pose exists.
+
+    The vectorised form of :func:`~lumboplan_app.planning.channel.direction_for_pose`.
+    """
+    n = np.asarray(disc_normal, dtype=np.float64)
+    n = n / np.linalg.norm(n) * (1.0 if n[2] >= 0 else -1.0)
+    alpha = np.deg2rad(alphas_deg)[:, None]
+    beta = np.deg2rad(betas_deg)[None, :]
+    sign = float(side.lps_sign)
+    k = sign * np.cos(alpha) * n[0] + np.sin(alpha) * n[1]
+    radius = np.hypot(k, n[2])
+    possible = np.abs(np.sin(beta)) <= radius
+    delta = np.arctan2(n[2], k)
+    spread = np.arccos(np.clip(np.sin(beta) / radius, -1.0, 1.0))
+    phi = np.where(np.cos(delta - spread) >= 0, delta - spread, delta + spread)
+    c, z = np.cos(phi), np.sin(phi)
+    directions = np.stack(
+        np.broadcast_arrays(sign * np.cos(alpha) * c, np.sin(alpha) * c, z), axis=-1
+    )
+    return directions, possible
+
+
+def mapped_parts(side: Side) -> tuple[Part, ...]:
+    """Return the parts a free pose must clear: blocking parts, ilium, ala and pedicle."""
+    return (
+        *blocking_parts(side),
+        *ilium_parts(side),
+        sided(side, Part.S1_ALA_LEFT, Part.S1_ALA_RIGHT),
+        sided(side, Part.L5_PEDICLE_LEFT, Part.L5_PEDICLE_RIGHT),
+    )
+
+
+def feasibility_map(
+    side: Side,
+    point_b: npt.ArrayLike,
+    disc_normal: npt.ArrayLike,
+    sources: Mapping[Part, DistanceField],
+    diameter_mm: float = 8.0,
+    length_mm: float = 150.0,
+    alphas_deg: FloatArray = ALPHAS_DEG,
+    betas_deg: FloatArray = BETAS_DEG,
+) -> FeasibilityMap:
+    """Measure the channel's clearance to the side's blocking parts and ilium at every pose.
+
+    Parts missing from ``sources`` or absent from the scan are left out of the map (the plan's
+    "not assessable" covers a side without nerves or ilium).
+    """
+    directions, possible = pose_directions(alphas_deg, betas_deg, disc_normal, side)
+    clearance = {}
+    for part in mapped_parts(side):
+        source = sources.get(part)
+        if source is None or not source.present:
+            continue
+        distance = _smallest_along(source, point_b, directions, length_mm)
+        clearance[part] = distance - diameter_mm / 2.0
+    return FeasibilityMap(side, np.asarray(alphas_deg), np.asarray(betas_deg), clearance, possible)
+
+
+def _smallest_along(
+    source: DistanceField, origin: npt.ArrayLike, directions: FloatArray, length_mm: float
+) -> FloatArray:
+    """Return, per ray, the smallest distance at 1 mm steps over ``[0, length_mm]``.
+
+    Coarse to fine: a 4 mm pass, then a 1 mm pass over the stretches that can hold the minimum.
+    """
+    rays = directions.reshape(-1, 3)
+    coarse_t = np.arange(0.0, length_mm + 1e-9, COARSE_STEP_MM)
+    coarse = source.sample_rays(origin, rays, np.broadcast_to(coarse_t, (len(rays), len(coarse_t))))
+    smallest = coarse.min(axis=1)
+    slack = COARSE_STEP_MM  # a stretch's points lie within half a step of its coarse sample
+    ray, sample = np.nonzero(coarse <= smallest[:, None] + slack)
+    offsets = np.arange(-COARSE_STEP_MM / 2, COARSE_STEP_MM / 2 + 1e-9, AXIS_STEP_MM)
+    fine_t = np.clip(coarse_t[sample][:, None] + offsets[None, :], 0.0, length_mm)
+    fine = source.sample_rays(origin, rays[ray], fine_t).min(axis=1)
+    np.minimum.at(smallest, ray, fine)
+    return smallest.reshape(directions.shape[:-1])

@@ -1,0 +1,482 @@
+"""The parts and landmarks of DESIGN.md derived from the seven segmented structures.
+
+Everything is measured in the case's own anatomical frame, built from the two landmark planes:
+origin on the mid-sagittal plane at the disc's centre, ``u`` toward the patient's left (mm),
+``w`` along the disc mid-plane's cranial normal, ``v`` posterior (``u x v = w``). In that frame:
+
+- **Reference levels** are measured on the bones, not assumed: the disc's posterior wall
+  ``v_wall`` (the lower quartile of the disc's back edge over its central columns, so a
+  herniation does not move it); the front of the L5 lamina behind the canal; and, in the slab
+  just behind the L5 body (pedicles only: the transverse processes and facets lie farther back),
+  each pedicle's medial and lateral border and its lower edge.
+- **L5**: in front of the wall the body; behind it, medial of the pedicles the lamina (far back,
+  the spinous process); lateral, at pedicle height, the pedicle then the transverse process
+  beyond the pedicle's lateral border; above the body's top behind the canal the superior
+  articular process; lateral bone below the pedicles is the inferior articular process. That
+  last rule errs toward the IAP (a blocking part), never away from it: bone of L5 at the level
+  of the foramen behind the disc is an IAP until shown otherwise.
+- **S1**: the body in front of the wall within the disc's width, the ala lateral of it and
+  behind it; behind the wall above the S1 endplate the superior articular process; behind the
+  canal at the midline the posterior arch.
+- **Nerves**: the dural sac is what survives a morphological opening with a 3.5 mm ball (a root
+  is at most ~6 mm thick, the sac ~12-16 mm), then the remaining root voxels of each side are
+  split between the exiting L5 root and the traversing S1 root by their geodesic distance to
+  two seeds: the most lateral root voxel (the L5 root runs out through the foramen and over
+  the ala) and the most caudal one within the disc's width (the S1 root runs down inside the
+  canal).
+- **Ilium**: split by side; the top 15 mm of each column is the crest.
+- **Point b** per side: on the disc mid-plane, at the pedicle's medial border, on the disc's
+  posterior wall. **Point a**: the tip of the S1 SAP (its most cranial level) at the ventral
+  end of the joint (the most anterior SAP voxel that lies within 3 mm of the IAP).
+
+Lengths are in mm, points in LPS mm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from lumboplan_app.errors import PlanningError
+from lumboplan_app.labels import Part, Side, Structure
+from lumboplan_app.planning.landmarks import disc_mid_plane, mid_sagittal_plane
+from lumboplan_app.planning.placement import sided
+from lumboplan_app.volume import LabelMap
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Radius (mm) of the ball whose opening keeps the dural sac and drops the roots.
+SAC_OPENING_RADIUS_MM = 3.5
+#: Height (mm) of the iliac crest band at the top of each iliac wing (as the phantom's truth).
+CREST_BAND_MM = 15.0
+#: Tolerance (mm) around measured borders, about one voxel of a 1 mm scan.
+_BORDER_MM = 1.5
+#: How far (mm) behind the disc's wall the pedicle slab reaches.
+_PEDICLE_SLAB_MM = (1.5, 5.0)
+#: The spinous process starts this far (mm) behind the front of the lamina.
+_SPINOUS_BEHIND_LAMINA_MM = 12.0
+#: SAP voxels within this distance (mm) of the IAP form the facet joint.
+_JOINT_MM = 3.0
+
+
+@dataclass(frozen=True)
+class AnatomicalFrame:
+    """The case's frame: origin (LPS mm) and unit axes u (left), v (posterior), w (cranial)."""
+
+    origin: FloatArray
+    axes: FloatArray  # (3, 3): rows u, v, w
+
+    def local(self, points_lps_mm: FloatArray) -> FloatArray:
+        """Return (..., 3) LPS points as (u, v, w) mm."""
+        return np.asarray((points_lps_mm - self.origin) @ self.axes.T)
+
+    def lps(self, local_uvw_mm: npt.ArrayLike) -> FloatArray:
+        """Return (u, v, w) mm points as LPS mm."""
+        return np.asarray(local_uvw_mm, dtype=np.float64) @ self.axes + self.origin
+
+
+@dataclass(frozen=True)
+class DerivedAnatomy:
+    """The part map and the landmarks (``truth.json``'s form) derived from the structures."""
+
+    parts: LabelMap
+    landmarks: dict[str, Any]
+    frame: AnatomicalFrame
+
+
+def anatomical_frame(labels: LabelMap) -> AnatomicalFrame:
+    """Build the frame from the disc mid-plane and the mid-sagittal plane.
+
+    Raises
+    ------
+    PlanningError
+        If the disc, L5 or S1 is missing.
+    """
+    disc_point, cranial = disc_mid_plane(labels)
+    mid_point, left = mid_sagittal_plane(labels)
+    u = left - (left @ cranial) * cranial
+    u /= np.linalg.norm(u)
+    v = np.cross(cranial, u)
+    origin = disc_point - ((disc_point - mid_point) @ left) / (u @ left) * u
+    return AnatomicalFrame(origin, np.vstack([u, v, cranial]))
+
+
+def derive_anatomy(labels: LabelMap) -> DerivedAnatomy:
+    """Derive the part map, points a and b and the planes from a structure label map.
+
+    Raises
+    ------
+    PlanningError
+        If the disc, L5 or S1 is missing (no frame can be built).
+    """
+    frame = anatomical_frame(labels)
+    array = labels.array
+    local = _LocalCoordinates(labels, frame)
+    parts = np.zeros(array.shape, dtype=np.uint8)
+    parts[array == Structure.DISC] = Part.DISC
+    parts[array == Structure.SKIN] = Part.SKIN
+    levels = _measure_levels(local)
+    _split_l5(local, levels, parts)
+    _split_s1(local, levels, parts)
+    _split_nerves(labels, local, levels, parts)
+    _split_ilium(labels, local, parts)
+    part_map = LabelMap(parts, labels.grid)
+    landmarks = _landmarks(frame, local, levels, parts)
+    return DerivedAnatomy(part_map, landmarks, frame)
+
+
+class _LocalCoordinates:
+    """(u, v, w) of every voxel of one structure, computed once and kept."""
+
+    def __init__(self, labels: LabelMap, frame: AnatomicalFrame) -> None:
+        self.labels = labels
+        self.frame = frame
+        self._cache: dict[int, tuple[npt.NDArray[np.intp], FloatArray]] = {}
+
+    def of(self, structure: Structure) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """Return (voxel indices (N, 3) zyx, local coordinates (N, 3)) of ``structure``."""
+        if structure not in self._cache:
+            index = np.argwhere(self.labels.array == structure)
+            points = self.labels.grid.index_to_lps(index.astype(np.float64))
+            self._cache[structure] = (index, self.frame.local(points))
+        return self._cache[structure]
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """A body's posterior wall (a line in w) and the front of its posterior arch by level (mm).
+
+    ``levels`` are w values 1 mm apart and ``arch`` the v of the arch's front at each, filled
+    from the nearest measured level; the wall is ``wall_offset + wall_slope * w``.
+    """
+
+    wall_offset: float
+    wall_slope: float
+    levels: FloatArray
+    arch: FloatArray
+
+    def wall_at(self, w: FloatArray) -> FloatArray:
+        """Return the body's posterior wall (v, mm) at heights ``w``."""
+        return self.wall_offset + self.wall_slope * np.asarray(w)
+
+    def arch_at(self, w: FloatArray) -> FloatArray:
+        """Return the front of the posterior arch (v, mm) at heights ``w``."""
+        return np.interp(w, self.levels, self.arch)
+
+
+@dataclass(frozen=True)
+class _Levels:
+    """Reference positions measured on the bones (mm, in the anatomical frame)."""
+
+    v_wall: float
+    disc_half_width: float
+    l5: _Profile
+    s1: _Profile
+    l5_top: float
+    s1_top: float
+    pedicle_medial: dict[Side, float]
+    pedicle_lateral: dict[Side, float]
+    pedicle_bottom: dict[Side, float]
+
+
+def _measure_levels(local: _LocalCoordinates) -> _Levels:
+    _, disc = local.of(Structure.DISC)
+    _, l5 = local.of(Structure.L5)
+    _, s1 = local.of(Structure.S1)
+    if len(l5) == 0 or len(s1) == 0:
+        raise PlanningError("L5 or S1 was not found: the foramina cannot be described.")
+    disc_half_width = float(np.percentile(np.abs(disc[:, 0]), 98))
+    v_wall = _posterior_wall(disc, disc_half_width)
+    l5_profile = _profile(l5, v_wall, "L5")
+    s1_profile = _profile(s1, v_wall, "S1")
+    body = l5[:, 1] <= l5_profile.wall_at(l5[:, 2]) + _BORDER_MM
+    l5_top = float(np.percentile(l5[body, 2], 99))
+    s1_body = s1[:, 1] <= s1_profile.wall_at(s1[:, 2]) + _BORDER_MM
+    s1_top = float(np.percentile(s1[s1_body, 2], 99))
+    medial, lateral, bottom = {}, {}, {}
+    behind_body = l5[:, 1] - l5_profile.wall_at(l5[:, 2])
+    slab = (behind_body > _PEDICLE_SLAB_MM[0]) & (behind_body < _PEDICLE_SLAB_MM[1])
+    for side in Side:
+        across = side.lps_sign * l5[:, 0]
+        pedicle = slab & (across > 2.0)
+        if pedicle.sum() < 5:
+            raise PlanningError(f"The {side.value} L5 pedicle was not found behind the body.")
+        medial[side] = float(np.percentile(across[pedicle], 1))
+        lateral[side] = float(np.percentile(across[pedicle], 99))
+        bottom[side] = float(np.percentile(l5[pedicle, 2], 1))
+    return _Levels(
+        v_wall, disc_half_width, l5_profile, s1_profile, l5_top, s1_top, medial, lateral, bottom
+    )
+
+
+def _profile(bone: FloatArray, v_wall: float, name: str) -> _Profile:
+    """Measure a vertebra's posterior wall and arch front along its midline (|u| < 4 mm).
+
+    At each 1 mm level the midline voxels' v values split at their widest gap (the canal, wider
+    than 5 mm): the body in front, the arch behind. A level without a gap is body when it lies
+    within 8 mm of the disc's wall, arch otherwise. The wall is a line fitted to the levels where
+    it stands within 2 mm of its median (the rounded rims of the endplates fall short of it):
+    the body is tilted against the disc by the lordosis, and the line carries the tilt to the
+    levels of the posterior elements.
+    """
+    midline = bone[np.abs(bone[:, 0]) < 4.0]
+    if len(midline) == 0:
+        raise PlanningError(f"{name} was not found at the midline: its parts cannot be told apart.")
+    rounded = np.round(midline[:, 2]).astype(int)
+    levels, walls, arches = [], [], []
+    for level in np.unique(rounded):
+        values = np.sort(midline[rounded == level, 1])
+        gaps = np.diff(values)
+        widest = int(np.argmax(gaps)) if len(gaps) else 0
+        if len(gaps) and gaps[widest] > 5.0:
+            wall, arch = values[widest], values[widest + 1]
+        elif values[0] < v_wall + 8.0:
+            wall, arch = values[-1], np.nan
+        else:
+            wall, arch = np.nan, values[0]
+        levels.append(float(level))
+        walls.append(wall)
+        arches.append(arch)
+    wall_levels, wall_values = np.array(levels), np.array(walls)
+    known = np.isfinite(wall_values)
+    known &= wall_values > np.median(wall_values[known]) - 2.0 if known.any() else known
+    if known.sum() >= 3:
+        slope, offset = np.polyfit(wall_levels[known], wall_values[known], 1)
+    else:
+        slope, offset = 0.0, v_wall
+    return _Profile(float(offset), float(slope), wall_levels, _filled(np.array(arches)))
+
+
+def _filled(values: FloatArray) -> FloatArray:
+    """Fill NaN entries from the nearest measured one (all NaN: +inf, nothing is behind)."""
+    known = np.flatnonzero(np.isfinite(values))
+    if len(known) == 0:
+        return np.full(len(values), np.inf)
+    nearest = known[np.abs(np.arange(len(values))[:, None] - known[None, :]).argmin(axis=1)]
+    return values[nearest]
+
+
+def _posterior_wall(disc: FloatArray, half_width: float) -> float:
+    """Return the disc's posterior wall (v, mm): lower quartile of its central columns' backs."""
+    central = (np.abs(disc[:, 0]) < 0.5 * half_width) & (np.abs(disc[:, 2]) < 3.0)
+    columns = np.round(disc[central, 0]).astype(int)
+    backs = [float(disc[central, 1][columns == c].max()) for c in np.unique(columns)]
+    if not backs:
+        raise PlanningError("The L5/S1 disc's posterior wall was not found.")
+    return float(np.percentile(backs, 25))
+
+
+def _split_l5(local: _LocalCoordinates, levels: _Levels, parts: npt.NDArray[np.uint8]) -> None:
+    index, coordinates = local.of(Structure.L5)
+    u, v, w = coordinates.T
+    wall, arch = levels.l5.wall_at(w), levels.l5.arch_at(w)
+    result = np.full(len(u), int(Part.L5_BODY), dtype=np.uint8)
+    behind = v > wall + _BORDER_MM
+    in_front = v < arch - _BORDER_MM
+    for side in Side:
+        across = side.lps_sign * u
+        on_side = across >= 0
+        medial = levels.pedicle_medial[side] - _BORDER_MM
+        lateral_border = levels.pedicle_lateral[side] + _BORDER_MM
+        low = levels.pedicle_bottom[side] - _BORDER_MM
+        midline = on_side & (across < medial) & ~in_front
+        result[midline] = Part.L5_LAMINA
+        result[midline & (v > arch + _SPINOUS_BEHIND_LAMINA_MM)] = Part.L5_SPINOUS_PROCESS
+        lateral = behind & on_side & (across >= medial)
+        pedicle = lateral & (w >= low) & in_front & (across <= lateral_border)
+        result[pedicle] = sided(side, Part.L5_PEDICLE_LEFT, Part.L5_PEDICLE_RIGHT)
+        result[lateral & (w >= low) & ~in_front] = Part.L5_LAMINA
+        result[lateral & (w >= low) & (across > lateral_border)] = sided(
+            side, Part.L5_TRANSVERSE_PROCESS_LEFT, Part.L5_TRANSVERSE_PROCESS_RIGHT
+        )
+        superior = lateral & ~in_front & (w > levels.l5_top - 4.0)
+        result[superior] = sided(side, Part.L5_SAP_LEFT, Part.L5_SAP_RIGHT)
+        result[lateral & (w < low)] = sided(side, Part.L5_IAP_LEFT, Part.L5_IAP_RIGHT)
+    parts[tuple(index.T)] = result
+
+
+def _split_s1(local: _LocalCoordinates, levels: _Levels, parts: npt.NDArray[np.uint8]) -> None:
+    index, coordinates = local.of(Structure.S1)
+    u, v, w = coordinates.T
+    wall, arch = levels.s1.wall_at(w), levels.s1.arch_at(w)
+    result = np.full(len(u), int(Part.S1_BODY), dtype=np.uint8)
+    behind = v > wall + _BORDER_MM
+    for side in Side:
+        across = side.lps_sign * u
+        on_side = across >= 0
+        ala = on_side & ((across > levels.disc_half_width) | behind)
+        result[ala] = sided(side, Part.S1_ALA_LEFT, Part.S1_ALA_RIGHT)
+        medial = levels.pedicle_medial[side] - 3.0
+        posterior_arch = on_side & (across < medial) & (v > arch - _BORDER_MM)
+        result[posterior_arch] = Part.S1_POSTERIOR_ARCH
+        facet_column = on_side & behind & (across >= medial) & (v > arch - 5.0)
+        above_endplate = on_side & behind & (across >= medial) & (w > levels.s1_top - _BORDER_MM)
+        result[facet_column | above_endplate] = sided(side, Part.S1_SAP_LEFT, Part.S1_SAP_RIGHT)
+    parts[tuple(index.T)] = result
+
+
+def _split_nerves(
+    labels: LabelMap,
+    local: _LocalCoordinates,
+    levels: _Levels,
+    parts: npt.NDArray[np.uint8],
+) -> None:
+    nerves = labels.array == Structure.NERVES
+    if not nerves.any():
+        return
+    spacing_zyx = np.asarray(labels.grid.spacing_xyz_mm[::-1])
+    radius = np.ceil(SAC_OPENING_RADIUS_MM / spacing_zyx).astype(int)
+    offsets = np.ogrid[tuple(slice(-r, r + 1) for r in radius)]
+    ball = sum((o * s) ** 2 for o, s in zip(offsets, spacing_zyx, strict=True)) <= (
+        SAC_OPENING_RADIUS_MM**2
+    )
+    sac = ndimage.binary_opening(nerves, structure=ball)
+    components, count = ndimage.label(sac)
+    if count > 1:  # the sac is the largest thick piece; others (a swollen root) stay roots
+        sizes = ndimage.sum_labels(sac, components, range(1, count + 1))
+        sac = components == 1 + int(np.argmax(sizes))
+    index, coordinates = local.of(Structure.NERVES)
+    in_sac = sac[tuple(index.T)]
+    result = np.full(len(index), int(Part.DURAL_SAC), dtype=np.uint8)
+    for side in Side:
+        across = side.lps_sign * coordinates[:, 0]
+        root = ~in_sac & (across > 0)
+        if not root.any():
+            continue
+        chosen = np.flatnonzero(root)
+        l5_seed = chosen[int(np.argmax(across[chosen]))]
+        within = chosen[across[chosen] < levels.disc_half_width]
+        l5_part = int(sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT))
+        if len(within) == 0:
+            result[chosen] = l5_part
+            continue
+        s1_seed = within[int(np.argmin(coordinates[within, 2]))]
+        to_l5, to_s1 = _geodesic(index[chosen], spacing_zyx, chosen, [l5_seed, s1_seed])
+        s1_part = int(sided(side, Part.S1_ROOT_LEFT, Part.S1_ROOT_RIGHT))
+        assigned = np.where(to_l5 <= to_s1, l5_part, s1_part)
+        # Pieces joined to neither seed: a sliver of the sac's rim (medial) or a root.
+        alone = ~np.isfinite(to_l5) & ~np.isfinite(to_s1)
+        medial = across[chosen] < levels.pedicle_medial[side]
+        assigned[alone] = np.where(medial[alone], int(Part.DURAL_SAC), l5_part)
+        result[chosen] = assigned
+    parts[tuple(index.T)] = result
+
+
+def _geodesic(
+    voxels: npt.NDArray[np.intp],
+    spacing_zyx: FloatArray,
+    members: npt.NDArray[np.intp],
+    seeds: list[int],
+) -> tuple[FloatArray, FloatArray]:
+    """Distances (mm) inside a voxel set, through its 26-neighbourhood, from two seed voxels.
+
+    Voxels not connected to a seed are given an infinite distance to it.
+    """
+    low = voxels.min(axis=0)
+    shifted = voxels - low + 1  # a border of one empty voxel around the set
+    lookup = np.full(tuple(shifted.max(axis=0) + 2), -1, dtype=np.int64)
+    lookup[tuple(shifted.T)] = np.arange(len(voxels))
+    rows, columns, lengths = [], [], []
+    for delta in np.array(list(np.ndindex(3, 3, 3))) - 1:
+        if tuple(delta) <= (0, 0, 0):  # each neighbour pair once, no self-loops
+            continue
+        neighbour = lookup[tuple((shifted + delta).T)]
+        linked = neighbour >= 0
+        rows.append(np.flatnonzero(linked))
+        columns.append(neighbour[linked])
+        lengths.append(np.full(int(linked.sum()), float(np.linalg.norm(delta * spacing_zyx))))
+    count = len(voxels)
+    graph = coo_matrix(
+        (np.concatenate(lengths), (np.concatenate(rows), np.concatenate(columns))),
+        shape=(count, count),
+    ).tocsr()
+    where = {int(m): i for i, m in enumerate(members)}
+    distances = dijkstra(graph, directed=False, indices=[where[s] for s in seeds])
+    return distances[0], distances[1]
+
+
+def _split_ilium(labels: LabelMap, local: _LocalCoordinates, parts: npt.NDArray[np.uint8]) -> None:
+    index, coordinates = local.of(Structure.ILIUM)
+    if len(index) == 0:
+        return
+    ilium = labels.array == Structure.ILIUM
+    # The canonical grid's first axis runs toward superior: the top of each column is its crest.
+    top = np.where(ilium.any(axis=0), ilium.shape[0] - 1 - np.argmax(ilium[::-1], axis=0), -1)
+    depth_mm = (top[index[:, 1], index[:, 2]] - index[:, 0]) * labels.grid.spacing_xyz_mm[2]
+    crest = depth_mm < CREST_BAND_MM
+    left = coordinates[:, 0] >= 0
+    result = np.select(
+        [left & crest, left & ~crest, ~left & crest],
+        [int(Part.ILIAC_CREST_LEFT), int(Part.ILIAC_WING_LEFT), int(Part.ILIAC_CREST_RIGHT)],
+        int(Part.ILIAC_WING_RIGHT),
+    )
+    parts[tuple(index.T)] = result.astype(np.uint8)
+
+
+def _landmarks(
+    frame: AnatomicalFrame,
+    local: _LocalCoordinates,
+    levels: _Levels,
+    parts: npt.NDArray[np.uint8],
+) -> dict[str, Any]:
+    points: dict[str, dict[str, list[float] | None]] = {}
+    lines: dict[str, dict[str, Any]] = {}
+    for side in Side:
+        sign = side.lps_sign
+        b = frame.lps([sign * levels.pedicle_medial[side], levels.v_wall, 0.0])
+        points[side.value] = {"a": _point_a(local, parts, side), "b": b.tolist()}
+        lines[side.value] = {
+            "point": b.tolist(),
+            "direction": frame.axes[2].tolist(),
+        }
+    return {
+        "planes": {
+            "mid_sagittal": {"point": frame.origin.tolist(), "normal": frame.axes[0].tolist()},
+            "disc_mid": {"point": frame.origin.tolist(), "normal": frame.axes[2].tolist()},
+        },
+        "points_lps_mm": points,
+        "medial_pedicle_lines": lines,
+    }
+
+
+def _point_a(
+    local: _LocalCoordinates, parts: npt.NDArray[np.uint8], side: Side
+) -> list[float] | None:
+    """Return the ventral end of the facet joint at the SAP's tip (LPS mm); None if not found."""
+    s1_index, _ = local.of(Structure.S1)
+    l5_index, _ = local.of(Structure.L5)
+    sap_part = sided(side, Part.S1_SAP_LEFT, Part.S1_SAP_RIGHT)
+    iap_part = sided(side, Part.L5_IAP_LEFT, Part.L5_IAP_RIGHT)
+    sap = parts[tuple(s1_index.T)] == sap_part
+    iap = parts[tuple(l5_index.T)] == iap_part
+    if not sap.any() or not iap.any():
+        return None
+    grid = local.labels.grid
+    iap_points = grid.index_to_lps(l5_index[iap].astype(np.float64))
+    sap_points = grid.index_to_lps(s1_index[sap].astype(np.float64))
+    near, nearest = cKDTree(iap_points).query(sap_points, distance_upper_bound=_JOINT_MM)
+    touching = np.isfinite(near)
+    if touching.sum() < 3:
+        return None
+    # The joint surface: midway between each SAP voxel near the IAP and its nearest IAP voxel.
+    midway = local.frame.local((sap_points[touching] + iap_points[nearest[touching]]) / 2.0)
+    spacing_w = float(np.abs(local.frame.axes[2] @ np.diag(grid.spacing_xyz_mm)).max())
+    sap_tip = float(local.frame.local(sap_points[touching])[:, 2].max())
+    tip = sap_tip + spacing_w / 2.0  # the top voxel's centre lies inside the process
+    joint = midway[midway[:, 2] > tip - 8.0][:, :2]
+    if len(joint) < 3:
+        return None
+    # The joint line in the axial plane: its principal direction, pointed anteriorly (-v).
+    centre = joint.mean(axis=0)
+    _, vectors = np.linalg.eigh(np.cov((joint - centre).T))
+    along = vectors[:, 1] if vectors[1, 1] < 0 else -vectors[:, 1]
+    reach = float(np.percentile((joint - centre) @ along, 97))
+    ventral = centre + reach * along
+    return local.frame.lps([ventral[0], ventral[1], tip]).tolist()
