@@ -150,6 +150,28 @@ def _build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--weights", type=Path, help="model .safetensors (its card beside it)")
     segment.set_defaults(handler=_command_segment)
 
+    plan = commands.add_parser(
+        "plan",
+        help="assess both L5/S1 foramina: placement, Group A/B, best free trajectory",
+        description="Plan a scan: derive the parts and landmarks from the labels (or segment "
+        "first when --labels is not given), place the working channel by the paper's protocol on "
+        "each side, classify the foramen, map the free poses, and write the case file.",
+    )
+    plan.add_argument("scan", type=Path, help="DICOM folder, DICOMDIR, DICOM or volume file")
+    plan.add_argument("--labels", type=Path, help="label map on the scan's grid (else: segment)")
+    plan.add_argument(
+        "-o", "--output", type=Path, required=True, help="CASE.lumboplan (the case file)"
+    )
+    plan.add_argument("--json", type=Path, help="also write the plan JSON (lumboplan.plan/1)")
+    _add_series_option(plan)
+    plan.add_argument("--diameter", type=float, default=8.0, help="channel diameter, mm (8)")
+    plan.add_argument("--length", type=float, default=150.0, help="channel length, mm (150)")
+    plan.add_argument("--weights", type=Path, help="model .safetensors, when segmenting")
+    plan.add_argument(
+        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="(auto)"
+    )
+    plan.set_defaults(handler=_command_plan)
+
     train = commands.add_parser(
         "train",
         help="train the model on labelled scans (k-fold, resumable)",
@@ -303,6 +325,71 @@ def _command_segment(arguments: argparse.Namespace) -> int:
     write_image(labels, arguments.output)
     print(f"Wrote {arguments.output.name}: labels on the scan's grid ({_size_text(volume)})")
     return 0
+
+
+def _command_plan(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.atomic import write_text_atomic
+    from lumboplan_app.io import read_label_map
+    from lumboplan_app.planning.plan import ChannelSize, plan_from_labels
+    from lumboplan_app.session import CASE_SUFFIX, case_from_plan, write_case
+
+    if arguments.output.suffix != CASE_SUFFIX:
+        raise LoadError(
+            f"Name the case file with the ending {CASE_SUFFIX}, e.g. CASE{CASE_SUFFIX}."
+        )
+    if arguments.diameter <= 0 or arguments.length <= 0:
+        raise LoadError("The channel's --diameter and --length must be positive (mm).")
+    volume = _read(arguments.scan, arguments.series)
+    model = None
+    if arguments.labels is not None:
+        labels = read_label_map(arguments.labels, reference=volume.grid)
+    else:
+        from lumboplan_app.segmentation.inference import Segmenter
+
+        segmenter = Segmenter(arguments.weights, device=arguments.device)
+        with _progress_bar("Segmenting") as progress:
+            labels = segmenter.segment(volume, progress=progress)
+        model = {
+            "file": segmenter.weights.name,
+            "sha256": segmenter.card.sha256,
+            "training_data": segmenter.card.training_data,
+        }
+    channel = ChannelSize(arguments.diameter, arguments.length)
+    with _progress_bar("Planning") as progress:
+        plan = plan_from_labels(labels, channel, progress=progress)
+    case = case_from_plan(plan, labels, volume, str(arguments.scan), model)
+    write_case(case, arguments.output)
+    if arguments.json is not None:
+        write_text_atomic(arguments.json, json.dumps(case.plan, indent=2) + "\n")
+    for side, entry in case.plan["sides"].items():
+        print(f"{side.title()} L5/S1 foramen: {_side_summary(entry)}")
+    print(f"Wrote {arguments.output.name}")
+    return 0
+
+
+def _side_summary(entry: dict[str, Any]) -> str:
+    """One line per foramen: group, advice, the first reason, alpha and Line B, best free pose."""
+    group = entry["group"]
+    if group == "not_assessable":
+        return f"not assessable - {entry['reasons'][0]}"
+    advice = "TF-PELD advised" if group == "A" else "IL-PELD or open microdiscectomy advised"
+    text = f"Group {group} ({advice})"
+    if entry["reasons"]:
+        text += f" - {entry['reasons'][0].rstrip('.')}"
+    text += f"; alpha {entry['alpha_deg']:.1f} deg"
+    if entry["line_b_mm"] is not None:
+        text += f", Line B {entry['line_b_mm']:.1f} mm"
+    else:
+        text += ", Line B not measured (the skin entry lies outside the scan)"
+    best = entry.get("best_free")
+    if best is not None:
+        text += (
+            f"; best free trajectory alpha {best['alpha_deg']:.0f}, beta {best['beta_deg']:.0f} "
+            f"deg ({best['min_clearance_mm']:.1f} mm clear)"
+        )
+    else:
+        text += "; no free trajectory"
+    return text
 
 
 def _command_train(arguments: argparse.Namespace) -> int:

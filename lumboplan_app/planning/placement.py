@@ -127,7 +127,7 @@ class SidePlan:
             return None if value is None else [round(v, 2) for v in value]
 
         def number(value: float | None) -> float | None:
-            return None if value is None else round(value, 2)
+            return None if value is None else round(value, 2) + 0.0  # no "-0.0" in the JSON
 
         return {
             "group": self.group,
@@ -230,7 +230,7 @@ def paper_placement(
     contacts.sort(key=lambda contact: int(contact.part))
     blocking = [c for c in contacts if c.part in blocking_parts(side) and c.clearance_mm < 0]
     reasons.extend(
-        f"The channel touches the {c.part.display_name.lower()} ({-c.clearance_mm:.1f} mm deep)."
+        f"The channel touches the {c.part.display_name}, {-c.clearance_mm:.1f} mm deep."
         for c in blocking
     )
     point_d = skin_entry(channel, skin)
