@@ -26,13 +26,15 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
+
 if TYPE_CHECKING:
-    from lumboplan_app.volume import Volume
+    from lumboplan_app.volume import LabelMap, Volume
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +44,12 @@ PLANES: tuple[Plane, ...] = ("axial", "coronal", "sagittal")
 #: Array axis (0 = z, 1 = y, 2 = x) normal to each plane: the axis its slice index runs along.
 PLANE_AXIS: dict[Plane, int] = {"axial": 0, "coronal": 1, "sagittal": 2}
 
-Change = Literal["cursor", "window"]
+Change = Literal["cursor", "window", "labels"]
 #: An observer is called with what changed.
 Observer = Callable[[Change], None]
+
+#: Opacity of the label overlay when labels are first shown (0 transparent, 1 opaque).
+DEFAULT_LABEL_OPACITY = 0.45
 
 #: Name of the preset that is applied when a volume is shown.
 DEFAULT_PRESET = "Auto (1-99 %)"
@@ -233,9 +238,7 @@ def index_to_display(
     return top_z - z, y
 
 
-def extract_plane(
-    array: npt.NDArray[np.float32], plane: Plane, slice_index: int
-) -> npt.NDArray[np.float32]:
+def extract_plane(array: npt.NDArray[Any], plane: Plane, slice_index: int) -> npt.NDArray[Any]:
     """Return slice ``slice_index`` of a ``(Z, Y, X)`` array along ``plane``, display-oriented.
 
     The result is a read-only view (no copy).
@@ -351,6 +354,9 @@ class ViewState:
             (n - 1) // 2 for n in self._shape_zyx
         )
         self._observers: list[Observer] = []
+        self._labels: LabelMap | None = None
+        self._visible: dict[Structure, bool] = dict.fromkeys(SEGMENTED_STRUCTURES, True)
+        self._label_opacity = DEFAULT_LABEL_OPACITY
 
     # -- what is shown ------------------------------------------------------------------------
 
@@ -385,7 +391,7 @@ class ViewState:
     # -- observers ----------------------------------------------------------------------------
 
     def subscribe(self, observer: Observer) -> None:
-        """Call ``observer(change)`` after every change (``"cursor"`` or ``"window"``)."""
+        """Call ``observer(change)`` after each change: ``"cursor"``, ``"window"``, ``"labels"``."""
         if observer not in self._observers:
             self._observers.append(observer)
 
@@ -468,6 +474,64 @@ class ViewState:
             column_spacing_mm=column_mm,
             letters=EDGE_LETTERS[plane],
         )
+
+    # -- labels -------------------------------------------------------------------------------
+
+    @property
+    def labels(self) -> LabelMap | None:
+        """The structure labels shown over the volume, or None."""
+        return self._labels
+
+    def set_labels(self, labels: LabelMap | None) -> None:
+        """Show ``labels`` (structure ids on the volume's grid) over the volume; None hides them.
+
+        Raises
+        ------
+        ValueError
+            If the labels do not lie on the volume's grid.
+        """
+        if labels is not None and not labels.grid.matches(self._volume.grid, tolerance_mm=1e-2):
+            raise ValueError("the labels do not lie on the volume's voxel grid")
+        self._labels = labels
+        self._notify("labels")
+
+    def is_structure_visible(self, structure: Structure) -> bool:
+        """Whether ``structure`` is drawn in the overlay."""
+        return self._visible[structure]
+
+    def set_structure_visible(self, structure: Structure, visible: bool) -> None:
+        """Show or hide one structure of the overlay."""
+        if self._visible[structure] != bool(visible):
+            self._visible[structure] = bool(visible)
+            self._notify("labels")
+
+    @property
+    def label_opacity(self) -> float:
+        """Opacity of the overlay, 0 (transparent) to 1 (opaque)."""
+        return self._label_opacity
+
+    def set_label_opacity(self, opacity: float) -> None:
+        """Set the overlay's opacity (clamped to 0..1)."""
+        opacity = min(max(float(opacity), 0.0), 1.0)
+        if opacity != self._label_opacity:
+            self._label_opacity = opacity
+            self._notify("labels")
+
+    def overlay_rgba(self, plane: Plane) -> npt.NDArray[np.uint8] | None:
+        """Return the label overlay of the slice ``plane`` shows: (rows, columns, 4) RGBA.
+
+        Each visible structure in its colour (``labels.Structure.colour_rgb``) at the overlay's
+        opacity; None when no labels are shown.
+        """
+        if self._labels is None:
+            return None
+        ids = extract_plane(self._labels.array, plane, self.slice_index(plane))
+        table = np.zeros((256, 4), dtype=np.uint8)
+        alpha = round(255 * self._label_opacity)
+        for structure in SEGMENTED_STRUCTURES:
+            if self._visible[structure]:
+                table[int(structure)] = (*structure.colour_rgb, alpha)
+        return np.ascontiguousarray(table[ids])
 
     def display_to_index(
         self, plane: Plane, row: float, column: float

@@ -121,8 +121,10 @@ def test_empty_window_invites_to_open_a_scan(window):
     assert window.open_folder_action.shortcut().toString() == "Ctrl+O"
     assert window.open_file_action.shortcut().toString() == "Ctrl+Shift+O"
     assert window.quit_action.shortcut().toString() == "Ctrl+Q"
+    assert window.segment_action.shortcut().toString() == "Ctrl+G"
+    assert not window.segment_action.isEnabled()  # nothing to segment yet
     menus = [action.text() for action in window.menuBar().actions()]
-    assert menus == ["&File", "&Help"]
+    assert menus == ["&File", "&Case", "&Help"]
 
 
 def test_about_names_the_version(window, qtbot):

@@ -302,3 +302,32 @@ def test_the_view_model_does_not_import_qt():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+def test_label_overlay_colours_visibility_and_opacity() -> None:
+    from lumboplan_app.labels import Structure
+    from lumboplan_app.volume import LabelMap
+
+    volume = ramp()
+    state = ViewState(volume)
+    assert state.overlay_rgba("axial") is None
+    ids = np.zeros(volume.array.shape, np.uint8)
+    ids[:, :, :2] = Structure.L5
+    ids[:, :, 2] = Structure.NERVES
+    changes: list[str] = []
+    state.subscribe(changes.append)
+    state.set_labels(LabelMap(ids, volume.grid))
+    overlay = state.overlay_rgba("axial")
+    assert overlay.shape == (*extract_plane(volume.array, "axial", 0).shape, 4)
+    assert tuple(overlay[0, 0, :3]) == Structure.L5.colour_rgb
+    assert tuple(overlay[0, 2, :3]) == Structure.NERVES.colour_rgb
+    assert overlay[0, 3, 3] == 0  # background stays transparent
+    state.set_structure_visible(Structure.L5, False)
+    assert state.overlay_rgba("axial")[0, 0, 3] == 0
+    state.set_label_opacity(3.0)  # clamped
+    assert state.label_opacity == 1.0
+    assert state.overlay_rgba("coronal")[..., 3].max() == 255  # the nerves, L5 hidden
+    assert changes == ["labels", "labels", "labels"]
+    other = LabelMap(np.zeros((2, 2, 2), np.uint8), Grid((2, 2, 2), (1.0, 1.0, 1.0), (0, 0, 0)))
+    with pytest.raises(ValueError, match="grid"):
+        state.set_labels(other)

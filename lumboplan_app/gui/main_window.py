@@ -44,19 +44,21 @@ from lumboplan_app.errors import Cancelled, LumboPlanError, SeriesChoiceRequired
 from lumboplan_app.gui.info_panel import InfoPanel
 from lumboplan_app.gui.series_dialog import SeriesChooserDialog
 from lumboplan_app.gui.slice_view import SliceView
+from lumboplan_app.gui.structures_panel import StructuresPanel
 from lumboplan_app.gui.workers import (
     CancelCheck,
     Job,
     ProgressCallback,
     Worker,
     load_scan_job,
+    segment_job,
     start_worker,
 )
 from lumboplan_app.viewing import PLANES, Change, Plane, ViewState
 
 if TYPE_CHECKING:
     from lumboplan_app.io.series import SeriesInfo
-    from lumboplan_app.volume import Volume
+    from lumboplan_app.volume import LabelMap, Volume
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ class MainWindow(QMainWindow):
         :class:`~lumboplan_app.errors.SeriesChoiceRequired` when the chooser opened).
     first_painted()
         The window has been painted once.
+    error_box_shown(str)
+        An error dialog opened with this message.
 
     Attributes
     ----------
@@ -122,6 +126,7 @@ class MainWindow(QMainWindow):
     volume_loaded = Signal(object)
     load_failed = Signal(object)
     first_painted = Signal()
+    error_box_shown = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -133,7 +138,10 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self.about_box: QMessageBox | None = None
         self._load_worker: Worker | None = None
+        self._task_worker: Worker | None = None
         self._load_path: Path | None = None
+        #: The model's weights file for "Segment" (None: the shipped model).
+        self.model_weights: Path | None = None
         self._running: list[tuple[Worker, QThread]] = []
         self._last_folder = Path.home()
         self._painted = False
@@ -155,6 +163,20 @@ class MainWindow(QMainWindow):
         self.open_file_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
         self.open_file_action.setStatusTip("Open a NIfTI, NRRD or MetaImage volume")
         self.open_file_action.triggered.connect(self.open_file)
+        self.open_labels_action = QAction("Open labels…", self)
+        self.open_labels_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.open_labels_action.setStatusTip(
+            "Show a label map of this scan (NIfTI, NRRD or MetaImage on the scan's grid)"
+        )
+        self.open_labels_action.setEnabled(False)
+        self.open_labels_action.triggered.connect(self.open_labels)
+        self.segment_action = QAction("Segment", self)
+        self.segment_action.setShortcut(QKeySequence("Ctrl+G"))
+        self.segment_action.setStatusTip(
+            "Label L5, the L5/S1 disc, S1, the nerves, the iliac bone and the skin"
+        )
+        self.segment_action.setEnabled(False)
+        self.segment_action.triggered.connect(self.segment)
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -167,8 +189,11 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self.open_folder_action)
         file_menu.addAction(self.open_file_action)
+        file_menu.addAction(self.open_labels_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        case_menu = self.menuBar().addMenu("&Case")
+        case_menu.addAction(self.segment_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.about_action)
         toolbar = QToolBar("Main", self)
@@ -176,6 +201,7 @@ class MainWindow(QMainWindow):
         toolbar.setMovable(False)
         toolbar.addAction(self.open_folder_action)
         toolbar.addAction(self.open_file_action)
+        toolbar.addAction(self.segment_action)
         toolbar.addSeparator()
         window_label = QLabel("Window ", toolbar)
         window_label.setObjectName("toolbarLabel")
@@ -235,8 +261,15 @@ class MainWindow(QMainWindow):
             self.views[plane] = view
             row, column = _VIEW_CELLS[plane]
             grid.addWidget(view, row, column)
-        self.info_panel = InfoPanel(viewer)
-        grid.addWidget(self.info_panel, 1, 1)
+        side = QWidget(viewer)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        self.info_panel = InfoPanel(side)
+        self.structures_panel = StructuresPanel(side)
+        self.structures_panel.segment_requested.connect(self.segment_action.trigger)
+        side_layout.addWidget(self.info_panel, 1)
+        side_layout.addWidget(self.structures_panel)
+        grid.addWidget(side, 1, 1)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
         grid.setColumnStretch(0, 1)
@@ -267,7 +300,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.hide()
         self.cancel_button = QPushButton("Cancel", bar)
         self.cancel_button.setObjectName("cancelLoadButton")
-        self.cancel_button.clicked.connect(self.cancel_load)
+        self.cancel_button.clicked.connect(self.cancel_running)
         self.cancel_button.hide()
         bar.addPermanentWidget(self.hover_label)
         bar.addPermanentWidget(self.cursor_label)
@@ -321,7 +354,7 @@ class MainWindow(QMainWindow):
         bool
             False when another scan is still being read (nothing is started).
         """
-        if self.is_loading() or self._closing:
+        if self.is_busy() or self._closing:
             return False
         path = Path(path)
         self._last_folder = path if path.is_dir() else path.parent
@@ -343,6 +376,125 @@ class MainWindow(QMainWindow):
             self.cancel_button.setEnabled(False)
             self.statusBar().showMessage("Cancelling…")
 
+    def cancel_running(self) -> None:
+        """Cancel what the status bar shows running: the load, or the segmentation."""
+        if self._load_worker is not None:
+            self.cancel_load()
+        elif self._task_worker is not None:
+            self._task_worker.request_cancel()
+            self.cancel_button.setEnabled(False)
+            self.statusBar().showMessage("Cancelling…")
+
+    # -- segmentation -------------------------------------------------------------------------
+
+    def is_busy(self) -> bool:
+        """Whether a scan is being read or segmented."""
+        return self._load_worker is not None or self._task_worker is not None
+
+    def segment(self) -> bool:
+        """Segment the scan shown in a worker; the labels appear over it when done.
+
+        Returns False when there is no scan or something is already running.
+        """
+        if self.state is None or self.is_busy() or self._closing:
+            return False
+        worker = Worker(segment_job(self.state.volume, self.model_weights), name="segment")
+        worker.progress.connect(self._on_task_progress)
+        worker.finished.connect(self._on_segmented)
+        worker.failed.connect(self._on_segment_failed)
+        self._task_worker = worker
+        self._set_busy_ui(True)
+        self.statusBar().showMessage("Segmenting…")
+        self._running.append((worker, start_worker(worker)))
+        return True
+
+    def open_labels(self) -> None:
+        """Ask for a label map of the scan shown and show it."""
+        from lumboplan_app.io import VOLUME_SUFFIXES
+
+        patterns = " ".join(f"*{suffix}" for suffix in VOLUME_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open labels", str(self._last_folder), f"Label maps ({patterns})"
+        )
+        if path:
+            self.load_labels(Path(path))
+
+    def load_labels(self, path: Path) -> bool:
+        """Show the label map at ``path`` over the scan; False (and a dialog) if it cannot be."""
+        from lumboplan_app.io import read_label_map
+
+        if self.state is None:
+            return False
+        try:
+            labels = read_label_map(path, reference=self.state.volume.grid)
+        except LumboPlanError as error:
+            self.show_error(str(error), "LumboPlan could not open the labels")
+            return False
+        self.show_labels(labels)
+        return True
+
+    def show_labels(self, labels: LabelMap) -> None:
+        """Show ``labels`` (on the scan's grid) over the scan."""
+        if self.state is not None:
+            self.state.set_labels(labels)
+            self.structures_panel.refresh()
+
+    def _set_busy_ui(self, busy: bool) -> None:
+        self.segment_action.setEnabled(not busy and self.state is not None)
+        self.structures_panel.segment_button.setEnabled(not busy and self.state is not None)
+        self._set_loading_ui(busy)
+
+    def _release(self, worker: Worker) -> None:
+        for entry in list(self._running):
+            if entry[0] is worker:
+                entry[1].quit()
+                entry[1].wait()
+                self._running.remove(entry)
+
+    def _finish_task(self) -> None:
+        if self._task_worker is not None:
+            self._release(self._task_worker)
+            self._task_worker = None
+            self._set_busy_ui(False)
+
+    def _on_task_progress(self, fraction: float, text: str) -> None:
+        if self._closing:
+            return
+        self.progress_bar.setValue(round(fraction * _PROGRESS_STEPS))
+        if self._task_worker is not None and not self._task_worker.is_cancel_requested():
+            self.statusBar().showMessage(text)
+
+    def _on_segmented(self, labels: LabelMap) -> None:
+        self._finish_task()
+        if self._closing:
+            return
+        self.show_labels(labels)
+        self.statusBar().showMessage("Segmented: review the labels in the three views.", 8000)
+
+    def _on_segment_failed(self, error: BaseException) -> None:
+        self._finish_task()
+        if self._closing:
+            return
+        if isinstance(error, Cancelled):
+            self.statusBar().showMessage("Segmentation cancelled; nothing was changed.", 8000)
+            return
+        self.statusBar().clearMessage()
+        if isinstance(error, LumboPlanError):
+            logger.info("a scan could not be segmented: %s", type(error).__name__)
+            self.show_error(str(error), "LumboPlan could not segment the scan")
+        else:
+            logger.error(
+                "unexpected %s while segmenting, raised at %s",
+                type(error).__name__,
+                code_location(error.__traceback__),
+            )
+            self.show_error(
+                f"LumboPlan could not segment this scan because of an unexpected problem "
+                f"({type(error).__name__}). Nothing was changed. Try again; if it happens again, "
+                "contact LumboPlan's support.",
+                "LumboPlan could not segment the scan",
+            )
+
     def _set_loading_ui(self, loading: bool) -> None:
         self.open_folder_action.setEnabled(not loading)
         self.open_file_action.setEnabled(not loading)
@@ -353,11 +505,7 @@ class MainWindow(QMainWindow):
 
     def _finish_load(self, worker: Worker) -> None:
         """Release the finished worker's thread (its job has returned, so it stops at once)."""
-        for entry in list(self._running):
-            if entry[0] is worker:
-                entry[1].quit()
-                entry[1].wait()
-                self._running.remove(entry)
+        self._release(worker)
         if self._load_worker is worker:
             self._load_worker = None
             self._set_loading_ui(False)
@@ -444,6 +592,9 @@ class MainWindow(QMainWindow):
         state.subscribe(self._on_state_changed)
         self._fill_presets(state)
         self.info_panel.show_volume(state.volume)
+        self.structures_panel.set_state(state)
+        self.segment_action.setEnabled(not self.is_busy())
+        self.open_labels_action.setEnabled(True)
         description = state.volume.meta.series_description
         self.setWindowTitle(f"LumboPlan — {description}" if description else "LumboPlan")
         self.stack.setCurrentIndex(1)
@@ -538,6 +689,7 @@ class MainWindow(QMainWindow):
         box.setTextFormat(Qt.TextFormat.PlainText)
         self.error_box = box
         box.open()
+        self.error_box_shown.emit(message)
 
     def show_about(self) -> None:
         """Show the version and what LumboPlan is for."""
@@ -590,6 +742,7 @@ class MainWindow(QMainWindow):
                     "the %s worker did not stop within %d ms", worker.name, WORKER_STOP_TIMEOUT_MS
                 )
         self._load_worker = None
+        self._task_worker = None
         for view in self.views.values():
             view.detach()
         if self.state is not None:

@@ -96,6 +96,8 @@ class SliceView(QWidget):
         self._state: ViewState | None = None
         self._image: QImage | None = None
         self._image_key: tuple[int, WindowLevel] | None = None
+        self._overlay: QImage | None = None
+        self._overlay_slice: int | None = None
         self._drag_start: QPointF | None = None
         self._drag_start_window: WindowLevel | None = None
         self._cursor_drag = False
@@ -115,11 +117,15 @@ class SliceView(QWidget):
         self._state = state
         self._image = None
         self._image_key = None
+        self._overlay = None
+        self._overlay_slice = None
         if state is not None:
             state.subscribe(self._on_state_changed)
         self.update()
 
     def _on_state_changed(self, change: Change) -> None:
+        if change == "labels":
+            self._overlay_slice = None
         self.update()
 
     # -- geometry -----------------------------------------------------------------------------
@@ -199,8 +205,23 @@ class SliceView(QWidget):
             self._image_key = key
         return self._image
 
+    def _overlay_image(self, state: ViewState) -> QImage | None:
+        """Return the current slice's label overlay (cached until the slice or labels change)."""
+        slice_index = state.slice_index(self.plane)
+        if self._overlay_slice != slice_index:
+            rgba = state.overlay_rgba(self.plane)
+            if rgba is None:
+                self._overlay = None
+            else:
+                rows, columns, _ = rgba.shape
+                self._overlay = QImage(
+                    rgba.data, columns, rows, rgba.strides[0], QImage.Format.Format_RGBA8888
+                ).copy()
+            self._overlay_slice = slice_index
+        return self._overlay
+
     def paintEvent(self, event: QPaintEvent) -> None:
-        """Paint the slice, crosshair, letters and title."""
+        """Paint the slice, the label overlay, crosshair, letters and title."""
         painter = QPainter(self)
         try:
             painter.fillRect(self.rect(), QColor("#000000"))
@@ -211,6 +232,10 @@ class SliceView(QWidget):
                 return
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.drawImage(rect, self._slice_image(state))
+            overlay = self._overlay_image(state)
+            if overlay is not None:  # labels stay crisp: no smoothing between voxels
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+                painter.drawImage(rect, overlay)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             self._paint_crosshair(painter, state, rect)
             self._paint_letters(painter, rect)

@@ -16,11 +16,14 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from lumboplan_app.progress import CancelCheck, ProgressCallback
+
+if TYPE_CHECKING:
+    from lumboplan_app.volume import Volume
 
 logger = logging.getLogger(__name__)
 
@@ -107,5 +110,22 @@ def load_scan_job(path: Path, series: str | None) -> Job:
         from lumboplan_app.io import read_scan_isolated
 
         return read_scan_isolated(path, series, progress=progress, should_cancel=should_cancel)
+
+    return job
+
+
+def segment_job(volume: Volume, weights: Path | None) -> Job:
+    """Return a job that segments ``volume`` with the model (``weights``; None: the shipped one).
+
+    The job returns the :class:`~lumboplan_app.volume.LabelMap` on the volume's grid; a missing
+    or tampered model and an unsuitable scan raise :class:`~lumboplan_app.errors.ModelError`.
+    """
+
+    def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+        from lumboplan_app.segmentation.inference import Segmenter
+
+        progress(0.0, "Loading the model")
+        segmenter = Segmenter(weights)
+        return segmenter.segment(volume, progress=progress, should_cancel=should_cancel)
 
     return job
