@@ -172,6 +172,54 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     plan.set_defaults(handler=_command_plan)
 
+    report = commands.add_parser(
+        "report",
+        help="the PDF report of a planned case",
+        description="Write the PDF report of a case file: recommendation per foramen with its "
+        "reasons, measurements, contacts, the best free trajectory and figures.",
+    )
+    report.add_argument("case", type=Path, help="CASE.lumboplan")
+    report.add_argument("-o", "--output", type=Path, required=True, help="REPORT.pdf")
+    report.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="leave out the patient's name, ID, birth date, the study date and the case key",
+    )
+    report.add_argument("--scan", type=Path, help="the scan, when it has moved since planning")
+    report.set_defaults(handler=_command_report)
+
+    run = commands.add_parser(
+        "run",
+        help="scan -> labels, meshes, plan, report, in one go",
+        description="Read the scan, segment it (or take --labels), and write labels.nii.gz, "
+        "meshes/, case.lumboplan, plan.json and report.pdf into OUT_DIR.",
+    )
+    run.add_argument("scan", type=Path, help="DICOM folder, DICOMDIR, DICOM or volume file")
+    run.add_argument("-o", "--output", type=Path, required=True, help="OUT_DIR")
+    run.add_argument("--labels", type=Path, help="label map of the scan (else: segment)")
+    _add_run_options(run)
+    _add_series_option(run)
+    run.set_defaults(handler=_command_run)
+
+    batch = commands.add_parser(
+        "batch",
+        help="every scan of a cohort folder; resumable, one CSV row per foramen",
+        description="Run every case of COHORT_DIR (one DICOM folder, case folder with "
+        "image.nii.gz, or volume file per case) into OUT_DIR/<case>/. A rerun skips finished "
+        "cases; a case that fails is recorded in failures.csv and the batch goes on. "
+        "foramina.csv holds one row per foramen.",
+    )
+    batch.add_argument("cohort", type=Path, help="COHORT_DIR")
+    batch.add_argument("-o", "--output", type=Path, required=True, help="OUT_DIR")
+    batch.add_argument("--workers", type=_positive_int, default=1, help="cases in parallel (1)")
+    batch.add_argument(
+        "--labels-name",
+        help="use this label file inside each case folder instead of segmenting "
+        "(e.g. labels.nii.gz for phantoms)",
+    )
+    _add_run_options(batch)
+    batch.set_defaults(handler=_command_batch)
+
     train = commands.add_parser(
         "train",
         help="train the model on labelled scans (k-fold, resumable)",
@@ -208,6 +256,14 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
     return value
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--deidentify", action="store_true", help="de-identified reports")
+    parser.add_argument("--weights", type=Path, help="model .safetensors (else the shipped one)")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="(auto)"
+    )
 
 
 def _add_series_option(parser: argparse.ArgumentParser) -> None:
@@ -390,6 +446,73 @@ def _side_summary(entry: dict[str, Any]) -> str:
     else:
         text += "; no free trajectory"
     return text
+
+
+def _command_report(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.report.pdf import write_report
+    from lumboplan_app.session import read_case
+
+    case = read_case(arguments.case)
+    volume = None
+    reference = arguments.scan or (case.scan or {}).get("reference")
+    if reference is not None:
+        try:
+            volume = _read(Path(reference), None)
+        except LoadError as error:
+            print(
+                f"Warning: the scan could not be read ({error}); the slice figures show the "
+                "labels only. Give the scan with --scan.",
+                file=sys.stderr,
+            )
+    with _progress_bar("Report") as progress:
+        write_report(case, arguments.output, volume, arguments.deidentify, progress)
+    print(f"Wrote {arguments.output.name}")
+    return 0
+
+
+def _command_run(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.pipeline import RunOptions, run_case
+
+    options = RunOptions(
+        labels=arguments.labels,
+        weights=arguments.weights,
+        device=arguments.device,
+        series=arguments.series,
+        deidentify=arguments.deidentify,
+    )
+    with _progress_bar("Scan to report") as progress:
+        result = run_case(arguments.scan, arguments.output, options, progress)
+    for side, entry in result.plan["sides"].items():
+        print(f"{side.title()} L5/S1 foramen: {_side_summary(entry)}")
+    stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.seconds.items())
+    print(f"Wrote labels, meshes, case, plan and report into {arguments.output.name} ({stages})")
+    return 0
+
+
+def _command_batch(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.pipeline import FAILURES_CSV, FORAMINA_CSV, RunOptions, run_batch
+
+    options = RunOptions(
+        weights=arguments.weights, device=arguments.device, deidentify=arguments.deidentify
+    )
+    with _progress_bar("Cohort") as progress:
+        summary = run_batch(
+            arguments.cohort,
+            arguments.output,
+            arguments.workers,
+            options,
+            arguments.labels_name,
+            progress,
+        )
+    print(
+        f"{len(summary.ran)} case(s) run, {len(summary.skipped)} already finished, "
+        f"{len(summary.failed)} failed; one row per foramen in {FORAMINA_CSV}"
+    )
+    for name, reason in sorted(summary.failed.items()):
+        print(f"Failed: {name}: {reason}", file=sys.stderr)
+    if summary.failed:
+        print(f"The failures are listed in {FAILURES_CSV}; rerun to retry them.", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def _command_train(arguments: argparse.Namespace) -> int:

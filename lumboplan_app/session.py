@@ -6,6 +6,7 @@ A case file is a ZIP container written atomically, so a crash never leaves a hal
   "scan": {reference, summary}, "patient": {...} | null, "channels": {side: channel | null},
   "landmark_edits": {...}, "model": {...} | null}``;
 - ``labels.nii.gz``: the structure label map on the scan's grid (the one the plan rests on);
+- ``parts.nii.gz`` (optional): the part map the planner derived from it;
 - ``plan.json``: the plan JSON (``lumboplan.plan/1``).
 
 The scan itself is referenced (its path as given and a summary to check it against on reopening),
@@ -46,6 +47,9 @@ class CaseFile:
         Structure ids on the scan's grid.
     plan : dict
         The plan JSON (``lumboplan.plan/1``).
+    parts : LabelMap or None
+        The part ids the planner derived from ``labels`` (for the report's figures and the 3-D
+        view's highlights), if known.
     scan : dict
         ``reference`` (the scan's path as given, or None) and ``summary`` (series description,
         modality, size, spacing, study date; no identifiers).
@@ -61,6 +65,7 @@ class CaseFile:
 
     labels: LabelMap
     plan: dict[str, Any]
+    parts: LabelMap | None = None
     scan: dict[str, Any] = field(default_factory=dict)
     channels: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     patient: PatientInfo | None = None
@@ -120,6 +125,7 @@ def case_from_plan(
     return CaseFile(
         labels=labels,
         plan=plan.to_json(),
+        parts=plan.parts,
         scan={
             "reference": scan_reference,
             "summary": None if volume is None else scan_summary(volume),
@@ -154,12 +160,15 @@ def write_case(case: CaseFile, path: Path) -> None:
         "model": case.model,
     }
     with tempfile.TemporaryDirectory(prefix="lumboplan-case-") as folder:
-        labels_file = Path(folder) / "labels.nii.gz"
-        write_image(case.labels, labels_file)
+        images = {"labels.nii.gz": case.labels, "parts.nii.gz": case.parts}
         with atomic_output(path) as temporary, zipfile.ZipFile(temporary, "w") as archive:
             archive.writestr("case.json", json.dumps(document, indent=2))
             archive.writestr("plan.json", json.dumps(case.plan, indent=2))
-            archive.write(labels_file, "labels.nii.gz", compress_type=zipfile.ZIP_STORED)
+            for name, image in images.items():
+                if image is not None:
+                    written = Path(folder) / name
+                    write_image(image, written)
+                    archive.write(written, name, compress_type=zipfile.ZIP_STORED)
     case.saved = saved
 
 
@@ -179,10 +188,14 @@ def read_case(path: Path) -> CaseFile:
         with zipfile.ZipFile(path) as archive:
             document = json.loads(archive.read("case.json"))
             plan = json.loads(archive.read("plan.json"))
+            names = set(archive.namelist())
             with tempfile.TemporaryDirectory(prefix="lumboplan-case-") as folder:
-                labels_file = Path(folder) / "labels.nii.gz"
-                labels_file.write_bytes(archive.read("labels.nii.gz"))
-                labels = read_label_map(labels_file)
+                maps = {}
+                for name in ("labels.nii.gz", "parts.nii.gz"):
+                    if name in names or name == "labels.nii.gz":
+                        member = Path(folder) / name
+                        member.write_bytes(archive.read(name))
+                        maps[name] = read_label_map(member)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as error:
         raise CorruptFileError(
             f"'{path.name}' is not a readable LumboPlan case (damaged or another kind of file). "
@@ -196,8 +209,9 @@ def read_case(path: Path) -> CaseFile:
         )
     patient = document.get("patient")
     return CaseFile(
-        labels=labels,
+        labels=maps["labels.nii.gz"],
         plan=plan,
+        parts=maps.get("parts.nii.gz"),
         scan=document.get("scan", {}),
         channels=document.get("channels", {}),
         patient=None if patient is None else PatientInfo(**patient),

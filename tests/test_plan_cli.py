@@ -75,7 +75,12 @@ def test_the_case_file_holds_labels_plan_and_channels(planned) -> None:
     assert case.scan["summary"]["modality"] == "MR"
     assert case.saved
     with zipfile.ZipFile(case_path) as archive:
-        assert sorted(archive.namelist()) == ["case.json", "labels.nii.gz", "plan.json"]
+        assert sorted(archive.namelist()) == [
+            "case.json",
+            "labels.nii.gz",
+            "parts.nii.gz",
+            "plan.json",
+        ]
         assert json.loads(archive.read("case.json"))["schema"] == "lumboplan.case/1"
 
 

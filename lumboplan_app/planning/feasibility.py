@@ -9,13 +9,14 @@ the ala). A pose is free where it touches none of them; the S1 superior articula
 not among them (foraminoplasty removes it, and the paper's groups ignore it). The best free
 trajectory is the free pose whose smallest clearance is largest.
 
-Clearance is measured from the channel's axis: the distance to a part at points 1 mm apart
-along the axis, less the radius. That is the clearance of the capsule around the axis, which
-contains the cylinder: a pose the map calls free is free for the cylinder too (the map errs
-toward contact, never toward a free path). To stay within budget (< 1 s a side,
-benchmarks/planning_bench.py) the axis is first sampled every 4 mm; a distance field changes by
-at most 1 mm per mm, so only the 4 mm stretches whose coarse sample lies within 4 mm of the
-coarse minimum can hold the minimum, and only those are sampled again at 1 mm.
+Clearance is measured on the capsule around the axis from one radius past the tip to the far end
+(the distance to a part at points along the axis, less the radius: the cylinder's side), and on
+the rim of the tip (16 points on the circle at point b): together they match the cylinder's
+clearance to within the sampling (a capsule from the tip itself would bulge a radius past point b
+into the canal, and called the paper's own Group A placements blocked). To stay within budget
+(< 1 s a side, benchmarks/planning_bench.py) the axis is first sampled every 4 mm; a distance
+field changes by at most 1 mm per mm, so only the 4 mm stretches whose coarse sample lies within
+4 mm of the coarse minimum can hold the minimum, and only those are sampled again at 1 mm.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ BETAS_DEG = np.arange(-30.0, 31.0)
 #: Spacing (mm) of the clearance samples along the axis, and of the first, coarse pass.
 AXIS_STEP_MM = 1.0
 COARSE_STEP_MM = 4.0
+#: Points on the circle of the channel's tip.
+RIM_POINTS = 16
 
 
 @dataclass(frozen=True)
@@ -163,26 +166,51 @@ def feasibility_map(
         source = sources.get(part)
         if source is None or not source.present:
             continue
-        distance = _smallest_along(source, point_b, directions, length_mm)
-        clearance[part] = distance - diameter_mm / 2.0
+        radius = diameter_mm / 2.0
+        side_clearance = _smallest_along(source, point_b, directions, radius, length_mm) - radius
+        clearance[part] = np.minimum(
+            side_clearance, _rim_clearance(source, point_b, directions, radius)
+        )
     return FeasibilityMap(side, np.asarray(alphas_deg), np.asarray(betas_deg), clearance, possible)
 
 
-def _smallest_along(
-    source: DistanceField, origin: npt.ArrayLike, directions: FloatArray, length_mm: float
+def _rim_clearance(
+    source: DistanceField, origin: npt.ArrayLike, directions: FloatArray, radius_mm: float
 ) -> FloatArray:
-    """Return, per ray, the smallest distance at 1 mm steps over ``[0, length_mm]``.
+    """Return, per pose, the smallest distance on the circle of the channel's tip (mm)."""
+    rays = directions.reshape(-1, 3)
+    helper = np.where(np.abs(rays[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+    first = np.cross(rays, helper)
+    first /= np.linalg.norm(first, axis=1, keepdims=True)
+    second = np.cross(rays, first)
+    angles = np.linspace(0.0, 2 * np.pi, RIM_POINTS, endpoint=False)
+    ring = radius_mm * (
+        np.cos(angles)[None, :, None] * first[:, None, :]
+        + np.sin(angles)[None, :, None] * second[:, None, :]
+    )
+    distances = source.sample(np.asarray(origin, dtype=np.float64) + ring)
+    return distances.min(axis=1).reshape(directions.shape[:-1])
+
+
+def _smallest_along(
+    source: DistanceField,
+    origin: npt.ArrayLike,
+    directions: FloatArray,
+    start_mm: float,
+    length_mm: float,
+) -> FloatArray:
+    """Return, per ray, the smallest distance at 1 mm steps over ``[start_mm, length_mm]``.
 
     Coarse to fine: a 4 mm pass, then a 1 mm pass over the stretches that can hold the minimum.
     """
     rays = directions.reshape(-1, 3)
-    coarse_t = np.arange(0.0, length_mm + 1e-9, COARSE_STEP_MM)
+    coarse_t = np.arange(start_mm, length_mm + 1e-9, COARSE_STEP_MM)
     coarse = source.sample_rays(origin, rays, np.broadcast_to(coarse_t, (len(rays), len(coarse_t))))
     smallest = coarse.min(axis=1)
     slack = COARSE_STEP_MM  # a stretch's points lie within half a step of its coarse sample
     ray, sample = np.nonzero(coarse <= smallest[:, None] + slack)
     offsets = np.arange(-COARSE_STEP_MM / 2, COARSE_STEP_MM / 2 + 1e-9, AXIS_STEP_MM)
-    fine_t = np.clip(coarse_t[sample][:, None] + offsets[None, :], 0.0, length_mm)
+    fine_t = np.clip(coarse_t[sample][:, None] + offsets[None, :], start_mm, length_mm)
     fine = source.sample_rays(origin, rays[ray], fine_t).min(axis=1)
     np.minimum.at(smallest, ray, fine)
     return smallest.reshape(directions.shape[:-1])

@@ -140,6 +140,13 @@ class _LocalCoordinates:
         self.frame = frame
         self._cache: dict[int, tuple[npt.NDArray[np.intp], FloatArray]] = {}
 
+    def half_voxel_mm(self) -> tuple[float, float, float]:
+        """Return half a voxel's extent along u, v and w (mm)."""
+        grid = self.labels.grid
+        steps = np.asarray(grid.direction) * np.asarray(grid.spacing_xyz_mm)[None, :]
+        extent = np.abs(self.frame.axes @ steps).sum(axis=1) / 2.0
+        return float(extent[0]), float(extent[1]), float(extent[2])
+
     def of(self, structure: Structure) -> tuple[npt.NDArray[np.intp], FloatArray]:
         """Return (voxel indices (N, 3) zyx, local coordinates (N, 3)) of ``structure``."""
         if structure not in self._cache:
@@ -193,6 +200,9 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
     if len(l5) == 0 or len(s1) == 0:
         raise PlanningError("L5 or S1 was not found: the foramina cannot be described.")
     disc_half_width = float(np.percentile(np.abs(disc[:, 0]), 98))
+    # Voxel centres lie half a voxel inside a surface: the pedicle's borders measured on them
+    # are moved out by the voxel's half extent (a 1 mm bias of b flipped a borderline contact).
+    half_u, _, half_w = local.half_voxel_mm()
     v_wall = _posterior_wall(disc, disc_half_width)
     l5_profile = _profile(l5, v_wall, "L5")
     s1_profile = _profile(s1, v_wall, "S1")
@@ -208,9 +218,9 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
         pedicle = slab & (across > 2.0)
         if pedicle.sum() < 5:
             raise PlanningError(f"The {side.value} L5 pedicle was not found behind the body.")
-        medial[side] = float(np.percentile(across[pedicle], 1))
-        lateral[side] = float(np.percentile(across[pedicle], 99))
-        bottom[side] = float(np.percentile(l5[pedicle, 2], 1))
+        medial[side] = float(across[pedicle].min()) - half_u
+        lateral[side] = float(across[pedicle].max()) + half_u
+        bottom[side] = float(l5[pedicle, 2].min()) - half_w
     return _Levels(
         v_wall, disc_half_width, l5_profile, s1_profile, l5_top, s1_top, medial, lateral, bottom
     )

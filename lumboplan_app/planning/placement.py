@@ -35,6 +35,9 @@ SWEEP_STEP_DEG = 0.5
 LOW_CREST_ALPHA_DEG = 30.0
 #: Parts nearer than this (mm) to the placed channel are reported with their clearance.
 REPORT_WITHIN_MM = 3.0
+#: A Group A whose channel passes a blocking part closer than this (mm, about one voxel of a
+#: clinical 3-D T2) says so: the contact is within what the voxels can tell.
+NEAR_MISS_MM = 1.0
 _SKIN_STEP_MM = 0.25
 _SKIN_REACH_MM = 400.0
 
@@ -233,6 +236,14 @@ def paper_placement(
         f"The channel touches the {c.part.display_name}, {-c.clearance_mm:.1f} mm deep."
         for c in blocking
     )
+    if not blocking:
+        reasons.extend(
+            f"Near miss: the channel passes {c.clearance_mm:.1f} mm from the "
+            f"{c.part.display_name}, within what the scan's voxels can resolve; check this "
+            "foramen on the images."
+            for c in contacts
+            if c.part in blocking_parts(side) and c.clearance_mm < NEAR_MISS_MM
+        )
     point_d = skin_entry(channel, skin)
     alpha, beta = measure_pose(channel.axis, disc_normal, side)
     line_a = None

@@ -71,6 +71,8 @@ class CasePlan:
                 )
             best = self.best_free(side)
             entry["best_free"] = None if best is None else best.to_json()
+            found = self.maps.get(side)
+            entry["feasibility_map"] = None if found is None else found.to_json()
             sides[side.value] = entry
         planes = {
             name: {key: [round(float(v), 4) for v in values] for key, values in plane.items()}
@@ -92,9 +94,24 @@ def needed_parts() -> set[Part]:
     return {part for side in Side for part in (*reported_parts(side), *ilium_parts(side))}
 
 
+#: How far around each part its field is exact (mm). Contacts, the crest sweep and the map
+#: need only the near field (the map's clearances are capped there, never overstated); Line A,
+#: point a's distance to the exiting root, reaches 25 mm, so the roots keep 40 mm.
+FIELD_MARGIN_MM = 20.0
+ROOT_FIELD_MARGIN_MM = 40.0
+
+
 def part_fields(parts: LabelMap) -> dict[Part, DistanceField]:
     """Build one signed distance field per needed part (absent parts give absent fields)."""
-    return {part: DistanceField.from_labels(parts, [part]) for part in sorted(needed_parts())}
+    roots = {Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT}
+    return {
+        part: DistanceField.from_mask(
+            parts.array == part,
+            parts.grid,
+            ROOT_FIELD_MARGIN_MM if part in roots else FIELD_MARGIN_MM,
+        )
+        for part in sorted(needed_parts())
+    }
 
 
 def plan_from_parts(

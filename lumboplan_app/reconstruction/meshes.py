@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from lumboplan_app.atomic import atomic_output
 from lumboplan_app.errors import LumboPlanError
@@ -67,14 +68,25 @@ def structure_meshes(
     ]
     meshes: dict[Structure, pyvista.PolyData] = {}
     for structure in wanted:
-        surface = _binary_surface(labels, int(structure))
-        surface = surface.clean()
-        if surface.n_cells > 1000:
-            surface = surface.decimate_pro(DECIMATION, preserve_topology=True)
-        surface.cell_data.clear()
-        meshes[structure] = surface
+        meshes[structure] = _finished(_binary_surface(labels, int(structure)))
     logger.info("%d structure mesh(es) built", len(meshes))
     return meshes
+
+
+def mask_surface(mask: npt.NDArray[np.bool_], grid: Grid) -> pyvista.PolyData | None:
+    """Return the smoothed, decimated closed surface (LPS mm) of a boolean mask; None if empty."""
+    if not mask.any():
+        return None
+    return _finished(_binary_surface(LabelMap(mask.astype(np.uint8), grid), 1))
+
+
+def _finished(surface: pyvista.PolyData) -> pyvista.PolyData:
+    """Merge duplicate points, decimate large surfaces, drop the per-cell labels."""
+    surface = surface.clean()
+    if surface.n_cells > 1000:
+        surface = surface.decimate_pro(DECIMATION, preserve_topology=True)
+    surface.cell_data.clear()
+    return surface
 
 
 def _binary_surface(labels: LabelMap, label_id: int) -> pyvista.PolyData:

@@ -1,0 +1,1 @@
+"""The PDF report: figures rendered off-screen and the reportlab document."""

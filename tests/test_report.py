@@ -1,0 +1,118 @@
+"""The PDF report, `lumboplan run` on the demo, and `lumboplan batch` over phantoms."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from lumboplan_app.cli import main
+from lumboplan_app.phantom.case import generate_case, write_case
+from lumboplan_app.phantom.mr import Acquisition, default_contrast
+
+pytestmark = pytest.mark.slow
+
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+#: The demo DICOM's identifiers (written by the phantom's DICOM export).
+DEMO_IDENTIFIERS = ("Phantom", "PHANTOM-9", "20260101")
+
+
+def pdf_text(path: Path) -> str:
+    reader = PdfReader(path)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    return text + "\n" + json.dumps({k: str(v) for k, v in (reader.metadata or {}).items()})
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "demo"
+    labels = DEMO / "labels.nii.gz"
+    assert main(["run", str(DEMO / "dicom"), "--labels", str(labels), "-o", str(out)]) == 0
+    return out
+
+
+def test_run_writes_labels_meshes_case_plan_and_report(demo_run) -> None:
+    for name in ("labels.nii.gz", "case.lumboplan", "plan.json", "report.pdf"):
+        assert (demo_run / name).is_file(), name
+    assert {p.name for p in (demo_run / "meshes").iterdir()} >= {"l5.stl", "s1.stl", "disc.stl"}
+
+
+def test_the_report_states_the_plans_recommendations_and_numbers(demo_run) -> None:
+    plan = json.loads((demo_run / "plan.json").read_text())
+    text = pdf_text(demo_run / "report.pdf")
+    assert "Group B: interlaminar approach (IL-PELD) or open microdiscectomy advised" in text
+    assert "Group A: transforaminal approach (TF-PELD) advised" in text
+    for side in ("left", "right"):
+        entry = plan["sides"][side]
+        assert f"{entry['alpha_deg']:.1f} deg" in text
+        assert f"{entry['line_a_mm']:.1f} mm" in text
+        best = entry["best_free"]
+        assert f"{best['alpha_deg']:.1f} deg" in text
+    assert "L5 inferior articular process (left)" in text
+    assert "supports, and does not replace, the surgeon's judgement" in text
+    assert "Page 1 of 3" in text
+    assert "Page 3 of 3" in text
+    assert "Labels given with the scan" in text  # no model claimed for given labels
+    assert "Phantom 9" in text  # identified by default: the case block names the patient
+
+
+def test_a_deidentified_report_holds_no_identifier(demo_run, tmp_path) -> None:
+    output = tmp_path / "anonymous.pdf"
+    assert (
+        main(["report", str(demo_run / "case.lumboplan"), "-o", str(output), "--deidentify"]) == 0
+    )
+    text = pdf_text(output)
+    raw = output.read_bytes()
+    assert "De-identified report" in text
+    for identifier in DEMO_IDENTIFIERS:
+        assert identifier not in text
+        assert identifier.encode() not in raw
+
+
+def test_report_of_a_missing_or_damaged_case_exits_1(tmp_path, capsys) -> None:
+    damaged = tmp_path / "damaged.lumboplan"
+    damaged.write_bytes(b"not a zip")
+    assert main(["report", str(damaged), "-o", str(tmp_path / "r.pdf")]) == 1
+    assert "not a readable LumboPlan case" in capsys.readouterr().err
+    assert not (tmp_path / "r.pdf").exists()
+
+
+SMALL_SCAN = Acquisition(
+    plane="axial",
+    in_plane_mm=1.5,
+    slice_mm=1.5,
+    fov_half_mm=(115.0, 85.0, 65.0),
+    fov_centre_mm=(0.0, 35.0, 10.0),
+)
+
+
+def test_a_batch_records_a_broken_case_goes_on_and_resumes(tmp_path, capsys) -> None:
+    cohort, out = tmp_path / "cohort", tmp_path / "out"
+    for seed in (3, 4):
+        case = generate_case(seed, acquisition=SMALL_SCAN, contrast=default_contrast())
+        write_case(case, cohort / f"case_{seed}")
+    broken = cohort / "case_broken"
+    broken.mkdir()
+    (broken / "image.nii.gz").write_bytes(b"\x1f\x8b truncated")
+    args = ["batch", str(cohort), "-o", str(out), "--labels-name", "labels.nii.gz"]
+    assert main([*args, "--workers", "2"]) == 1  # a failed case is reported in the status
+    err = capsys.readouterr().err
+    assert "case_broken" in err
+    rows = list(csv.DictReader((out / "foramina.csv").open()))
+    assert sorted((r["case"], r["side"]) for r in rows) == [
+        ("case_3", "left"),
+        ("case_3", "right"),
+        ("case_4", "left"),
+        ("case_4", "right"),
+    ]
+    assert all(r["group"] in {"A", "B", "not_assessable"} for r in rows)
+    failures = list(csv.DictReader((out / "failures.csv").open()))
+    assert [f["case"] for f in failures] == ["case_broken"]
+    assert failures[0]["reason"]
+    assert (out / "case_3" / "report.pdf").is_file()
+    # A rerun skips the finished cases and retries the broken one.
+    assert main(args) == 1
+    assert "0 case(s) run, 2 already finished, 1 failed" in capsys.readouterr().out
