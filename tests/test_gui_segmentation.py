@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.io import read_label_map, read_scan
-from lumboplan_app.labels import Structure
+from lumboplan_app.labels import Side, Structure
 from lumboplan_app.segmentation.inference import DEFAULT_WEIGHTS
 
 pytestmark = pytest.mark.gui
@@ -110,3 +110,27 @@ def test_segmentation_can_be_cancelled(demo_window, qtbot) -> None:
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=SEGMENT_TIMEOUT_MS)
     assert window.state.labels is None
     assert window.error_box is None
+
+
+def test_plan_and_export_the_report_from_the_window(demo_window, qtbot, tmp_path) -> None:
+    window = demo_window
+    assert not window.plan_action.isEnabled()  # nothing to plan without labels
+    assert window.load_labels(DEMO / "labels.nii.gz")
+    assert window.plan_action.isEnabled()
+    assert not window.report_action.isEnabled()
+    with qtbot.waitSignal(window.planned, timeout=SEGMENT_TIMEOUT_MS):
+        window.plan_action.trigger()
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=5000)
+    assert window.case_plan.sides[Side.LEFT].group == "B"
+    assert window.case_plan.sides[Side.RIGHT].group == "A"
+    assert "Left foramen: Group B" in window.structures_panel.plan_label.text()
+    assert window.report_action.isEnabled()
+    output = tmp_path / "report.pdf"
+    with qtbot.waitSignal(window.report_written, timeout=SEGMENT_TIMEOUT_MS):
+        assert window.write_report(output)
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=5000)
+    assert output.read_bytes().startswith(b"%PDF")
+    # New labels drop the plan: a report can no longer describe labels it was not made from.
+    assert window.load_labels(DEMO / "labels.nii.gz")
+    assert window.case_plan is None
+    assert not window.report_action.isEnabled()

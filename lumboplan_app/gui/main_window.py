@@ -26,6 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QGridLayout,
     QLabel,
@@ -51,6 +52,8 @@ from lumboplan_app.gui.workers import (
     ProgressCallback,
     Worker,
     load_scan_job,
+    plan_job,
+    report_job,
     segment_job,
     start_worker,
 )
@@ -58,6 +61,7 @@ from lumboplan_app.viewing import PLANES, Change, Plane, ViewState
 
 if TYPE_CHECKING:
     from lumboplan_app.io.series import SeriesInfo
+    from lumboplan_app.planning.plan import CasePlan
     from lumboplan_app.volume import LabelMap, Volume
 
 logger = logging.getLogger(__name__)
@@ -114,6 +118,10 @@ class MainWindow(QMainWindow):
         The window has been painted once.
     error_box_shown(str)
         An error dialog opened with this message.
+    planned(object)
+        Both foramina were planned (the :class:`~lumboplan_app.planning.plan.CasePlan`).
+    report_written(object)
+        The PDF report was written (its path).
 
     Attributes
     ----------
@@ -127,6 +135,8 @@ class MainWindow(QMainWindow):
     load_failed = Signal(object)
     first_painted = Signal()
     error_box_shown = Signal(str)
+    planned = Signal(object)
+    report_written = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -139,9 +149,13 @@ class MainWindow(QMainWindow):
         self.about_box: QMessageBox | None = None
         self._load_worker: Worker | None = None
         self._task_worker: Worker | None = None
+        self._task_failure_title = ""
         self._load_path: Path | None = None
         #: The model's weights file for "Segment" (None: the shipped model).
         self.model_weights: Path | None = None
+        #: The plan of the labels shown (None until planned; dropped when the labels change).
+        self.case_plan: CasePlan | None = None
+        self.report_path: Path | None = None
         self._running: list[tuple[Worker, QThread]] = []
         self._last_folder = Path.home()
         self._painted = False
@@ -177,6 +191,18 @@ class MainWindow(QMainWindow):
         )
         self.segment_action.setEnabled(False)
         self.segment_action.triggered.connect(self.segment)
+        self.plan_action = QAction("Plan", self)
+        self.plan_action.setShortcut(QKeySequence("Ctrl+P"))
+        self.plan_action.setStatusTip(
+            "Place the working channel on both foramina and classify them (Group A/B)"
+        )
+        self.plan_action.setEnabled(False)
+        self.plan_action.triggered.connect(self.plan)
+        self.report_action = QAction("Export report…", self)
+        self.report_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.report_action.setStatusTip("Write the PDF report of the plan")
+        self.report_action.setEnabled(False)
+        self.report_action.triggered.connect(self.export_report)
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -194,6 +220,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         case_menu = self.menuBar().addMenu("&Case")
         case_menu.addAction(self.segment_action)
+        case_menu.addAction(self.plan_action)
+        case_menu.addAction(self.report_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.about_action)
         toolbar = QToolBar("Main", self)
@@ -202,6 +230,8 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.open_folder_action)
         toolbar.addAction(self.open_file_action)
         toolbar.addAction(self.segment_action)
+        toolbar.addAction(self.plan_action)
+        toolbar.addAction(self.report_action)
         toolbar.addSeparator()
         window_label = QLabel("Window ", toolbar)
         window_label.setObjectName("toolbarLabel")
@@ -261,15 +291,17 @@ class MainWindow(QMainWindow):
             self.views[plane] = view
             row, column = _VIEW_CELLS[plane]
             grid.addWidget(view, row, column)
-        side = QWidget(viewer)
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
-        self.info_panel = InfoPanel(side)
-        self.structures_panel = StructuresPanel(side)
+        self.info_panel = InfoPanel(viewer)
+        grid.addWidget(self.info_panel, 1, 1)
+        # The workflow's panel docks at the right, so the 2 x 2 grid of views keeps its shape.
+        self.structures_panel = StructuresPanel(self)
         self.structures_panel.segment_requested.connect(self.segment_action.trigger)
-        side_layout.addWidget(self.info_panel, 1)
-        side_layout.addWidget(self.structures_panel)
-        grid.addWidget(side, 1, 1)
+        dock = QDockWidget("Case", self)
+        dock.setObjectName("caseDock")
+        dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        dock.setWidget(self.structures_panel)
+        dock.setMinimumWidth(240)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
         grid.setColumnStretch(0, 1)
@@ -399,14 +431,9 @@ class MainWindow(QMainWindow):
         if self.state is None or self.is_busy() or self._closing:
             return False
         worker = Worker(segment_job(self.state.volume, self.model_weights), name="segment")
-        worker.progress.connect(self._on_task_progress)
-        worker.finished.connect(self._on_segmented)
-        worker.failed.connect(self._on_segment_failed)
-        self._task_worker = worker
-        self._set_busy_ui(True)
-        self.statusBar().showMessage("Segmenting…")
-        self._running.append((worker, start_worker(worker)))
-        return True
+        return self._start_task(
+            worker, "Segmenting…", self._on_segmented, "LumboPlan could not segment the scan"
+        )
 
     def open_labels(self) -> None:
         """Ask for a label map of the scan shown and show it."""
@@ -434,15 +461,96 @@ class MainWindow(QMainWindow):
         return True
 
     def show_labels(self, labels: LabelMap) -> None:
-        """Show ``labels`` (on the scan's grid) over the scan."""
+        """Show ``labels`` (on the scan's grid) over the scan; a previous plan is dropped."""
         if self.state is not None:
             self.state.set_labels(labels)
             self.structures_panel.refresh()
+            self.case_plan = None
+            self.structures_panel.show_plan(None)
+            self._update_case_actions()
+
+    def _update_case_actions(self) -> None:
+        idle = not self.is_busy() and self.state is not None
+        self.segment_action.setEnabled(idle)
+        self.structures_panel.segment_button.setEnabled(idle)
+        self.plan_action.setEnabled(
+            idle and self.state is not None and self.state.labels is not None
+        )
+        self.report_action.setEnabled(idle and self.case_plan is not None)
+
+    # -- planning and the report -------------------------------------------------------------
+
+    def plan(self) -> bool:
+        """Plan both foramina of the labels shown, in a worker; False if it cannot start."""
+        if self.state is None or self.state.labels is None or self.is_busy() or self._closing:
+            return False
+        return self._start_task(
+            Worker(plan_job(self.state.labels), name="plan"),
+            "Planning…",
+            self._on_planned,
+            "LumboPlan could not plan the case",
+        )
+
+    def export_report(self) -> None:
+        """Ask where to save the PDF report and write it."""
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export report", str(self._last_folder / "report.pdf"), "PDF (*.pdf)"
+        )
+        if path:
+            self.write_report(Path(path))
+
+    def write_report(self, path: Path, deidentify: bool = False) -> bool:
+        """Write the plan's PDF report to ``path`` in a worker; False if there is no plan."""
+        from lumboplan_app.session import case_from_plan
+
+        if self.case_plan is None or self.state is None or self.is_busy() or self._closing:
+            return False
+        labels = self.state.labels
+        assert labels is not None  # a plan exists only for labels shown
+        case = case_from_plan(self.case_plan, labels, self.state.volume, None, None)
+        worker = Worker(report_job(case, path, self.state.volume, deidentify), name="report")
+        return self._start_task(
+            worker,
+            "Writing the report…",
+            self._on_report_written,
+            "LumboPlan could not write the report",
+        )
+
+    def _start_task(self, worker: Worker, message: str, done, failure_title: str) -> bool:
+        # Bound methods of the window only: Qt then queues the worker's signals to the GUI
+        # thread (a lambda would run in the worker's thread).
+        worker.progress.connect(self._on_task_progress)
+        worker.finished.connect(done)
+        worker.failed.connect(self._on_task_failed)
+        self._task_failure_title = failure_title
+        self._task_worker = worker
+        self._set_busy_ui(True)
+        self.statusBar().showMessage(message)
+        self._running.append((worker, start_worker(worker)))
+        return True
+
+    def _on_planned(self, plan: CasePlan) -> None:
+        self._finish_task()
+        if self._closing:
+            return
+        self.case_plan = plan
+        self.structures_panel.show_plan(plan)
+        self._update_case_actions()
+        groups = ", ".join(f"{side.value} {plan.sides[side].group}" for side in plan.sides)
+        self.statusBar().showMessage(f"Planned: {groups}", 8000)
+        self.planned.emit(plan)
+
+    def _on_report_written(self, path: Path) -> None:
+        self._finish_task()
+        if self._closing:
+            return
+        self.report_path = path
+        self.statusBar().showMessage(f"Report written: {path.name}", 8000)
+        self.report_written.emit(path)
 
     def _set_busy_ui(self, busy: bool) -> None:
-        self.segment_action.setEnabled(not busy and self.state is not None)
-        self.structures_panel.segment_button.setEnabled(not busy and self.state is not None)
         self._set_loading_ui(busy)
+        self._update_case_actions()
 
     def _release(self, worker: Worker) -> None:
         for entry in list(self._running):
@@ -471,28 +579,28 @@ class MainWindow(QMainWindow):
         self.show_labels(labels)
         self.statusBar().showMessage("Segmented: review the labels in the three views.", 8000)
 
-    def _on_segment_failed(self, error: BaseException) -> None:
+    def _on_task_failed(self, error: BaseException) -> None:
+        title = self._task_failure_title
         self._finish_task()
         if self._closing:
             return
         if isinstance(error, Cancelled):
-            self.statusBar().showMessage("Segmentation cancelled; nothing was changed.", 8000)
+            self.statusBar().showMessage("Cancelled; nothing was changed.", 8000)
             return
         self.statusBar().clearMessage()
         if isinstance(error, LumboPlanError):
-            logger.info("a scan could not be segmented: %s", type(error).__name__)
-            self.show_error(str(error), "LumboPlan could not segment the scan")
+            logger.info("a task failed: %s", type(error).__name__)
+            self.show_error(str(error), title)
         else:
             logger.error(
-                "unexpected %s while segmenting, raised at %s",
+                "unexpected %s in a task, raised at %s",
                 type(error).__name__,
                 code_location(error.__traceback__),
             )
             self.show_error(
-                f"LumboPlan could not segment this scan because of an unexpected problem "
-                f"({type(error).__name__}). Nothing was changed. Try again; if it happens again, "
-                "contact LumboPlan's support.",
-                "LumboPlan could not segment the scan",
+                f"{title} because of an unexpected problem ({type(error).__name__}). Nothing "
+                "was changed. Try again; if it happens again, contact LumboPlan's support.",
+                title,
             )
 
     def _set_loading_ui(self, loading: bool) -> None:
@@ -593,7 +701,8 @@ class MainWindow(QMainWindow):
         self._fill_presets(state)
         self.info_panel.show_volume(state.volume)
         self.structures_panel.set_state(state)
-        self.segment_action.setEnabled(not self.is_busy())
+        self.case_plan = None
+        self._update_case_actions()
         self.open_labels_action.setEnabled(True)
         description = state.volume.meta.series_description
         self.setWindowTitle(f"LumboPlan — {description}" if description else "LumboPlan")

@@ -7,6 +7,8 @@ and asks the window to segment; it never runs the model itself.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -22,6 +24,9 @@ from PySide6.QtWidgets import (
 
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
 from lumboplan_app.viewing import ViewState
+
+if TYPE_CHECKING:
+    from lumboplan_app.planning.plan import CasePlan
 
 
 def _swatch(structure: Structure) -> QIcon:
@@ -84,11 +89,33 @@ class StructuresPanel(QGroupBox):
         )
         opacity_row.addWidget(self.opacity_slider)
         layout.addLayout(opacity_row)
+        self.plan_label = QLabel("", self)
+        self.plan_label.setObjectName("planSummary")
+        self.plan_label.setWordWrap(True)
+        self.plan_label.setTextFormat(Qt.TextFormat.PlainText)
+        layout.addWidget(self.plan_label)
         layout.addStretch(1)
+
+    def show_plan(self, plan: CasePlan | None) -> None:
+        """Show each foramen's group and its first reason (None: nothing planned)."""
+        if plan is None:
+            self.plan_label.setText("")
+            return
+        lines = []
+        for side, assessment in plan.sides.items():
+            group = {
+                "A": "Group A - TF-PELD",
+                "B": "Group B - IL-PELD or open",
+                "not_assessable": "not assessable",
+            }[assessment.group]
+            reason = f": {assessment.reasons[0]}" if assessment.reasons else ""
+            lines.append(f"{side.value.title()} foramen: {group}{reason}")
+        self.plan_label.setText("\n".join(lines))
 
     def set_state(self, state: ViewState | None) -> None:
         """Follow ``state`` (the scan shown); None empties the panel."""
         self._state = state
+        self.show_plan(None)
         self.segment_button.setEnabled(state is not None)
         self.refresh()
 

@@ -23,7 +23,8 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from lumboplan_app.progress import CancelCheck, ProgressCallback
 
 if TYPE_CHECKING:
-    from lumboplan_app.volume import Volume
+    from lumboplan_app.session import CaseFile
+    from lumboplan_app.volume import LabelMap, Volume
 
 logger = logging.getLogger(__name__)
 
@@ -127,5 +128,29 @@ def segment_job(volume: Volume, weights: Path | None) -> Job:
         progress(0.0, "Loading the model")
         segmenter = Segmenter(weights)
         return segmenter.segment(volume, progress=progress, should_cancel=should_cancel)
+
+    return job
+
+
+def plan_job(labels: LabelMap) -> Job:
+    """Return a job that plans both foramina of ``labels`` (a :class:`CasePlan`)."""
+
+    def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+        from lumboplan_app.planning.plan import plan_from_labels
+
+        progress(0.0, "Deriving the parts and landmarks")
+        return plan_from_labels(labels, progress=progress)
+
+    return job
+
+
+def report_job(case: CaseFile, output: Path, volume: Volume | None, deidentify: bool) -> Job:
+    """Return a job that writes the PDF report of ``case`` to ``output`` (returns the path)."""
+
+    def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+        from lumboplan_app.report.pdf import write_report
+
+        write_report(case, output, volume, deidentify, progress)
+        return output
 
     return job
