@@ -10,8 +10,9 @@ foramina, plans again on the true parts with the true landmarks, and prints:
   truth (``truth.json``'s plan), with the confusion of A/B;
 - the population: share of Group A, means of Line A, alpha and Line B beside the paper's.
 
-Run: ``python benchmarks/planning_validation.py DATA_DIR [--count 50]``
-(e.g. ``lumboplan phantom data --count 50 --seed 2000 --workers 2`` first).
+Run: ``python benchmarks/planning_validation.py [DATA_DIR] [--count 50] [--seed 2000]``: the
+cases of DATA_DIR (``lumboplan phantom`` output), or, without it, phantoms generated in memory on
+a 1 mm axial acquisition covering both foramina, the crests and the back's skin.
 """
 
 from __future__ import annotations
@@ -29,39 +30,53 @@ from harness import machine_header
 
 from lumboplan_app.io import read_label_map
 from lumboplan_app.labels import Part, Side
+from lumboplan_app.phantom.case import generate_case
+from lumboplan_app.phantom.mr import Acquisition, default_contrast
 from lumboplan_app.planning.parts import derive_anatomy
 from lumboplan_app.planning.plan import plan_from_parts
 
+#: 1 mm, covering both foramina, the crests and the posterior skin (as the planning tests).
+SCAN = Acquisition(
+    plane="axial",
+    in_plane_mm=1.0,
+    slice_mm=1.0,
+    fov_half_mm=(115.0, 85.0, 65.0),
+    fov_centre_mm=(0.0, 35.0, 10.0),
+)
 PAPER = {"group_a_share": 0.49, "line_a_mm": 13.6, "alpha_deg": 40.65, "line_b_mm": 89.5}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("data", type=Path, help="folder of phantom case folders")
+    parser.add_argument("data", type=Path, nargs="?", help="folder of phantom case folders")
     parser.add_argument("--count", type=int, default=50, help="cases to use (50)")
+    parser.add_argument("--seed", type=int, default=2000, help="first seed when generating")
     arguments = parser.parse_args()
-    folders = sorted(p for p in arguments.data.iterdir() if (p / "truth.json").is_file())
-    folders = folders[: arguments.count]
+    if arguments.data is not None:
+        folders = sorted(p for p in arguments.data.iterdir() if (p / "truth.json").is_file())
+        sources = [_from_folder(folder) for folder in folders[: arguments.count]]
+    else:
+        sources = [
+            _generated(seed) for seed in range(arguments.seed, arguments.seed + arguments.count)
+        ]
     point_errors: dict[str, list[float]] = {"a": [], "b": []}
     dices: dict[Part, list[float]] = {}
     groups: list[tuple[str, str, str]] = []  # (from structures, from true parts, exact truth)
     measures: dict[str, list[float]] = {"line_a_mm": [], "alpha_deg": [], "line_b_mm": []}
     seconds = []
-    for folder in folders:
-        labels = read_label_map(folder / "labels.nii.gz")
-        parts = read_label_map(folder / "parts.nii.gz")
-        truth = json.loads((folder / "truth.json").read_text())
+    for load in sources:
+        name, labels, parts, truth = load()
         start = time.perf_counter()
         derived = derive_anatomy(labels)
         planned = plan_from_parts(derived.parts, derived.landmarks, with_maps=False)
         seconds.append(time.perf_counter() - start)
         reference = plan_from_parts(parts, truth, with_maps=False)
         for side in Side:
-            for name in ("a", "b"):
-                found = derived.landmarks["points_lps_mm"][side.value][name]
-                true = truth["points_lps_mm"][side.value][name]
+            for point in ("a", "b"):
+                found = derived.landmarks["points_lps_mm"][side.value][point]
+                true = truth["points_lps_mm"][side.value][point]
                 error = np.inf if found is None else float(np.linalg.norm(np.subtract(found, true)))
-                point_errors[name].append(error)
+                point_errors[point].append(error)
             plan = planned.sides[side]
             groups.append(
                 (plan.group, reference.sides[side].group, truth["plan"][side.value]["group"])
@@ -77,7 +92,7 @@ def main() -> None:
             total = int(a.sum()) + int(b.sum())
             if total:
                 dices.setdefault(part, []).append(2.0 * int((a & b).sum()) / total)
-        print(f"{folder.name}: {[g[0] for g in groups[-2:]]} vs {[g[1] for g in groups[-2:]]}")
+        print(f"{name}: {[g[0] for g in groups[-2:]]} vs {[g[1] for g in groups[-2:]]}", flush=True)
     print(machine_header())
     print(
         f"\n{len(folders)} cases, {len(groups)} foramina; plan from the labels: "
@@ -112,6 +127,23 @@ def main() -> None:
         values = measures[key]
         mean = f"{np.mean(values):.1f} (n={len(values)})" if values else "-"
         print(f"| {key} | {mean} | {PAPER[key]} |")
+
+
+def _from_folder(folder: Path):
+    def load():
+        labels = read_label_map(folder / "labels.nii.gz")
+        parts = read_label_map(folder / "parts.nii.gz")
+        return folder.name, labels, parts, json.loads((folder / "truth.json").read_text())
+
+    return load
+
+
+def _generated(seed: int):
+    def load():
+        case = generate_case(seed, acquisition=SCAN, contrast=default_contrast())
+        return f"seed {seed}", case.labels, case.parts, case.truth
+
+    return load
 
 
 if __name__ == "__main__":
