@@ -122,7 +122,8 @@ def test_plan_and_export_the_report_from_the_window(demo_window, qtbot, tmp_path
         window.plan_action.trigger()
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=5000)
     assert window.case_plan.sides[Side.LEFT].group == "B"
-    assert window.case_plan.sides[Side.RIGHT].group == "A"
+    # Right: 0.72 mm clear of the IAP on the exact geometry, under half a voxel on the labels.
+    assert window.case_plan.sides[Side.RIGHT].group == "B"
     assert "Left foramen: Group B" in window.structures_panel.plan_label.text()
     assert window.report_action.isEnabled()
     output = tmp_path / "report.pdf"

@@ -160,3 +160,21 @@ def test_label_maps_load_on_their_scan_grid(realdata: Path, scan: str, labels: s
     label_map = read_label_map(realdata / labels, reference=volume.grid)
     assert label_map.array.shape == volume.array.shape
     assert len(label_map.present_ids()) >= 2
+
+
+def shipped_segmenter():
+    from lumboplan_app.segmentation.inference import DEFAULT_WEIGHTS, Segmenter
+
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("no shipped model weights")
+    return Segmenter(device="cpu")
+
+
+@pytest.mark.slow
+def test_the_model_refuses_a_cervical_spine(realdata: Path) -> None:
+    from lumboplan_app.errors import ModelError
+
+    segmenter = shipped_segmenter()
+    volume = read_scan(realdata / "nifti" / "sct_spine_t2" / "t2.nii.gz")
+    with pytest.raises(ModelError, match="does not look like a lumbosacral MR"):
+        segmenter.segment(volume)

@@ -66,7 +66,8 @@ class FeasibilityMap:
     """Clearances of one side's channel over (alpha, beta).
 
     ``clearance_mm[part]`` is an (alpha, beta) array in mm; ``possible`` marks the poses that
-    exist at all (a steep tilt near the disc plane's own slope may not).
+    exist at all (a steep tilt near the disc plane's own slope may not); a pose is free when its
+    smallest clearance reaches ``margin_mm`` (the plan's contact margin).
     """
 
     side: Side
@@ -74,6 +75,7 @@ class FeasibilityMap:
     betas_deg: FloatArray
     clearance_mm: dict[Part, FloatArray]
     possible: npt.NDArray[np.bool_]
+    margin_mm: float = 0.0
 
     @property
     def smallest_clearance_mm(self) -> FloatArray:
@@ -86,12 +88,12 @@ class FeasibilityMap:
     @property
     def free(self) -> npt.NDArray[np.bool_]:
         """Return, per pose, whether the channel touches no blocking part and clears the ilium."""
-        return self.smallest_clearance_mm >= 0.0
+        return self.smallest_clearance_mm >= self.margin_mm
 
     def best(self) -> BestPose | None:
         """Return the free pose with the largest smallest clearance, or None if none is free."""
         smallest = self.smallest_clearance_mm
-        if not np.any(smallest >= 0.0):
+        if not self.free.any():
             return None
         row, column = np.unravel_index(int(np.argmax(smallest)), smallest.shape)
         return BestPose(
@@ -104,6 +106,7 @@ class FeasibilityMap:
             np.isfinite(self.smallest_clearance_mm), self.smallest_clearance_mm, -99
         )
         return {
+            "margin_mm": round(self.margin_mm, 2),
             "alphas_deg": self.alphas_deg.tolist(),
             "betas_deg": self.betas_deg.tolist(),
             "smallest_clearance_mm": np.round(smallest, 1).tolist(),
@@ -154,6 +157,7 @@ def feasibility_map(
     length_mm: float = 150.0,
     alphas_deg: FloatArray = ALPHAS_DEG,
     betas_deg: FloatArray = BETAS_DEG,
+    contact_margin_mm: float = 0.0,
 ) -> FeasibilityMap:
     """Measure the channel's clearance to the side's blocking parts and ilium at every pose.
 
@@ -171,7 +175,14 @@ def feasibility_map(
         clearance[part] = np.minimum(
             side_clearance, _rim_clearance(source, point_b, directions, radius)
         )
-    return FeasibilityMap(side, np.asarray(alphas_deg), np.asarray(betas_deg), clearance, possible)
+    return FeasibilityMap(
+        side,
+        np.asarray(alphas_deg),
+        np.asarray(betas_deg),
+        clearance,
+        possible,
+        contact_margin_mm,
+    )
 
 
 def _rim_clearance(

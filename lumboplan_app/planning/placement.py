@@ -61,6 +61,12 @@ def sided(side: Side, left: Part, right: Part) -> Part:
     return left if side is Side.LEFT else right
 
 
+def in_sentence(part: Part) -> str:
+    """Return a part's name for the middle of a sentence ("traversing S1 root (left)")."""
+    name = part.display_name
+    return name[0].lower() + name[1:] if name[1:2].islower() else name
+
+
 def blocking_parts(side: Side) -> tuple[Part, ...]:
     """Return the parts whose contact makes a foramen Group B (DESIGN.md, "Classification")."""
     return (
@@ -154,6 +160,7 @@ def paper_placement(
     point_a: npt.ArrayLike | None = None,
     diameter_mm: float = 8.0,
     length_mm: float = 150.0,
+    contact_margin_mm: float = 0.0,
 ) -> SidePlan:
     """Place the channel by the paper's protocol on one side and classify the foramen.
 
@@ -172,6 +179,9 @@ def paper_placement(
         The skin, for point d and Line B.
     mid_sagittal : (point, normal)
         The mid-sagittal plane, for Line B.
+    contact_margin_mm : float
+        A blocking part nearer than this counts as touched (0 on exact geometry; on voxels,
+        half a voxel: a clearance the scan cannot resolve is never read as a free path).
     """
     tip = np.asarray(point_b, dtype=np.float64)
 
@@ -231,15 +241,20 @@ def paper_placement(
         if clearance < REPORT_WITHIN_MM:
             contacts.append(PartContact(part, clearance))
     contacts.sort(key=lambda contact: int(contact.part))
-    blocking = [c for c in contacts if c.part in blocking_parts(side) and c.clearance_mm < 0]
+    blocking = [
+        c for c in contacts if c.part in blocking_parts(side) and c.clearance_mm < contact_margin_mm
+    ]
     reasons.extend(
-        f"The channel touches the {c.part.display_name}, {-c.clearance_mm:.1f} mm deep."
+        f"The channel touches the {in_sentence(c.part)}, {-c.clearance_mm:.1f} mm deep."
+        if c.clearance_mm < 0
+        else f"The channel passes {c.clearance_mm:.1f} mm from the {in_sentence(c.part)}: "
+        f"closer than the scan resolves ({contact_margin_mm:.1f} mm), counted as touching."
         for c in blocking
     )
     if not blocking:
         reasons.extend(
             f"Near miss: the channel passes {c.clearance_mm:.1f} mm from the "
-            f"{c.part.display_name}, within what the scan's voxels can resolve; check this "
+            f"{in_sentence(c.part)}, within what the scan's voxels can resolve; check this "
             "foramen on the images."
             for c in contacts
             if c.part in blocking_parts(side) and c.clearance_mm < NEAR_MISS_MM

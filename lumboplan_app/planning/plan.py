@@ -101,6 +101,16 @@ FIELD_MARGIN_MM = 20.0
 ROOT_FIELD_MARGIN_MM = 40.0
 
 
+def contact_margin_mm(parts: LabelMap) -> float:
+    """Return the contact margin of a voxel plan: half the largest voxel side (mm).
+
+    On phantoms at 1 mm, the parts derived from the structures put blocking contacts 0.1-0.4 mm
+    deep in the truth 0.1-0.4 mm clear (false Group A); a clearance under half a voxel is
+    within what the scan can tell, and is counted as a contact.
+    """
+    return 0.5 * float(max(parts.grid.spacing_xyz_mm))
+
+
 def part_fields(parts: LabelMap) -> dict[Part, DistanceField]:
     """Build one signed distance field per needed part (absent parts give absent fields)."""
     roots = {Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT}
@@ -132,6 +142,7 @@ def plan_from_parts(
         {point, normal}), in LPS mm, as in a phantom's ``truth.json``.
     """
     fields = part_fields(parts)
+    margin = contact_margin_mm(parts)
     if progress is not None:
         progress(0.5, "Distance fields ready")
     skin = DistanceField.from_labels(parts, [Part.SKIN])
@@ -150,6 +161,7 @@ def plan_from_parts(
             point_a=points.get("a"),
             diameter_mm=channel.diameter_mm,
             length_mm=channel.length_mm,
+            contact_margin_mm=margin,
         )
         if with_maps:
             maps[side] = feasibility_map(
@@ -159,6 +171,7 @@ def plan_from_parts(
                 fields,
                 channel.diameter_mm,
                 channel.length_mm,
+                contact_margin_mm=margin,
             )
         if progress is not None:
             progress(0.75 if side is Side.LEFT else 1.0, f"{side.value.title()} foramen planned")
