@@ -95,7 +95,7 @@ def main() -> None:
         print(f"{name}: {[g[0] for g in groups[-2:]]} vs {[g[1] for g in groups[-2:]]}", flush=True)
     print(machine_header())
     print(
-        f"\n{len(folders)} cases, {len(groups)} foramina; plan from the labels: "
+        f"\n{len(sources)} cases, {len(groups)} foramina; plan from the labels: "
         f"{np.median(seconds):.1f} s median per case (no maps)\n"
     )
     print("| point | mean mm | max mm | within |")

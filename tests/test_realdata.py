@@ -178,3 +178,20 @@ def test_the_model_refuses_a_cervical_spine(realdata: Path) -> None:
     volume = read_scan(realdata / "nifti" / "sct_spine_t2" / "t2.nii.gz")
     with pytest.raises(ModelError, match="does not look like a lumbosacral MR"):
         segmenter.segment(volume)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "scan",
+    [
+        "nifti/sct_lumbar_t2/t2_lumbar.nii.gz",  # narrow lumbar field, sacrum barely in view
+        "nifti/totalsegmentator_mr/example_mr_sm.nii.gz",  # abdomen at 3 mm
+        "nifti/sct_spine_t1/t1w.nii.gz",  # cervical T1
+    ],
+)
+def test_the_model_refuses_real_scans_it_does_not_know(realdata: Path, scan: str) -> None:
+    from lumboplan_app.errors import ModelError
+
+    segmenter = shipped_segmenter()
+    with pytest.raises(ModelError, match="does not look like a lumbosacral MR"):
+        segmenter.segment(read_scan(realdata / scan))

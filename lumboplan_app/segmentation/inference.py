@@ -38,6 +38,11 @@ DEFAULT_WEIGHTS = (
 WINDOW_OVERLAP = 0.25
 #: Smallest plausible volume (cm3) of the structures the plan cannot do without.
 _MINIMUM_CM3 = {Structure.L5: 15.0, Structure.S1: 15.0, Structure.DISC: 3.0}
+#: Largest plausible volumes (cm3): an adult L5 is 40-90 cm3 with its arch, the L5/S1 disc
+#: 8-25 cm3. A labelled "L5" of 190 cm3 (the model on an abdominal MR) is not an L5.
+_MAXIMUM_CM3 = {Structure.L5: 130.0, Structure.DISC: 40.0}
+_NEIGHBOURS = (Structure.L5, Structure.S1)
+_NEAR_MM = 3.0
 
 
 def choose_device(request: str = "auto") -> torch.device:
@@ -216,13 +221,30 @@ def keep_main_components(labels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]
     return result
 
 
+def _share_near(labels: LabelMap, structure: Structure, other: Structure) -> float:
+    """Return the share of ``structure``'s voxels within 3 mm of ``other`` (on its box)."""
+    mask = labels.array == structure
+    spacing_zyx = np.asarray(labels.grid.spacing_xyz_mm[::-1])
+    margin = np.ceil(_NEAR_MM / spacing_zyx).astype(int) + 1
+    where = np.argwhere(mask)
+    low = np.maximum(where.min(axis=0) - margin, 0)
+    high = np.minimum(where.max(axis=0) + margin + 1, mask.shape)
+    box = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
+    distance = ndimage.distance_transform_edt(labels.array[box] != other, sampling=spacing_zyx)
+    return float((distance[mask[box]] <= _NEAR_MM).mean())
+
+
 def check_plausible(labels: LabelMap) -> None:
-    """Raise if L5, S1 or the disc is missing or implausibly small.
+    """Raise if L5, S1 or the disc is missing, implausibly small or large, or out of order.
+
+    The order: the disc's centre lies between S1's (below) and L5's (above), along the patient's
+    superior axis, and at least 15 % of the disc lies within 3 mm of L5 and of S1 (the disc is
+    held between the two endplates; on an abdominal MR the model's "disc" floated beside them).
 
     Raises
     ------
     ModelError
-        Naming what was not found.
+        Naming what was not found or what does not fit.
     """
     voxel_cm3 = float(np.prod(labels.grid.spacing_xyz_mm)) / 1000.0
     counts = np.bincount(labels.array.ravel(), minlength=len(Structure))
@@ -231,9 +253,30 @@ def check_plausible(labels: LabelMap) -> None:
         for structure, minimum in _MINIMUM_CM3.items()
         if counts[structure] * voxel_cm3 < minimum
     ]
+    oversized = [
+        f"{structure.display_name} of {counts[structure] * voxel_cm3:.0f} cm3"
+        for structure, maximum in _MAXIMUM_CM3.items()
+        if counts[structure] * voxel_cm3 > maximum
+    ]
+    problem = ""
     if missing:
+        problem = f"No plausible {', '.join(missing)} found"
+    elif oversized:
+        problem = f"Implausible {', '.join(oversized)}"
+    else:
+        heights = {
+            structure: float(
+                labels.grid.index_to_lps(np.argwhere(labels.array == structure).mean(axis=0))[2]
+            )
+            for structure in (Structure.L5, Structure.DISC, Structure.S1)
+        }
+        if not heights[Structure.S1] < heights[Structure.DISC] < heights[Structure.L5]:
+            problem = "The L5/S1 disc was not found between L5 and S1"
+        elif min(_share_near(labels, Structure.DISC, other) for other in _NEIGHBOURS) < 0.15:
+            problem = "The L5/S1 disc does not lie on both L5 and S1"
+    if problem:
         raise ModelError(
-            f"No plausible {', '.join(missing)} found: this scan does not look like a lumbosacral "
-            "MR the model knows (wrong region, too small a field of view, or an unusual "
-            "protocol). The labels were not kept."
+            f"{problem}: this scan does not look like a lumbosacral MR the model knows (wrong "
+            "region, too small a field of view, or an unusual protocol). The labels were not "
+            "kept."
         )
