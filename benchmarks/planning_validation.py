@@ -92,7 +92,12 @@ def main() -> None:
             total = int(a.sum()) + int(b.sum())
             if total:
                 dices.setdefault(part, []).append(2.0 * int((a & b).sum()) / total)
-        print(f"{name}: {[g[0] for g in groups[-2:]]} vs {[g[1] for g in groups[-2:]]}", flush=True)
+        recent = groups[-2:]
+        print(
+            f"{name}: {[g[0] for g in recent]} vs parts {[g[1] for g in recent]}"
+            f" vs exact {[g[2] for g in recent]}",
+            flush=True,
+        )
     print(machine_header())
     print(
         f"\n{len(sources)} cases, {len(groups)} foramina; plan from the labels: "
@@ -118,7 +123,12 @@ def main() -> None:
         f"\nGroup from the structures = group from the true parts: {agree_parts}/{len(groups)} "
         f"(structures A where parts B: {false_a}; B where A: {false_b})"
     )
-    print(f"Group from the structures = exact-geometry truth: {agree_exact}/{len(groups)}")
+    exact_false_a = sum(g[0] == "A" and g[2] == "B" for g in groups)
+    exact_false_b = sum(g[0] == "B" and g[2] == "A" for g in groups)
+    print(
+        f"Group from the structures = exact-geometry truth: {agree_exact}/{len(groups)} "
+        f"(structures A where exact B: {exact_false_a}; B where A: {exact_false_b})"
+    )
     share = np.mean([g[0] == "A" for g in groups])
     print("\n| population | LumboPlan (from structures) | paper |")
     print("|---|---|---|")
