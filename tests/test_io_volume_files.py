@@ -89,3 +89,13 @@ def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "scan.nii.gz").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_truncated_compressed_volume_is_refused_not_zero_filled(tmp_path: Path) -> None:
+    from lumboplan_app.errors import CorruptFileError
+
+    path = tmp_path / "scan.nii.gz"
+    write_image(ramp_volume(Grid((40, 30, 20), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))), path)
+    path.write_bytes(path.read_bytes()[:2000])  # ITK alone loads this with zeros
+    with pytest.raises(CorruptFileError, match="cut short"):
+        read_scan(path)

@@ -14,7 +14,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from lumboplan_app.atomic import atomic_output
-from lumboplan_app.errors import LoadError, NotAnImageError, UnsupportedImageError, VolumeSizeError
+from lumboplan_app.errors import (
+    CorruptFileError,
+    LoadError,
+    NotAnImageError,
+    UnsupportedImageError,
+    VolumeSizeError,
+)
 from lumboplan_app.io.checks import MAX_VOXELS, MIN_SLICES, finish_loading
 from lumboplan_app.io.series import SeriesInfo, orientation_name
 from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume, case_key_for
@@ -82,9 +88,32 @@ def _check_header(reader: sitk.ImageFileReader, path: Path) -> None:
         )
 
 
+def _check_compressed_stream(path: Path) -> None:
+    """Raise if a gzip-compressed file ends early or is damaged.
+
+    ITK's NIfTI reader fills the voxels of a truncated ``.nii.gz`` with zeros without a word
+    (a 2 kB stub of a 1.4 M-voxel scan loaded as an image); reading the stream to its end
+    finds the cut.
+    """
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 22):
+                pass
+    except (EOFError, OSError, zlib.error) as error:
+        raise CorruptFileError(
+            f"'{path.name}' is cut short or damaged (its compressed data end early). Copy or "
+            "export the file again."
+        ) from error
+
+
 def _read_3d(path: Path) -> sitk.Image:
     reader = _reader(path)
     _check_header(reader, path)
+    if path.name.lower().endswith(".gz"):
+        _check_compressed_stream(path)
     try:
         image = reader.Execute()
     except RuntimeError as error:
