@@ -271,8 +271,8 @@ def paper_placement(
         alpha_deg=alpha,
         beta_deg=beta,
         contacts=tuple(contacts),
-        point_c=None if point_c is None else _point(point_c),
-        point_d=None if point_d is None else _point(point_d),
+        point_c=None if point_c is None else as_point(point_c),
+        point_d=None if point_d is None else as_point(point_d),
         line_a_mm=line_a,
         line_b_mm=None if point_d is None else line_b_mm(point_d, *mid_sagittal),
     )
@@ -298,6 +298,7 @@ def skin_entry(channel: Channel, skin: DistanceSource | None) -> FloatArray | No
     return points[entered + int(leaving[0])]
 
 
-def _point(values: FloatArray) -> tuple[float, float, float]:
+def as_point(values: FloatArray) -> tuple[float, float, float]:
+    """Return a point (3,) as a tuple of floats (LPS mm)."""
     x, y, z = (float(v) for v in values)
     return x, y, z

@@ -52,6 +52,11 @@ class CasePlan:
     maps: dict[Side, FeasibilityMap] = field(default_factory=dict)
     parts: LabelMap | None = None
     channel: ChannelSize = ChannelSize()
+    #: A blocking part nearer than this (mm) counts as touched (see :func:`contact_margin_mm`).
+    contact_margin_mm: float = 0.0
+    #: The distance fields the plan sampled, kept for re-assessing dragged poses (not saved).
+    fields: Mapping[Part, DistanceField] = field(default_factory=dict, repr=False, compare=False)
+    skin: DistanceField | None = field(default=None, repr=False, compare=False)
 
     def best_free(self, side: Side) -> BestPose | None:
         """Return the side's best free trajectory (None without a map or a free pose)."""
@@ -175,7 +180,7 @@ def plan_from_parts(
             )
         if progress is not None:
             progress(0.75 if side is Side.LEFT else 1.0, f"{side.value.title()} foramen planned")
-    return CasePlan(sides, dict(landmarks), maps, parts, channel)
+    return CasePlan(sides, dict(landmarks), maps, parts, channel, margin, fields, skin)
 
 
 def plan_from_labels(

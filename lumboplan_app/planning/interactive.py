@@ -1,0 +1,205 @@
+"""Re-assess the working channel at any pose, for the surgeon who drags it (issue 7).
+
+The paper's placement (:mod:`~lumboplan_app.planning.placement`) gives each foramen its group;
+a surgeon then moves the channel to see what another path would meet. A :class:`ChannelPlanner`
+keeps the plan's distance fields and assesses one pose in a few milliseconds: the channel pivots
+about point b, and the pose is "clear" when it touches none of the parts a free pose must clear
+(the feasibility map's set): a blocking part (IAP, TP, roots, dural sac) nearer than the plan's
+contact margin counts as touched, as in the paper's classification; the iliac bone, the sacral
+ala and the L5 pedicle count when the channel reaches into them, as in the paper's crest sweep
+(so the paper's own placement, tangent to the crest, is not called blocked by it). The group of
+the foramen stays the paper's; a dragged pose is a what-if, reported with its contacts, alpha,
+beta, point d and Line B.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from lumboplan_app.errors import PlanningError
+from lumboplan_app.labels import Part, Side
+from lumboplan_app.planning.channel import Channel, direction_for_pose, line_b_mm, measure_pose
+from lumboplan_app.planning.distance import DistanceField
+from lumboplan_app.planning.feasibility import mapped_parts
+from lumboplan_app.planning.placement import (
+    REPORT_WITHIN_MM,
+    PartContact,
+    as_point,
+    blocking_parts,
+    in_sentence,
+    reported_parts,
+    skin_entry,
+)
+from lumboplan_app.planning.plan import CasePlan, part_fields
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Poses a dragged channel may take: alpha from straight lateral to straight posterior (and a
+#: little beyond, where a surgeon may look), beta within the feasibility map's range (degrees).
+ALPHA_RANGE_DEG = (-10.0, 100.0)
+BETA_RANGE_DEG = (-30.0, 30.0)
+
+
+@dataclass(frozen=True)
+class PoseAssessment:
+    """One pose of one side's channel: what it touches and its measurements.
+
+    ``contacts`` holds every checked part nearer than 3 mm (negative clearance: depth, mm),
+    nearest first; ``blocked_by`` the ones a free path must clear that it touches (module
+    docstring). ``point_d`` is the skin entry (LPS mm, None when the axis leaves the scan first).
+    """
+
+    side: Side
+    alpha_deg: float
+    beta_deg: float
+    channel: Channel
+    contacts: tuple[PartContact, ...]
+    blocked_by: tuple[PartContact, ...]
+    point_d: tuple[float, float, float] | None
+    line_b_mm: float | None
+
+    @property
+    def clear(self) -> bool:
+        """Whether the pose touches none of the parts a free path must clear."""
+        return not self.blocked_by
+
+    @property
+    def outer_end_lps_mm(self) -> FloatArray:
+        """The channel's outer end (LPS mm): point b plus the length along the axis."""
+        return np.asarray(self.channel.tip_lps_mm) + self.channel.length_mm * self.channel.axis
+
+    def summary(self) -> str:
+        """One sentence for the surgeon: clear, or what the channel touches and how deep."""
+        if self.clear:
+            return "Clear path: the channel touches no blocking part, bone or nerve."
+        worst = min(self.blocked_by, key=lambda contact: contact.clearance_mm)
+        depth = (
+            f"{-worst.clearance_mm:.1f} mm deep"
+            if worst.clearance_mm < 0
+            else f"{worst.clearance_mm:.1f} mm away, within the scan's resolution"
+        )
+        others = len(self.blocked_by) - 1
+        more = f" and {others} more part{'s' if others > 1 else ''}" if others else ""
+        return f"Touches the {in_sentence(worst.part)}{more}: {depth}."
+
+
+class ChannelPlanner:
+    """Assess a side's channel at any pose of a :class:`CasePlan` (a few ms a pose).
+
+    Parameters
+    ----------
+    plan : CasePlan
+        A plan with its landmarks; its distance fields are used when it kept them
+        (:func:`~lumboplan_app.planning.plan.plan_from_parts` does), else built from its parts
+        (seconds: do it in a worker).
+
+    Raises
+    ------
+    PlanningError
+        If the plan has neither fields nor a part map (both sides were not assessable).
+    """
+
+    def __init__(self, plan: CasePlan) -> None:
+        fields: Mapping[Part, DistanceField] = plan.fields
+        skin = plan.skin
+        if not fields:
+            if plan.parts is None:
+                raise PlanningError(
+                    "This plan has no parts to assess a channel against: plan the case again."
+                )
+            fields = part_fields(plan.parts)
+            skin = DistanceField.from_labels(plan.parts, [Part.SKIN])
+        self.plan = plan
+        self._fields = fields
+        self._skin = skin
+        planes = plan.landmarks.get("planes", {})
+        self._disc_normal = np.asarray(planes["disc_mid"]["normal"], dtype=np.float64)
+        self._mid_sagittal = (
+            np.asarray(planes["mid_sagittal"]["point"], dtype=np.float64),
+            np.asarray(planes["mid_sagittal"]["normal"], dtype=np.float64),
+        )
+
+    def assessable(self, side: Side) -> bool:
+        """Whether the side was assessable (has a placed channel to start from)."""
+        found = self.plan.sides.get(side)
+        return found is not None and found.channel is not None
+
+    def point_b(self, side: Side) -> FloatArray:
+        """Point b of ``side`` (LPS mm): the pivot of the channel."""
+        return np.asarray(self.plan.landmarks["points_lps_mm"][side.value]["b"], dtype=np.float64)
+
+    def paper_pose(self, side: Side) -> tuple[float, float] | None:
+        """Return the paper's placement (alpha, beta degrees); None if the side was not placed."""
+        found = self.plan.sides.get(side)
+        if found is None or found.alpha_deg is None or found.beta_deg is None:
+            return None
+        return found.alpha_deg, found.beta_deg
+
+    def best_pose(self, side: Side) -> tuple[float, float] | None:
+        """Return the best free trajectory's pose (degrees); None without a map or free pose."""
+        best = self.plan.best_free(side)
+        return None if best is None else (best.alpha_deg, best.beta_deg)
+
+    def pose_towards(self, side: Side, point_lps_mm: npt.ArrayLike) -> tuple[float, float]:
+        """Return the pose (alpha, beta degrees) whose axis points from b towards ``point_lps_mm``.
+
+        The result is clamped to the poses a dragged channel may take, so a drag past the
+        midline or straight up keeps the channel on its side.
+        """
+        direction = np.asarray(point_lps_mm, dtype=np.float64) - self.point_b(side)
+        if float(np.linalg.norm(direction)) < 1e-6:
+            raise PlanningError("Drag the channel's outer end away from its tip (point b).")
+        alpha, beta = measure_pose(direction, self._disc_normal, side)
+        return (
+            float(np.clip(alpha, *ALPHA_RANGE_DEG)),
+            float(np.clip(beta, *BETA_RANGE_DEG)),
+        )
+
+    def assess(self, side: Side, alpha_deg: float, beta_deg: float) -> PoseAssessment:
+        """Place the channel at (``alpha_deg``, ``beta_deg``) about b and measure what it meets.
+
+        Raises
+        ------
+        PlanningError
+            If the side was not assessable, or no direction has these angles.
+        """
+        if not self.assessable(side):
+            raise PlanningError(
+                f"The {side.value} foramen is not assessable: there is no channel to move."
+            )
+        size = self.plan.channel
+        axis = direction_for_pose(alpha_deg, beta_deg, self._disc_normal, side)
+        channel = Channel(tuple(self.point_b(side)), tuple(axis), size.diameter_mm, size.length_mm)
+        points = channel.surface_points()
+        margins = dict.fromkeys(mapped_parts(side), 0.0)
+        margins.update(dict.fromkeys(blocking_parts(side), self.plan.contact_margin_mm))
+        contacts, blocked = [], []
+        for part in dict.fromkeys((*reported_parts(side), *mapped_parts(side))):
+            field = self._fields.get(part)
+            if field is None or not field.present:
+                continue
+            clearance = float(np.min(field.sample(points)))
+            if clearance < REPORT_WITHIN_MM:
+                contacts.append(PartContact(part, clearance))
+            if part in margins and clearance < margins[part]:
+                blocked.append(PartContact(part, clearance))
+        point_d = skin_entry(channel, self._skin)
+        measured_alpha, measured_beta = measure_pose(axis, self._disc_normal, side)
+        return PoseAssessment(
+            side=side,
+            alpha_deg=measured_alpha,
+            beta_deg=measured_beta,
+            channel=channel,
+            contacts=tuple(sorted(contacts, key=lambda contact: contact.clearance_mm)),
+            blocked_by=tuple(sorted(blocked, key=lambda contact: contact.clearance_mm)),
+            point_d=None if point_d is None else as_point(point_d),
+            line_b_mm=None if point_d is None else line_b_mm(point_d, *self._mid_sagittal),
+        )
+
+    def assess_towards(self, side: Side, point_lps_mm: npt.ArrayLike) -> PoseAssessment:
+        """Assess the pose pointing from b towards ``point_lps_mm`` (a dragged outer end)."""
+        return self.assess(side, *self.pose_towards(side, point_lps_mm))
