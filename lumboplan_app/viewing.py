@@ -43,6 +43,9 @@ Plane = Literal["axial", "coronal", "sagittal"]
 PLANES: tuple[Plane, ...] = ("axial", "coronal", "sagittal")
 #: Array axis (0 = z, 1 = y, 2 = x) normal to each plane: the axis its slice index runs along.
 PLANE_AXIS: dict[Plane, int] = {"axial": 0, "coronal": 1, "sagittal": 2}
+#: The 3-D pane's camera presets, looking at the disc from behind, the side, behind and to the
+#: side, and from above (:meth:`lumboplan_app.reconstruction.scene.PlanScene.camera_preset`).
+CAMERA_PRESETS = ("posterior", "lateral", "posterolateral", "axial")
 
 Change = Literal["cursor", "window", "labels"]
 #: An observer is called with what changed.

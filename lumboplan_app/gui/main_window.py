@@ -1,4 +1,4 @@
-"""The main window: open a scan, review it in three linked slice views, read its summary.
+"""The main window: open a scan, segment, review in 2-D and 3-D, plan, move the channel, report.
 
 The window holds no logic of its own: reading is :func:`lumboplan_app.io.read_scan_isolated`
 in a :class:`~lumboplan_app.gui.workers.Worker`, the view state is a
@@ -10,6 +10,7 @@ actionable message and its type is logged, never the input's path or the patient
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from pathlib import Path
 from types import TracebackType
@@ -34,33 +35,39 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from lumboplan_app import __version__
-from lumboplan_app.errors import Cancelled, LumboPlanError, SeriesChoiceRequired
+from lumboplan_app.errors import Cancelled, LumboPlanError, PlanningError, SeriesChoiceRequired
 from lumboplan_app.gui.info_panel import InfoPanel
 from lumboplan_app.gui.series_dialog import SeriesChooserDialog
 from lumboplan_app.gui.slice_view import SliceView
 from lumboplan_app.gui.structures_panel import StructuresPanel
+from lumboplan_app.gui.view3d import View3D
 from lumboplan_app.gui.workers import (
     CancelCheck,
     Job,
     ProgressCallback,
     Worker,
     load_scan_job,
+    mesh_job,
     plan_job,
     report_job,
     segment_job,
     start_worker,
 )
+from lumboplan_app.labels import Side
 from lumboplan_app.viewing import PLANES, Change, Plane, ViewState
 
 if TYPE_CHECKING:
     from lumboplan_app.io.series import SeriesInfo
+    from lumboplan_app.planning.interactive import ChannelPlanner, PoseAssessment
     from lumboplan_app.planning.plan import CasePlan
     from lumboplan_app.volume import LabelMap, Volume
 
@@ -69,7 +76,7 @@ logger = logging.getLogger(__name__)
 EMPTY_STATE_TEXT = "Open a DICOM folder or image file: File > Open…"
 #: Milliseconds the window waits for a worker to stop when it closes.
 WORKER_STOP_TIMEOUT_MS = 5000
-#: Grid cell of each slice view; the fourth cell (1, 1) holds the scan summary.
+#: Grid cell of each slice view; the fourth cell (1, 1) holds the 3-D pane.
 _VIEW_CELLS: dict[Plane, tuple[int, int]] = {
     "sagittal": (0, 0),
     "axial": (0, 1),
@@ -120,6 +127,11 @@ class MainWindow(QMainWindow):
         An error dialog opened with this message.
     planned(object)
         Both foramina were planned (the :class:`~lumboplan_app.planning.plan.CasePlan`).
+    channel_moved(object)
+        The moved channel was assessed at a new pose (the
+        :class:`~lumboplan_app.planning.interactive.PoseAssessment`).
+    meshes_shown(object)
+        The 3-D pane shows the structures' surfaces (a dict of Structure to mesh).
     report_written(object)
         The PDF report was written (its path).
 
@@ -137,6 +149,8 @@ class MainWindow(QMainWindow):
     error_box_shown = Signal(str)
     planned = Signal(object)
     report_written = Signal(object)
+    channel_moved = Signal(object)
+    meshes_shown = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,6 +170,18 @@ class MainWindow(QMainWindow):
         #: The plan of the labels shown (None until planned; dropped when the labels change).
         self.case_plan: CasePlan | None = None
         self.report_path: Path | None = None
+        #: The moved channel: its planner, each side's pose (alpha, beta degrees) and last
+        #: assessment, the side being moved, and how long the last update took (ms).
+        self.channel_planner: ChannelPlanner | None = None
+        self.poses: dict[Side, tuple[float, float]] = {}
+        self.assessments: dict[Side, PoseAssessment] = {}
+        self.active_side = Side.LEFT
+        self.last_update_ms = 0.0
+        self._line_a: dict[Side, tuple[object, object] | None] = {}
+        #: The structures' surfaces shown in 3-D (None until built for the labels shown).
+        self.meshes: dict | None = None
+        self._mesh_worker: Worker | None = None
+        self._maximised: QWidget | None = None
         self._running: list[tuple[Worker, QThread]] = []
         self._last_folder = Path.home()
         self._painted = False
@@ -291,16 +317,36 @@ class MainWindow(QMainWindow):
             self.views[plane] = view
             row, column = _VIEW_CELLS[plane]
             grid.addWidget(view, row, column)
-        self.info_panel = InfoPanel(viewer)
-        grid.addWidget(self.info_panel, 1, 1)
-        # The workflow's panel docks at the right, so the 2 x 2 grid of views keeps its shape.
+        self.view3d = View3D(viewer)
+        grid.addWidget(self.view3d, 1, 1)
+        self.view3d.maximise_toggled.connect(self._toggle_maximise_3d)
+        self.view3d.view.outer_end_dragged.connect(self.move_channel_end)
+        for view in self.views.values():
+            view.channel_dragged.connect(self.move_channel_end)
+            view.maximise_requested.connect(self._toggle_maximise_view)
+        self._grid = grid
+        # The workflow's panels dock at the right, so the 2 x 2 grid of views keeps its shape.
         self.structures_panel = StructuresPanel(self)
         self.structures_panel.segment_requested.connect(self.segment_action.trigger)
+        self.info_panel = InfoPanel(self)
+        workflow = QWidget(self)
+        workflow_layout = QVBoxLayout(workflow)
+        workflow_layout.setContentsMargins(4, 4, 4, 4)
+        workflow_layout.addWidget(self.structures_panel)
+        workflow_layout.addStretch(1)
+        self._workflow_layout = workflow_layout
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(workflow)
+        self.side_tabs = QTabWidget(self)
+        self.side_tabs.setObjectName("sideTabs")
+        self.side_tabs.addTab(scroll, "Plan")
+        self.side_tabs.addTab(self.info_panel, "Scan")
         dock = QDockWidget("Case", self)
         dock.setObjectName("caseDock")
         dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
-        dock.setWidget(self.structures_panel)
-        dock.setMinimumWidth(240)
+        dock.setWidget(self.side_tabs)
+        dock.setMinimumWidth(300)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
@@ -461,13 +507,98 @@ class MainWindow(QMainWindow):
         return True
 
     def show_labels(self, labels: LabelMap) -> None:
-        """Show ``labels`` (on the scan's grid) over the scan; a previous plan is dropped."""
+        """Show ``labels`` (on the scan's grid) over the scan; a previous plan is dropped.
+
+        The structures' surfaces are built in the background for the 3-D pane.
+        """
         if self.state is not None:
             self.state.set_labels(labels)
             self.structures_panel.refresh()
-            self.case_plan = None
-            self.structures_panel.show_plan(None)
+            self._drop_plan()
             self._update_case_actions()
+            self.build_meshes()
+
+    def build_meshes(self) -> None:
+        """Build the surfaces of the labels shown in the background (the 3-D pane shows them).
+
+        A build still running for older labels is cancelled; its result would be stale.
+        """
+        if self.state is None or self.state.labels is None or self._closing:
+            return
+        if self._mesh_worker is not None:
+            self._mesh_worker.request_cancel()
+        worker = Worker(mesh_job(self.state.labels), name="meshes")
+        worker.finished.connect(self._on_meshes_built)
+        worker.failed.connect(self._on_meshes_failed)
+        self._mesh_worker = worker
+        self.meshes = None
+        self._running.append((worker, start_worker(worker)))
+
+    def is_building_meshes(self) -> bool:
+        """Whether the 3-D surfaces are being built."""
+        return self._mesh_worker is not None
+
+    def _on_meshes_built(self, meshes: dict) -> None:
+        worker = self.sender()
+        self._release_background(worker)
+        if self._closing or worker is not self._mesh_worker:
+            return
+        self._mesh_worker = None
+        self.meshes = meshes
+        self.view3d.show_structures(meshes)
+        self._sync_scene_visibility()
+        self.meshes_shown.emit(meshes)
+
+    def _on_meshes_failed(self, error: BaseException) -> None:
+        worker = self.sender()
+        self._release_background(worker)
+        if worker is not self._mesh_worker:
+            return
+        self._mesh_worker = None
+        if not isinstance(error, Cancelled):
+            logger.error(
+                "the 3-D surfaces could not be built: %s at %s",
+                type(error).__name__,
+                code_location(error.__traceback__),
+            )
+            self.statusBar().showMessage(
+                "The 3-D view could not be built; the slice views and the plan are unaffected.",
+                8000,
+            )
+
+    def _release_background(self, worker: object) -> None:
+        for entry in list(self._running):
+            if entry[0] is worker:
+                entry[1].quit()
+                entry[1].wait()
+                self._running.remove(entry)
+
+    def _sync_scene_visibility(self) -> None:
+        if self.state is None or not self.view3d.view.has_scene:
+            return
+        scene = self.view3d.view.scene
+        for structure in scene.structures:
+            scene.set_structure_visible(structure, self.state.is_structure_visible(structure))
+        self.view3d.view.request_render()
+
+    def _drop_plan(self) -> None:
+        """Forget the plan and the moved channel (the labels changed)."""
+        self.case_plan = None
+        self.channel_planner = None
+        self.poses = {}
+        self.assessments = {}
+        self._line_a = {}
+        self.structures_panel.show_plan(None)
+        for view in self.views.values():
+            view.set_channel(None)
+        self.view3d.view.set_handle(None)
+        if self.view3d.view.has_scene:
+            scene = self.view3d.view.scene
+            for side in Side:
+                scene.set_channel(side, None, True, False)
+                scene.set_markers(side, dict.fromkeys("abcd"), {"line_a": None, "line_b": None})
+            scene.set_touched(())
+            self.view3d.view.request_render()
 
     def _update_case_actions(self) -> None:
         idle = not self.is_busy() and self.state is not None
@@ -516,6 +647,166 @@ class MainWindow(QMainWindow):
             "LumboPlan could not write the report",
         )
 
+    # -- the moved channel -----------------------------------------------------------------------
+
+    def _start_channel(self, plan: CasePlan) -> None:
+        """Put each side's channel on the paper's placement and show the first assessable side."""
+        from lumboplan_app.planning.interactive import ChannelPlanner
+
+        try:
+            planner = ChannelPlanner(plan)
+        except PlanningError:
+            return
+        self.channel_planner = planner
+        self.poses = {side: pose for side in Side if (pose := planner.paper_pose(side)) is not None}
+        self.assessments = {side: planner.assess(side, *pose) for side, pose in self.poses.items()}
+        self._line_a = {side: planner.line_a_segment(side) for side in Side}
+        if self.view3d.view.has_scene or self.meshes is not None:
+            self.view3d.view.scene.set_plan_frame(plan.landmarks, plan.parts)
+            self.view3d.set_camera(self.view3d.camera)
+        sides = [side for side in Side if side in self.poses]
+        if sides:
+            self.set_active_side(self.active_side if self.active_side in sides else sides[0])
+            if self.state is not None:
+                index = self.state.volume.grid.lps_to_index(planner.point_b(self.active_side))
+                self.state.set_cursor(self.state.clamp_index(tuple(float(v) for v in index)))
+
+    def set_active_side(self, side: Side) -> bool:
+        """Move ``side``'s channel from now on; False if that side has no channel."""
+        if side not in self.poses:
+            return False
+        self.active_side = side
+        self.view3d.side = side
+        self.set_channel_pose(*self.poses[side])
+        return True
+
+    def switch_side(self) -> bool:
+        """Move the other side's channel; False if it has none."""
+        other = Side.RIGHT if self.active_side is Side.LEFT else Side.LEFT
+        return self.set_active_side(other)
+
+    def set_channel_pose(self, alpha_deg: float, beta_deg: float) -> PoseAssessment | None:
+        """Put the moved channel at (alpha, beta) degrees about point b and show what it meets.
+
+        Returns the assessment, or None when there is no channel or no such pose exists.
+        """
+        planner = self.channel_planner
+        if planner is None or self.active_side not in self.poses:
+            return None
+        started = time.perf_counter()
+        try:
+            assessment = planner.assess(self.active_side, alpha_deg, beta_deg)
+        except PlanningError as error:
+            self.statusBar().showMessage(str(error), 4000)
+            return None
+        self.poses[self.active_side] = (assessment.alpha_deg, assessment.beta_deg)
+        self.assessments[self.active_side] = assessment
+        self._show_channel()
+        self.last_update_ms = 1000.0 * (time.perf_counter() - started)
+        self.channel_moved.emit(assessment)
+        return assessment
+
+    def move_channel_end(self, point_lps_mm: object) -> PoseAssessment | None:
+        """Point the moved channel from b towards ``point_lps_mm`` (a dragged handle, LPS mm)."""
+        planner = self.channel_planner
+        if planner is None or self.active_side not in self.poses:
+            return None
+        try:
+            alpha, beta = planner.pose_towards(self.active_side, point_lps_mm)  # type: ignore[arg-type]
+        except PlanningError as error:
+            self.statusBar().showMessage(str(error), 4000)
+            return None
+        return self.set_channel_pose(alpha, beta)
+
+    def reset_channel(self) -> PoseAssessment | None:
+        """Put the moved channel back on the paper's placement."""
+        pose = (
+            None
+            if self.channel_planner is None
+            else self.channel_planner.paper_pose(self.active_side)
+        )
+        return None if pose is None else self.set_channel_pose(*pose)
+
+    def snap_channel_to_best(self) -> PoseAssessment | None:
+        """Put the moved channel on the side's best free trajectory (None if there is none)."""
+        pose = (
+            None
+            if self.channel_planner is None
+            else self.channel_planner.best_pose(self.active_side)
+        )
+        if pose is None:
+            self.statusBar().showMessage(
+                f"No free trajectory on the {self.active_side.value} side.", 6000
+            )
+            return None
+        return self.set_channel_pose(*pose)
+
+    def _show_channel(self) -> None:
+        """Draw both sides' channels, the moved one's points, lines and touched parts."""
+        planner = self.channel_planner
+        assessment = self.assessments.get(self.active_side)
+        if planner is None or assessment is None:
+            return
+        channel = assessment.channel
+        for view in self.views.values():
+            view.set_channel(
+                channel.tip_lps_mm,
+                assessment.outer_end_lps_mm,
+                channel.diameter_mm,
+                assessment.clear,
+            )
+        if not self.view3d.view.has_scene:
+            return
+        scene = self.view3d.view.scene
+        landmarks = planner.plan.landmarks.get("points_lps_mm", {})
+        for side in Side:
+            shown = self.assessments.get(side)
+            active = side is self.active_side
+            scene.set_channel(
+                side, None if shown is None else shown.channel, bool(shown and shown.clear), active
+            )
+            points = landmarks.get(side.value, {})
+            side_plan = planner.plan.sides.get(side)
+            scene.set_markers(
+                side,
+                {
+                    "a": points.get("a") if active else None,
+                    "b": points.get("b") if shown is not None else None,
+                    "c": side_plan.point_c if active and side_plan is not None else None,
+                    "d": shown.point_d if active and shown is not None else None,
+                },
+                {
+                    "line_a": self._line_a.get(side) if active else None,  # type: ignore[dict-item]
+                    "line_b": planner.line_b_segment(shown) if active and shown else None,
+                },
+            )
+        scene.set_touched(contact.part for contact in assessment.blocked_by)
+        self.view3d.view.set_handle(assessment.outer_end_lps_mm)
+        self.view3d.view.request_render()
+
+    # -- the grid's views ------------------------------------------------------------------------
+
+    def maximised_view(self) -> QWidget | None:
+        """Return the view given the whole grid, or None when all four share it."""
+        return self._maximised
+
+    def toggle_maximise(self, widget: QWidget) -> None:
+        """Give ``widget`` (a slice view or the 3-D pane) the whole grid, or the room back."""
+        cells = [*self.views.values(), self.view3d]
+        maximise = self._maximised is not widget
+        for cell in cells:
+            cell.setVisible(not maximise or cell is widget)
+        self._maximised = widget if maximise else None
+        self.view3d.maximise_button.setChecked(self._maximised is self.view3d)
+
+    def _toggle_maximise_3d(self) -> None:
+        self.toggle_maximise(self.view3d)
+
+    def _toggle_maximise_view(self) -> None:
+        view = self.sender()
+        if isinstance(view, QWidget):
+            self.toggle_maximise(view)
+
     def _start_task(self, worker: Worker, message: str, done, failure_title: str) -> bool:
         # Bound methods of the window only: Qt then queues the worker's signals to the GUI
         # thread (a lambda would run in the worker's thread).
@@ -536,6 +827,7 @@ class MainWindow(QMainWindow):
         self.case_plan = plan
         self.structures_panel.show_plan(plan)
         self._update_case_actions()
+        self._start_channel(plan)
         groups = ", ".join(f"{side.value} {plan.sides[side].group}" for side in plan.sides)
         self.statusBar().showMessage(f"Planned: {groups}", 8000)
         self.planned.emit(plan)
@@ -700,8 +992,16 @@ class MainWindow(QMainWindow):
         state.subscribe(self._on_state_changed)
         self._fill_presets(state)
         self.info_panel.show_volume(state.volume)
+        # The scan's warnings decide how far a plan on it can be trusted: show them first.
+        self.side_tabs.setCurrentIndex(
+            self.side_tabs.indexOf(self.info_panel) if state.volume.meta.warnings else 0
+        )
         self.structures_panel.set_state(state)
-        self.case_plan = None
+        self._drop_plan()
+        self.meshes = None
+        if self.view3d.view.has_scene:
+            self.view3d.view.scene.set_meshes({})
+            self.view3d.view.request_render()
         self._update_case_actions()
         self.open_labels_action.setEnabled(True)
         description = state.volume.meta.series_description
@@ -735,6 +1035,8 @@ class MainWindow(QMainWindow):
     def _on_state_changed(self, change: Change) -> None:
         if change == "cursor":
             self._update_cursor_label()
+        elif change == "labels":
+            self._sync_scene_visibility()
         else:
             self._update_window_label()
             self._sync_preset_combo()
@@ -852,6 +1154,8 @@ class MainWindow(QMainWindow):
                 )
         self._load_worker = None
         self._task_worker = None
+        self._mesh_worker = None
+        self.view3d.view.close_scene()
         for view in self.views.values():
             view.detach()
         if self.state is not None:

@@ -9,11 +9,18 @@ Mouse and keys:
 
 - left click or drag: moves the cursor there (all three views follow);
 - wheel, Up/Down, Page Up/Page Down: next or previous slice of this view;
-- right drag: horizontal changes the window width, vertical the level.
+- right drag: horizontal changes the window width, vertical the level;
+- left drag on the channel's handle (the ring where its axis leaves the scan, or its outer end):
+  moves the channel, which pivots about point b.
+
+The planned channel is drawn as its projection on the view: an 8 mm band from point b outward,
+green when its path is clear and red when it touches a part it must clear.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -63,6 +70,10 @@ _MARGIN_PX = 6
 _TITLE_HEIGHT_PX = 22
 _CROSSHAIR_GAP_PX = 7
 _WHEEL_STEP = 120
+#: How near (pixels) to the channel's handle a press grabs it.
+GRAB_RADIUS_PX = 12.0
+_CHANNEL_CLEAR = QColor(64, 216, 115)
+_CHANNEL_TOUCHING = QColor(235, 56, 56)
 
 
 class SliceView(QWidget):
@@ -80,9 +91,18 @@ class SliceView(QWidget):
     hovered(object)
         ``(plane, (z, y, x))`` with the continuous index under the mouse, or None when the
         mouse leaves the image.
+    channel_dragged(object)
+        The channel's handle was dragged to this point (LPS mm, ndarray (3,), on the slice).
+    channel_drag_finished()
+        The mouse let go of the channel's handle.
+    maximise_requested()
+        The view was double-clicked (give it the whole grid, or the room back).
     """
 
     hovered = Signal(object)
+    channel_dragged = Signal(object)
+    channel_drag_finished = Signal()
+    maximise_requested = Signal()
 
     def __init__(self, plane: Plane, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,6 +122,9 @@ class SliceView(QWidget):
         self._drag_start_window: WindowLevel | None = None
         self._cursor_drag = False
         self._wheel_remainder = 0
+        self._channel: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float, bool] | None
+        self._channel = None
+        self._channel_drag = False
 
     # -- model ------------------------------------------------------------------------------
 
@@ -122,6 +145,48 @@ class SliceView(QWidget):
         if state is not None:
             state.subscribe(self._on_state_changed)
         self.update()
+
+    def set_channel(
+        self,
+        tip_lps_mm: npt.ArrayLike | None,
+        outer_end_lps_mm: npt.ArrayLike | None = None,
+        diameter_mm: float = 8.0,
+        clear: bool = True,
+    ) -> None:
+        """Draw the channel from point b to its outer end (None: no channel)."""
+        if tip_lps_mm is None or outer_end_lps_mm is None:
+            self._channel = None
+        else:
+            self._channel = (
+                np.asarray(tip_lps_mm, dtype=np.float64),
+                np.asarray(outer_end_lps_mm, dtype=np.float64),
+                float(diameter_mm),
+                bool(clear),
+            )
+        self.update()
+
+    def channel_handle_index(self) -> tuple[float, float, float] | None:
+        """Return the voxel index (z, y, x) of the channel's handle; None without a channel.
+
+        The handle is the channel's outer end, or the last point of its axis inside the scan
+        when the end lies outside it.
+        """
+        if self._channel is None or self._state is None:
+            return None
+        tip, end, _, _ = self._channel
+        grid = self._state.volume.grid
+        along = np.linspace(0.0, 1.0, 301)[:, None]
+        indices = grid.lps_to_index(tip + along * (end - tip))
+        inside = np.all((indices > -0.5) & (indices < np.asarray(self._state.shape_zyx) - 0.5), 1)
+        if not inside.any():
+            return None
+        z, y, x = (float(v) for v in indices[int(np.flatnonzero(inside)[-1])])
+        return z, y, x
+
+    def channel_handle_position(self) -> QPointF | None:
+        """Return where the channel's handle is drawn in this view, or None."""
+        index = self.channel_handle_index()
+        return None if index is None else self.index_to_widget(index)
 
     def _on_state_changed(self, change: Change) -> None:
         if change == "labels":
@@ -237,11 +302,39 @@ class SliceView(QWidget):
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
                 painter.drawImage(rect, overlay)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            self._paint_channel(painter, state, rect)
             self._paint_crosshair(painter, state, rect)
             self._paint_letters(painter, rect)
             self._paint_title(painter, state)
         finally:
             painter.end()
+
+    def _paint_channel(self, painter: QPainter, state: ViewState, rect: QRectF) -> None:
+        handle_index = self.channel_handle_index()
+        if self._channel is None or handle_index is None:
+            return
+        tip, _, diameter_mm, clear = self._channel
+        tip_index = state.volume.grid.lps_to_index(tip)
+        start = self.index_to_widget((tip_index[0], tip_index[1], tip_index[2]))
+        handle = self.index_to_widget(handle_index)
+        rows, columns = self._plane_shape()
+        row_mm, column_mm = plane_spacing_mm(state.volume.grid.spacing_xyz_mm, self.plane)
+        pixels_per_mm = min(rect.height() / rows / row_mm, rect.width() / columns / column_mm)
+        colour = QColor(_CHANNEL_CLEAR if clear else _CHANNEL_TOUCHING)
+        colour.setAlpha(110)
+        band = QPen(colour, max(2.0, diameter_mm * pixels_per_mm))
+        band.setCapStyle(Qt.PenCapStyle.FlatCap)
+        painter.setPen(band)
+        painter.drawLine(start, handle)
+        colour.setAlpha(255)
+        painter.setPen(QPen(colour, 1.5))
+        painter.drawLine(start, handle)
+        painter.setBrush(QColor(255, 255, 255))
+        painter.drawEllipse(start, 3.0, 3.0)
+        painter.setBrush(QColor(255, 255, 255, 140 if self._channel_drag else 50))
+        painter.setPen(QPen(QColor(255, 255, 255), 2.0))
+        painter.drawEllipse(handle, 8.0, 8.0)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
 
     def _paint_frame(self, painter: QPainter) -> None:
         colour = QColor(PLANE_COLOURS[self.plane])
@@ -325,6 +418,14 @@ class SliceView(QWidget):
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         if self._state is None:
             return
+        handle = self.channel_handle_position()
+        if event.button() == Qt.MouseButton.LeftButton and handle is not None:
+            delta = handle - event.position()
+            if np.hypot(delta.x(), delta.y()) <= GRAB_RADIUS_PX:
+                self._channel_drag = True
+                self.setCursor(Qt.CursorShape.ClosedHandCursor)
+                event.accept()
+                return
         if event.button() == Qt.MouseButton.LeftButton:
             self._cursor_drag = True
             self._move_cursor_to(event.position())
@@ -337,7 +438,11 @@ class SliceView(QWidget):
         """Report what is under the mouse; follow a cursor or window/level drag."""
         if self._state is None:
             return
-        if self._cursor_drag:
+        if self._channel_drag:
+            index = self.widget_to_index(event.position())
+            if index is not None:
+                self.channel_dragged.emit(self._state.volume.grid.index_to_lps(index))
+        elif self._cursor_drag:
             self._move_cursor_to(event.position())
         elif self._drag_start is not None:
             self._apply_window_drag(event.position())
@@ -347,13 +452,22 @@ class SliceView(QWidget):
         """End a drag."""
         if self._state is None:
             return
-        if event.button() == Qt.MouseButton.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton and self._channel_drag:
+            self._channel_drag = False
+            self.unsetCursor()
+            self.channel_drag_finished.emit()
+            self.update()
+        elif event.button() == Qt.MouseButton.LeftButton:
             self._cursor_drag = False
         elif event.button() == Qt.MouseButton.RightButton and self._drag_start is not None:
             self._apply_window_drag(event.position())
             self._drag_start = None
             self._drag_start_window = None
         event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """Ask to maximise the view (or give the room back)."""
+        self.maximise_requested.emit()
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         """Right button is window/level: no context menu."""

@@ -134,12 +134,15 @@ def segment_job(volume: Volume, weights: Path | None) -> Job:
 
 def plan_job(labels: LabelMap) -> Job:
     """Return a job that plans both foramina of ``labels`` (a :class:`CasePlan`)."""
+    from lumboplan_app.volume import LabelMap as Labels
+
+    snapshot = Labels(labels.array.copy(), labels.grid)  # edits go on while it plans
 
     def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
         from lumboplan_app.planning.plan import plan_from_labels
 
         progress(0.0, "Deriving the parts and landmarks")
-        return plan_from_labels(labels, progress=progress)
+        return plan_from_labels(snapshot, progress=progress)
 
     return job
 
@@ -152,5 +155,21 @@ def report_job(case: CaseFile, output: Path, volume: Volume | None, deidentify: 
 
         write_report(case, output, volume, deidentify, progress)
         return output
+
+    return job
+
+
+def mesh_job(labels: LabelMap) -> Job:
+    """Return a job that builds the surfaces of a copy of ``labels``, decimated for display."""
+    from lumboplan_app.volume import LabelMap as Labels
+
+    snapshot = Labels(labels.array.copy(), labels.grid)
+
+    def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+        from lumboplan_app.reconstruction.meshes import structure_meshes
+        from lumboplan_app.reconstruction.scene import display_meshes
+
+        progress(0.0, "Building the 3-D surfaces")
+        return display_meshes(structure_meshes(snapshot))
 
     return job

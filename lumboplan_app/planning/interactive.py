@@ -32,6 +32,7 @@ from lumboplan_app.planning.placement import (
     blocking_parts,
     in_sentence,
     reported_parts,
+    sided,
     skin_entry,
 )
 from lumboplan_app.planning.plan import CasePlan, part_fields
@@ -199,6 +200,40 @@ class ChannelPlanner:
             point_d=None if point_d is None else as_point(point_d),
             line_b_mm=None if point_d is None else line_b_mm(point_d, *self._mid_sagittal),
         )
+
+    def line_a_segment(self, side: Side) -> tuple[FloatArray, FloatArray] | None:
+        """Return Line A as drawn: point a and the exiting root's nearest voxel centre (LPS mm).
+
+        None when point a or the root is missing.
+        """
+        point_a = self.plan.landmarks.get("points_lps_mm", {}).get(side.value, {}).get("a")
+        parts = self.plan.parts
+        if point_a is None or parts is None:
+            return None
+        root = sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT)
+        voxels = np.argwhere(parts.array == root)
+        if len(voxels) == 0:
+            return None
+        start = np.asarray(point_a, dtype=np.float64)
+        centres = parts.grid.index_to_lps(voxels)
+        nearest = centres[int(np.argmin(np.linalg.norm(centres - start, axis=1)))]
+        return start, nearest
+
+    def line_b_segment(self, assessment: PoseAssessment) -> tuple[FloatArray, FloatArray] | None:
+        """Return Line B as drawn: point d and its foot on the mid-sagittal plane (LPS mm).
+
+        The foot is taken in the axial plane through d, as Line B is measured; None without d.
+        """
+        if assessment.point_d is None:
+            return None
+        point_d = np.asarray(assessment.point_d, dtype=np.float64)
+        origin, normal = self._mid_sagittal
+        axial_normal = normal.copy()
+        axial_normal[2] = 0.0
+        axial_normal /= np.linalg.norm(axial_normal)
+        offset = point_d - origin
+        offset[2] = 0.0
+        return point_d, point_d - float(offset @ axial_normal) * axial_normal
 
     def assess_towards(self, side: Side, point_lps_mm: npt.ArrayLike) -> PoseAssessment:
         """Assess the pose pointing from b towards ``point_lps_mm`` (a dragged outer end)."""

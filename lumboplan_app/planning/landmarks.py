@@ -12,6 +12,9 @@ Both are returned as (point, unit normal) in LPS mm.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -70,3 +73,21 @@ def mid_sagittal_plane(labels: LabelMap) -> tuple[FloatArray, FloatArray]:
     normal /= np.linalg.norm(normal)
     point = np.array([x0, 0.0, 0.0])
     return point, normal
+
+
+def plane_axes(plan: Mapping[str, Any]) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Return the plan's frame: origin and unit axes u (left), v (posterior), w (cranial).
+
+    ``plan`` holds ``planes`` (``disc_mid`` and ``mid_sagittal``: point and normal, LPS mm) as
+    the plan JSON and :attr:`CasePlan.landmarks` do; the origin is on both planes.
+    """
+    planes = plan["planes"]
+    w = np.asarray(planes["disc_mid"]["normal"], dtype=np.float64)
+    left = np.asarray(planes["mid_sagittal"]["normal"], dtype=np.float64)
+    u = left - (left @ w) * w
+    u /= np.linalg.norm(u)
+    v = np.cross(w, u)
+    disc_point = np.asarray(planes["disc_mid"]["point"], dtype=np.float64)
+    mid_point = np.asarray(planes["mid_sagittal"]["point"], dtype=np.float64)
+    origin = disc_point - ((disc_point - mid_point) @ left) / (u @ left) * u
+    return origin, u, v, w

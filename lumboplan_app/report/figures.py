@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Part, Side, Structure
+from lumboplan_app.planning.landmarks import plane_axes
 from lumboplan_app.volume import Grid, LabelMap, Volume
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,20 +37,6 @@ _TOUCHED_COLOUR = (230, 40, 40)
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
-
-
-def plane_axes(plan: Mapping[str, Any]) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Return the plan's frame: origin and unit axes u (left), v (posterior), w (cranial)."""
-    planes = plan["planes"]
-    w = np.asarray(planes["disc_mid"]["normal"], dtype=np.float64)
-    left = np.asarray(planes["mid_sagittal"]["normal"], dtype=np.float64)
-    u = left - (left @ w) * w
-    u /= np.linalg.norm(u)
-    v = np.cross(w, u)
-    disc_point = np.asarray(planes["disc_mid"]["point"], dtype=np.float64)
-    mid_point = np.asarray(planes["mid_sagittal"]["point"], dtype=np.float64)
-    origin = disc_point - ((disc_point - mid_point) @ left) / (u @ left) * u
-    return origin, u, v, w
 
 
 def sample_plane(

@@ -1,0 +1,283 @@
+"""The 3-D pane: the case as :class:`~lumboplan_app.reconstruction.scene.PlanScene` draws it.
+
+Mouse: left drag on the channel's handle (the ring at its outer end) moves the channel, which
+pivots about point b; left drag elsewhere orbits the camera; the wheel zooms; a double click
+maximises the pane. The header's buttons set the camera presets (posterior, lateral,
+posterolateral, axial). Rendering is coalesced: a drag asks for a frame and the frame is drawn
+when the event loop is free, so the measurements follow the mouse even where a frame takes
+longer than a mouse move (software OpenGL).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+from lumboplan_app.labels import Side, Structure
+from lumboplan_app.viewing import CAMERA_PRESETS
+
+if TYPE_CHECKING:
+    from lumboplan_app.reconstruction.scene import PlanScene
+
+#: How near (pixels) to the handle a press grabs the channel.
+GRAB_RADIUS_PX = 14.0
+#: Degrees of orbit per pixel of mouse travel.
+_ORBIT_DEG_PER_PX = 0.4
+
+
+class SceneView(QWidget):
+    """The rendered scene, with the mouse handling of the pane.
+
+    Signals
+    -------
+    outer_end_dragged(object)
+        The channel's handle was dragged to this point (LPS mm, ndarray (3,)).
+    drag_finished()
+        The mouse let go of the handle.
+    maximise_requested()
+        The view was double-clicked.
+    """
+
+    outer_end_dragged = Signal(object)
+    drag_finished = Signal()
+    maximise_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sceneView")
+        self.setMinimumSize(160, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseTracking(True)
+        self._scene: PlanScene | None = None
+        self._image: QImage | None = None
+        self._handle_lps: npt.NDArray[np.float64] | None = None
+        self._dragging = False
+        self._orbit_from: QPointF | None = None
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self.render_now)
+        #: Frames rendered and the last frame's time (ms), for the benchmark and the tests.
+        self.frames_rendered = 0
+        self.last_render_ms = 0.0
+
+    @property
+    def scene(self) -> PlanScene:
+        """The scene (created on first use: the render window costs about a second)."""
+        if self._scene is None:
+            from lumboplan_app.reconstruction.scene import PlanScene  # VTK: only when shown
+
+            size = self.size()
+            self._scene = PlanScene((max(size.width(), 160), max(size.height(), 120)))
+        return self._scene
+
+    @property
+    def has_scene(self) -> bool:
+        """Whether the scene exists (something was shown)."""
+        return self._scene is not None
+
+    def set_handle(self, point_lps_mm: npt.ArrayLike | None) -> None:
+        """Put the grab handle on this point (the moved channel's outer end; None: no handle)."""
+        self._handle_lps = None if point_lps_mm is None else np.asarray(point_lps_mm, float)
+        self.update()
+
+    def handle_position(self) -> QPointF | None:
+        """Return where the handle is drawn (widget pixels), or None without one."""
+        if self._handle_lps is None or self._scene is None:
+            return None
+        x, y = self._scene.to_display(self._handle_lps)
+        return QPointF(x, y)
+
+    def request_render(self) -> None:
+        """Draw a new frame when the event loop is free (several requests make one frame)."""
+        if self._scene is not None:
+            self._render_timer.start()
+
+    def render_now(self) -> None:
+        """Render the scene into the pane now."""
+        if self._scene is None:
+            return
+        started = time.perf_counter()
+        pixels = np.ascontiguousarray(self._scene.render())
+        height, width, _ = pixels.shape
+        self._image = QImage(
+            pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888
+        ).copy()
+        self.last_render_ms = 1000.0 * (time.perf_counter() - started)
+        self.frames_rendered += 1
+        self.update()
+
+    def close_scene(self) -> None:
+        """Release the render window (the pane is closing)."""
+        self._render_timer.stop()
+        if self._scene is not None:
+            self._scene.close()
+            self._scene = None
+
+    # -- Qt events ------------------------------------------------------------------------------
+
+    def sizeHint(self) -> QSize:
+        """Prefer room for a useful 3-D view."""
+        return QSize(480, 400)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Render at the new size (one scene pixel per widget pixel)."""
+        if self._scene is not None:
+            self._scene.set_size((event.size().width(), event.size().height()))
+            self.request_render()
+        super().resizeEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Paint the last frame and the channel's handle over it."""
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(18, 20, 26))
+        if self._image is None:
+            painter.setPen(QColor(150, 156, 168))
+            painter.drawText(
+                QRectF(self.rect()),
+                Qt.AlignmentFlag.AlignCenter,
+                "3-D view\nSegment or open labels to see the structures",
+            )
+            return
+        painter.drawImage(QPointF(0, 0), self._image)
+        handle = self.handle_position()
+        if handle is not None:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(QColor(255, 255, 255), 2.0))
+            painter.setBrush(QColor(255, 255, 255, 60 if not self._dragging else 140))
+            painter.drawEllipse(handle, 9.0, 9.0)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """Left on the handle: grab the channel; left elsewhere: start orbiting."""
+        if event.button() != Qt.MouseButton.LeftButton or self._scene is None:
+            return
+        handle = self.handle_position()
+        position = event.position()
+        if handle is not None and _distance(handle, position) <= GRAB_RADIUS_PX:
+            self._dragging = True
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        else:
+            self._orbit_from = position
+        self.update()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """Drag the channel's handle or orbit; show a hand over the handle."""
+        position = event.position()
+        if self._dragging and self._handle_lps is not None and self._scene is not None:
+            moved = self._scene.from_display(position.x(), position.y(), self._handle_lps)
+            self.outer_end_dragged.emit(moved)
+            return
+        if self._orbit_from is not None and self._scene is not None:
+            delta = position - self._orbit_from
+            self._orbit_from = position
+            self._scene.orbit(-delta.x() * _ORBIT_DEG_PER_PX, delta.y() * _ORBIT_DEG_PER_PX)
+            self.request_render()
+            return
+        handle = self.handle_position()
+        near = handle is not None and _distance(handle, position) <= GRAB_RADIUS_PX
+        self.setCursor(Qt.CursorShape.OpenHandCursor if near else Qt.CursorShape.ArrowCursor)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """Let go of the handle or end the orbit."""
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        if self._dragging:
+            self._dragging = False
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            self.drag_finished.emit()
+        self._orbit_from = None
+        self.update()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """Ask to maximise the pane (or give the room back)."""
+        self.maximise_requested.emit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Zoom: 10 % a notch."""
+        if self._scene is None:
+            return
+        steps = event.angleDelta().y() / 120.0
+        self._scene.zoom(1.1**steps)
+        self.request_render()
+
+
+class View3D(QWidget):
+    """The 3-D pane: a header with the camera presets and the maximise toggle over the scene.
+
+    Signals
+    -------
+    maximise_toggled()
+        The user asked to maximise the pane or give the room back.
+    """
+
+    maximise_toggled = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("view3d")
+        self.view = SceneView(self)
+        self.side = Side.LEFT
+        header = QWidget(self)
+        header.setObjectName("view3dHeader")
+        row = QHBoxLayout(header)
+        row.setContentsMargins(6, 2, 6, 2)
+        row.setSpacing(4)
+        title = QLabel("3-D", header)
+        title.setObjectName("view3dTitle")
+        row.addWidget(title)
+        row.addStretch(1)
+        self.preset_buttons: dict[str, QToolButton] = {}
+        for name in CAMERA_PRESETS:
+            button = QToolButton(header)
+            button.setText(name.title())
+            button.setToolTip(f"Look at the disc from the {name} view")
+            button.setObjectName(f"camera{name.title()}Button")
+            button.clicked.connect(lambda _=False, preset=name: self.set_camera(preset))
+            row.addWidget(button)
+            self.preset_buttons[name] = button
+        self.maximise_button = QToolButton(header)
+        self.maximise_button.setText("Maximise")
+        self.maximise_button.setCheckable(True)
+        self.maximise_button.setToolTip("Give the 3-D view the whole grid (double click)")
+        self.maximise_button.clicked.connect(self.maximise_toggled)
+        self.view.maximise_requested.connect(self.maximise_toggled)
+        row.addWidget(self.maximise_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(header)
+        layout.addWidget(self.view, 1)
+        self.camera = "posterolateral"
+
+    def set_camera(self, preset: str) -> None:
+        """Look from a preset of :data:`CAMERA_PRESETS` (lateral from the side being moved)."""
+        self.camera = preset
+        self.view.scene.camera_preset(preset, self.side)
+        self.view.request_render()
+
+    def show_structures(self, meshes: Mapping[Structure, object]) -> None:
+        """Show these structures' surfaces and look from the current preset."""
+        scene = self.view.scene
+        scene.set_meshes(meshes)  # type: ignore[arg-type]  # pyvista meshes
+        scene.camera_preset(self.camera, self.side)
+        self.view.request_render()
+
+
+def _distance(first: QPointF, second: QPointF) -> float:
+    return float(np.hypot(first.x() - second.x(), first.y() - second.y()))

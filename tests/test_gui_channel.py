@@ -1,0 +1,171 @@
+"""The 3-D pane and the moved channel, driven with the mouse as a surgeon would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from lumboplan_app.gui.main_window import MainWindow
+from lumboplan_app.io import read_scan
+from lumboplan_app.labels import Part, Side, Structure
+from lumboplan_app.planning.channel import direction_for_pose
+
+pytestmark = pytest.mark.gui
+
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+PLAN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def demo_volume():
+    return read_scan(DEMO / "dicom")
+
+
+@pytest.fixture
+def planned_window(qtbot, demo_volume) -> MainWindow:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    window.set_volume(demo_volume)
+    with qtbot.waitSignal(window.meshes_shown, timeout=PLAN_TIMEOUT_MS):
+        assert window.load_labels(DEMO / "labels.nii.gz")
+    with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
+        assert window.plan()
+    window.view3d.view.render_now()
+    return window
+
+
+def point(position) -> QPoint:
+    return QPoint(round(position.x()), round(position.y()))
+
+
+def end_of_pose(window: MainWindow, alpha: float, beta: float) -> np.ndarray:
+    planner = window.channel_planner
+    side = window.active_side
+    normal = planner.plan.landmarks["planes"]["disc_mid"]["normal"]
+    axis = direction_for_pose(alpha, beta, normal, side)
+    return planner.point_b(side) + planner.plan.channel.length_mm * axis
+
+
+def test_planning_shows_the_paper_channel_in_every_view(planned_window) -> None:
+    window = planned_window
+    assert window.active_side is Side.LEFT
+    assessment = window.assessments[Side.LEFT]
+    # The demo's left foramen is Group B: the paper's channel runs into the IAP.
+    assert not assessment.clear
+    assert Part.L5_IAP_LEFT in {contact.part for contact in assessment.blocked_by}
+    for view in window.views.values():
+        assert view.channel_handle_position() is not None
+    scene = window.view3d.view.scene
+    assert scene.channel_visible(Side.LEFT)
+    assert scene.channel_visible(Side.RIGHT)
+    assert set(scene.markers(Side.LEFT)) >= {"a", "b", "line_a"}
+    assert scene.touched == (Part.L5_IAP_LEFT,)
+    assert set(scene.structures) == set(Structure) - {Structure.BACKGROUND}
+    image = window.view3d.view.grab().toImage()
+    assert image.width() > 100
+    assert window.view3d.view.handle_position() is not None
+
+
+def test_dragging_in_the_axial_view_turns_the_channel_into_the_ilium(planned_window, qtbot):
+    window = planned_window
+    view = window.views["axial"]
+    b = window.channel_planner.point_b(Side.LEFT)
+    window.state.set_cursor(window.state.clamp_index(window.state.volume.grid.lps_to_index(b)))
+    start = view.channel_handle_position()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=point(start))
+    # Straight lateral, 60 mm out in the axial plane through b: the iliac crest is in the way.
+    lateral = b + np.array([60.0, -5.0, 0.0])
+    target = view.index_to_widget(tuple(window.state.volume.grid.lps_to_index(lateral)))
+    for fraction in np.linspace(0.2, 1.0, 5):
+        qtbot.mouseMove(view, pos=point(start + fraction * (target - start)))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=point(target))
+    moved = window.assessments[Side.LEFT]
+    assert moved.alpha_deg < 15.0
+    assert abs(moved.beta_deg) < 5.0
+    touched = {contact.part for contact in moved.blocked_by}
+    assert touched & {Part.ILIAC_CREST_LEFT, Part.ILIAC_WING_LEFT}
+    assert window.last_update_ms < 1000.0  # measured in benchmarks/gui_bench.py, not here
+
+
+def test_dragging_in_3d_to_the_best_trajectory_clears_the_contact(planned_window, qtbot):
+    window = planned_window
+    view = window.view3d.view
+    best = window.channel_planner.best_pose(Side.LEFT)
+    paper = window.channel_planner.paper_pose(Side.LEFT)
+    assert best is not None
+    seen_clear = []
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=point(view.handle_position()))
+    # The handle moves in the view plane through itself: a few moves towards where the target
+    # appears converge on it, as a surgeon's hand does.
+    for target in (best, paper):
+        for _ in range(8):
+            x, y = view.scene.to_display(end_of_pose(window, *target))
+            qtbot.mouseMove(view, pos=QPoint(round(x), round(y)))
+        seen_clear.append(window.assessments[Side.LEFT].clear)
+        alpha, beta = window.poses[Side.LEFT]
+        assert abs(alpha - target[0]) < 2.0
+        assert abs(beta - target[1]) < 2.0
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton)
+    assert seen_clear == [True, False]
+    view.render_now()
+    assert view.scene.touched == (Part.L5_IAP_LEFT,)
+
+
+def test_reset_snap_and_switch_side(planned_window) -> None:
+    window = planned_window
+    best = window.snap_channel_to_best()
+    assert best is not None
+    assert best.clear
+    assert window.view3d.view.scene.touched == ()
+    window.reset_channel()
+    assert window.poses[Side.LEFT] == pytest.approx(window.channel_planner.paper_pose(Side.LEFT))
+    assert window.switch_side()
+    assert window.active_side is Side.RIGHT
+    right = window.assessments[Side.RIGHT]
+    assert {c.part for c in right.blocked_by} == {Part.L5_IAP_RIGHT}
+    assert window.views["axial"].channel_handle_position() is not None
+    # Each side keeps its own pose.
+    assert window.poses[Side.LEFT] == pytest.approx(window.channel_planner.paper_pose(Side.LEFT))
+
+
+def test_camera_presets_visibility_and_maximise(planned_window, qtbot) -> None:
+    window = planned_window
+    scene = window.view3d.view.scene
+    positions = {}
+    for name, button in window.view3d.preset_buttons.items():
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        positions[name] = tuple(np.round(scene.plotter.camera_position[0], 3))
+    assert len(set(positions.values())) == 4
+    check = window.structures_panel.checks[Structure.ILIUM]
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=QPoint(8, check.height() // 2))
+    assert not scene.structure_visible(Structure.ILIUM)
+    assert scene.structure_visible(Structure.L5)
+    qtbot.mouseClick(window.view3d.maximise_button, Qt.MouseButton.LeftButton)
+    assert window.maximised_view() is window.view3d
+    assert not window.views["axial"].isVisible()
+    qtbot.mouseClick(window.view3d.maximise_button, Qt.MouseButton.LeftButton)
+    assert window.maximised_view() is None
+    assert window.views["axial"].isVisible()
+    qtbot.mouseDClick(window.views["sagittal"], Qt.MouseButton.LeftButton)
+    assert window.maximised_view() is window.views["sagittal"]
+    assert not window.view3d.isVisible()
+
+
+def test_the_3d_view_orbits_and_zooms_with_the_mouse(planned_window, qtbot) -> None:
+    view = planned_window.view3d.view
+    before = view.scene.plotter.camera_position
+    corner = QPoint(20, 20)
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=corner)
+    qtbot.mouseMove(view, pos=QPoint(120, 40))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(120, 40))
+    after = view.scene.plotter.camera_position
+    assert not np.allclose(before[0], after[0])
+    assert np.allclose(before[1], after[1])  # orbits about the same focal point
+    frames = view.frames_rendered
+    qtbot.waitUntil(lambda: view.frames_rendered > frames, timeout=5000)
