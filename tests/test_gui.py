@@ -132,6 +132,10 @@ def test_about_names_the_version(window, qtbot):
     qtbot.waitUntil(lambda: window.about_box is not None and window.about_box.isVisible())
     assert __version__ in window.about_box.text()
     assert "does not replace" in window.about_box.text()
+    # The model card: what the model is, what it was trained on, its held-out Dice.
+    assert "BasicUNet" in window.about_box.text()
+    assert "synthetic" in window.about_box.text()
+    assert "held-out phantoms" in window.about_box.text()
     window.about_box.accept()
 
 

@@ -117,15 +117,17 @@ def test_dragging_in_3d_to_the_best_trajectory_clears_the_contact(planned_window
     assert view.scene.touched == (Part.L5_IAP_LEFT,)
 
 
-def test_reset_snap_and_switch_side(planned_window) -> None:
+def test_reset_snap_and_switch_side(planned_window, qtbot) -> None:
     window = planned_window
-    best = window.snap_channel_to_best()
-    assert best is not None
+    assert window.snap_channel_action.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+    best = window.assessments[Side.LEFT]
+    assert window.poses[Side.LEFT] == pytest.approx(window.channel_planner.best_pose(Side.LEFT))
     assert best.clear
     assert window.view3d.view.scene.touched == ()
-    window.reset_channel()
+    window.reset_channel_action.trigger()
     assert window.poses[Side.LEFT] == pytest.approx(window.channel_planner.paper_pose(Side.LEFT))
-    assert window.switch_side()
+    window.switch_side_action.trigger()
     assert window.active_side is Side.RIGHT
     right = window.assessments[Side.RIGHT]
     assert {c.part for c in right.blocked_by} == {Part.L5_IAP_RIGHT}

@@ -63,7 +63,7 @@ from lumboplan_app.gui.workers import (
     start_worker,
 )
 from lumboplan_app.labels import Side
-from lumboplan_app.viewing import PLANES, Change, Plane, ViewState
+from lumboplan_app.viewing import CAMERA_PRESETS, PLANES, Change, Plane, ViewState
 
 if TYPE_CHECKING:
     from lumboplan_app.io.series import SeriesInfo
@@ -233,6 +233,30 @@ class MainWindow(QMainWindow):
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.close)
+        self.reset_channel_action = QAction("Reset to the paper's placement", self)
+        self.reset_channel_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.reset_channel_action.setStatusTip("Put the channel back where the paper places it")
+        self.reset_channel_action.triggered.connect(self.reset_channel)
+        self.snap_channel_action = QAction("Snap to the best free trajectory", self)
+        self.snap_channel_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.snap_channel_action.setStatusTip(
+            "Turn the channel to the pose that keeps farthest from every blocking part and bone"
+        )
+        self.snap_channel_action.triggered.connect(self.snap_channel_to_best)
+        self.switch_side_action = QAction("Switch side", self)
+        self.switch_side_action.setShortcut(QKeySequence("Ctrl+T"))
+        self.switch_side_action.setStatusTip("Move the other foramen's channel")
+        self.switch_side_action.triggered.connect(self.switch_side)
+        self.camera_actions: dict[str, QAction] = {}
+        for number, preset in enumerate(CAMERA_PRESETS, start=1):
+            action = QAction(f"{preset.title()} view", self)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.setStatusTip(f"Look at the disc in 3-D from the {preset} view")
+            action.triggered.connect(lambda _=False, name=preset: self.view3d.set_camera(name))
+            self.camera_actions[preset] = action
+        self.maximise_3d_action = QAction("Maximise the 3-D view", self)
+        self.maximise_3d_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.maximise_3d_action.triggered.connect(self._toggle_maximise_3d)
         self.about_action = QAction("About LumboPlan", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(self.show_about)
@@ -248,6 +272,15 @@ class MainWindow(QMainWindow):
         case_menu.addAction(self.segment_action)
         case_menu.addAction(self.plan_action)
         case_menu.addAction(self.report_action)
+        channel_menu = self.menuBar().addMenu("C&hannel")
+        channel_menu.addAction(self.reset_channel_action)
+        channel_menu.addAction(self.snap_channel_action)
+        channel_menu.addAction(self.switch_side_action)
+        view_menu = self.menuBar().addMenu("&View")
+        for action in self.camera_actions.values():
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.maximise_3d_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.about_action)
         toolbar = QToolBar("Main", self)
@@ -608,6 +641,10 @@ class MainWindow(QMainWindow):
             idle and self.state is not None and self.state.labels is not None
         )
         self.report_action.setEnabled(idle and self.case_plan is not None)
+        moving = bool(self.poses)
+        self.reset_channel_action.setEnabled(moving)
+        self.snap_channel_action.setEnabled(moving)
+        self.switch_side_action.setEnabled(len(self.poses) > 1)
 
     # -- planning and the report -------------------------------------------------------------
 
@@ -826,8 +863,8 @@ class MainWindow(QMainWindow):
             return
         self.case_plan = plan
         self.structures_panel.show_plan(plan)
-        self._update_case_actions()
         self._start_channel(plan)
+        self._update_case_actions()
         groups = ", ".join(f"{side.value} {plan.sides[side].group}" for side in plan.sides)
         self.statusBar().showMessage(f"Planned: {groups}", 8000)
         self.planned.emit(plan)
@@ -1103,13 +1140,20 @@ class MainWindow(QMainWindow):
         self.error_box_shown.emit(message)
 
     def show_about(self) -> None:
-        """Show the version and what LumboPlan is for."""
+        """Show the version, what LumboPlan is for, and the segmentation model's card."""
+        from lumboplan_app.segmentation.model_card import DEFAULT_WEIGHTS, card_summary, read_card
+
+        try:
+            model = card_summary(read_card(self.model_weights or DEFAULT_WEIGHTS))
+        except LumboPlanError as error:
+            model = f"Not available: {error}"
         box = QMessageBox(
             QMessageBox.Icon.Information,
             "About LumboPlan",
             f"LumboPlan {__version__}\n\n"
             "Preoperative planning of percutaneous endoscopic lumbar discectomy (PELD) at "
             "L5/S1 from MR.\n\n"
+            f"Segmentation model\n{model}\n\n"
             "LumboPlan supports the surgeon's judgement; it does not replace it.",
             QMessageBox.StandardButton.Ok,
             self,

@@ -20,7 +20,7 @@ from lumboplan_app.errors import Cancelled, ModelError
 from lumboplan_app.io.checks import require_segmentable
 from lumboplan_app.labels import Structure
 from lumboplan_app.progress import CancelCheck, ProgressCallback
-from lumboplan_app.segmentation.model_card import read_card
+from lumboplan_app.segmentation.model_card import DEFAULT_WEIGHTS, read_card
 from lumboplan_app.segmentation.network import build_network
 from lumboplan_app.segmentation.preprocess import transforms_for
 from lumboplan_app.volume import LabelMap, Volume, resample_labels
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Where the shipped weights live (``model_weights/`` beside the package in a checkout).
-DEFAULT_WEIGHTS = (
-    Path(__file__).resolve().parents[2] / "model_weights" / "lumboplan_unet.safetensors"
-)
 #: Sliding-window overlap (fraction of the patch).
 WINDOW_OVERLAP = 0.25
 #: Smallest plausible volume (cm3) of the structures the plan cannot do without.

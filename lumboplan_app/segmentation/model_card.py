@@ -21,6 +21,10 @@ from lumboplan_app.errors import ModelError
 from lumboplan_app.labels import Structure
 
 CARD_SCHEMA = "lumboplan.model/1"
+#: Where the shipped weights live (``model_weights/`` beside the package in a checkout).
+DEFAULT_WEIGHTS = (
+    Path(__file__).resolve().parents[2] / "model_weights" / "lumboplan_unet.safetensors"
+)
 
 
 @dataclass(frozen=True)
@@ -155,3 +159,25 @@ def write_model(state: dict[str, Any], card: ModelCard, weights: Path) -> ModelC
         written = ModelCard(**{**asdict(card), "sha256": file_sha256(temporary)})
         write_text_atomic(card_path_for(weights), json.dumps(written.to_json(), indent=2))
     return written
+
+
+def card_summary(card: ModelCard) -> str:
+    """Return the card in a few lines for the window's About box: what, trained on, how good."""
+    lines = [
+        f"{card.architecture}, features {'-'.join(str(n) for n in card.features)}, "
+        f"{card.spacing_mm:g} mm voxels, {'x'.join(str(n) for n in card.patch_size)} patches.",
+        f"Trained on: {card.training_data or 'not stated'}.",
+    ]
+    held_out = card.metrics.get("held_out")
+    if held_out:
+        scores = ", ".join(
+            f"{name} {values['dice']:.2f}" for name, values in held_out["per_structure"].items()
+        )
+        lines.append(
+            f"Dice on {held_out['cases']} held-out phantoms: {scores}; "
+            f"mean {held_out['mean_dice']:.2f}."
+        )
+    else:
+        lines.append("No held-out metrics in the card.")
+    lines.append(f"Weights SHA-256 {card.sha256[:16]}… (checked on load).")
+    return "\n".join(lines)
