@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +33,27 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _private_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Keep autosaves and recent files in a fresh folder, never the user's.
+
+    A window closed with unsaved changes discards them instead of waiting for a click (tests
+    of the prompt answer it themselves).
+    """
+    monkeypatch.setenv("LUMBOPLAN_HOME", str(tmp_path_factory.mktemp("home")))
+    window_module = sys.modules.get("lumboplan_app.gui.main_window")
+    if window_module is not None:
+        from PySide6.QtWidgets import QMessageBox
+
+        monkeypatch.setattr(
+            window_module.MainWindow,
+            "ask_unsaved_changes",
+            lambda self: QMessageBox.StandardButton.Discard,
+        )
 
 
 def ramp_volume(grid: Grid, modality: str = "MR") -> Volume:

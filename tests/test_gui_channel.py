@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox
 
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.io import read_scan
@@ -171,3 +172,57 @@ def test_the_3d_view_orbits_and_zooms_with_the_mouse(planned_window, qtbot) -> N
     assert np.allclose(before[1], after[1])  # orbits about the same focal point
     frames = view.frames_rendered
     qtbot.waitUntil(lambda: view.frames_rendered > frames, timeout=5000)
+
+
+def test_save_reopen_and_the_unsaved_changes_prompt(
+    planned_window, qtbot, tmp_path, monkeypatch
+) -> None:
+    window = planned_window
+    assert window.isWindowModified()
+    assert window.windowTitle().endswith("— LumboPlan")
+    best = window.snap_channel_to_best()
+    path = tmp_path / "demo case"
+    assert window.cases.save_to(path)
+    saved = tmp_path / "demo case.lumboplan"
+    assert saved.is_file()
+    assert not window.isWindowModified()
+    assert window.windowTitle().startswith("demo case")
+    # Moving the channel again marks the case; closing then asks, and Cancel keeps it open.
+    window.reset_channel()
+    assert window.isWindowModified()
+    answers = []
+
+    def cancel(self):
+        answers.append("asked")
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(MainWindow, "ask_unsaved_changes", cancel)
+    window.close()
+    assert answers == ["asked"]
+    assert window.isVisible()
+
+    reopened = MainWindow()
+    qtbot.addWidget(reopened)
+    reopened.show()
+    with qtbot.waitSignal(reopened.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
+        assert reopened.cases.open_case(saved, scan=DEMO / "dicom")
+    assert np.array_equal(reopened.state.labels.array, window.state.labels.array)
+    # The left channel is where it was saved (the best pose), not the paper's placement.
+    assert reopened.poses[Side.LEFT] == pytest.approx((best.alpha_deg, best.beta_deg), abs=0.5)
+    assert reopened.assessments[Side.LEFT].clear
+    assert not reopened.isWindowModified()
+    assert reopened.cases.path == saved
+    monkeypatch.setattr(
+        MainWindow, "ask_unsaved_changes", lambda self: QMessageBox.StandardButton.Discard
+    )
+
+
+def test_a_case_whose_scan_moved_says_where_to_point(planned_window, tmp_path) -> None:
+    window = planned_window
+    assert window.cases.save_to(tmp_path / "case.lumboplan")
+    # Saved from a volume set directly, the case has no scan reference to follow.
+    assert not window.cases.open_case(tmp_path / "case.lumboplan")
+    assert "point LumboPlan to the scan" in window.error_box.text()
+    (tmp_path / "broken.lumboplan").write_bytes(b"not a zip")
+    assert not window.cases.open_case(tmp_path / "broken.lumboplan")
+    assert "not a readable LumboPlan case" in window.error_box.text()

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 
 from lumboplan_app import __version__
 from lumboplan_app.errors import Cancelled, LumboPlanError, PlanningError, SeriesChoiceRequired
+from lumboplan_app.gui.case_files import CaseKeeper
 from lumboplan_app.gui.info_panel import InfoPanel
 from lumboplan_app.gui.series_dialog import SeriesChooserDialog
 from lumboplan_app.gui.slice_view import SliceView
@@ -183,6 +184,9 @@ class MainWindow(QMainWindow):
         self._mesh_worker: Worker | None = None
         self._maximised: QWidget | None = None
         self._running: list[tuple[Worker, QThread]] = []
+        self._shown_path: Path | None = None
+        #: The case on disk: its file, whether it changed, saving and opening.
+        self.cases = CaseKeeper(self)
         self._last_folder = Path.home()
         self._painted = False
         self._closing = False
@@ -210,6 +214,19 @@ class MainWindow(QMainWindow):
         )
         self.open_labels_action.setEnabled(False)
         self.open_labels_action.triggered.connect(self.open_labels)
+        self.open_case_action = QAction("Open case…", self)
+        self.open_case_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
+        self.open_case_action.setStatusTip("Open a saved LumboPlan case (.lumboplan) and its scan")
+        self.open_case_action.triggered.connect(self.open_case_dialog)
+        self.save_case_action = QAction("Save case", self)
+        self.save_case_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_case_action.setStatusTip("Save the labels, the plan and the channels")
+        self.save_case_action.setEnabled(False)
+        self.save_case_action.triggered.connect(self.save_case)
+        self.save_case_as_action = QAction("Save case as…", self)
+        self.save_case_as_action.setShortcut(QKeySequence.StandardKey.SaveAs)
+        self.save_case_as_action.setEnabled(False)
+        self.save_case_as_action.triggered.connect(self.save_case_as)
         self.segment_action = QAction("Segment", self)
         self.segment_action.setShortcut(QKeySequence("Ctrl+G"))
         self.segment_action.setStatusTip(
@@ -266,6 +283,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_folder_action)
         file_menu.addAction(self.open_file_action)
         file_menu.addAction(self.open_labels_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.open_case_action)
+        file_menu.addAction(self.save_case_action)
+        file_menu.addAction(self.save_case_as_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         case_menu = self.menuBar().addMenu("&Case")
@@ -550,6 +571,7 @@ class MainWindow(QMainWindow):
             self._drop_plan()
             self._update_case_actions()
             self.build_meshes()
+            self.cases.set_modified(True)
 
     def build_meshes(self) -> None:
         """Build the surfaces of the labels shown in the background (the 3-D pane shows them).
@@ -641,6 +663,9 @@ class MainWindow(QMainWindow):
             idle and self.state is not None and self.state.labels is not None
         )
         self.report_action.setEnabled(idle and self.case_plan is not None)
+        has_case = idle and self.state is not None and self.state.labels is not None
+        self.save_case_action.setEnabled(has_case)
+        self.save_case_as_action.setEnabled(has_case)
         moving = bool(self.poses)
         self.reset_channel_action.setEnabled(moving)
         self.snap_channel_action.setEnabled(moving)
@@ -683,6 +708,76 @@ class MainWindow(QMainWindow):
             self._on_report_written,
             "LumboPlan could not write the report",
         )
+
+    # -- cases ---------------------------------------------------------------------------------
+
+    def save_case(self) -> bool:
+        """Save the case where it was saved before, or ask where; False if not saved."""
+        if self.cases.path is None:
+            return self.save_case_as()
+        return self.cases.save_to(self.cases.path)
+
+    def save_case_as(self) -> bool:
+        """Ask where to save the case and save it there; False if not saved."""
+        from lumboplan_app.session import CASE_SUFFIX
+
+        suggested = self.cases.path or self._last_folder / f"case{CASE_SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save case", str(suggested), f"LumboPlan case (*{CASE_SUFFIX})"
+        )
+        return bool(path) and self.cases.save_to(Path(path))
+
+    def open_case_dialog(self) -> None:
+        """Ask for a case file (and its scan, if it moved) and open it."""
+        from lumboplan_app.session import CASE_SUFFIX, read_case
+
+        if not self._may_discard_changes():
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open case", str(self._last_folder), f"LumboPlan case (*{CASE_SUFFIX})"
+        )
+        if not path:
+            return
+        scan = None
+        try:
+            reference = read_case(Path(path)).scan.get("reference")
+        except LumboPlanError:
+            reference = None  # open_case reports the damaged file
+        if reference is not None and not Path(reference).exists():
+            folder = QFileDialog.getExistingDirectory(
+                self, "Where is this case's scan (its DICOM folder)?", str(self._last_folder)
+            )
+            scan = Path(folder) if folder else None
+        self.cases.open_case(Path(path), scan)
+
+    def case_saved(self, path: Path) -> None:
+        """Say that the case was saved to ``path``."""
+        self._last_folder = path.parent
+        self.statusBar().showMessage(f"Case saved: {path.name}", 8000)
+
+    def _may_discard_changes(self) -> bool:
+        """Ask to save unsaved changes; False if the surgeon cancels (or the save fails)."""
+        if not self.cases.modified:
+            return True
+        answer = self.ask_unsaved_changes()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_case()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def ask_unsaved_changes(self) -> QMessageBox.StandardButton:
+        """Ask whether to save the case's changes: Save, Discard or Cancel."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Save the case?",
+            "The case has changes that are not saved (labels, plan or channels).",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("unsavedBox")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        return QMessageBox.StandardButton(box.exec())
 
     # -- the moved channel -----------------------------------------------------------------------
 
@@ -739,6 +834,7 @@ class MainWindow(QMainWindow):
         self.poses[self.active_side] = (assessment.alpha_deg, assessment.beta_deg)
         self.assessments[self.active_side] = assessment
         self._show_channel()
+        self.cases.set_modified(True)
         self.last_update_ms = 1000.0 * (time.perf_counter() - started)
         self.channel_moved.emit(assessment)
         return assessment
@@ -865,6 +961,8 @@ class MainWindow(QMainWindow):
         self.structures_panel.show_plan(plan)
         self._start_channel(plan)
         self._update_case_actions()
+        self.cases.set_modified(True)
+        self.cases.planned()
         groups = ", ".join(f"{side.value} {plan.sides[side].group}" for side in plan.sides)
         self.statusBar().showMessage(f"Planned: {groups}", 8000)
         self.planned.emit(plan)
@@ -960,7 +1058,9 @@ class MainWindow(QMainWindow):
             self._finish_load(worker)
         if self._closing:
             return
+        self._shown_path = self._load_path
         self.show_state(state)
+        self.cases.volume_shown()
         meta = state.volume.meta
         size = " x ".join(str(n) for n in state.shape_zyx[::-1])
         self.statusBar().showMessage(
@@ -971,6 +1071,7 @@ class MainWindow(QMainWindow):
         worker = self._load_worker
         if worker is not None:
             self._finish_load(worker)
+        self.cases.opening_failed()
         if self._closing:
             return
         if isinstance(error, Cancelled):
@@ -1017,6 +1118,7 @@ class MainWindow(QMainWindow):
 
     def set_volume(self, volume: Volume) -> None:
         """Show ``volume`` (a canonical LPS volume) in the views, replacing the current one."""
+        self._shown_path = None
         self.show_state(ViewState(volume))
 
     def show_state(self, state: ViewState) -> None:
@@ -1041,8 +1143,7 @@ class MainWindow(QMainWindow):
             self.view3d.view.request_render()
         self._update_case_actions()
         self.open_labels_action.setEnabled(True)
-        description = state.volume.meta.series_description
-        self.setWindowTitle(f"LumboPlan — {description}" if description else "LumboPlan")
+        self.cases.scan_shown(self._shown_path)
         self.stack.setCurrentIndex(1)
         self._update_cursor_label()
         self._update_window_label()
@@ -1184,7 +1285,10 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Stop the workers (cancel, then wait with a timeout) and let go of the model."""
+        """Offer to save changes; stop the workers (cancel, then wait) and let go of the model."""
+        if not self._closing and not self._may_discard_changes():
+            event.ignore()
+            return
         self._closing = True
         for worker, thread in self._running:
             worker.request_cancel()
