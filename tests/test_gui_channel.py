@@ -226,3 +226,45 @@ def test_a_case_whose_scan_moved_says_where_to_point(planned_window, tmp_path) -
     (tmp_path / "broken.lumboplan").write_bytes(b"not a zip")
     assert not window.cases.open_case(tmp_path / "broken.lumboplan")
     assert "not a readable LumboPlan case" in window.error_box.text()
+
+
+def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, qtbot) -> None:
+    window = planned_window
+    labels = window.state.labels
+    before = window.case_plan.sides[Side.LEFT]
+    assert any(c.part is Part.L5_IAP_LEFT and c.clearance_mm < 0 for c in before.contacts)
+    iap = np.argwhere(window.case_plan.parts.array == Part.L5_IAP_LEFT)
+    centre = iap.mean(axis=0)
+    window.state.set_cursor(window.state.clamp_index(centre))
+    panel = window.edit_panel
+    assert panel.isEnabled()
+    qtbot.mouseClick(panel.tool_buttons["erase"], Qt.MouseButton.LeftButton)
+    panel.set_structure(Structure.L5)
+    panel.radius_spin.setValue(6.0)
+    l5_before = int(np.count_nonzero(labels.array == Structure.L5))
+    view = window.views["axial"]
+    start = view.index_to_widget(tuple(centre))
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=point(start))
+    for dx in (2, 4, 6):
+        qtbot.mouseMove(view, pos=point(start) + QPoint(dx, 0))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=point(start) + QPoint(6, 0))
+    erased = int(np.count_nonzero(labels.array == Structure.L5))
+    assert erased < l5_before
+    assert window.plan_stale
+    assert not window.report_action.isEnabled()
+    # One stroke, one undo step; Ctrl+Z and Ctrl+Y.
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert int(np.count_nonzero(labels.array == Structure.L5)) == l5_before
+    qtbot.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert int(np.count_nonzero(labels.array == Structure.L5)) == erased
+    # Erase the rest of the left IAP (the headless brush), plan again: the IAP no longer blocks.
+    for z in np.unique(iap[:, 0]):
+        for y, x in iap[iap[:, 0] == z][:, 1:][::15]:
+            window.paint_labels(Structure.L5, (z, y, x), "axial", 4.0, erase=True)
+    with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
+        assert window.plan()
+    after = window.case_plan.sides[Side.LEFT]
+    assert not window.plan_stale
+    assert window.report_action.isEnabled()
+    assert not any(c.part is Part.L5_IAP_LEFT and c.clearance_mm < 0 for c in after.contacts)
+    assert after.to_json() != before.to_json()

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QThread, Signal
+from PySide6.QtCore import QSize, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 from lumboplan_app import __version__
 from lumboplan_app.errors import Cancelled, LumboPlanError, PlanningError, SeriesChoiceRequired
 from lumboplan_app.gui.case_files import CaseKeeper
+from lumboplan_app.gui.edit_panel import EditPanel
 from lumboplan_app.gui.info_panel import InfoPanel
 from lumboplan_app.gui.series_dialog import SeriesChooserDialog
 from lumboplan_app.gui.slice_view import SliceView
@@ -63,10 +64,11 @@ from lumboplan_app.gui.workers import (
     segment_job,
     start_worker,
 )
-from lumboplan_app.labels import Side
+from lumboplan_app.labels import Side, Structure
 from lumboplan_app.viewing import CAMERA_PRESETS, PLANES, Change, Plane, ViewState
 
 if TYPE_CHECKING:
+    from lumboplan_app.editing import LabelEditor
     from lumboplan_app.io.series import SeriesInfo
     from lumboplan_app.planning.interactive import ChannelPlanner, PoseAssessment
     from lumboplan_app.planning.plan import CasePlan
@@ -75,6 +77,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EMPTY_STATE_TEXT = "Open a DICOM folder or image file: File > Open…"
+#: Milliseconds after the last label edit before the 3-D surfaces are rebuilt.
+MESH_REBUILD_DELAY_MS = 600
 #: Milliseconds the window waits for a worker to stop when it closes.
 WORKER_STOP_TIMEOUT_MS = 5000
 #: Grid cell of each slice view; the fourth cell (1, 1) holds the 3-D pane.
@@ -182,9 +186,22 @@ class MainWindow(QMainWindow):
         #: The structures' surfaces shown in 3-D (None until built for the labels shown).
         self.meshes: dict | None = None
         self._mesh_worker: Worker | None = None
+        self._mesh_worker_generation = 0
+        self._meshes_outdated = False
+        #: Counts the label maps shown (not their edits): surfaces of older ones are dropped.
+        self._labels_generation = 0
+        #: Edits come in strokes: the surfaces are rebuilt once the edits pause.
+        self._mesh_timer = QTimer(self)
+        self._mesh_timer.setSingleShot(True)
+        self._mesh_timer.setInterval(MESH_REBUILD_DELAY_MS)
+        self._mesh_timer.timeout.connect(self.build_meshes)
         self._maximised: QWidget | None = None
         self._running: list[tuple[Worker, QThread]] = []
         self._shown_path: Path | None = None
+        #: The correction of the labels shown (None without labels), and whether the plan
+        #: shown rests on labels edited since.
+        self.editor: LabelEditor | None = None
+        self.plan_stale = False
         #: The case on disk: its file, whether it changed, saving and opening.
         self.cases = CaseKeeper(self)
         self._last_folder = Path.home()
@@ -274,6 +291,17 @@ class MainWindow(QMainWindow):
         self.maximise_3d_action = QAction("Maximise the 3-D view", self)
         self.maximise_3d_action.setShortcut(QKeySequence("Ctrl+M"))
         self.maximise_3d_action.triggered.connect(self._toggle_maximise_3d)
+        self.undo_action = QAction("Undo label edit", self)
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setEnabled(False)
+        self.undo_action.triggered.connect(self.undo_edit)
+        self.redo_action = QAction("Redo label edit", self)
+        redo_keys = {"Ctrl+Shift+Z", "Ctrl+Y"} | {
+            key.toString() for key in QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+        }
+        self.redo_action.setShortcuts([QKeySequence(key) for key in sorted(redo_keys)])
+        self.redo_action.setEnabled(False)
+        self.redo_action.triggered.connect(self.redo_edit)
         self.about_action = QAction("About LumboPlan", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(self.show_about)
@@ -289,6 +317,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_case_as_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
         case_menu = self.menuBar().addMenu("&Case")
         case_menu.addAction(self.segment_action)
         case_menu.addAction(self.plan_action)
@@ -387,6 +418,16 @@ class MainWindow(QMainWindow):
         workflow_layout = QVBoxLayout(workflow)
         workflow_layout.setContentsMargins(4, 4, 4, 4)
         workflow_layout.addWidget(self.structures_panel)
+        self.edit_panel = EditPanel(self)
+        self.edit_panel.tool_changed.connect(self._on_tool_changed)
+        self.edit_panel.radius_spin.valueChanged.connect(self._on_tool_changed)
+        self.edit_panel.undo_requested.connect(self.undo_edit)
+        self.edit_panel.redo_requested.connect(self.redo_edit)
+        workflow_layout.addWidget(self.edit_panel)
+        for view in self.views.values():
+            view.brush_pressed.connect(self._on_brush_pressed)
+            view.brush_moved.connect(self._on_brush_moved)
+            view.brush_released.connect(self._on_brush_released)
         workflow_layout.addStretch(1)
         self._workflow_layout = workflow_layout
         scroll = QScrollArea(self)
@@ -566,7 +607,14 @@ class MainWindow(QMainWindow):
         The structures' surfaces are built in the background for the 3-D pane.
         """
         if self.state is not None:
+            from lumboplan_app.editing import LabelEditor
+
             self.state.set_labels(labels)
+            self._labels_generation += 1
+            self.meshes = None
+            self.editor = LabelEditor(labels)
+            self.plan_stale = False
+            self._update_history()
             self.structures_panel.refresh()
             self._drop_plan()
             self._update_case_actions()
@@ -576,17 +624,20 @@ class MainWindow(QMainWindow):
     def build_meshes(self) -> None:
         """Build the surfaces of the labels shown in the background (the 3-D pane shows them).
 
-        A build still running for older labels is cancelled; its result would be stale.
+        One build runs at a time: asked again while one runs (the labels were edited), a new
+        build starts when it ends. Surfaces of labels no longer shown are never shown.
         """
         if self.state is None or self.state.labels is None or self._closing:
             return
         if self._mesh_worker is not None:
-            self._mesh_worker.request_cancel()
+            self._meshes_outdated = True
+            return
+        self._meshes_outdated = False
         worker = Worker(mesh_job(self.state.labels), name="meshes")
         worker.finished.connect(self._on_meshes_built)
         worker.failed.connect(self._on_meshes_failed)
         self._mesh_worker = worker
-        self.meshes = None
+        self._mesh_worker_generation = self._labels_generation
         self._running.append((worker, start_worker(worker)))
 
     def is_building_meshes(self) -> bool:
@@ -599,10 +650,16 @@ class MainWindow(QMainWindow):
         if self._closing or worker is not self._mesh_worker:
             return
         self._mesh_worker = None
-        self.meshes = meshes
-        self.view3d.show_structures(meshes)
-        self._sync_scene_visibility()
-        self.meshes_shown.emit(meshes)
+        current = self._mesh_worker_generation == self._labels_generation
+        if current:
+            self.meshes = meshes
+            self.view3d.show_structures(meshes)
+            self._sync_scene_visibility()
+            self._show_channel()
+        if self._meshes_outdated or not current:
+            self.build_meshes()
+        else:
+            self.meshes_shown.emit(meshes)
 
     def _on_meshes_failed(self, error: BaseException) -> None:
         worker = self.sender()
@@ -610,6 +667,9 @@ class MainWindow(QMainWindow):
         if worker is not self._mesh_worker:
             return
         self._mesh_worker = None
+        if self._meshes_outdated and not self._closing:
+            self.build_meshes()
+            return
         if not isinstance(error, Cancelled):
             logger.error(
                 "the 3-D surfaces could not be built: %s at %s",
@@ -662,7 +722,8 @@ class MainWindow(QMainWindow):
         self.plan_action.setEnabled(
             idle and self.state is not None and self.state.labels is not None
         )
-        self.report_action.setEnabled(idle and self.case_plan is not None)
+        self.report_action.setEnabled(idle and self.case_plan is not None and not self.plan_stale)
+        self.edit_panel.setEnabled(idle and self.editor is not None)
         has_case = idle and self.state is not None and self.state.labels is not None
         self.save_case_action.setEnabled(has_case)
         self.save_case_as_action.setEnabled(has_case)
@@ -708,6 +769,96 @@ class MainWindow(QMainWindow):
             self._on_report_written,
             "LumboPlan could not write the report",
         )
+
+    # -- correcting the labels ---------------------------------------------------------------
+
+    def _on_tool_changed(self) -> None:
+        tool = self.edit_panel.tool
+        radius = None if tool == "review" else self.edit_panel.radius_mm
+        for view in self.views.values():
+            view.set_brush(radius)
+
+    def _on_brush_pressed(self, index_zyx: tuple[float, float, float]) -> None:
+        if self.editor is None or self.is_busy():
+            return
+        self.editor.begin_stroke()
+        self._brush_dab(index_zyx)
+
+    def _on_brush_moved(self, index_zyx: tuple[float, float, float]) -> None:
+        self._brush_dab(index_zyx)
+
+    def _brush_dab(self, index_zyx: tuple[float, float, float]) -> None:
+        view = self.sender()
+        if self.editor is None or self.state is None or not isinstance(view, SliceView):
+            return
+        before = self.editor.revision
+        self.editor.paint(
+            self.edit_panel.structure,
+            index_zyx,
+            view.plane,
+            self.edit_panel.radius_mm,
+            erase=self.edit_panel.tool == "erase",
+        )
+        if self.editor.revision != before:
+            self.state.set_labels(self.state.labels)  # the views redraw the overlay
+
+    def _on_brush_released(self) -> None:
+        if self.editor is not None and self.editor.end_stroke() is not None:
+            self._labels_edited()
+
+    def undo_edit(self) -> bool:
+        """Undo the last label stroke; False if there is none."""
+        if self.editor is None or self.is_busy() or self.editor.undo() is None:
+            return False
+        self._labels_edited()
+        return True
+
+    def redo_edit(self) -> bool:
+        """Redo the last undone label stroke; False if there is none."""
+        if self.editor is None or self.is_busy() or self.editor.redo() is None:
+            return False
+        self._labels_edited()
+        return True
+
+    def paint_labels(
+        self,
+        structure: Structure,
+        centre_index_zyx: tuple[float, float, float],
+        plane: Plane,
+        radius_mm: float,
+        erase: bool = False,
+    ) -> bool:
+        """Paint (or erase) one brush dab as one undoable step; the headless brush of tests."""
+        if self.editor is None or self.is_busy():
+            return False
+        if self.editor.paint(structure, centre_index_zyx, plane, radius_mm, erase) is None:
+            return False
+        self._labels_edited()
+        return True
+
+    def _labels_edited(self) -> None:
+        """Redraw hand-edited labels, rebuild the 3-D surfaces and flag the plan as stale."""
+        if self.state is None:
+            return
+        self.state.set_labels(self.state.labels)
+        self._update_history()
+        if self.case_plan is not None and not self.plan_stale:
+            self.plan_stale = True
+            self.structures_panel.plan_label.setText(
+                "The labels were edited after planning: plan again (Ctrl+P) to update the "
+                "foramina and the report."
+            )
+        self.statusBar().showMessage("Labels edited.", 4000)
+        self._update_case_actions()
+        self._mesh_timer.start()
+        self.cases.set_modified(True)
+
+    def _update_history(self) -> None:
+        can_undo = self.editor is not None and self.editor.can_undo
+        can_redo = self.editor is not None and self.editor.can_redo
+        self.edit_panel.set_history(can_undo, can_redo)
+        self.undo_action.setEnabled(can_undo)
+        self.redo_action.setEnabled(can_redo)
 
     # -- cases ---------------------------------------------------------------------------------
 
@@ -958,6 +1109,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self.case_plan = plan
+        self.plan_stale = False
         self.structures_panel.show_plan(plan)
         self._start_channel(plan)
         self._update_case_actions()
@@ -1138,6 +1290,8 @@ class MainWindow(QMainWindow):
         self.structures_panel.set_state(state)
         self._drop_plan()
         self.meshes = None
+        self.editor = None
+        self._labels_generation += 1
         if self.view3d.view.has_scene:
             self.view3d.view.scene.set_meshes({})
             self.view3d.view.request_render()
@@ -1303,6 +1457,7 @@ class MainWindow(QMainWindow):
         self._load_worker = None
         self._task_worker = None
         self._mesh_worker = None
+        self._mesh_timer.stop()
         self.view3d.view.close_scene()
         for view in self.views.values():
             view.detach()

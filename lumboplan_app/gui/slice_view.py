@@ -10,6 +10,7 @@ Mouse and keys:
 - left click or drag: moves the cursor there (all three views follow);
 - wheel, Up/Down, Page Up/Page Down: next or previous slice of this view;
 - right drag: horizontal changes the window width, vertical the level;
+- with a brush chosen (paint or erase): left drag paints or erases in this slice;
 - left drag on the channel's handle (the ring where its axis leaves the scan, or its outer end):
   moves the channel, which pivots about point b.
 
@@ -97,12 +98,19 @@ class SliceView(QWidget):
         The mouse let go of the channel's handle.
     maximise_requested()
         The view was double-clicked (give it the whole grid, or the room back).
+    brush_pressed(object), brush_moved(object)
+        With a brush: a stroke starts, or goes on, at this voxel index (z, y, x).
+    brush_released()
+        With a brush: the stroke ends.
     """
 
     hovered = Signal(object)
     channel_dragged = Signal(object)
     channel_drag_finished = Signal()
     maximise_requested = Signal()
+    brush_pressed = Signal(object)
+    brush_moved = Signal(object)
+    brush_released = Signal()
 
     def __init__(self, plane: Plane, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +133,9 @@ class SliceView(QWidget):
         self._channel: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float, bool] | None
         self._channel = None
         self._channel_drag = False
+        self._brush_radius_mm: float | None = None
+        self._brushing = False
+        self._mouse: QPointF | None = None
 
     # -- model ------------------------------------------------------------------------------
 
@@ -163,6 +174,13 @@ class SliceView(QWidget):
                 float(diameter_mm),
                 bool(clear),
             )
+        self.update()
+
+    def set_brush(self, radius_mm: float | None) -> None:
+        """Take strokes with a brush of this radius (mm); None: the mouse moves the cursor."""
+        self._brush_radius_mm = radius_mm
+        self._brushing = False
+        self.setCursor(Qt.CursorShape.CrossCursor if radius_mm else Qt.CursorShape.ArrowCursor)
         self.update()
 
     def channel_handle_index(self) -> tuple[float, float, float] | None:
@@ -304,6 +322,7 @@ class SliceView(QWidget):
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             self._paint_channel(painter, state, rect)
             self._paint_crosshair(painter, state, rect)
+            self._paint_brush(painter, state, rect)
             self._paint_letters(painter, rect)
             self._paint_title(painter, state)
         finally:
@@ -335,6 +354,17 @@ class SliceView(QWidget):
         painter.setPen(QPen(QColor(255, 255, 255), 2.0))
         painter.drawEllipse(handle, 8.0, 8.0)
         painter.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _paint_brush(self, painter: QPainter, state: ViewState, rect: QRectF) -> None:
+        if self._brush_radius_mm is None or self._mouse is None:
+            return
+        rows, columns = self._plane_shape()
+        row_mm, column_mm = plane_spacing_mm(state.volume.grid.spacing_xyz_mm, self.plane)
+        radius_x = self._brush_radius_mm * rect.width() / columns / column_mm
+        radius_y = self._brush_radius_mm * rect.height() / rows / row_mm
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(QColor(255, 255, 255, 200), 1.0))
+        painter.drawEllipse(self._mouse, radius_x, radius_y)
 
     def _paint_frame(self, painter: QPainter) -> None:
         colour = QColor(PLANE_COLOURS[self.plane])
@@ -418,6 +448,13 @@ class SliceView(QWidget):
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         if self._state is None:
             return
+        if event.button() == Qt.MouseButton.LeftButton and self._brush_radius_mm is not None:
+            index = self.widget_to_index(event.position())
+            if index is not None and self._state.contains(index):
+                self._brushing = True
+                self.brush_pressed.emit(index)
+            event.accept()
+            return
         handle = self.channel_handle_position()
         if event.button() == Qt.MouseButton.LeftButton and handle is not None:
             delta = handle - event.position()
@@ -438,7 +475,14 @@ class SliceView(QWidget):
         """Report what is under the mouse; follow a cursor or window/level drag."""
         if self._state is None:
             return
-        if self._channel_drag:
+        if self._brush_radius_mm is not None:
+            self._mouse = event.position()
+            self.update()
+        if self._brushing:
+            index = self.widget_to_index(event.position())
+            if index is not None and self._state.contains(index):
+                self.brush_moved.emit(index)
+        elif self._channel_drag:
             index = self.widget_to_index(event.position())
             if index is not None:
                 self.channel_dragged.emit(self._state.volume.grid.index_to_lps(index))
@@ -452,7 +496,10 @@ class SliceView(QWidget):
         """End a drag."""
         if self._state is None:
             return
-        if event.button() == Qt.MouseButton.LeftButton and self._channel_drag:
+        if event.button() == Qt.MouseButton.LeftButton and self._brushing:
+            self._brushing = False
+            self.brush_released.emit()
+        elif event.button() == Qt.MouseButton.LeftButton and self._channel_drag:
             self._channel_drag = False
             self.unsetCursor()
             self.channel_drag_finished.emit()

@@ -1,0 +1,125 @@
+"""The label-correction tools: review, paint or erase a structure with a brush; undo and redo.
+
+The panel only chooses the tool; the slice views take the strokes and the window applies them
+with :class:`~lumboplan_app.editing.LabelEditor`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QWidget,
+)
+
+from lumboplan_app.editing import RADIUS_RANGE_MM
+from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
+
+#: The panel's tools: look only, paint the structure, erase it.
+TOOLS = ("review", "paint", "erase")
+DEFAULT_RADIUS_MM = 3.0
+
+
+class EditPanel(QGroupBox):
+    """Tool (review, paint, erase), structure, brush radius (mm), undo and redo.
+
+    Signals
+    -------
+    tool_changed(str)
+        One of :data:`TOOLS`.
+    undo_requested(), redo_requested()
+        The buttons were clicked.
+    """
+
+    tool_changed = Signal(str)
+    undo_requested = Signal()
+    redo_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Correct the labels", parent)
+        self.setObjectName("editPanel")
+        layout = QGridLayout(self)
+        self.tool_buttons: dict[str, QToolButton] = {}
+        group = QButtonGroup(self)
+        group.setExclusive(True)
+        tips = {
+            "review": "Click and drag to move the cursor; the labels are not changed",
+            "paint": "Drag in a slice view to paint the structure (overwrites other labels)",
+            "erase": "Drag in a slice view to erase the structure (other labels stay)",
+        }
+        for column, tool in enumerate(TOOLS):
+            button = QToolButton(self)
+            button.setText(tool.title())
+            button.setCheckable(True)
+            button.setToolTip(tips[tool])
+            button.setObjectName(f"{tool}ToolButton")
+            group.addButton(button)
+            layout.addWidget(button, 0, column)
+            self.tool_buttons[tool] = button
+            button.toggled.connect(self._on_tool_toggled)
+        self.tool_buttons["review"].setChecked(True)
+        self.structure_combo = QComboBox(self)
+        self.structure_combo.setObjectName("brushStructureCombo")
+        for structure in SEGMENTED_STRUCTURES:
+            self.structure_combo.addItem(structure.display_name, int(structure))
+        layout.addWidget(QLabel("Structure", self), 1, 0)
+        layout.addWidget(self.structure_combo, 1, 1, 1, 2)
+        self.radius_spin = QDoubleSpinBox(self)
+        self.radius_spin.setObjectName("brushRadiusSpin")
+        self.radius_spin.setRange(*RADIUS_RANGE_MM)
+        self.radius_spin.setSingleStep(0.5)
+        self.radius_spin.setDecimals(1)
+        self.radius_spin.setSuffix(" mm")
+        self.radius_spin.setValue(DEFAULT_RADIUS_MM)
+        self.radius_spin.setToolTip("Brush radius in the slice")
+        layout.addWidget(QLabel("Brush radius", self), 2, 0)
+        layout.addWidget(self.radius_spin, 2, 1, 1, 2)
+        self.undo_button = QPushButton("Undo", self)
+        self.undo_button.setToolTip("Undo the last stroke (Ctrl+Z)")
+        self.undo_button.clicked.connect(self.undo_requested)
+        self.redo_button = QPushButton("Redo", self)
+        self.redo_button.setToolTip("Redo the stroke undone (Ctrl+Shift+Z)")
+        self.redo_button.clicked.connect(self.redo_requested)
+        layout.addWidget(self.undo_button, 3, 0)
+        layout.addWidget(self.redo_button, 3, 1)
+        self.set_history(False, False)
+        self.setEnabled(False)
+
+    def _on_tool_toggled(self, checked: bool) -> None:
+        if checked:
+            self.tool_changed.emit(self.tool)
+
+    @property
+    def tool(self) -> str:
+        """The chosen tool (one of :data:`TOOLS`)."""
+        return next(name for name, button in self.tool_buttons.items() if button.isChecked())
+
+    def set_tool(self, tool: str) -> None:
+        """Choose a tool of :data:`TOOLS`."""
+        self.tool_buttons[tool].setChecked(True)
+
+    @property
+    def structure(self) -> Structure:
+        """The structure the brush paints or erases."""
+        return Structure(int(self.structure_combo.currentData()))
+
+    def set_structure(self, structure: Structure) -> None:
+        """Choose the structure the brush paints or erases."""
+        self.structure_combo.setCurrentIndex(self.structure_combo.findData(int(structure)))
+
+    @property
+    def radius_mm(self) -> float:
+        """The brush radius (mm)."""
+        return float(self.radius_spin.value())
+
+    def set_history(self, can_undo: bool, can_redo: bool) -> None:
+        """Enable undo and redo as the editor's history allows."""
+        self.undo_button.setEnabled(can_undo)
+        self.redo_button.setEnabled(can_redo)
