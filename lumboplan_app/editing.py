@@ -14,13 +14,16 @@ voxel is); erasing clears only the chosen structure, so erasing the disc never r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.labels import Structure
 from lumboplan_app.viewing import PLANE_AXIS, Plane
-from lumboplan_app.volume import LabelMap
+
+if TYPE_CHECKING:
+    from lumboplan_app.volume import LabelMap
 
 #: Memory the undo history may hold (bytes); a 5 mm dab changes about 80 voxels (1.3 kB).
 HISTORY_BYTES = 64 * 1024 * 1024

@@ -124,7 +124,7 @@ def test_empty_window_invites_to_open_a_scan(window):
     assert window.segment_action.shortcut().toString() == "Ctrl+G"
     assert not window.segment_action.isEnabled()  # nothing to segment yet
     menus = [action.text() for action in window.menuBar().actions()]
-    assert menus == ["&File", "&Case", "&Help"]
+    assert menus == ["&File", "&Edit", "&Case", "C&hannel", "&View", "&Help"]
 
 
 def test_about_names_the_version(window, qtbot):
@@ -229,7 +229,8 @@ def test_open_dicom_folder_from_the_menu(window, qtbot, make_series, monkeypatch
     assert window.stack.currentIndex() == 1
     assert window.info_panel.values["Series"] == "T2 SPACE sag"
     assert window.info_panel.values["Orientation"] == "LPS"
-    assert window.windowTitle() == "LumboPlan — T2 SPACE sag"
+    assert window.windowTitle() == "T2 SPACE sag[*] — LumboPlan"  # [*]: the change mark
+    assert not window.isWindowModified()  # a scan alone is not a case with changes
     assert window.preset_combo.currentText() == DEFAULT_PRESET
     assert not window.progress_bar.isVisible()
     assert not window.cancel_button.isVisible()

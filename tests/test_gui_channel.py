@@ -268,3 +268,25 @@ def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, q
     assert window.report_action.isEnabled()
     assert not any(c.part is Part.L5_IAP_LEFT and c.clearance_mm < 0 for c in after.contacts)
     assert after.to_json() != before.to_json()
+
+
+def test_the_foramen_panel_follows_the_channel_and_its_chart_moves_it(planned_window, qtbot):
+    window = planned_window
+    panel = window.foramen_panel
+    assert panel.group_chip.property("group") == "B"
+    assert panel.status_label.property("state") == "blocked"
+    assert panel.contacts_table.rowCount() >= 1
+    # A click on the chart at the best free pose puts the channel there: clear.
+    best = window.channel_planner.best_pose(Side.LEFT)
+    chart = panel.chart
+    qtbot.mouseClick(chart, Qt.MouseButton.LeftButton, pos=point(chart.point_for_pose(*best)))
+    assert window.poses[Side.LEFT] == pytest.approx(best, abs=0.6)
+    assert window.assessments[Side.LEFT].clear
+    assert panel.status_label.property("state") == "clear"
+    assert chart.marks[0] == pytest.approx(window.poses[Side.LEFT])
+    # The panel's Right button shows and moves the right foramen.
+    qtbot.mouseClick(panel.side_buttons[Side.RIGHT], Qt.MouseButton.LeftButton)
+    assert window.active_side is Side.RIGHT
+    assert panel.side is Side.RIGHT
+    qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
+    assert window.poses[Side.RIGHT] == pytest.approx(window.channel_planner.paper_pose(Side.RIGHT))

@@ -9,6 +9,8 @@ itself: the window's :class:`~lumboplan_app.planning.interactive.ChannelPlanner`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -29,9 +31,12 @@ from PySide6.QtWidgets import (
 
 from lumboplan_app.gui.feasibility_chart import FeasibilityChart
 from lumboplan_app.labels import Side
-from lumboplan_app.planning.feasibility import FeasibilityMap
-from lumboplan_app.planning.interactive import PoseAssessment
-from lumboplan_app.planning.placement import PartContact, SidePlan, in_sentence
+from lumboplan_app.planning.placement import in_sentence
+
+if TYPE_CHECKING:
+    from lumboplan_app.planning.feasibility import FeasibilityMap
+    from lumboplan_app.planning.interactive import PoseAssessment
+    from lumboplan_app.planning.placement import PartContact, SidePlan
 
 NO_PLAN_HINT = "Plan the case (Ctrl+P) to see the foramina."
 NO_VALUE = "\u2014"

@@ -47,6 +47,7 @@ from lumboplan_app import __version__
 from lumboplan_app.errors import Cancelled, LumboPlanError, PlanningError, SeriesChoiceRequired
 from lumboplan_app.gui.case_files import CaseKeeper
 from lumboplan_app.gui.edit_panel import EditPanel
+from lumboplan_app.gui.foramen_panel import ForamenPanel
 from lumboplan_app.gui.info_panel import InfoPanel
 from lumboplan_app.gui.series_dialog import SeriesChooserDialog
 from lumboplan_app.gui.slice_view import SliceView
@@ -418,6 +419,13 @@ class MainWindow(QMainWindow):
         workflow_layout = QVBoxLayout(workflow)
         workflow_layout.setContentsMargins(4, 4, 4, 4)
         workflow_layout.addWidget(self.structures_panel)
+        self.foramen_panel = ForamenPanel(self)
+        self.foramen_panel.side_changed.connect(self.set_active_side)
+        self.foramen_panel.pose_chosen.connect(self.set_channel_pose)
+        self.foramen_panel.reset_requested.connect(self.reset_channel)
+        self.foramen_panel.snap_requested.connect(self.snap_channel_to_best)
+        self.foramen_panel.clear()
+        workflow_layout.addWidget(self.foramen_panel)
         self.edit_panel = EditPanel(self)
         self.edit_panel.tool_changed.connect(self._on_tool_changed)
         self.edit_panel.radius_spin.valueChanged.connect(self._on_tool_changed)
@@ -704,6 +712,7 @@ class MainWindow(QMainWindow):
         self.assessments = {}
         self._line_a = {}
         self.structures_panel.show_plan(None)
+        self.foramen_panel.clear()
         for view in self.views.values():
             view.set_channel(None)
         self.view3d.view.set_handle(None)
@@ -948,20 +957,28 @@ class MainWindow(QMainWindow):
             self.view3d.view.scene.set_plan_frame(plan.landmarks, plan.parts)
             self.view3d.set_camera(self.view3d.camera)
         sides = [side for side in Side if side in self.poses]
-        if sides:
-            self.set_active_side(self.active_side if self.active_side in sides else sides[0])
-            if self.state is not None:
-                index = self.state.volume.grid.lps_to_index(planner.point_b(self.active_side))
-                self.state.set_cursor(self.state.clamp_index(tuple(float(v) for v in index)))
+        self.set_active_side(
+            self.active_side if self.active_side in sides or not sides else sides[0]
+        )
+        if sides and self.state is not None:
+            index = self.state.volume.grid.lps_to_index(planner.point_b(self.active_side))
+            self.state.set_cursor(self.state.clamp_index(tuple(float(v) for v in index)))
 
     def set_active_side(self, side: Side) -> bool:
-        """Move ``side``'s channel from now on; False if that side has no channel."""
-        if side not in self.poses:
-            return False
+        """Show ``side`` and move its channel from now on; False if it has no channel.
+
+        A side that is not assessable is shown with its reasons, and no channel to move.
+        """
         self.active_side = side
         self.view3d.side = side
-        self.set_channel_pose(*self.poses[side])
-        return True
+        if side in self.poses:
+            self.set_channel_pose(*self.poses[side])
+            return True
+        for view in self.views.values():
+            view.set_channel(None)
+        self.view3d.view.set_handle(None)
+        self._show_foramen()
+        return False
 
     def switch_side(self) -> bool:
         """Move the other side's channel; False if it has none."""
@@ -1025,12 +1042,29 @@ class MainWindow(QMainWindow):
             return None
         return self.set_channel_pose(*pose)
 
+    def _show_foramen(self) -> None:
+        """Show the side's paper result, the moved channel's assessment and the map."""
+        planner = self.channel_planner
+        if planner is None:
+            self.foramen_panel.clear()
+            return
+        side = self.active_side
+        self.foramen_panel.show_foramen(
+            side,
+            planner.plan.sides.get(side),
+            self.assessments.get(side),
+            planner.plan.maps.get(side),
+            planner.paper_pose(side),
+            planner.best_pose(side),
+        )
+
     def _show_channel(self) -> None:
         """Draw both sides' channels, the moved one's points, lines and touched parts."""
         planner = self.channel_planner
         assessment = self.assessments.get(self.active_side)
         if planner is None or assessment is None:
             return
+        self._show_foramen()
         channel = assessment.channel
         for view in self.views.values():
             view.set_channel(

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Side
-from lumboplan_app.planning.distance import DistanceField
+
+if TYPE_CHECKING:
+    from lumboplan_app.planning.distance import DistanceField
 
 FloatArray = npt.NDArray[np.float64]
 

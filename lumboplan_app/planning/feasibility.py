@@ -23,14 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.labels import Part, Side
-from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.placement import blocking_parts, ilium_parts, sided
+
+if TYPE_CHECKING:
+    from lumboplan_app.planning.distance import DistanceField
 
 FloatArray = npt.NDArray[np.float64]
 
