@@ -290,3 +290,41 @@ def test_the_foramen_panel_follows_the_channel_and_its_chart_moves_it(planned_wi
     assert panel.side is Side.RIGHT
     qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
     assert window.poses[Side.RIGHT] == pytest.approx(window.channel_planner.paper_pose(Side.RIGHT))
+
+
+def test_autosave_and_recovery_after_a_crash(planned_window, qtbot, monkeypatch) -> None:
+    from lumboplan_app.recovery import pending_autosaves
+
+    window = planned_window
+    best = window.snap_channel_to_best()
+    assert window.cases.modified
+    with qtbot.waitSignal(window.cases.autosaved, timeout=60_000) as saved:
+        assert window.cases.autosave()
+    autosave = saved.args[0]
+    assert pending_autosaves() == [autosave]
+    # A crash: the window is gone without closing; a new one finds the autosave at start.
+    window.cases.autosave_timer.stop()
+    recovered = MainWindow()
+    qtbot.addWidget(recovered)
+    recovered.show()
+    monkeypatch.setattr(MainWindow, "ask_recovery", lambda self, description: "recover")
+    with qtbot.waitSignal(recovered.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
+        # Saved from a volume set directly, the case names no scan: the surgeon points to it.
+        assert recovered.cases.recover(autosave, scan=DEMO / "dicom")
+    assert np.array_equal(recovered.state.labels.array, window.state.labels.array)
+    assert recovered.poses[Side.LEFT] == pytest.approx((best.alpha_deg, best.beta_deg), abs=0.5)
+    assert recovered.cases.modified  # recovered work is unsaved until saved
+    assert recovered.isWindowModified()
+    # Closing with the changes discarded removes the autosave: nothing left to recover.
+    recovered.close()
+    assert pending_autosaves() == []
+    assert not recovered.offer_recovery()
+
+
+def test_saved_cases_are_offered_as_recent(planned_window, tmp_path) -> None:
+    window = planned_window
+    assert window.cases.save_to(tmp_path / "first.lumboplan")
+    assert window.cases.save_to(tmp_path / "second.lumboplan")
+    window.recent_menu.aboutToShow.emit()
+    names = [action.text() for action in window.recent_menu.actions()]
+    assert names[:2] == ["second.lumboplan", "first.lumboplan"]

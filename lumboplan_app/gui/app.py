@@ -108,12 +108,17 @@ def create_application() -> QApplication:
     return app
 
 
-def create_window(scan: Path | None = None) -> MainWindow:
-    """Create and show the main window; start opening ``scan`` if given."""
+def create_window(scan: Path | None = None, offer_recovery: bool = False) -> MainWindow:
+    """Create and show the main window; offer work a crash left, else open ``scan`` if given."""
     window = MainWindow()
     window.show()
-    if scan is not None:
-        QTimer.singleShot(0, lambda: window.open_path(scan))
+
+    def start() -> None:
+        recovering = offer_recovery and window.offer_recovery()
+        if scan is not None and not recovering:
+            window.open_path(scan)
+
+    QTimer.singleShot(0, start)
     return window
 
 
@@ -156,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     qInstallMessageHandler(_route_qt_messages)
     app = create_application()
-    window = create_window(None if args.exit_when_shown else args.scan)
+    window = create_window(
+        None if args.exit_when_shown else args.scan, offer_recovery=not args.exit_when_shown
+    )
     _install_excepthook(window)
     if args.exit_when_shown:
         window.first_painted.connect(lambda: QTimer.singleShot(0, window.close))

@@ -1,4 +1,4 @@
-"""The window's case on disk: save and open ``.lumboplan`` files, the title, unsaved changes.
+"""The window's case on disk: save, open, autosave and recover; the title and unsaved changes.
 
 A :class:`CaseKeeper` follows the window's work (labels shown, plan, channel moved, labels
 edited), marks the case modified (the title's ``*``), and saves it with
@@ -7,26 +7,37 @@ the window's work as they were). Opening a case reads it, opens the scan it refe
 one the surgeon points to), shows its labels, plans them again and puts each channel back where
 it was left. The headless equivalents are ``lumboplan plan`` and
 :func:`~lumboplan_app.session.read_case`.
+
+While changes are unsaved the case is autosaved every :data:`AUTOSAVE_INTERVAL_MS` in a worker
+(:mod:`lumboplan_app.recovery`); a save or a clean close removes the autosave, so one found at
+start-up is a case a crash interrupted, and the window offers it back. Opened and saved cases
+go to the recent cases.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from lumboplan_app.errors import LumboPlanError
 from lumboplan_app.labels import Side
 
 if TYPE_CHECKING:
     from lumboplan_app.gui.main_window import MainWindow
+    from lumboplan_app.gui.workers import Worker
     from lumboplan_app.planning.plan import CasePlan
+    from lumboplan_app.recovery import Autosave
     from lumboplan_app.session import CaseFile
     from lumboplan_app.volume import Volume
 
 logger = logging.getLogger(__name__)
+
+#: How often a case with unsaved changes is autosaved (ms).
+AUTOSAVE_INTERVAL_MS = 60_000
 
 
 class CaseKeeper(QObject):
@@ -38,10 +49,13 @@ class CaseKeeper(QObject):
         The case became modified (True) or was saved or opened (False).
     case_opened(object)
         A case file was opened and its plan restored (the path).
+    autosaved(object)
+        The case was autosaved (the :class:`~lumboplan_app.recovery.Autosave`).
     """
 
     modified_changed = Signal(bool)
     case_opened = Signal(object)
+    autosaved = Signal(object)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -53,6 +67,15 @@ class CaseKeeper(QObject):
         self.modified = False
         self._opening: CaseFile | None = None
         self._opening_path: Path | None = None
+        self._recovering: Autosave | None = None
+        #: The autosave's key of the case shown (a hash; new for every new case).
+        self.autosave_key = ""
+        self._autosave_worker: tuple[Worker, QThread] | None = None
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self._new_autosave_key()
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -82,8 +105,15 @@ class CaseKeeper(QObject):
         """Start a new, unsaved case for a new scan (unless a case is being opened)."""
         self.scan_path = path
         if self._opening is None:
+            self.discard_autosave()
             self.path = None
+            self._new_autosave_key()
         self.set_modified(False)
+
+    def _new_autosave_key(self) -> None:
+        from lumboplan_app.recovery import autosave_key
+
+        self.autosave_key = autosave_key(f"{id(self)}-{time.time_ns()}")
 
     # -- the case -------------------------------------------------------------------------------
 
@@ -142,6 +172,8 @@ class CaseKeeper(QObject):
             return False
         self.path = path
         self.set_modified(False)
+        self.discard_autosave()
+        self._remember(path)
         self.window.case_saved(path)
         return True
 
@@ -215,13 +247,94 @@ class CaseKeeper(QObject):
 
     def _finish_opening(self) -> None:
         path = self._opening_path
+        recovered = self._recovering
         self._opening = None
         self._opening_path = None
-        self.path = path
-        self.set_modified(False)
+        self._recovering = None
+        if recovered is not None:
+            # Recovered work is unsaved work: it keeps its autosave until saved, under the
+            # case file it belonged to (if any).
+            self.autosave_key = recovered.key
+            self.path = None if recovered.case_path is None else Path(recovered.case_path)
+            self.set_modified(True)
+        else:
+            self.path = path
+            self.set_modified(False)
+            if path is not None:
+                self._remember(path)
         self.case_opened.emit(path)
+
+    def _remember(self, path: Path) -> None:
+        from lumboplan_app.recovery import RecentCases
+
+        RecentCases().add(path)
+
+    # -- autosave and recovery --------------------------------------------------------------------
+
+    def autosave(self) -> bool:
+        """Write the case's autosave in a worker if it has unsaved changes; False if not started.
+
+        One autosave at a time: a timer tick while one is written is skipped.
+        """
+        from lumboplan_app.gui.workers import Worker, start_worker
+
+        case = self.current_case()
+        if not self.modified or case is None or self._autosave_worker is not None:
+            return False
+        from lumboplan_app.volume import LabelMap
+
+        case.labels = LabelMap(case.labels.array.copy(), case.labels.grid)  # edits go on
+        key, path = self.autosave_key, self.path
+
+        def job(progress: object, should_cancel: object) -> Autosave:
+            from lumboplan_app.recovery import write_autosave
+
+            return write_autosave(case, key, path)
+
+        worker = Worker(job, name="autosave")
+        worker.finished.connect(self._on_autosaved)
+        worker.failed.connect(self._on_autosave_failed)
+        self._autosave_worker = (worker, start_worker(worker))
+        return True
+
+    def _end_autosave(self) -> None:
+        if self._autosave_worker is not None:
+            thread = self._autosave_worker[1]
+            thread.quit()
+            thread.wait()
+            self._autosave_worker = None
+
+    def _on_autosaved(self, autosave: Autosave) -> None:
+        self._end_autosave()
+        self.autosaved.emit(autosave)
+
+    def _on_autosave_failed(self, error: BaseException) -> None:
+        self._end_autosave()
+        logger.warning("the autosave could not be written: %s", type(error).__name__)
+        self.window.statusBar().showMessage(
+            "The case could not be autosaved; save it (Ctrl+S) to keep your changes.", 8000
+        )
+
+    def discard_autosave(self) -> None:
+        """Remove the case's autosave (after a save, or a close without changes to keep)."""
+        from lumboplan_app.recovery import discard_autosave
+
+        self._end_autosave()
+        discard_autosave(self.autosave_key)
+
+    def recover(self, autosave: Autosave, scan: Path | None = None) -> bool:
+        """Open an autosave a crash left: its scan, labels, plan and channels, as unsaved work.
+
+        Returns False (with a dialog) if it or its scan cannot be opened.
+        """
+        self._recovering = autosave
+        if not self.open_case(autosave.path, scan):
+            self._recovering = None
+            return False
+        return True
 
     def opening_failed(self) -> None:
         """Forget the case being opened (its scan could not be opened)."""
         self._opening = None
         self._opening_path = None
+        self._recovering = None

@@ -314,6 +314,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_labels_action)
         file_menu.addSeparator()
         file_menu.addAction(self.open_case_action)
+        self.recent_menu = file_menu.addMenu("Open recent case")
+        self.recent_menu.setObjectName("recentMenu")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addAction(self.save_case_action)
         file_menu.addAction(self.save_case_as_action)
         file_menu.addSeparator()
@@ -910,6 +913,57 @@ class MainWindow(QMainWindow):
             scan = Path(folder) if folder else None
         self.cases.open_case(Path(path), scan)
 
+    def _fill_recent_menu(self) -> None:
+        from lumboplan_app.recovery import RecentCases
+
+        self.recent_menu.clear()
+        paths = RecentCases().paths()
+        for path in paths:
+            action = self.recent_menu.addAction(path.name)
+            action.setToolTip(str(path.parent))
+            action.triggered.connect(lambda _=False, chosen=path: self.open_recent_case(chosen))
+        if not paths:
+            self.recent_menu.addAction("No recent cases").setEnabled(False)
+
+    def open_recent_case(self, path: Path) -> bool:
+        """Open a recent case (after offering to save the current one)."""
+        if not self._may_discard_changes():
+            return False
+        return self.cases.open_case(path)
+
+    def offer_recovery(self) -> bool:
+        """Offer the newest autosave a crash left; True if recovering started."""
+        from lumboplan_app.recovery import discard_autosave, pending_autosaves
+
+        pending = pending_autosaves()
+        if not pending:
+            return False
+        choice = self.ask_recovery(pending[0].description)
+        if choice == "recover":
+            return self.cases.recover(pending[0])
+        if choice == "discard":
+            discard_autosave(pending[0].key)
+        return False
+
+    def ask_recovery(self, description: str) -> str:
+        """Ask what to do with an autosave: ``"recover"``, ``"discard"`` or ``"later"``."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Recover unsaved work?",
+            f"LumboPlan closed without saving a case: {description}.\n\n"
+            "Recover it to go on where you were, or discard it.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setObjectName("recoveryBox")
+        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(recover)
+        box.exec()
+        clicked = box.clickedButton()
+        return "recover" if clicked is recover else "discard" if clicked is discard else "later"
+
     def case_saved(self, path: Path) -> None:
         """Say that the case was saved to ``path``."""
         self._last_folder = path.parent
@@ -1478,6 +1532,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closing = True
+        # A clean close keeps nothing to recover: what the surgeon kept is saved.
+        self.cases.autosave_timer.stop()
+        self.cases.discard_autosave()
         for worker, thread in self._running:
             worker.request_cancel()
             thread.quit()

@@ -1,0 +1,82 @@
+"""Autosave and recovery, and the recent cases, in a private LUMBOPLAN_HOME."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lumboplan_app.recovery import (
+    RECENT_LIMIT,
+    RecentCases,
+    autosave_key,
+    data_folder,
+    discard_autosave,
+    pending_autosaves,
+    write_autosave,
+)
+from lumboplan_app.session import CaseFile, read_case
+from lumboplan_app.volume import Grid, LabelMap
+
+
+def small_case() -> CaseFile:
+    array = np.zeros((6, 7, 8), np.uint8)
+    array[2:4, 2:5, 3:6] = 3
+    labels = LabelMap(array, Grid((6, 7, 8), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0)))
+    return CaseFile(labels=labels, plan={}, scan={"reference": "/scans/case 12", "summary": None})
+
+
+def test_the_home_folder_is_the_tests_own(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LUMBOPLAN_HOME", str(tmp_path))
+    assert data_folder() == tmp_path
+
+
+def test_an_autosave_is_listed_read_back_and_discarded(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LUMBOPLAN_HOME", str(tmp_path))
+    assert pending_autosaves() == []
+    case = small_case()
+    key = autosave_key("/cases/Doe John.lumboplan")
+    assert "Doe" not in key
+    written = write_autosave(case, key, Path("/cases/Doe John.lumboplan"))
+    (listed,) = pending_autosaves()
+    assert listed == written
+    assert listed.scan_reference == "/scans/case 12"
+    assert "Doe John.lumboplan, autosaved" in listed.description
+    assert np.array_equal(read_case(listed.path).labels.array, case.labels.array)
+    # Written again, the same key keeps one autosave.
+    write_autosave(case, key)
+    assert len(pending_autosaves()) == 1
+    assert "an unsaved case" in pending_autosaves()[0].description
+    discard_autosave(key)
+    assert pending_autosaves() == []
+    discard_autosave(key)  # twice is harmless
+
+
+def test_an_autosave_without_a_readable_note_is_skipped(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LUMBOPLAN_HOME", str(tmp_path))
+    write_autosave(small_case(), "aaaa")
+    write_autosave(small_case(), "bbbb")
+    (tmp_path / "autosave" / "aaaa.json").write_text("{not json", encoding="utf-8")
+    assert [autosave.key for autosave in pending_autosaves()] == ["bbbb"]
+
+
+def test_recent_cases_newest_first_once_capped_and_existing(tmp_path) -> None:
+    recent = RecentCases(tmp_path / "settings" / "recent.json")
+    assert recent.paths() == []
+    files = []
+    for number in range(RECENT_LIMIT + 3):
+        path = tmp_path / f"case{number}.lumboplan"
+        path.write_bytes(b"x")
+        files.append(path)
+        recent.add(path)
+    assert recent.paths() == files[::-1][:RECENT_LIMIT]
+    recent.add(files[5])
+    assert recent.paths()[0] == files[5]
+    assert len(recent.paths()) == RECENT_LIMIT
+    files[12].unlink()
+    assert files[12] not in recent.paths()
+    recent.path.write_text("[broken", encoding="utf-8")
+    assert recent.paths() == []
+    recent.add(files[0])
+    assert recent.paths() == [files[0]]
+    recent.path.write_text(json.dumps({"not": "a list"}), encoding="utf-8")
+    assert recent.paths() == []
