@@ -68,7 +68,7 @@ def _repolish(widget: QWidget) -> None:
 
 
 def _degrees(value: float | None) -> str:
-    return NO_VALUE if value is None else f"{value:.1f}\u00b0"
+    return NO_VALUE if value is None else f"{round(value, 1) + 0.0:.1f}\u00b0"  # no "-0.0"
 
 
 def _millimetres(value: float | None) -> str:

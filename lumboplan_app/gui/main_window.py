@@ -116,6 +116,20 @@ def code_location(trace: TracebackType | None) -> str:
     )
 
 
+def _scrolling(panels: tuple[QWidget, ...], parent: QWidget) -> QScrollArea:
+    """Return a scroll area holding ``panels`` one under the other."""
+    holder = QWidget(parent)
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(4, 4, 4, 4)
+    for panel in panels:
+        layout.addWidget(panel)
+    layout.addStretch(1)
+    scroll = QScrollArea(parent)
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(holder)
+    return scroll
+
+
 class MainWindow(QMainWindow):
     """LumboPlan's window: File menu, three linked slice views, scan summary, status bar.
 
@@ -418,35 +432,28 @@ class MainWindow(QMainWindow):
         self.structures_panel = StructuresPanel(self)
         self.structures_panel.segment_requested.connect(self.segment_action.trigger)
         self.info_panel = InfoPanel(self)
-        workflow = QWidget(self)
-        workflow_layout = QVBoxLayout(workflow)
-        workflow_layout.setContentsMargins(4, 4, 4, 4)
-        workflow_layout.addWidget(self.structures_panel)
         self.foramen_panel = ForamenPanel(self)
         self.foramen_panel.side_changed.connect(self.set_active_side)
         self.foramen_panel.pose_chosen.connect(self.set_channel_pose)
         self.foramen_panel.reset_requested.connect(self.reset_channel)
         self.foramen_panel.snap_requested.connect(self.snap_channel_to_best)
         self.foramen_panel.clear()
-        workflow_layout.addWidget(self.foramen_panel)
         self.edit_panel = EditPanel(self)
         self.edit_panel.tool_changed.connect(self._on_tool_changed)
         self.edit_panel.radius_spin.valueChanged.connect(self._on_tool_changed)
         self.edit_panel.undo_requested.connect(self.undo_edit)
         self.edit_panel.redo_requested.connect(self.redo_edit)
-        workflow_layout.addWidget(self.edit_panel)
         for view in self.views.values():
             view.brush_pressed.connect(self._on_brush_pressed)
             view.brush_moved.connect(self._on_brush_moved)
             view.brush_released.connect(self._on_brush_released)
-        workflow_layout.addStretch(1)
-        self._workflow_layout = workflow_layout
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(workflow)
+        # The side tabs follow the workflow: review the labels, plan the foramina, the scan.
         self.side_tabs = QTabWidget(self)
         self.side_tabs.setObjectName("sideTabs")
-        self.side_tabs.addTab(scroll, "Plan")
+        self.review_tab = _scrolling((self.structures_panel, self.edit_panel), self)
+        self.foramen_tab = _scrolling((self.foramen_panel,), self)
+        self.side_tabs.addTab(self.review_tab, "Review")
+        self.side_tabs.addTab(self.foramen_tab, "Foramen")
         self.side_tabs.addTab(self.info_panel, "Scan")
         dock = QDockWidget("Case", self)
         dock.setObjectName("caseDock")
@@ -1168,6 +1175,11 @@ class MainWindow(QMainWindow):
         maximise = self._maximised is not widget
         for cell in cells:
             cell.setVisible(not maximise or cell is widget)
+        # Empty rows and columns keep their stretch: give the room to the maximised cell's.
+        row, column = _VIEW_CELLS[widget.plane] if isinstance(widget, SliceView) else (1, 1)
+        for index in (0, 1):
+            self._grid.setRowStretch(index, 1 if not maximise or index == row else 0)
+            self._grid.setColumnStretch(index, 1 if not maximise or index == column else 0)
         self._maximised = widget if maximise else None
         self.view3d.maximise_button.setChecked(self._maximised is self.view3d)
 
@@ -1200,6 +1212,7 @@ class MainWindow(QMainWindow):
         self.plan_stale = False
         self.structures_panel.show_plan(plan)
         self._start_channel(plan)
+        self.side_tabs.setCurrentWidget(self.foramen_tab)
         self._update_case_actions()
         self.cases.set_modified(True)
         self.cases.planned()

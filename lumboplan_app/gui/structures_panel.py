@@ -97,7 +97,10 @@ class StructuresPanel(QGroupBox):
         layout.addStretch(1)
 
     def show_plan(self, plan: CasePlan | None) -> None:
-        """Show each foramen's group and its first reason (None: nothing planned)."""
+        """Show each foramen's group in one line (None: nothing planned).
+
+        The reasons, measurements and map are the foramen panel's.
+        """
         if plan is None:
             self.plan_label.setText("")
             return
@@ -108,8 +111,7 @@ class StructuresPanel(QGroupBox):
                 "B": "Group B - IL-PELD or open",
                 "not_assessable": "not assessable",
             }[assessment.group]
-            reason = f": {assessment.reasons[0]}" if assessment.reasons else ""
-            lines.append(f"{side.value.title()} foramen: {group}{reason}")
+            lines.append(f"{side.value.title()} foramen: {group}")
         self.plan_label.setText("\n".join(lines))
 
     def set_state(self, state: ViewState | None) -> None:

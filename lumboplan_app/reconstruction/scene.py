@@ -41,7 +41,7 @@ LINE_RGB = {"line_a": (1.0, 0.85, 0.2), "line_b": (0.4, 0.8, 1.0)}
 #: Opacity of the structures that would hide the spine (the skin and the iliac bone).
 SEE_THROUGH = {Structure.SKIN: 0.12, Structure.ILIUM: 0.35}
 #: How far the camera stands from the disc's centre (mm).
-_CAMERA_DISTANCE_MM = 480.0
+_CAMERA_DISTANCE_MM = 400.0
 _POINT_RADIUS_MM = 1.6
 #: Triangles per structure drawn in the pane: with software OpenGL a frame of the full
 #: surfaces (170 000 triangles on the demo) takes 140-170 ms, of these 90 ms.
