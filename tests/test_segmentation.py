@@ -74,6 +74,10 @@ def test_training_lowers_the_loss_and_writes_a_valid_model(trained) -> None:
     assert set(card.metrics["cross_validation_dice"]) >= {"l5", "nerves", "mean"}
     assert card.extra["training"]["seed"] == 0
     assert card.extra["versions"]["torch"]
+    curve = card.extra["learning_curve"]  # from the fold's validation log, not written by hand
+    assert curve
+    assert [point["step"] for point in curve] == sorted(point["step"] for point in curve)
+    assert set(curve[-1]["validation_dice"]) >= {"l5", "mean"}
 
 
 def test_training_resumes_from_its_checkpoint(phantoms, tmp_path: Path) -> None:

@@ -439,6 +439,7 @@ def _write_final(
         "folds": {str(f): [cases[i].name for i in folds[f]] for f in results},
         "fold_results": {str(f): r for f, r in results.items()},
         "final_weights_from_fold": best_fold,
+        "learning_curve": _learning_curve(model_dir / f"fold_{best_fold}" / "metrics.jsonl"),
         "versions": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -452,6 +453,23 @@ def _write_final(
     written = write_model(state, final_card, model_dir / FINAL_WEIGHTS)
     write_text_atomic(model_dir / "training_summary.json", json.dumps(written.to_json(), indent=2))
     return written
+
+
+def _learning_curve(log: Path) -> list[dict[str, Any]]:
+    """Return a fold's validation log (step, mean training loss, Dice per structure), rounded."""
+    if not log.is_file():
+        return []
+    curve = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        curve.append(
+            {
+                "step": entry["step"],
+                "mean_training_loss": round(float(entry["loss"]), 4),
+                "validation_dice": {k: round(float(v), 4) for k, v in entry["validation"].items()},
+            }
+        )
+    return curve
 
 
 def _git_commit() -> str:
