@@ -8,6 +8,7 @@ from lumboplan_app.labels import Part, Side, Structure
 from lumboplan_app.phantom.case import generate_case
 from lumboplan_app.phantom.mr import Acquisition, default_contrast
 from lumboplan_app.phantom.parameters import surely_group_a, surely_group_b
+from lumboplan_app.planning import parts as parts_module
 from lumboplan_app.planning.landmarks import disc_mid_plane, mid_sagittal_plane
 from lumboplan_app.planning.parts import anatomical_frame, derive_anatomy
 from lumboplan_app.planning.plan import plan_from_labels, plan_from_parts
@@ -116,6 +117,51 @@ def test_points_a_and_b_from_the_structures_are_near_the_truth(cases, derived) -
             a_errors.append(float(np.linalg.norm(np.subtract(found["a"], truth["a"]))))
     assert max(b_errors) < 2.0
     assert max(a_errors) < 3.0
+
+
+@pytest.fixture(scope="module")
+def case_2025():
+    # Validation phantom 2025: its L5 body's back, 1.5 mm behind a wall line drawn in front of
+    # it by the endplates' rounded rims, was read as the pedicles: b came out 10 mm medial.
+    return generate_case(2025, acquisition=SCAN, contrast=default_contrast())
+
+
+def b_errors_mm(case, anatomy) -> list[float]:
+    return [
+        float(
+            np.linalg.norm(
+                np.subtract(
+                    anatomy.landmarks["points_lps_mm"][side]["b"],
+                    case.truth["points_lps_mm"][side]["b"],
+                )
+            )
+        )
+        for side in ("left", "right")
+    ]
+
+
+def test_point_b_where_the_body_back_steps_behind_its_wall_line(case_2025) -> None:
+    anatomy = derive_anatomy(case_2025.labels)
+    assert max(b_errors_mm(case_2025, anatomy)) < 2.0
+    # The fitted wall leaves the whole true body out of the pedicle slab.
+    local = parts_module._LocalCoordinates(case_2025.labels, anatomy.frame)
+    index, coordinates = local.of(Structure.L5)
+    body = case_2025.parts.array[tuple(index.T)] == Part.L5_BODY
+    disc = local.of(Structure.DISC)[1]
+    v_wall = parts_module._posterior_wall(disc, float(np.percentile(np.abs(disc[:, 0]), 98)))
+    wall = parts_module._profile(coordinates, v_wall, "L5").wall_at(coordinates[body, 2])
+    assert (coordinates[body, 1] - wall).max() < parts_module._PEDICLE_SLAB_MM[0]
+
+
+def test_point_b_when_the_body_back_enters_the_pedicle_slab(case_2025, monkeypatch) -> None:
+    def rims_kept(levels, walls, v_wall):  # the fit before the rims were dropped
+        known = np.isfinite(walls) & (walls > np.nanmedian(walls) - 2.0)
+        slope, offset = np.polyfit(levels[known], walls[known], 1)
+        return float(slope), float(offset)
+
+    monkeypatch.setattr(parts_module, "_wall_line", rims_kept)
+    # The body's back in the slab crosses the midline, which no pedicle does: not a pedicle.
+    assert max(b_errors_mm(case_2025, derive_anatomy(case_2025.labels))) < 2.0
 
 
 def test_derived_parts_overlap_the_true_parts(cases, derived) -> None:

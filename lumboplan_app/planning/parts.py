@@ -7,7 +7,8 @@ origin on the mid-sagittal plane at the disc's centre, ``u`` toward the patient'
 - **Reference levels** are measured on the bones, not assumed: the disc's posterior wall
   ``v_wall`` (the lower quartile of the disc's back edge over its central columns, so a
   herniation does not move it); the front of the L5 lamina behind the canal; and, in the slab
-  just behind the L5 body (pedicles only: the transverse processes and facets lie farther back),
+  just behind the L5 body (pedicles only: the transverse processes and facets lie farther back;
+  a level where the slab's bone crosses the midline is the body's own back and is left out),
   each pedicle's medial and lateral border and its lower edge.
 - **L5**: in front of the wall the body; behind it, medial of the pedicles the lamina (far back,
   the spinous process); lateral, at pedicle height, the pedicle then the transverse process
@@ -60,6 +61,10 @@ CREST_BAND_MM = 15.0
 _BORDER_MM = 1.5
 #: How far (mm) behind the disc's wall the pedicle slab reaches.
 _PEDICLE_SLAB_MM = (1.5, 5.0)
+#: Slab bone nearer than this (mm) to the mid-sagittal plane is not pedicle (the canal is there).
+_MIDLINE_MM = 2.0
+#: Levels within this distance (mm) of the fitted posterior wall line refine the fit.
+_WALL_FIT_MM = 1.0
 #: The spinous process starts this far (mm) behind the front of the lamina.
 _SPINOUS_BEHIND_LAMINA_MM = 12.0
 #: SAP voxels within this distance (mm) of the IAP form the facet joint.
@@ -213,6 +218,7 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
     medial, lateral, bottom = {}, {}, {}
     behind_body = l5[:, 1] - l5_profile.wall_at(l5[:, 2])
     slab = (behind_body > _PEDICLE_SLAB_MM[0]) & (behind_body < _PEDICLE_SLAB_MM[1])
+    slab &= ~_levels_crossing_the_midline(l5, slab)
     for side in Side:
         across = side.lps_sign * l5[:, 0]
         pedicle = slab & (across > 2.0)
@@ -226,14 +232,30 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
     )
 
 
+def _levels_crossing_the_midline(
+    l5: FloatArray, slab: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Return the L5 voxels on the levels where the slab's bone crosses the midline.
+
+    Levels are 1 mm apart in w; the ones beside a crossing level go with it (a voxel row is
+    tilted against the frame). The canal lies between the pedicles: bone of the slab at the
+    midline is the body's own back, caught where the wall line runs in front of it (a voxel
+    step, a rim). Read as a pedicle, it put the pedicles' medial border, and point b, at the
+    midline (10 mm off).
+    """
+    level = np.round(l5[:, 2]).astype(int)
+    crossing = np.unique(level[slab & (np.abs(l5[:, 0]) < _MIDLINE_MM)])
+    return np.isin(level, np.concatenate([crossing - 1, crossing, crossing + 1]))
+
+
 def _profile(bone: FloatArray, v_wall: float, name: str) -> _Profile:
     """Measure a vertebra's posterior wall and arch front along its midline (|u| < 4 mm).
 
     At each 1 mm level the midline voxels' v values split at their widest gap (the canal, wider
     than 5 mm): the body in front, the arch behind. A level without a gap is body when it lies
-    within 8 mm of the disc's wall, arch otherwise. The wall is a line fitted to the levels where
-    it stands within 2 mm of its median (the rounded rims of the endplates fall short of it):
-    the body is tilted against the disc by the lordosis, and the line carries the tilt to the
+    within 8 mm of the disc's wall, arch otherwise. The wall is a line fitted to the levels on
+    it, without the rounded rims of the endplates that fall short of it (``_wall_line``): the
+    body is tilted against the disc by the lordosis, and the line carries the tilt to the
     levels of the posterior elements.
     """
     midline = bone[np.abs(bone[:, 0]) < 4.0]
@@ -255,13 +277,31 @@ def _profile(bone: FloatArray, v_wall: float, name: str) -> _Profile:
         walls.append(wall)
         arches.append(arch)
     wall_levels, wall_values = np.array(levels), np.array(walls)
-    known = np.isfinite(wall_values)
-    known &= wall_values > np.median(wall_values[known]) - 2.0 if known.any() else known
-    if known.sum() >= 3:
-        slope, offset = np.polyfit(wall_levels[known], wall_values[known], 1)
-    else:
-        slope, offset = 0.0, v_wall
+    slope, offset = _wall_line(wall_levels, wall_values, v_wall)
     return _Profile(float(offset), float(slope), wall_levels, _filled(np.array(arches)))
+
+
+def _wall_line(levels: FloatArray, walls: FloatArray, v_wall: float) -> tuple[float, float]:
+    """Fit the posterior wall ``v = offset + slope * w`` to its per-level values (NaN: none).
+
+    The rounded rims of the endplates fall short of the wall by up to their radius (~2.5 mm):
+    kept in the fit, they flattened its slope and drew it up to 1.5 mm in front of the real wall
+    at the ends of the body, where the body's back then entered the pedicle slab. So the first
+    line (the levels within 2 mm of the median) is fitted again to the levels within
+    ``_WALL_FIT_MM`` of it (the rims drop out, the wall's voxel steps stay) until they no longer
+    change.
+    """
+    known = np.isfinite(walls)
+    used = known & (walls > np.median(walls[known]) - 2.0) if known.any() else known
+    if used.sum() < 3:
+        return 0.0, v_wall
+    for _ in range(10):
+        slope, offset = np.polyfit(levels[used], walls[used], 1)
+        within = known & (np.abs(walls - (offset + slope * levels)) <= _WALL_FIT_MM)
+        if within.sum() < 3 or np.array_equal(within, used):
+            break
+        used = within
+    return float(slope), float(offset)
 
 
 def _filled(values: FloatArray) -> FloatArray:
