@@ -143,6 +143,11 @@ class LabelEditor:
     # -- history --------------------------------------------------------------------------------
 
     @property
+    def in_stroke(self) -> bool:
+        """Whether a stroke is open (between :meth:`begin_stroke` and :meth:`end_stroke`)."""
+        return self._stroke is not None
+
+    @property
     def can_undo(self) -> bool:
         """Whether there is a step to undo."""
         return bool(self._undo)

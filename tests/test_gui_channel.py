@@ -252,6 +252,11 @@ def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, q
     assert erased < l5_before
     assert window.plan_stale
     assert not window.report_action.isEnabled()
+    # The plan of the old labels is gone: no channel can be moved against old anatomy.
+    assert window.case_plan is None
+    assert window.channel_planner is None
+    assert window.views["axial"].channel_handle_position() is None
+    assert window.move_channel_end(np.zeros(3)) is None
     # One stroke, one undo step; Ctrl+Z and Ctrl+Y.
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert int(np.count_nonzero(labels.array == Structure.L5)) == l5_before
@@ -328,3 +333,28 @@ def test_saved_cases_are_offered_as_recent(planned_window, tmp_path) -> None:
     window.recent_menu.aboutToShow.emit()
     names = [action.text() for action in window.recent_menu.actions()]
     assert names[:2] == ["second.lumboplan", "first.lumboplan"]
+
+
+def test_dragging_in_the_coronal_view_tilts_the_channel(planned_window, qtbot) -> None:
+    window = planned_window
+    before = window.poses[Side.LEFT]
+    view = window.views["coronal"]
+    start = view.channel_handle_position()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=point(start))
+    for dy in (-15, -30, -45, -60):
+        qtbot.mouseMove(view, pos=point(start) + QPoint(0, dy))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=point(start) + QPoint(0, -60))
+    alpha, beta = window.poses[Side.LEFT]
+    # Up in the coronal view tilts the channel cranially, keeping its tilt out of the coronal
+    # plane: alpha moves a little, it does not snap to straight lateral (the current slice runs
+    # through b, where a point on the slice would have no posterior component).
+    assert beta > before[1] + 3.0
+    assert abs(alpha - before[0]) < 15.0
+
+
+def test_a_side_switch_alone_leaves_a_saved_case_unmodified(planned_window, tmp_path) -> None:
+    window = planned_window
+    assert window.cases.save_to(tmp_path / "case.lumboplan")
+    window.switch_side()
+    window.switch_side()
+    assert not window.cases.modified

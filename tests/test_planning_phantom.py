@@ -220,6 +220,9 @@ def test_missing_structures_make_foramina_not_assessable(cases) -> None:
     planned = plan_from_labels(LabelMap(array, case.labels.grid))
     assert planned.sides[Side.LEFT].group == "not_assessable"
     assert planned.sides[Side.RIGHT].group == "not_assessable"
+    # No map either: without the nerves, poses through them would read as free.
+    assert planned.maps == {}
+    assert planned.to_json()["sides"]["left"]["best_free"] is None
     no_disc = case.labels.array.copy()
     no_disc[no_disc == Structure.DISC] = 0
     planned = plan_from_labels(LabelMap(no_disc, case.labels.grid))

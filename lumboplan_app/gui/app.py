@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "scan",
         nargs="?",
         type=Path,
-        help="a DICOM folder or file, or a NIfTI/NRRD/MetaImage file, opened on start",
+        help="a DICOM folder or file, a NIfTI/NRRD/MetaImage file or a .lumboplan case, to open",
     )
     parser.add_argument(
         "--exit-when-shown",
@@ -114,9 +114,14 @@ def create_window(scan: Path | None = None, offer_recovery: bool = False) -> Mai
     window.show()
 
     def start() -> None:
+        from lumboplan_app.session import CASE_SUFFIX
+
         recovering = offer_recovery and window.offer_recovery()
         if scan is not None and not recovering:
-            window.open_path(scan)
+            if scan.suffix == CASE_SUFFIX:
+                window.cases.open_case(scan)
+            else:
+                window.open_path(scan)
 
     QTimer.singleShot(0, start)
     return window

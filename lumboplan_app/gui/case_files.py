@@ -140,6 +140,7 @@ class CaseKeeper(QObject):
             parts=None if plan is None else plan.parts,
             scan={
                 "reference": None if self.scan_path is None else str(self.scan_path),
+                "series_id": self.window.shown_series,
                 "summary": scan_summary(volume),
             },
             channels=channels,
@@ -201,9 +202,12 @@ class CaseKeeper(QObject):
             return False
         self._opening = case
         self._opening_path = Path(path)
-        if not self.window.open_path(scan_path):
+        series = case.scan.get("series_id") if scan is None else None
+        if not self.window.open_path(scan_path, series):
             self._opening = None
             return False
+        # The case shown is being replaced: until it is open, a save asks where.
+        self.path = None
         return True
 
     def volume_shown(self) -> None:
@@ -213,7 +217,7 @@ class CaseKeeper(QObject):
             return
         state = self.window.state
         if state is None or not case.labels.grid.matches(state.volume.grid):
-            self._opening = None
+            self.opening_failed()
             self.window.show_error(
                 "The case's labels do not lie on this scan's voxel grid: the scan is not the "
                 "one the case was planned on. Open the case with its own scan.",
@@ -334,7 +338,11 @@ class CaseKeeper(QObject):
         return True
 
     def opening_failed(self) -> None:
-        """Forget the case being opened (its scan could not be opened)."""
+        """Forget the case being opened (its scan, labels or plan could not be opened)."""
+        if self._opening is None:
+            return
         self._opening = None
         self._opening_path = None
         self._recovering = None
+        self.path = None
+        self._new_autosave_key()

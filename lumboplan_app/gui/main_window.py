@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -66,7 +67,7 @@ from lumboplan_app.gui.workers import (
     start_worker,
 )
 from lumboplan_app.labels import Side, Structure
-from lumboplan_app.viewing import CAMERA_PRESETS, PLANES, Change, Plane, ViewState
+from lumboplan_app.viewing import CAMERA_PRESETS, PLANE_AXIS, PLANES, Change, Plane, ViewState
 
 if TYPE_CHECKING:
     from lumboplan_app.editing import LabelEditor
@@ -205,6 +206,8 @@ class MainWindow(QMainWindow):
         self._meshes_outdated = False
         #: Counts the label maps shown (not their edits): surfaces of older ones are dropped.
         self._labels_generation = 0
+        #: Whether the labels shown have had surfaces (the camera is set once per label map).
+        self._meshes_shown_once = False
         #: Edits come in strokes: the surfaces are rebuilt once the edits pause.
         self._mesh_timer = QTimer(self)
         self._mesh_timer.setSingleShot(True)
@@ -213,10 +216,14 @@ class MainWindow(QMainWindow):
         self._maximised: QWidget | None = None
         self._running: list[tuple[Worker, QThread]] = []
         self._shown_path: Path | None = None
+        self._load_series: str | None = None
+        #: The series shown when it was chosen from a folder of several (for the case file).
+        self.shown_series: str | None = None
         #: The correction of the labels shown (None without labels), and whether the plan
         #: shown rests on labels edited since.
         self.editor: LabelEditor | None = None
         self.plan_stale = False
+        self._kept_poses: dict[Side, tuple[float, float]] = {}
         #: The case on disk: its file, whether it changed, saving and opening.
         self.cases = CaseKeeper(self)
         self._last_folder = Path.home()
@@ -425,7 +432,7 @@ class MainWindow(QMainWindow):
         self.view3d.maximise_toggled.connect(self._toggle_maximise_3d)
         self.view3d.view.outer_end_dragged.connect(self.move_channel_end)
         for view in self.views.values():
-            view.channel_dragged.connect(self.move_channel_end)
+            view.channel_dragged.connect(self._on_view_channel_dragged)
             view.maximise_requested.connect(self._toggle_maximise_view)
         self._grid = grid
         # The workflow's panels dock at the right, so the 2 x 2 grid of views keeps its shape.
@@ -503,6 +510,8 @@ class MainWindow(QMainWindow):
 
     def open_folder(self) -> None:
         """Ask for a DICOM folder and open it."""
+        if not self._may_discard_changes():
+            return
         folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder", str(self._last_folder))
         if folder:
             self.open_path(Path(folder))
@@ -511,6 +520,8 @@ class MainWindow(QMainWindow):
         """Ask for a NIfTI, NRRD or MetaImage file and open it."""
         from lumboplan_app.io import VOLUME_SUFFIXES
 
+        if not self._may_discard_changes():
+            return
         patterns = " ".join(f"*{suffix}" for suffix in VOLUME_SUFFIXES)
         path, _ = QFileDialog.getOpenFileName(
             self,
@@ -550,6 +561,7 @@ class MainWindow(QMainWindow):
         path = Path(path)
         self._last_folder = path if path.is_dir() else path.parent
         self._load_path = path
+        self._load_series = series
         worker = Worker(_load_state_job(path, series), name="load")
         worker.progress.connect(self._on_load_progress)
         worker.finished.connect(self._on_load_finished)
@@ -589,6 +601,8 @@ class MainWindow(QMainWindow):
         """
         if self.state is None or self.is_busy() or self._closing:
             return False
+        if self.state.labels is not None and not self._may_discard_changes():
+            return False
         worker = Worker(segment_job(self.state.volume, self.model_weights), name="segment")
         return self._start_task(
             worker, "Segmenting…", self._on_segmented, "LumboPlan could not segment the scan"
@@ -609,7 +623,7 @@ class MainWindow(QMainWindow):
         """Show the label map at ``path`` over the scan; False (and a dialog) if it cannot be."""
         from lumboplan_app.io import read_label_map
 
-        if self.state is None:
+        if self.state is None or self.is_busy() or self._closing:
             return False
         try:
             labels = read_label_map(path, reference=self.state.volume.grid)
@@ -630,6 +644,7 @@ class MainWindow(QMainWindow):
             self.state.set_labels(labels)
             self._labels_generation += 1
             self.meshes = None
+            self._meshes_shown_once = False
             self.editor = LabelEditor(labels)
             self.plan_stale = False
             self._update_history()
@@ -664,14 +679,20 @@ class MainWindow(QMainWindow):
 
     def _on_meshes_built(self, meshes: dict) -> None:
         worker = self.sender()
-        self._release_background(worker)
+        self._release(worker)
         if self._closing or worker is not self._mesh_worker:
             return
         self._mesh_worker = None
         current = self._mesh_worker_generation == self._labels_generation
         if current:
+            first = self.meshes is None and not self._meshes_shown_once
             self.meshes = meshes
-            self.view3d.show_structures(meshes)
+            self._meshes_shown_once = True
+            if self.case_plan is not None:
+                self.view3d.view.scene.set_plan_frame(
+                    self.case_plan.landmarks, self.case_plan.parts
+                )
+            self.view3d.show_structures(meshes, reset_camera=first)
             self._sync_scene_visibility()
             self._show_channel()
         if self._meshes_outdated or not current:
@@ -681,7 +702,7 @@ class MainWindow(QMainWindow):
 
     def _on_meshes_failed(self, error: BaseException) -> None:
         worker = self.sender()
-        self._release_background(worker)
+        self._release(worker)
         if worker is not self._mesh_worker:
             return
         self._mesh_worker = None
@@ -698,13 +719,6 @@ class MainWindow(QMainWindow):
                 "The 3-D view could not be built; the slice views and the plan are unaffected.",
                 8000,
             )
-
-    def _release_background(self, worker: object) -> None:
-        for entry in list(self._running):
-            if entry[0] is worker:
-                entry[1].quit()
-                entry[1].wait()
-                self._running.remove(entry)
 
     def _sync_scene_visibility(self) -> None:
         if self.state is None or not self.view3d.view.has_scene:
@@ -746,9 +760,16 @@ class MainWindow(QMainWindow):
         has_case = idle and self.state is not None and self.state.labels is not None
         self.save_case_action.setEnabled(has_case)
         self.save_case_as_action.setEnabled(has_case)
-        moving = bool(self.poses)
+        moving = self.active_side in self.poses
         self.reset_channel_action.setEnabled(moving)
-        self.snap_channel_action.setEnabled(moving)
+        self.snap_channel_action.setEnabled(
+            moving
+            and self.channel_planner is not None
+            and self.channel_planner.best_pose(self.active_side) is not None
+        )
+        self.open_case_action.setEnabled(not self.is_busy())
+        self.recent_menu.setEnabled(not self.is_busy())
+        self.open_labels_action.setEnabled(not self.is_busy() and self.state is not None)
         self.switch_side_action.setEnabled(len(self.poses) > 1)
 
     # -- planning and the report -------------------------------------------------------------
@@ -808,7 +829,12 @@ class MainWindow(QMainWindow):
 
     def _brush_dab(self, index_zyx: tuple[float, float, float]) -> None:
         view = self.sender()
-        if self.editor is None or self.state is None or not isinstance(view, SliceView):
+        if (
+            self.editor is None
+            or not self.editor.in_stroke
+            or self.state is None
+            or not isinstance(view, SliceView)
+        ):
             return
         before = self.editor.revision
         self.editor.paint(
@@ -827,14 +853,18 @@ class MainWindow(QMainWindow):
 
     def undo_edit(self) -> bool:
         """Undo the last label stroke; False if there is none."""
-        if self.editor is None or self.is_busy() or self.editor.undo() is None:
+        if self.editor is None or self.is_busy() or self.editor.in_stroke:
+            return False
+        if self.editor.undo() is None:
             return False
         self._labels_edited()
         return True
 
     def redo_edit(self) -> bool:
         """Redo the last undone label stroke; False if there is none."""
-        if self.editor is None or self.is_busy() or self.editor.redo() is None:
+        if self.editor is None or self.is_busy() or self.editor.in_stroke:
+            return False
+        if self.editor.redo() is None:
             return False
         self._labels_edited()
         return True
@@ -848,7 +878,7 @@ class MainWindow(QMainWindow):
         erase: bool = False,
     ) -> bool:
         """Paint (or erase) one brush dab as one undoable step; the headless brush of tests."""
-        if self.editor is None or self.is_busy():
+        if self.editor is None or self.is_busy() or self.editor.in_stroke:
             return False
         if self.editor.paint(structure, centre_index_zyx, plane, radius_mm, erase) is None:
             return False
@@ -861,7 +891,12 @@ class MainWindow(QMainWindow):
             return
         self.state.set_labels(self.state.labels)
         self._update_history()
-        if self.case_plan is not None and not self.plan_stale:
+        if self.case_plan is not None:
+            # The plan's distance fields are of the old labels: a channel moved against them
+            # could read as clear through a nerve just painted. Drop the plan; its poses come
+            # back when the case is planned again.
+            self._kept_poses = dict(self.poses)
+            self._drop_plan()
             self.plan_stale = True
             self.structures_panel.plan_label.setText(
                 "The labels were edited after planning: plan again (Ctrl+P) to update the "
@@ -892,10 +927,12 @@ class MainWindow(QMainWindow):
         from lumboplan_app.session import CASE_SUFFIX
 
         suggested = self.cases.path or self._last_folder / f"case{CASE_SUFFIX}"
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save case", str(suggested), f"LumboPlan case (*{CASE_SUFFIX})"
-        )
-        return bool(path) and self.cases.save_to(Path(path))
+        dialog = QFileDialog(self, "Save case", str(suggested), f"LumboPlan case (*{CASE_SUFFIX})")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix(CASE_SUFFIX.lstrip("."))  # the dialog then asks before overwriting
+        if not dialog.exec() or not dialog.selectedFiles():
+            return False
+        return self.cases.save_to(Path(dialog.selectedFiles()[0]))
 
     def open_case_dialog(self) -> None:
         """Ask for a case file (and its scan, if it moved) and open it."""
@@ -1012,6 +1049,9 @@ class MainWindow(QMainWindow):
             return
         self.channel_planner = planner
         self.poses = {side: pose for side in Side if (pose := planner.paper_pose(side)) is not None}
+        # Planned again after label edits: each channel goes back where the surgeon had it.
+        kept, self._kept_poses = self._kept_poses, {}
+        self.poses.update({side: pose for side, pose in kept.items() if side in self.poses})
         self.assessments = {side: planner.assess(side, *pose) for side, pose in self.poses.items()}
         self._line_a = {side: planner.line_a_segment(side) for side in Side}
         if self.view3d.view.has_scene or self.meshes is not None:
@@ -1038,6 +1078,14 @@ class MainWindow(QMainWindow):
         for view in self.views.values():
             view.set_channel(None)
         self.view3d.view.set_handle(None)
+        if self.view3d.view.has_scene:
+            scene = self.view3d.view.scene
+            for other in Side:
+                shown = self.assessments.get(other)
+                scene.set_channel(other, None if shown is None else shown.channel, False, False)
+                scene.set_markers(other, dict.fromkeys("abcd"), {"line_a": None, "line_b": None})
+            scene.set_touched(())
+            self.view3d.view.request_render()
         self._show_foramen()
         return False
 
@@ -1060,10 +1108,12 @@ class MainWindow(QMainWindow):
         except PlanningError as error:
             self.statusBar().showMessage(str(error), 4000)
             return None
+        previous = self.poses.get(self.active_side)
         self.poses[self.active_side] = (assessment.alpha_deg, assessment.beta_deg)
         self.assessments[self.active_side] = assessment
         self._show_channel()
-        self.cases.set_modified(True)
+        if previous is None or not np.allclose(previous, self.poses[self.active_side], atol=1e-6):
+            self.cases.set_modified(True)
         self.last_update_ms = 1000.0 * (time.perf_counter() - started)
         self.channel_moved.emit(assessment)
         return assessment
@@ -1079,6 +1129,37 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(error), 4000)
             return None
         return self.set_channel_pose(alpha, beta)
+
+    def turn_channel_in_view(self, plane: Plane, point_lps_mm: object) -> PoseAssessment | None:
+        """Turn the moved channel, in a slice view, to point at ``point_lps_mm`` on its slice.
+
+        The view shows the channel's projection: the mouse sets the direction within the view's
+        plane, whatever slice the view shows. In the axial view that direction is alpha (its
+        definition) and beta stays; in the coronal and sagittal views the channel keeps its tilt
+        out of the view's plane.
+        """
+        planner = self.channel_planner
+        shown = self.assessments.get(self.active_side)
+        if planner is None or shown is None or self.state is None:
+            return None
+        index_axis = 2 - PLANE_AXIS[plane]  # the index axis along the plane's normal (x, y, z)
+        normal = self.state.volume.grid.direction[:, index_axis]
+        tip = planner.point_b(self.active_side)
+        within = np.asarray(point_lps_mm, dtype=np.float64) - tip
+        within -= (within @ normal) * normal
+        axis = shown.channel.axis
+        axis_within = axis - (axis @ normal) * normal
+        if np.linalg.norm(within) < 1e-6 or np.linalg.norm(axis_within) < 1e-6:
+            return None
+        if plane == "axial":
+            alpha, _ = planner.pose_towards(self.active_side, tip + within)
+            return self.set_channel_pose(alpha, shown.beta_deg)
+        tilt = float(axis @ normal) / float(np.linalg.norm(axis_within))
+        direction = within / np.linalg.norm(within) + tilt * normal
+        return self.move_channel_end(tip + 100.0 * direction / np.linalg.norm(direction))
+
+    def _on_view_channel_dragged(self, payload: tuple[Plane, object]) -> None:
+        self.turn_channel_in_view(*payload)
 
     def reset_channel(self) -> PoseAssessment | None:
         """Put the moved channel back on the paper's placement."""
@@ -1110,13 +1191,15 @@ class MainWindow(QMainWindow):
             self.foramen_panel.clear()
             return
         side = self.active_side
+        side_plan = planner.plan.sides.get(side)
+        assessable = side_plan is not None and side_plan.group != "not_assessable"
         self.foramen_panel.show_foramen(
             side,
-            planner.plan.sides.get(side),
+            side_plan,
             self.assessments.get(side),
-            planner.plan.maps.get(side),
+            planner.plan.maps.get(side) if assessable else None,
             planner.paper_pose(side),
-            planner.best_pose(side),
+            planner.best_pose(side) if assessable else None,
         )
 
     def _show_channel(self) -> None:
@@ -1208,6 +1291,7 @@ class MainWindow(QMainWindow):
         self._finish_task()
         if self._closing:
             return
+        self._drop_plan()
         self.case_plan = plan
         self.plan_stale = False
         self.structures_panel.show_plan(plan)
@@ -1232,7 +1316,7 @@ class MainWindow(QMainWindow):
         self._set_loading_ui(busy)
         self._update_case_actions()
 
-    def _release(self, worker: Worker) -> None:
+    def _release(self, worker: object) -> None:
         for entry in list(self._running):
             if entry[0] is worker:
                 entry[1].quit()
@@ -1262,6 +1346,7 @@ class MainWindow(QMainWindow):
     def _on_task_failed(self, error: BaseException) -> None:
         title = self._task_failure_title
         self._finish_task()
+        self.cases.opening_failed()
         if self._closing:
             return
         if isinstance(error, Cancelled):
@@ -1312,6 +1397,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._shown_path = self._load_path
+        self.shown_series = self._load_series
         self.show_state(state)
         self.cases.volume_shown()
         meta = state.volume.meta
@@ -1372,6 +1458,7 @@ class MainWindow(QMainWindow):
     def set_volume(self, volume: Volume) -> None:
         """Show ``volume`` (a canonical LPS volume) in the views, replacing the current one."""
         self._shown_path = None
+        self.shown_series = None
         self.show_state(ViewState(volume))
 
     def show_state(self, state: ViewState) -> None:
@@ -1391,9 +1478,15 @@ class MainWindow(QMainWindow):
         self.structures_panel.set_state(state)
         self._drop_plan()
         self.meshes = None
+        self._meshes_shown_once = False
         self.editor = None
+        self.plan_stale = False
+        self._kept_poses = {}
+        self._update_history()
+        self.edit_panel.set_tool("review")
         self._labels_generation += 1
         if self.view3d.view.has_scene:
+            self.view3d.view.scene.set_plan_frame(None, None)
             self.view3d.view.scene.set_meshes({})
             self.view3d.view.request_render()
         self._update_case_actions()
@@ -1534,9 +1627,15 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         """Open the dropped folder or file."""
+        from lumboplan_app.session import CASE_SUFFIX
+
         urls = [url for url in event.mimeData().urls() if url.isLocalFile()]
-        if urls:
-            self.open_path(Path(urls[0].toLocalFile()))
+        if urls and self._may_discard_changes():
+            path = Path(urls[0].toLocalFile())
+            if path.suffix == CASE_SUFFIX:
+                self.cases.open_case(path)
+            else:
+                self.open_path(path)
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:

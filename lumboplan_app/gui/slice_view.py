@@ -93,7 +93,8 @@ class SliceView(QWidget):
         ``(plane, (z, y, x))`` with the continuous index under the mouse, or None when the
         mouse leaves the image.
     channel_dragged(object)
-        The channel's handle was dragged to this point (LPS mm, ndarray (3,), on the slice).
+        The channel's handle was dragged: ``(plane, point)``, the point under the mouse on this
+        view's slice (LPS mm, ndarray (3,)).
     channel_drag_finished()
         The mouse let go of the channel's handle.
     maximise_requested()
@@ -485,7 +486,8 @@ class SliceView(QWidget):
         elif self._channel_drag:
             index = self.widget_to_index(event.position())
             if index is not None:
-                self.channel_dragged.emit(self._state.volume.grid.index_to_lps(index))
+                point = self._state.volume.grid.index_to_lps(index)
+                self.channel_dragged.emit((self.plane, point))
         elif self._cursor_drag:
             self._move_cursor_to(event.position())
         elif self._drag_start is not None:

@@ -271,11 +271,15 @@ class View3D(QWidget):
         self.view.scene.camera_preset(preset, self.side)
         self.view.request_render()
 
-    def show_structures(self, meshes: Mapping[Structure, object]) -> None:
-        """Show these structures' surfaces and look from the current preset."""
+    def show_structures(self, meshes: Mapping[Structure, object], reset_camera: bool) -> None:
+        """Show these structures' surfaces; look from the current preset if ``reset_camera``.
+
+        Surfaces rebuilt after an edit keep the surgeon's camera.
+        """
         scene = self.view.scene
         scene.set_meshes(meshes)  # type: ignore[arg-type]  # pyvista meshes
-        scene.camera_preset(self.camera, self.side)
+        if reset_camera:
+            scene.camera_preset(self.camera, self.side)
         self.view.request_render()
 
 

@@ -145,13 +145,24 @@ def line_b_mm(
     mid_sagittal_normal: npt.ArrayLike,
 ) -> float:
     """Line B: distance (mm) in the axial plane from the mid-sagittal plane to point d."""
-    normal = np.asarray(mid_sagittal_normal, dtype=np.float64)
-    normal = normal.copy()
+    return abs(axial_offset_mm(skin_entry_lps_mm, mid_sagittal_point, mid_sagittal_normal)[0])
+
+
+def axial_offset_mm(
+    point_lps_mm: npt.ArrayLike,
+    mid_sagittal_point: npt.ArrayLike,
+    mid_sagittal_normal: npt.ArrayLike,
+) -> tuple[float, FloatArray]:
+    """Return a point's signed distance (mm) from the mid-sagittal plane, in its axial plane.
+
+    Also the unit direction (LPS) the distance is measured along: Line B's.
+    """
+    normal = np.asarray(mid_sagittal_normal, dtype=np.float64).copy()
     normal[2] = 0.0  # measured in the axial plane
     normal /= np.linalg.norm(normal)
-    offset = np.asarray(skin_entry_lps_mm, dtype=np.float64) - np.asarray(mid_sagittal_point)
+    offset = np.asarray(point_lps_mm, dtype=np.float64) - np.asarray(mid_sagittal_point)
     offset[2] = 0.0
-    return float(abs(offset @ normal))
+    return float(offset @ normal), normal
 
 
 def contacts(channel: Channel, fields: Mapping[str, DistanceField]) -> list[Contact]:

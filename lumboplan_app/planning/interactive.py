@@ -22,7 +22,13 @@ import numpy.typing as npt
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
-from lumboplan_app.planning.channel import Channel, direction_for_pose, line_b_mm, measure_pose
+from lumboplan_app.planning.channel import (
+    Channel,
+    axial_offset_mm,
+    direction_for_pose,
+    line_b_mm,
+    measure_pose,
+)
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.feasibility import mapped_parts
 from lumboplan_app.planning.placement import (
@@ -227,13 +233,8 @@ class ChannelPlanner:
         if assessment.point_d is None:
             return None
         point_d = np.asarray(assessment.point_d, dtype=np.float64)
-        origin, normal = self._mid_sagittal
-        axial_normal = normal.copy()
-        axial_normal[2] = 0.0
-        axial_normal /= np.linalg.norm(axial_normal)
-        offset = point_d - origin
-        offset[2] = 0.0
-        return point_d, point_d - float(offset @ axial_normal) * axial_normal
+        distance, direction = axial_offset_mm(point_d, *self._mid_sagittal)
+        return point_d, point_d - distance * direction
 
     def assess_towards(self, side: Side, point_lps_mm: npt.ArrayLike) -> PoseAssessment:
         """Assess the pose pointing from b towards ``point_lps_mm`` (a dragged outer end)."""

@@ -47,7 +47,7 @@ from scipy.spatial import cKDTree
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side, Structure
-from lumboplan_app.planning.landmarks import disc_mid_plane, mid_sagittal_plane
+from lumboplan_app.planning.landmarks import disc_mid_plane, mid_sagittal_plane, plane_axes
 from lumboplan_app.planning.placement import sided
 from lumboplan_app.volume import LabelMap
 
@@ -106,11 +106,12 @@ def anatomical_frame(labels: LabelMap) -> AnatomicalFrame:
     """
     disc_point, cranial = disc_mid_plane(labels)
     mid_point, left = mid_sagittal_plane(labels)
-    u = left - (left @ cranial) * cranial
-    u /= np.linalg.norm(u)
-    v = np.cross(cranial, u)
-    origin = disc_point - ((disc_point - mid_point) @ left) / (u @ left) * u
-    return AnatomicalFrame(origin, np.vstack([u, v, cranial]))
+    planes = {
+        "disc_mid": {"point": disc_point, "normal": cranial},
+        "mid_sagittal": {"point": mid_point, "normal": left},
+    }
+    origin, u, v, w = plane_axes({"planes": planes})
+    return AnatomicalFrame(origin, np.vstack([u, v, w]))
 
 
 def derive_anatomy(labels: LabelMap) -> DerivedAnatomy:

@@ -168,7 +168,8 @@ def plan_from_parts(
             length_mm=channel.length_mm,
             contact_margin_mm=margin,
         )
-        if with_maps:
+        # A side without its nerves or ilium has no map: the missing parts would read as free.
+        if with_maps and sides[side].group != "not_assessable":
             maps[side] = feasibility_map(
                 side,
                 points["b"],
