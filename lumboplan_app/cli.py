@@ -172,6 +172,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     plan.set_defaults(handler=_command_plan)
 
+    pose = commands.add_parser(
+        "pose",
+        help="what a channel at a given pose meets (the window's dragged channel, headless)",
+        description="Plan the labels, turn one side's channel about point b to the pose given "
+        "(alpha from the coronal plane toward posterior, beta toward cranial, degrees) and list "
+        "what it touches or passes within 3 mm, point d and Line B.",
+    )
+    pose.add_argument("labels", type=Path, help="structure label map (NIfTI, NRRD, MetaImage)")
+    pose.add_argument("--side", choices=("left", "right"), required=True)
+    pose.add_argument("--alpha", type=float, required=True, help="degrees")
+    pose.add_argument("--beta", type=float, default=0.0, help="degrees (0)")
+    pose.add_argument("--json", action="store_true", help="print JSON instead of text")
+    pose.set_defaults(handler=_command_pose)
+
     report = commands.add_parser(
         "report",
         help="the PDF report of a planned case",
@@ -420,6 +434,36 @@ def _command_plan(arguments: argparse.Namespace) -> int:
     for side, entry in case.plan["sides"].items():
         print(f"{side.title()} L5/S1 foramen: {_side_summary(entry)}")
     print(f"Wrote {arguments.output.name}")
+    return 0
+
+
+def _command_pose(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.io import read_label_map
+    from lumboplan_app.labels import Side
+    from lumboplan_app.planning.interactive import ChannelPlanner
+    from lumboplan_app.planning.placement import in_sentence
+    from lumboplan_app.planning.plan import plan_from_labels
+
+    labels = read_label_map(arguments.labels)
+    with _progress_bar("Planning") as progress:
+        plan = plan_from_labels(labels, with_maps=False, progress=progress)
+    side = Side(arguments.side)
+    planner = ChannelPlanner(plan)
+    assessment = planner.assess(side, arguments.alpha, arguments.beta)
+    if arguments.json:
+        print(json.dumps(assessment.to_json(), indent=2))
+        return 0
+    print(
+        f"{side.value.title()} channel at alpha {assessment.alpha_deg:.1f}, "
+        f"beta {assessment.beta_deg:.1f} deg: {assessment.summary()}"
+    )
+    for contact in assessment.contacts:
+        print(f"  {in_sentence(contact.part)}: {contact.clearance_mm:+.1f} mm")
+    line_b = assessment.line_b_mm
+    if line_b is None:
+        print("  Line B not measured (the skin entry lies outside the scan)")
+    else:
+        print(f"  Line B {line_b:.1f} mm")
     return 0
 
 

@@ -124,3 +124,16 @@ def test_plan_refuses_a_wrong_ending_and_missing_weights(tmp_path: Path, capsys)
     assert main([*args, "--weights", str(missing), "-o", str(tmp_path / "x.lumboplan")]) == 1
     assert "none.safetensors" in capsys.readouterr().err
     assert not (tmp_path / "x.lumboplan").exists()
+
+
+def test_pose_tells_what_a_channel_at_any_pose_meets(capsys) -> None:
+    labels = str(DEMO / "labels.nii.gz")
+    assert main(["pose", labels, "--side", "left", "--alpha", "9", "--beta", "22", "--json"]) == 0
+    free = json.loads(capsys.readouterr().out)
+    assert free["clear"] is True
+    assert free["blocked_by"] == []
+    # The paper's placement on the demo's left foramen runs into the IAP (Group B).
+    assert main(["pose", labels, "--side", "left", "--alpha", "43.5"]) == 0
+    text = capsys.readouterr().out
+    assert "Touches the L5 inferior articular process (left)" in text
+    assert "L5 inferior articular process (left): -1.7 mm" in text

@@ -79,6 +79,20 @@ class PoseAssessment:
         """The channel's outer end (LPS mm): point b plus the length along the axis."""
         return np.asarray(self.channel.tip_lps_mm) + self.channel.length_mm * self.channel.axis
 
+    def to_json(self) -> dict[str, object]:
+        """Return the pose's JSON form: angles, clear, contacts, point d, Line B (0.01)."""
+        return {
+            "side": self.side.value,
+            "alpha_deg": round(self.alpha_deg, 2) + 0.0,
+            "beta_deg": round(self.beta_deg, 2) + 0.0,
+            "clear": self.clear,
+            "summary": self.summary(),
+            "blocked_by": [contact.to_json() for contact in self.blocked_by],
+            "contacts": [contact.to_json() for contact in self.contacts],
+            "point_d_lps_mm": None if self.point_d is None else [round(v, 2) for v in self.point_d],
+            "line_b_mm": None if self.line_b_mm is None else round(self.line_b_mm, 2),
+        }
+
     def summary(self) -> str:
         """One sentence for the surgeon: clear, or what the channel touches and how deep."""
         if self.clear:
