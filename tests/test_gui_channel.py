@@ -358,3 +358,15 @@ def test_a_side_switch_alone_leaves_a_saved_case_unmodified(planned_window, tmp_
     window.switch_side()
     window.switch_side()
     assert not window.cases.modified
+
+
+def test_planning_can_be_cancelled(planned_window, qtbot) -> None:
+    window = planned_window
+    before = window.case_plan
+    with qtbot.waitSignal(window.statusBar().messageChanged, timeout=PLAN_TIMEOUT_MS):
+        assert window.plan()
+    window.cancel_running()
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=PLAN_TIMEOUT_MS)
+    # The plan shown is the one from before: the cancelled one never arrived.
+    assert window.case_plan is before
+    assert window.channel_planner is not None

@@ -139,10 +139,17 @@ def plan_job(labels: LabelMap) -> Job:
     snapshot = Labels(labels.array.copy(), labels.grid)  # edits go on while it plans
 
     def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+        from lumboplan_app.errors import Cancelled
         from lumboplan_app.planning.plan import plan_from_labels
 
-        progress(0.0, "Deriving the parts and landmarks")
-        return plan_from_labels(snapshot, progress=progress)
+        def report(fraction: float, text: str) -> None:
+            # The planner reports between its stages: a cancel takes effect at the next one.
+            if should_cancel():
+                raise Cancelled("Planning cancelled; nothing was changed.")
+            progress(fraction, text)
+
+        report(0.0, "Deriving the parts and landmarks")
+        return plan_from_labels(snapshot, progress=report)
 
     return job
 
