@@ -31,18 +31,12 @@ from harness import machine_header
 from lumboplan_app.io import read_label_map
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.phantom.case import generate_case
-from lumboplan_app.phantom.mr import Acquisition, default_contrast
+from lumboplan_app.phantom.generate import PLANNING_ACQUISITION
+from lumboplan_app.phantom.mr import default_contrast
 from lumboplan_app.planning.parts import derive_anatomy
 from lumboplan_app.planning.plan import plan_from_parts
 
-#: 1 mm, covering both foramina, the crests and the posterior skin (as the planning tests).
-SCAN = Acquisition(
-    plane="axial",
-    in_plane_mm=1.0,
-    slice_mm=1.0,
-    fov_half_mm=(115.0, 85.0, 65.0),
-    fov_centre_mm=(0.0, 35.0, 10.0),
-)
+SCAN = PLANNING_ACQUISITION
 PAPER = {"group_a_share": 0.49, "line_a_mm": 13.6, "alpha_deg": 40.65, "line_b_mm": 89.5}
 
 

@@ -6,7 +6,8 @@ import pytest
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side, Structure
 from lumboplan_app.phantom.case import generate_case
-from lumboplan_app.phantom.mr import Acquisition, default_contrast
+from lumboplan_app.phantom.generate import PLANNING_ACQUISITION
+from lumboplan_app.phantom.mr import default_contrast
 from lumboplan_app.phantom.parameters import surely_group_a, surely_group_b
 from lumboplan_app.planning import parts as parts_module
 from lumboplan_app.planning.landmarks import disc_mid_plane, mid_sagittal_plane
@@ -16,14 +17,7 @@ from lumboplan_app.volume import LabelMap
 
 pytestmark = pytest.mark.slow
 
-#: 1 mm, covering both foramina, the crests and the posterior skin (points d).
-SCAN = Acquisition(
-    plane="axial",
-    in_plane_mm=1.0,
-    slice_mm=1.0,
-    fov_half_mm=(115.0, 85.0, 65.0),
-    fov_centre_mm=(0.0, 35.0, 10.0),
-)
+SCAN = PLANNING_ACQUISITION
 
 
 @pytest.fixture(scope="module")

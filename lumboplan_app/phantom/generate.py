@@ -22,6 +22,15 @@ from lumboplan_app.phantom.parameters import (
 
 logger = logging.getLogger(__name__)
 
+#: The planning validation's scan (tests and benchmarks/planning_validation.py): 1 mm
+#: isotropic, covering both foramina, the crests and the posterior skin (points d).
+PLANNING_ACQUISITION = Acquisition(
+    plane="axial",
+    in_plane_mm=1.0,
+    slice_mm=1.0,
+    fov_half_mm=(115.0, 85.0, 65.0),
+    fov_centre_mm=(0.0, 35.0, 10.0),
+)
 #: The demo's scan: a compact sagittal 3-D T2 that still holds both foramina, the iliac crests
 #: and the posterior skin (points d), small enough to ship (under 10 MB as JPEG 2000 lossless).
 DEMO_ACQUISITION = Acquisition(
