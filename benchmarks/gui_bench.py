@@ -92,6 +92,7 @@ def main() -> None:
     timings.append(Timing("one drag update (pose, contacts, views)", tuple(drag_ms), 50))
     view = window.view3d.view
     timings.append(measure("one 3-D frame (off-screen render)", view.render_now, repeats * 4))
+    window.cases.set_modified(False)  # nothing to save: closing must not wait for an answer
     started = time.perf_counter()
     window.close()
     closing = (time.perf_counter() - started) * 1000.0
