@@ -312,6 +312,20 @@ def _progress_bar(description: str) -> Iterator[Callable[[float, str], None] | N
         yield report
 
 
+def _percent_lines(description: str) -> Callable[[float, str], None]:
+    """Return a progress callback printing a line to stderr each time a whole percent is done."""
+    shown = -1
+
+    def report(fraction: float, text: str) -> None:
+        nonlocal shown
+        percent = int(100 * fraction)
+        if percent > shown:
+            shown = percent
+            print(f"{description}: {percent}% {text}", file=sys.stderr, flush=True)
+
+    return report
+
+
 def _read(scan: Path, series: str | None) -> Volume:
     from lumboplan_app.io import read_scan
 
@@ -575,7 +589,9 @@ def _command_train(arguments: argparse.Namespace) -> int:
         features=arguments.features,
         training_data=arguments.data_description,
     )
-    with _progress_bar("Training") as progress:
+    with _progress_bar("Training") as bar:
+        # Off a terminal (a batch job's log), one line per whole percent instead of a bar.
+        progress = bar if bar is not None else _percent_lines("Training")
         card = train(arguments.data, arguments.output, config, progress=progress)
     mean = card.metrics.get("cross_validation_dice", {}).get("mean", {}).get("mean")
     print(

@@ -198,3 +198,16 @@ def test_learning_rate_decays_to_zero_on_a_schedule_resumable_from_the_step() ->
     assert poly_learning_rate(1e-3, 50, 100) == pytest.approx(1e-3 * 0.5**0.9)
     assert poly_learning_rate(1e-3, 100, 100) == 0.0
     assert poly_learning_rate(1e-3, 120, 100) == 0.0
+
+
+def test_train_off_a_terminal_logs_its_progress_in_lines(phantoms, tmp_path: Path, capsys) -> None:
+    from lumboplan_app.cli import main
+
+    arguments = ["train", str(phantoms), "-o", str(tmp_path / "model"), "--folds", "3"]
+    arguments += ["--fold", "0", "--steps", "4", "--patch", "32", "--spacing", "4"]
+    arguments += ["--features", "4,4,8,8,16,4", "--validate-every", "2", "--device", "cpu"]
+    assert main(arguments) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("Training: ")
+    assert lines[-1].startswith("Training: 100% fold 0 loss ")
+    assert len(lines) <= 101
