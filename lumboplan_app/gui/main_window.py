@@ -673,10 +673,6 @@ class MainWindow(QMainWindow):
         self._mesh_worker_generation = self._labels_generation
         self._running.append((worker, start_worker(worker)))
 
-    def is_building_meshes(self) -> bool:
-        """Whether the 3-D surfaces are being built."""
-        return self._mesh_worker is not None
-
     def _on_meshes_built(self, meshes: dict) -> None:
         worker = self.sender()
         self._release(worker)
