@@ -18,6 +18,7 @@ from lumboplan_app.io.dicom_export import SeriesHeader, write_dicom_series
 from lumboplan_app.volume import Grid, Volume
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
 
 #: Direction of a sagittal acquisition: rows run anterior->posterior, columns superior->inferior,
 #: slices right->left (columns of the matrix are the x, y, z index axes in LPS).
@@ -103,3 +104,11 @@ def realdata() -> Iterator[Path]:
     if not REALDATA.is_dir():
         pytest.skip("../shared/realdata is not present on this machine")
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def demo_volume() -> Volume:
+    """The bundled demo case's scan, read once for the window tests."""
+    from lumboplan_app.io import read_scan
+
+    return read_scan(DEMO / "dicom")

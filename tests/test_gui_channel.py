@@ -10,7 +10,6 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from lumboplan_app.gui.main_window import MainWindow
-from lumboplan_app.io import read_scan
 from lumboplan_app.labels import Part, Side, Structure
 from lumboplan_app.planning.channel import direction_for_pose
 
@@ -18,11 +17,6 @@ pytestmark = pytest.mark.gui
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
 PLAN_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture(scope="module")
-def demo_volume():
-    return read_scan(DEMO / "dicom")
 
 
 @pytest.fixture

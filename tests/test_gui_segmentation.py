@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from lumboplan_app.gui.main_window import MainWindow
-from lumboplan_app.io import read_label_map, read_scan
+from lumboplan_app.io import read_label_map
 from lumboplan_app.labels import Side, Structure
 from lumboplan_app.segmentation.inference import DEFAULT_WEIGHTS
 
@@ -17,11 +17,6 @@ pytestmark = pytest.mark.gui
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
 SEGMENT_TIMEOUT_MS = 180_000
-
-
-@pytest.fixture(scope="module")
-def demo_volume():
-    return read_scan(DEMO / "dicom")
 
 
 @pytest.fixture
