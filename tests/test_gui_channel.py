@@ -267,6 +267,8 @@ def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, q
     assert window.report_action.isEnabled()
     assert not any(c.part is Part.L5_IAP_LEFT and c.clearance_mm < 0 for c in after.contacts)
     assert after.to_json() != before.to_json()
+    # Planned again, the left channel is back where it was before the edits (the paper's pose).
+    assert window.poses[Side.LEFT] == pytest.approx((before.alpha_deg, before.beta_deg), abs=0.01)
 
 
 def test_the_foramen_panel_follows_the_channel_and_its_chart_moves_it(planned_window, qtbot):

@@ -647,6 +647,7 @@ class MainWindow(QMainWindow):
             self._meshes_shown_once = False
             self.editor = LabelEditor(labels)
             self.plan_stale = False
+            self._kept_poses = {}  # poses kept across edits belong to the labels replaced
             self._update_history()
             self.structures_panel.refresh()
             self._drop_plan()
