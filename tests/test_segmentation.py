@@ -12,7 +12,13 @@ from lumboplan_app.errors import ModelError, UnsuitableScanError
 from lumboplan_app.labels import Structure
 from lumboplan_app.phantom.case import generate_case, write_case
 from lumboplan_app.phantom.mr import Acquisition, default_contrast
-from lumboplan_app.segmentation.inference import Segmenter, check_plausible, choose_device
+from lumboplan_app.segmentation.inference import (
+    Segmenter,
+    check_plausible,
+    choose_device,
+    keep_main_components,
+    most_probable_labels,
+)
 from lumboplan_app.segmentation.model_card import ModelCard, card_path_for, read_card
 from lumboplan_app.segmentation.preprocess import PercentileZScore
 from lumboplan_app.segmentation.training import (
@@ -211,3 +217,37 @@ def test_train_off_a_terminal_logs_its_progress_in_lines(phantoms, tmp_path: Pat
     assert lines[0].startswith("Training: ")
     assert lines[-1].startswith("Training: 100% fold 0 loss ")
     assert len(lines) <= 101
+
+
+def test_probabilities_come_back_with_boundaries_finer_than_the_model_voxels() -> None:
+    # A 2 mm model grid whose class-1 probability rises linearly along x and crosses one half at
+    # x = 10.3 mm; on a 0.5 mm scan grid the label must switch there, not at a 2 mm step.
+    coarse = Grid((4, 4, 16), (2.0, 2.0, 2.0), (0.0, 0.0, 0.0))
+    x_mm = np.arange(16) * 2.0
+    class_one = np.clip(0.5 + (x_mm - 10.3) / 8.0, 0.0, 1.0)
+    probabilities = np.zeros((3, 4, 4, 16), dtype=np.float32)
+    probabilities[1] = class_one
+    probabilities[0] = 1.0 - class_one
+    fine = Grid((2, 2, 80), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0))
+    labels = most_probable_labels(probabilities, coarse, fine)
+    assert labels.grid is fine
+    row = labels.array[0, 0]
+    fine_x_mm = np.arange(80) * 0.5
+    assert (row[fine_x_mm < 10.0] == 0).all()
+    assert (row[(fine_x_mm > 10.5) & (fine_x_mm <= 30.0)] == 1).all()
+    assert (row[fine_x_mm > 30.5] == 0).all()  # beyond the model grid: background
+
+
+def test_the_skin_keeps_both_arcs_a_field_of_view_cuts_it_into() -> None:
+    labels = np.zeros((20, 40, 40), dtype=np.uint8)
+    labels[:, 2:4, 5:35] = Structure.SKIN  # front arc
+    labels[:, 36:38, 8:32] = Structure.SKIN  # back arc, the smaller
+    labels[5, 20, 20] = Structure.SKIN  # a speck inside the body
+    labels[2:6, 10:14, 10:14] = Structure.L5
+    labels[10:18, 10:18, 20:28] = Structure.L5  # the larger L5 piece
+    cleaned = keep_main_components(labels)
+    assert (cleaned[:, 36:38, 8:32] == Structure.SKIN).all()
+    assert (cleaned[:, 2:4, 5:35] == Structure.SKIN).all()
+    assert cleaned[5, 20, 20] == Structure.BACKGROUND
+    assert (cleaned[2:6, 10:14, 10:14] == Structure.BACKGROUND).all()
+    assert (cleaned[10:18, 10:18, 20:28] == Structure.L5).all()

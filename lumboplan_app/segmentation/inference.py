@@ -1,9 +1,9 @@
 """Inference: scan -> seven-structure label map on the scan's own grid.
 
 The :class:`Segmenter` reads its preprocessing from the model card, runs the network over the
-scan in blended sliding windows (MONAI), returns labels on the original grid, keeps the largest
-connected piece of each single structure (L5, disc, S1, skin) and the two largest of the iliac
-bone (left and right wing), and refuses to hand the planner labels that cannot be anatomy.
+scan and its mirror image in blended sliding windows (MONAI), carries the class probabilities
+back to the original grid, drops the pieces of each structure that cannot be it (see
+:func:`keep_main_components`), and refuses to hand the planner labels that cannot be anatomy.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from lumboplan_app.progress import CancelCheck, ProgressCallback
 from lumboplan_app.segmentation.model_card import DEFAULT_WEIGHTS, read_card
 from lumboplan_app.segmentation.network import build_network
 from lumboplan_app.segmentation.preprocess import transforms_for
-from lumboplan_app.volume import LabelMap, Volume, resample_labels
+from lumboplan_app.volume import Grid, LabelMap, Volume, resample_volume
 
 if TYPE_CHECKING:
     import torch
@@ -39,6 +39,8 @@ _MINIMUM_CM3 = {Structure.L5: 15.0, Structure.S1: 15.0, Structure.DISC: 3.0}
 _MAXIMUM_CM3 = {Structure.L5: 130.0, Structure.DISC: 40.0}
 _NEIGHBOURS = (Structure.L5, Structure.S1)
 _NEAR_MM = 3.0
+#: A piece of skin is kept if it holds at least this share of the largest piece's voxels.
+_SKIN_PIECE_SHARE = 0.1
 
 
 def choose_device(request: str = "auto") -> torch.device:
@@ -133,7 +135,13 @@ class Segmenter:
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
     ) -> LabelMap:
-        """Run the network: the raw argmax labels on the volume's grid (no post-processing).
+        """Run the network: the raw labels on the volume's grid (no post-processing).
+
+        The network sees the scan and its left-right mirror image (the structures are unsided,
+        so the mirror is as valid an input); their class probabilities are averaged, carried
+        back to the scan's grid by linear interpolation, and each voxel takes the most probable
+        class. Interpolating probabilities rather than labels keeps boundaries finer than the
+        model's 1.5 mm voxels: thin structures (the 2-3 mm skin, the nerve roots) lose less.
 
         Raises
         ------
@@ -142,21 +150,24 @@ class Segmenter:
         """
         require_segmentable(volume)
         resampled = self._resample(volume)
-        labels = self._predict(self._normalise(resampled.array), progress, should_cancel)
-        return resample_labels(LabelMap(labels, resampled.grid), volume.grid, "nearest")
+        probabilities = self._predict(self._normalise(resampled.array), progress, should_cancel)
+        if progress is not None:
+            progress(0.97, "Carrying the labels back to the scan's grid")
+        return most_probable_labels(probabilities, resampled.grid, volume.grid)
 
     def _predict(
         self,
         image: npt.NDArray[np.float32],
         progress: ProgressCallback | None,
         should_cancel: CancelCheck | None,
-    ) -> npt.NDArray[np.uint8]:
+    ) -> npt.NDArray[np.float32]:
+        """Class probabilities (classes, Z, Y, X) of ``image`` and its mirror image, averaged."""
         import torch
         from monai.inferers import sliding_window_inference
 
         patch = tuple(int(n) for n in self.card.patch_size)
         padded_shape = [max(n, p) for n, p in zip(image.shape, patch, strict=True)]
-        windows = int(
+        windows = 2 * int(
             np.prod(
                 [
                     max(1, int(np.ceil((n - p) / (p * (1 - WINDOW_OVERLAP)))) + 1)
@@ -173,46 +184,79 @@ class Segmenter:
             output: torch.Tensor = self.network(batch)
             done += batch.shape[0]
             if progress is not None:
-                progress(min(done / windows, 0.99), f"Segmenting ({done}/{windows} windows)")
+                progress(min(done / windows, 0.96), f"Segmenting ({done}/{windows} windows)")
             return output
 
         tensor = torch.from_numpy(image)[None, None].to(self.device)
         autocast_dtype = torch.bfloat16 if self.device.type == "cpu" else torch.float16
+        left_right = 4  # (batch, channel, Z, Y, X): the axis training mirrors (X, in LPS)
+        passes = []
         with torch.no_grad(), torch.autocast(self.device.type, dtype=autocast_dtype):
-            logits = sliding_window_inference(
-                tensor,
-                roi_size=patch,
-                sw_batch_size=1,
-                predictor=predictor,
-                overlap=WINDOW_OVERLAP,
-                mode="gaussian",
-            )
-        # MONAI types the result as a tensor, a tuple or a dict; one predictor output is a tensor.
-        return cast("torch.Tensor", logits).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+            for mirrored in (False, True):
+                source = torch.flip(tensor, [left_right]) if mirrored else tensor
+                # MONAI types the result as a tensor, a tuple or a dict; one output is a tensor.
+                logits = cast(
+                    "torch.Tensor",
+                    sliding_window_inference(
+                        source,
+                        roi_size=patch,
+                        sw_batch_size=1,
+                        predictor=predictor,
+                        overlap=WINDOW_OVERLAP,
+                        mode="gaussian",
+                    ),
+                )
+                probabilities = torch.softmax(logits.float(), dim=1)
+                if mirrored:
+                    probabilities = torch.flip(probabilities, [left_right])
+                passes.append(probabilities)
+        average = (passes[0] + passes[1]) / 2
+        return cast("npt.NDArray[np.float32]", average[0].cpu().numpy())
+
+
+def most_probable_labels(
+    probabilities: npt.NDArray[np.float32], source: Grid, target: Grid
+) -> LabelMap:
+    """Return the most probable class of each ``target`` voxel.
+
+    ``probabilities`` (classes, Z, Y, X) lie on ``source``; each class is resampled linearly
+    onto ``target`` (outside ``source``: background).
+
+    One class at a time, so the memory is a few copies of the target grid, not one per class.
+    """
+    shape = tuple(int(n) for n in target.shape_zyx)
+    best = np.full(shape, -1.0, dtype=np.float32)
+    labels = np.zeros(shape, dtype=np.uint8)
+    for class_id, probability in enumerate(probabilities):
+        outside = 1.0 if class_id == Structure.BACKGROUND else 0.0
+        on_target = resample_volume(
+            Volume(probability, source), target, "linear", fill_value=outside
+        ).array
+        better = on_target > best
+        best[better] = on_target[better]
+        labels[better] = class_id
+    return LabelMap(labels, target)
 
 
 def keep_main_components(labels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Keep the largest connected piece of L5, disc, S1 and skin, the two largest of the ilium.
+    """Drop the pieces of each structure that cannot be it (false positives off the anatomy).
 
-    Smaller pieces (false positives far from the anatomy) become background.
+    L5, the disc and S1 keep their largest connected piece, the ilium its two largest (left and
+    right wing). The skin keeps every piece at least a tenth the size of its largest: where the
+    field of view cuts the body at its sides, the skin is two arcs (front and back) and the back
+    one, which holds the channels' entry points, is not always the larger.
     """
     result = labels.copy()
-    keep_counts = {
-        Structure.L5: 1,
-        Structure.DISC: 1,
-        Structure.S1: 1,
-        Structure.ILIUM: 2,
-        Structure.SKIN: 1,
-    }
-    for structure, keep in keep_counts.items():
+    for structure in (Structure.L5, Structure.DISC, Structure.S1, Structure.ILIUM, Structure.SKIN):
         mask = labels == structure
         if not mask.any():
             continue
-        components, count = ndimage.label(mask)
-        if count <= keep:
-            continue
+        components, _ = ndimage.label(mask)
         sizes = np.bincount(components.ravel())[1:]
-        kept = np.argsort(sizes)[::-1][:keep] + 1
+        if structure == Structure.SKIN:
+            kept = np.flatnonzero(sizes >= _SKIN_PIECE_SHARE * sizes.max()) + 1
+        else:
+            kept = np.argsort(sizes)[::-1][: 2 if structure == Structure.ILIUM else 1] + 1
         result[mask & ~np.isin(components, kept)] = Structure.BACKGROUND
     return result
 
