@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from lumboplan_app.cli import main
-from lumboplan_app.errors import LumboPlanError
+from lumboplan_app.errors import Cancelled, LumboPlanError
 from lumboplan_app.io import write_image
 from lumboplan_app.labels import Structure
 from lumboplan_app.reconstruction.meshes import structure_meshes, write_meshes
@@ -65,3 +65,33 @@ def test_mesh_command_writes_stl(tmp_path: Path, capsys) -> None:
 
     mesh = pyvista.read(tmp_path / "out" / "disc.stl")
     assert mesh.volume == pytest.approx(4.0 / 3.0 * np.pi * RADIUS_MM**3, rel=0.05)
+
+
+def three_boxes() -> LabelMap:
+    """L5, the disc and S1 as small boxes: three structures, each meshed quickly."""
+    array = np.zeros((12, 14, 16), np.uint8)
+    array[2:5, 3:10, 3:12] = Structure.L5
+    array[5:7, 3:10, 3:12] = Structure.DISC
+    array[7:10, 3:10, 3:12] = Structure.S1
+    return LabelMap(array, Grid(array.shape, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)))
+
+
+def test_meshing_stops_between_structures_when_cancelled() -> None:
+    labels = three_boxes()
+    polls = []
+
+    def cancel_after_first() -> bool:
+        polls.append(len(polls))
+        return len(polls) > 1
+
+    with pytest.raises(Cancelled):
+        structure_meshes(labels, should_cancel=cancel_after_first)
+    assert len(polls) == 2  # polled before the first and the second structure, not after
+
+    with pytest.raises(Cancelled):
+        structure_meshes(labels, should_cancel=lambda: True)  # nothing is meshed at all
+
+    polls.clear()
+    meshes = structure_meshes(labels, should_cancel=lambda: polls.append(1) or False)
+    assert set(meshes) == {Structure.L5, Structure.DISC, Structure.S1}
+    assert len(polls) == 3

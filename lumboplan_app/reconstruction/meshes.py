@@ -24,8 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.atomic import atomic_output
-from lumboplan_app.errors import LumboPlanError
+from lumboplan_app.errors import Cancelled, LumboPlanError
 from lumboplan_app.labels import Structure
+from lumboplan_app.progress import CancelCheck
 from lumboplan_app.volume import Grid, LabelMap
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ _MARGIN = 2
 
 
 def structure_meshes(
-    labels: LabelMap, structures: tuple[Structure, ...] | None = None
+    labels: LabelMap,
+    structures: tuple[Structure, ...] | None = None,
+    should_cancel: CancelCheck | None = None,
 ) -> dict[Structure, pyvista.PolyData]:
     """Extract, smooth and decimate the surface of each structure present in ``labels``.
 
@@ -54,11 +57,19 @@ def structure_meshes(
         Structure ids on any grid (oblique and anisotropic included).
     structures : tuple of Structure, optional
         Which to mesh; every structure present by default. Absent ones are left out.
+    should_cancel : callable, optional
+        Polled before each structure is meshed (each takes under a second on the demo case);
+        returning True raises :class:`~lumboplan_app.errors.Cancelled`.
 
     Returns
     -------
     dict of Structure to pyvista.PolyData
         Closed triangle meshes in LPS mm.
+
+    Raises
+    ------
+    Cancelled
+        If ``should_cancel`` returns True; the surfaces built so far are dropped.
     """
     present = set(labels.present_ids())
     wanted = [
@@ -68,6 +79,8 @@ def structure_meshes(
     ]
     meshes: dict[Structure, pyvista.PolyData] = {}
     for structure in wanted:
+        if should_cancel is not None and should_cancel():
+            raise Cancelled("Building the surfaces cancelled; nothing was changed.")
         meshes[structure] = _finished(_binary_surface(labels, int(structure)))
     logger.info("%d structure mesh(es) built", len(meshes))
     return meshes
