@@ -658,13 +658,15 @@ class MainWindow(QMainWindow):
     def build_meshes(self) -> None:
         """Build the surfaces of the labels shown in the background (the 3-D pane shows them).
 
-        One build runs at a time: asked again while one runs (the labels were edited), a new
-        build starts when it ends. Surfaces of labels no longer shown are never shown.
+        One build runs at a time: asked again while one runs (the labels were edited or
+        replaced), the running build is cancelled (it stops before its next structure) and a new
+        one starts when it has stopped. Surfaces of labels no longer shown are never shown.
         """
         if self.state is None or self.state.labels is None or self._closing:
             return
         if self._mesh_worker is not None:
             self._meshes_outdated = True
+            self._mesh_worker.request_cancel()
             return
         self._meshes_outdated = False
         worker = Worker(mesh_job(self.state.labels), name="meshes")
@@ -1474,6 +1476,8 @@ class MainWindow(QMainWindow):
         )
         self.structures_panel.set_state(state)
         self._drop_plan()
+        if self._mesh_worker is not None:
+            self._mesh_worker.request_cancel()  # surfaces of the previous scan's labels
         self.meshes = None
         self._meshes_shown_once = False
         self.editor = None
