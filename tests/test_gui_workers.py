@@ -1,13 +1,20 @@
-"""The window's background work: a surface build is cancelled when newer labels need one."""
+"""The window's background work: surface builds replaced by newer ones, closing while work runs."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lumboplan_app.errors import Cancelled
+from lumboplan_app.gui import main_window as main_window_module
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.gui.workers import Worker, mesh_job
 from lumboplan_app.labels import Structure
@@ -17,6 +24,8 @@ from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume
 pytestmark = pytest.mark.gui
 
 GRID = Grid((12, 14, 16), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+#: How long the fake job's one step runs before it looks at its cancel check again (s).
+STEP_S = 1.0
 
 
 def scan() -> Volume:
@@ -42,6 +51,23 @@ def window(qtbot) -> MainWindow:
     with qtbot.waitSignal(window.volume_loaded, timeout=5000):
         window.set_volume(scan())
     return window
+
+
+def slow_mesh_job(started: threading.Event):
+    """A stand-in for :func:`mesh_job` whose steps each take :data:`STEP_S`."""
+
+    def make(labels: LabelMap):
+        def job(progress, should_cancel):
+            started.set()
+            for _ in range(30):
+                time.sleep(STEP_S)  # one step: a cancel is seen only after it
+                if should_cancel():
+                    raise Cancelled()
+            return {}
+
+        return job
+
+    return make
 
 
 # -- surfaces ---------------------------------------------------------------------------------
@@ -81,3 +107,85 @@ def test_newer_labels_cancel_the_surfaces_still_being_built(window, qtbot, monke
     assert set(shown.args[0]) == {Structure.NERVES}
     assert set(window.meshes) == {Structure.NERVES}
     qtbot.waitUntil(lambda: window.active_worker_count() == 0, timeout=5000)
+
+
+# -- closing while a worker runs --------------------------------------------------------------
+
+
+def test_closing_waits_for_a_worker_slower_to_stop_than_the_limit(window, qtbot, monkeypatch):
+    # WORKER_STOP_TIMEOUT_MS: the limit's name when the window gave up after it.
+    for name in ("WORKER_SLOW_STOP_MS", "WORKER_STOP_TIMEOUT_MS"):
+        monkeypatch.setattr(main_window_module, name, 50, raising=False)
+    started = threading.Event()
+    monkeypatch.setattr(main_window_module, "mesh_job", slow_mesh_job(started))
+    threads = []
+    start = main_window_module.start_worker
+
+    def start_and_keep(worker: Worker):
+        threads.append(start(worker))
+        return threads[-1]
+
+    monkeypatch.setattr(main_window_module, "start_worker", start_and_keep)
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    window.show_labels(boxes(Structure.L5))
+    assert started.wait(5)
+    (thread,) = threads
+    try:
+        window.close()
+        # close() returned only once the job had reached its cancel point and the thread ended.
+        assert thread.isFinished()
+        assert window.active_worker_count() == 0
+        assert not window.isVisible()
+    finally:
+        thread.wait()  # never let this test destroy a running thread, fixed or not
+    assert any("before closing" in message for message in messages)
+
+
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import gc, threading, time
+    from PySide6.QtWidgets import QMessageBox
+    from lumboplan_app.errors import Cancelled
+    from lumboplan_app.gui import main_window
+    from lumboplan_app.gui.app import create_application
+    from tests.test_gui_workers import boxes, scan, slow_mesh_job
+    from lumboplan_app.labels import Structure
+
+    main_window.WORKER_SLOW_STOP_MS = main_window.WORKER_STOP_TIMEOUT_MS = 50
+    started = threading.Event()
+    main_window.mesh_job = slow_mesh_job(started)
+    main_window.MainWindow.ask_unsaved_changes = lambda self: QMessageBox.StandardButton.Discard
+    app = create_application()
+    window = main_window.MainWindow()
+    window.show()
+    window.set_volume(scan())
+    window.show_labels(boxes(Structure.L5))
+    assert started.wait(5)
+    window.close()
+    del window
+    gc.collect()  # the window, and every thread it held, is destroyed here
+    print("closed")
+    """
+)
+
+
+def test_closing_with_a_slow_worker_never_aborts_the_process(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "LUMBOPLAN_HOME": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert "QThread: Destroyed" not in result.stderr
+    assert (result.returncode, result.stdout.strip()) == (0, "closed"), result.stderr[-2000:]

@@ -27,6 +27,7 @@ from PySide6.QtGui import (
     QPaintEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDockWidget,
     QFileDialog,
@@ -81,8 +82,9 @@ logger = logging.getLogger(__name__)
 EMPTY_STATE_TEXT = "Open a DICOM folder or image file: File > Open…"
 #: Milliseconds after the last label edit before the 3-D surfaces are rebuilt.
 MESH_REBUILD_DELAY_MS = 600
-#: Milliseconds the window waits for a worker to stop when it closes.
-WORKER_STOP_TIMEOUT_MS = 5000
+#: Milliseconds a closing window waits for a cancelled worker before it logs that the worker is
+#: slow to stop; it then goes on waiting (see :meth:`MainWindow.closeEvent`).
+WORKER_SLOW_STOP_MS = 5000
 #: Grid cell of each slice view; the fourth cell (1, 1) holds the 3-D pane.
 _VIEW_CELLS: dict[Plane, tuple[int, int]] = {
     "sagittal": (0, 0),
@@ -1640,31 +1642,63 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Offer to save changes; stop the workers (cancel, then wait) and let go of the model."""
+        """Offer to save changes; stop the workers (cancel, then wait) and let go of the model.
+
+        Each worker is asked to cancel, and the window then waits until its thread has
+        finished, with no time limit: a QThread destroyed while it runs makes Qt abort the
+        process, and the window holds the last reference to its threads. The wait is bounded
+        because every long job stops at its next cancel point, a short step away: the reader
+        between slices, segmentation between windows, planning between stages, the surfaces
+        between structures (a report or an autosave being written has no cancel point; it is
+        a single write). Meanwhile the status bar says why the window is still there and the
+        cursor is busy; a wait longer than :data:`WORKER_SLOW_STOP_MS` is logged.
+
+        Not chosen: giving up after a timeout and keeping the running threads alive elsewhere.
+        They would go on using the model and the CPU after the window is gone, their results
+        would arrive at a closed window, and the process would still have to wait for them
+        before it exits.
+        """
         if not self._closing and not self._may_discard_changes():
             event.ignore()
             return
         self._closing = True
+        self._mesh_timer.stop()
         # A clean close keeps nothing to recover: what the surgeon kept is saved.
         self.cases.autosave_timer.stop()
         self.cases.discard_autosave()
-        for worker, thread in self._running:
-            worker.request_cancel()
-            thread.quit()
-        for worker, thread in list(self._running):
-            if thread.wait(WORKER_STOP_TIMEOUT_MS):
-                self._running.remove((worker, thread))
-            else:
-                logger.warning(
-                    "the %s worker did not stop within %d ms", worker.name, WORKER_STOP_TIMEOUT_MS
-                )
+        self._stop_workers()
         self._load_worker = None
         self._task_worker = None
         self._mesh_worker = None
-        self._mesh_timer.stop()
         self.view3d.view.close_scene()
         for view in self.views.values():
             view.detach()
         if self.state is not None:
             self.state.unsubscribe(self._on_state_changed)
         super().closeEvent(event)
+
+    def _stop_workers(self) -> None:
+        """Cancel every worker and wait until each thread has finished (see closeEvent)."""
+        for worker, thread in self._running:
+            worker.request_cancel()
+            thread.quit()  # its event loop ends as soon as the job has returned
+        if not any(thread.isRunning() for _, thread in self._running):
+            self._running.clear()
+            return
+        self.statusBar().showMessage("Stopping the work in progress before closing…")
+        self.statusBar().repaint()  # the event loop is not running while we wait
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        started = time.perf_counter()
+        try:
+            for worker, thread in list(self._running):
+                if not thread.wait(WORKER_SLOW_STOP_MS):
+                    logger.warning(
+                        "the %s worker has not stopped within %d ms; waiting for it",
+                        worker.name,
+                        WORKER_SLOW_STOP_MS,
+                    )
+                    thread.wait()
+                self._running.remove((worker, thread))
+        finally:
+            QApplication.restoreOverrideCursor()
+        logger.info("workers stopped in %.0f ms", 1000 * (time.perf_counter() - started))
