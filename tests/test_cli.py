@@ -28,19 +28,19 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_info_describes_one_series(make_series, capsys: pytest.CaptureFixture[str]) -> None:
-    grid = Grid((12, 16, 20), (0.8, 0.9, 1.5), (0.0, 0.0, 0.0), SAGITTAL_DIRECTION)
+    grid = Grid((24, 40, 40), (0.8, 0.9, 1.5), (0.0, 0.0, 0.0), SAGITTAL_DIRECTION)
     folder = make_series(grid=grid, series_description="T2 SPACE", **PATIENT)
     assert main(["info", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "T2 SPACE" in out
-    assert "Size (x, y, z):    12 x 20 x 16 voxels" in out
+    assert "Size (x, y, z):    24 x 40 x 40 voxels" in out
     assert "Spacing (x, y, z): 1.5 x 0.8 x 0.9 mm" in out
     assert "Orientation:       LPS" in out
     assert "Segmentable:       yes" in out
 
 
 def test_info_json_is_stable_and_holds_no_identifier(make_series, capsys) -> None:
-    folder = make_series(**PATIENT)
+    folder = make_series(grid=Grid((24, 40, 40), (0.8, 0.9, 1.5), (0.0, 0.0, 0.0)), **PATIENT)
     assert main(["info", str(folder), "--json"]) == 0
     text = capsys.readouterr().out
     info = json.loads(text)
@@ -49,11 +49,19 @@ def test_info_json_is_stable_and_holds_no_identifier(make_series, capsys) -> Non
     volume = info["volume"]
     assert volume["modality"] == "MR"
     assert volume["orientation"] == "LPS"
-    assert volume["size_xyz"] == [12, 20, 16]
+    assert volume["size_xyz"] == [40, 40, 24]
     assert volume["segmentable"] is True
     assert volume["segmentation_refusal"] is None
     for identifier in ("Roe", "Richard", "559211", "19550101"):
         assert identifier not in text
+
+
+def test_info_says_why_a_thin_series_is_not_segmentable(make_series, capsys) -> None:
+    folder = make_series(grid=Grid((4, 64, 64), (1.0, 1.0, 5.0), (0.0, 0.0, 0.0)))
+    assert main(["info", str(folder), "--json"]) == 0
+    volume = json.loads(capsys.readouterr().out)["volume"]
+    assert volume["segmentable"] is False
+    assert "covers only 20 mm" in volume["segmentation_refusal"]
 
 
 def test_info_lists_several_series_and_takes_series(make_series, tmp_path, capsys) -> None:

@@ -195,3 +195,11 @@ def test_the_model_refuses_real_scans_it_does_not_know(realdata: Path, scan: str
     segmenter = shipped_segmenter()
     with pytest.raises(ModelError, match="does not look like a lumbosacral MR"):
         segmenter.segment(read_scan(realdata / scan))
+
+
+def test_a_four_slice_series_is_not_segmented(realdata: Path) -> None:
+    from lumboplan_app.errors import UnsuitableScanError
+    from lumboplan_app.io.checks import require_segmentable
+
+    with pytest.raises(UnsuitableScanError, match="covers only 16 mm"):
+        require_segmentable(read_scan(realdata / "mr_series_hitachi_oblique"))

@@ -28,6 +28,7 @@ from lumboplan_app.segmentation.training import (
     train,
 )
 from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume
+from tests.conftest import ramp_volume
 
 pytestmark = pytest.mark.slow
 
@@ -143,6 +144,14 @@ def test_ct_is_refused_before_the_network_runs(trained) -> None:
     ct = Volume(np.full(grid.shape_zyx, -1000.0, np.float32), grid, ScanMeta(modality="CT"))
     with pytest.raises(UnsuitableScanError, match="CT"):
         segmenter.segment(ct)
+
+
+def test_a_few_thick_slices_are_refused_before_the_network_runs(trained) -> None:
+    segmenter = Segmenter(trained / "lumboplan_unet.safetensors", device="cpu")
+    grid = Grid((4, 128, 128), (1.0, 1.0, 5.0), (0.0, 0.0, 0.0))  # 4 slices of 5 mm: 20 mm
+    few_slices = ramp_volume(grid)
+    with pytest.raises(UnsuitableScanError, match="covers only 20 mm"):
+        segmenter.segment(few_slices)
 
 
 def test_a_2d_image_is_refused_by_segment(make_series, trained, tmp_path: Path, capsys) -> None:

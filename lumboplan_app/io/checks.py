@@ -23,8 +23,12 @@ MAX_VOXELS = 512 * 1024 * 1024
 MIN_SLICES = 3
 #: Coarsest voxel edge (mm) before the scan is flagged as a thick-slice protocol.
 THICK_SLICE_MM = 2.0
-#: Smallest extent (mm) along any patient axis that can hold L5, S1 and the foramina.
+#: Smallest field of view (mm) along any image axis that can hold L5, S1 and the foramina.
 MIN_EXTENT_MM = 60.0
+#: Below this field of view (mm) along an image axis the model is not run: L5's body alone is about
+#: 35 mm deep and 45 mm wide, so such a field of view (a few thick slices, a localiser) cannot
+#: hold L5, the disc and S1 together.
+MIN_SEGMENTABLE_EXTENT_MM = 30.0
 #: Voxel values below this look like CT Hounsfield units (air is -1000 HU).
 _HOUNSFIELD_AIR_THRESHOLD = -500.0
 #: BodyPartExamined values (whole, after removing spaces, dashes and underscores) that can hold
@@ -99,10 +103,10 @@ def scan_warnings(volume: Volume) -> tuple[str, ...]:
         warnings.append(
             f"The scan is labelled as body part '{meta.body_part}', not the lumbar spine."
         )
-    extent = _patient_extent_mm(volume)
-    if min(extent) < MIN_EXTENT_MM:
+    thinnest_mm = _thinnest_coverage_mm(volume)
+    if thinnest_mm < MIN_EXTENT_MM:
         warnings.append(
-            f"The scan covers only {min(extent):.0f} mm along one axis; the plan needs L5, S1, "
+            f"The scan covers only {thinnest_mm:.0f} mm along one axis; the plan needs L5, S1, "
             "the iliac crests and the skin in view."
         )
     return tuple(warnings)
@@ -130,6 +134,12 @@ def segmentation_refusal(volume: Volume) -> str | None:
             f"This is a {volume.meta.modality} image. The segmentation model needs a lumbar MR "
             "(3-D T2)."
         )
+    thinnest_mm = _thinnest_coverage_mm(volume)
+    if thinnest_mm < MIN_SEGMENTABLE_EXTENT_MM:
+        return (
+            f"This series covers only {thinnest_mm:.0f} mm along one axis, too little to hold "
+            "L5, the L5/S1 disc and S1. Open the patient's 3-D lumbar MR series (T2) instead."
+        )
     return None
 
 
@@ -146,13 +156,11 @@ def require_segmentable(volume: Volume) -> None:
         raise UnsuitableScanError(reason)
 
 
-def _patient_extent_mm(volume: Volume) -> tuple[float, float, float]:
-    """Size of the image along the patient's L, P, S axes (bounding box of its corners), mm."""
-    shape = np.asarray(volume.grid.shape_zyx) - 1
-    corners = np.array(
-        [[z, y, x] for z in (0, shape[0]) for y in (0, shape[1]) for x in (0, shape[2])],
-        dtype=np.float64,
-    )
-    points = volume.grid.index_to_lps(corners)
-    size = points.max(axis=0) - points.min(axis=0)
-    return float(size[0]), float(size[1]), float(size[2])
+def _thinnest_coverage_mm(volume: Volume) -> float:
+    """Smallest field of view along the image's own axes: voxel count times spacing, mm.
+
+    Along the image's axes, not the patient's: an oblique slab of a few slices is as thin as its
+    slices make it, whereas its bounding box in patient coordinates grows with the tilt.
+    """
+    coverage = np.asarray(volume.grid.shape_zyx[::-1]) * np.asarray(volume.grid.spacing_xyz_mm)
+    return float(coverage.min())
