@@ -10,12 +10,16 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 from lumboplan_app.io.dicom_export import SeriesHeader, write_dicom_series
 from lumboplan_app.volume import Grid, Volume
+
+if TYPE_CHECKING:
+    from lumboplan_app.gui.main_window import MainWindow
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
@@ -55,6 +59,24 @@ def _private_home(
             "ask_unsaved_changes",
             lambda self: QMessageBox.StandardButton.Discard,
         )
+
+
+def show_main_window(qtbot: Any, size: tuple[int, int], volume: Volume | None = None) -> MainWindow:
+    """Open the main window at ``size`` (pixels), wait until it is on screen, then show ``volume``.
+
+    The import is here, not at the top, so that the headless tests never load Qt.
+    """
+    from lumboplan_app.gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    if volume is not None:
+        with qtbot.waitSignal(window.volume_loaded, timeout=5000):
+            window.set_volume(volume)
+    return window
 
 
 def ramp_volume(grid: Grid, modality: str = "MR") -> Volume:

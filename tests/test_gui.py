@@ -23,6 +23,7 @@ from lumboplan_app.gui.main_window import EMPTY_STATE_TEXT, MainWindow
 from lumboplan_app.gui.workers import Worker, load_scan_job
 from lumboplan_app.viewing import DEFAULT_PRESET, apply_window, extract_plane
 from lumboplan_app.volume import Grid, ScanMeta, Volume
+from tests.conftest import show_main_window
 
 pytestmark = pytest.mark.gui
 
@@ -40,12 +41,7 @@ def random_volume(seed: int = 0) -> Volume:
 
 @pytest.fixture
 def window(qtbot) -> MainWindow:
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1000, 760)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+    return show_main_window(qtbot, (1000, 760))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.labels import Part, Side, Structure
 from lumboplan_app.planning.channel import direction_for_pose
+from tests.conftest import show_main_window
 
 pytestmark = pytest.mark.gui
 
@@ -21,12 +22,7 @@ PLAN_TIMEOUT_MS = 120_000
 
 @pytest.fixture
 def planned_window(qtbot, demo_volume) -> MainWindow:
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1400, 900)
-    window.show()
-    qtbot.waitExposed(window)
-    window.set_volume(demo_volume)
+    window = show_main_window(qtbot, (1400, 900), demo_volume)
     with qtbot.waitSignal(window.meshes_shown, timeout=PLAN_TIMEOUT_MS):
         assert window.load_labels(DEMO / "labels.nii.gz")
     with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):

@@ -12,6 +12,7 @@ from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.io import read_label_map
 from lumboplan_app.labels import Side, Structure
 from lumboplan_app.segmentation.inference import DEFAULT_WEIGHTS
+from tests.conftest import show_main_window
 
 pytestmark = pytest.mark.gui
 
@@ -21,14 +22,7 @@ SEGMENT_TIMEOUT_MS = 180_000
 
 @pytest.fixture
 def demo_window(qtbot, demo_volume) -> MainWindow:
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1100, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.volume_loaded, timeout=5000):
-        window.set_volume(demo_volume)
-    return window
+    return show_main_window(qtbot, (1100, 800), demo_volume)
 
 
 def l5_pixels(window: MainWindow) -> int:

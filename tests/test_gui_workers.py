@@ -20,6 +20,7 @@ from lumboplan_app.gui.workers import Worker, mesh_job
 from lumboplan_app.labels import Structure
 from lumboplan_app.reconstruction import meshes as meshes_module
 from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume
+from tests.conftest import show_main_window
 
 pytestmark = pytest.mark.gui
 
@@ -43,14 +44,7 @@ def boxes(*structures: Structure) -> LabelMap:
 
 @pytest.fixture
 def window(qtbot) -> MainWindow:
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(900, 700)
-    window.show()
-    qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.volume_loaded, timeout=5000):
-        window.set_volume(scan())
-    return window
+    return show_main_window(qtbot, (900, 700), scan())
 
 
 def slow_mesh_job(started: threading.Event):
