@@ -96,6 +96,18 @@ class Grid:
             float((n - 1) * s) for n, s in zip(sizes_xyz, self.spacing_xyz_mm, strict=True)
         )
 
+    @property
+    def field_of_view_xyz_mm(self) -> tuple[float, float, float]:
+        """What the image covers along its x, y, z index axes in mm: voxel count times spacing.
+
+        Along the image's own axes, not the patient's: a tilted slab of a few slices is as thin
+        as its slices make it, whereas its bounding box in patient coordinates grows with the tilt.
+        """
+        sizes_xyz = self.shape_zyx[::-1]
+        return tuple(  # type: ignore[return-value]
+            float(n * s) for n, s in zip(sizes_xyz, self.spacing_xyz_mm, strict=True)
+        )
+
     def index_to_lps(self, index_zyx: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Map continuous indices ``(..., 3)`` in array order (z, y, x) to LPS mm ``(..., 3)``."""
         index = np.asarray(index_zyx, dtype=np.float64)

@@ -152,3 +152,11 @@ def test_pyvista_image_points_lie_at_lps_positions() -> None:
     point_id = np.ravel_multi_index(index, grid.shape_zyx)
     np.testing.assert_allclose(image.points[point_id], grid.index_to_lps(index), atol=1e-6)
     assert image.point_data["values"][point_id] == volume.array[index]
+
+
+def test_field_of_view_follows_the_image_axes_of_a_tilted_slab() -> None:
+    tilt = Rotation.from_euler("xyz", [20.0, 15.0, 0.0], degrees=True).as_matrix()
+    slab = Grid((4, 64, 64), (2.0, 2.0, 4.0), (0.0, 0.0, 0.0), tilt)  # 4 slices of 4 mm
+    assert slab.field_of_view_xyz_mm == pytest.approx((128.0, 128.0, 16.0))
+    corners = slab.index_to_lps([[z, y, x] for z in (0, 3) for y in (0, 63) for x in (0, 63)])
+    assert np.ptp(corners, axis=0).min() > 40.0  # its patient-axis bounding box is far thicker

@@ -30,9 +30,6 @@ def scan_summary(volume: Volume) -> list[tuple[str, str]]:
     """Return the (label, value) rows of the summary of ``volume`` (empty values omitted)."""
     meta, grid = volume.meta, volume.grid
     size_x, size_y, size_z = grid.shape_zyx[::-1]
-    field_of_view_mm = tuple(
-        n * s for n, s in zip(grid.shape_zyx[::-1], grid.spacing_xyz_mm, strict=True)
-    )
     orientation = grid.orientation_code()
     if grid.is_oblique():
         orientation += " (oblique: views follow the image axes, letters the nearest patient axis)"
@@ -42,7 +39,7 @@ def scan_summary(volume: Volume) -> list[tuple[str, str]]:
         ("Format", meta.source_format),
         ("Size", f"{size_x} x {size_y} x {size_z} voxels (x, y, z)"),
         ("Spacing", _format_mm(grid.spacing_xyz_mm)),
-        ("Field of view", _format_mm(field_of_view_mm)),
+        ("Field of view", _format_mm(grid.field_of_view_xyz_mm)),
         ("Orientation", orientation),
         ("Acquisition", meta.acquisition_type),
         (

@@ -103,7 +103,7 @@ def scan_warnings(volume: Volume) -> tuple[str, ...]:
         warnings.append(
             f"The scan is labelled as body part '{meta.body_part}', not the lumbar spine."
         )
-    thinnest_mm = _thinnest_coverage_mm(volume)
+    thinnest_mm = min(volume.grid.field_of_view_xyz_mm)
     if thinnest_mm < MIN_EXTENT_MM:
         warnings.append(
             f"The scan covers only {thinnest_mm:.0f} mm along one axis; the plan needs L5, S1, "
@@ -134,7 +134,7 @@ def segmentation_refusal(volume: Volume) -> str | None:
             f"This is a {volume.meta.modality} image. The segmentation model needs a lumbar MR "
             "(3-D T2)."
         )
-    thinnest_mm = _thinnest_coverage_mm(volume)
+    thinnest_mm = min(volume.grid.field_of_view_xyz_mm)
     if thinnest_mm < MIN_SEGMENTABLE_EXTENT_MM:
         return (
             f"This series covers only {thinnest_mm:.0f} mm along one axis, too little to hold "
@@ -154,13 +154,3 @@ def require_segmentable(volume: Volume) -> None:
     reason = segmentation_refusal(volume)
     if reason is not None:
         raise UnsuitableScanError(reason)
-
-
-def _thinnest_coverage_mm(volume: Volume) -> float:
-    """Smallest field of view along the image's own axes: voxel count times spacing, mm.
-
-    Along the image's axes, not the patient's: an oblique slab of a few slices is as thin as its
-    slices make it, whereas its bounding box in patient coordinates grows with the tilt.
-    """
-    coverage = np.asarray(volume.grid.shape_zyx[::-1]) * np.asarray(volume.grid.spacing_xyz_mm)
-    return float(coverage.min())
