@@ -11,6 +11,7 @@ from lumboplan_app.errors import Cancelled, LumboPlanError
 from lumboplan_app.io import write_image
 from lumboplan_app.labels import Structure
 from lumboplan_app.reconstruction.meshes import structure_meshes, write_meshes
+from lumboplan_app.reconstruction.scene import DISPLAY_TRIANGLES, display_meshes
 from lumboplan_app.volume import Grid, LabelMap
 
 RADIUS_MM = 18.0
@@ -95,3 +96,17 @@ def test_meshing_stops_between_structures_when_cancelled() -> None:
     meshes = structure_meshes(labels, should_cancel=lambda: polls.append(1) or False)
     assert set(meshes) == {Structure.L5, Structure.DISC, Structure.S1}
     assert len(polls) == 3
+
+
+def test_display_surfaces_are_capped_in_triangles_and_stop_when_cancelled() -> None:
+    labels, centre = sphere_labels((0.5, 0.5, 0.5), np.eye(3))
+    full = structure_meshes(labels)
+    assert full[Structure.DISC].n_cells > DISPLAY_TRIANGLES  # the cap has work to do
+
+    shown = display_meshes(full)[Structure.DISC]
+    assert DISPLAY_TRIANGLES * 0.8 < shown.n_cells <= DISPLAY_TRIANGLES * 1.05
+    radii = np.linalg.norm(np.asarray(shown.points) - centre, axis=1)
+    assert np.abs(radii - RADIUS_MM).max() < 1.0  # still the same sphere, in LPS mm
+
+    with pytest.raises(Cancelled):
+        display_meshes(full, should_cancel=lambda: True)

@@ -169,22 +169,18 @@ def report_job(case: CaseFile, output: Path, volume: Volume | None, deidentify: 
 def mesh_job(labels: LabelMap) -> Job:
     """Return a job that builds the surfaces of a copy of ``labels``, decimated for display.
 
-    A cancel takes effect before the next structure is meshed, or before the decimation for
-    display.
+    A cancel takes effect before the next structure is meshed or decimated for display.
     """
     from lumboplan_app.volume import LabelMap as Labels
 
     snapshot = Labels(labels.array.copy(), labels.grid)
 
     def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
-        from lumboplan_app.errors import Cancelled
         from lumboplan_app.reconstruction.meshes import structure_meshes
         from lumboplan_app.reconstruction.scene import display_meshes
 
         progress(0.0, "Building the 3-D surfaces")
         meshes = structure_meshes(snapshot, should_cancel=should_cancel)
-        if should_cancel():
-            raise Cancelled("Building the surfaces cancelled; nothing was changed.")
-        return display_meshes(meshes)
+        return display_meshes(meshes, should_cancel)
 
     return job

@@ -79,11 +79,19 @@ def structure_meshes(
     ]
     meshes: dict[Structure, pyvista.PolyData] = {}
     for structure in wanted:
-        if should_cancel is not None and should_cancel():
-            raise Cancelled("Building the surfaces cancelled; nothing was changed.")
+        stop_if_cancelled(should_cancel)
         meshes[structure] = _finished(_binary_surface(labels, int(structure)))
     logger.info("%d structure mesh(es) built", len(meshes))
     return meshes
+
+
+def stop_if_cancelled(should_cancel: CancelCheck | None) -> None:
+    """Raise :class:`~lumboplan_app.errors.Cancelled` if ``should_cancel`` says so.
+
+    The one cancel point of every surface-building step (meshing, decimation for display).
+    """
+    if should_cancel is not None and should_cancel():
+        raise Cancelled("Building the surfaces cancelled; nothing was changed.")
 
 
 def mask_surface(mask: npt.NDArray[np.bool_], grid: Grid) -> pyvista.PolyData | None:

@@ -24,6 +24,8 @@ import numpy.typing as npt
 from lumboplan_app.labels import Part, Side, Structure
 from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.landmarks import plane_axes
+from lumboplan_app.progress import CancelCheck
+from lumboplan_app.reconstruction.meshes import stop_if_cancelled
 from lumboplan_app.viewing import CAMERA_PRESETS
 from lumboplan_app.volume import LabelMap
 
@@ -50,13 +52,16 @@ DISPLAY_TRIANGLES = 15_000
 
 def display_meshes(
     meshes: Mapping[Structure, pyvista.PolyData],
+    should_cancel: CancelCheck | None = None,
 ) -> dict[Structure, pyvista.PolyData]:
     """Return the surfaces decimated to about :data:`DISPLAY_TRIANGLES` triangles at most.
 
-    For the pane only: measurements never use them.
+    For the pane only: measurements never use them. ``should_cancel`` is polled before each
+    structure (:class:`~lumboplan_app.errors.Cancelled`, nothing returned).
     """
     shown = {}
     for structure, mesh in meshes.items():
+        stop_if_cancelled(should_cancel)
         if mesh.n_cells > DISPLAY_TRIANGLES:
             mesh = mesh.triangulate().decimate_pro(1.0 - DISPLAY_TRIANGLES / mesh.n_cells)
         shown[structure] = mesh
