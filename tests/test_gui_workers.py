@@ -103,6 +103,24 @@ def test_newer_labels_cancel_the_surfaces_still_being_built(window, qtbot, monke
     qtbot.waitUntil(lambda: window.active_worker_count() == 0, timeout=5000)
 
 
+def test_an_edit_cancels_the_surfaces_being_built_at_once(window, qtbot, monkeypatch) -> None:
+    started = threading.Event()
+    monkeypatch.setattr(main_window_module, "mesh_job", slow_mesh_job(started))
+    window.show_labels(boxes(Structure.L5))
+    assert started.wait(5)
+    building = window._mesh_worker
+    with qtbot.waitSignal(building.failed, timeout=5000) as failed:
+        assert window.paint_labels(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
+        # At once, not when the rebuild timer fires: its surfaces are of the labels before.
+        assert building.is_cancel_requested()
+        monkeypatch.setattr(main_window_module, "mesh_job", mesh_job)
+    assert isinstance(failed.args[0], Cancelled)
+    with qtbot.waitSignal(window.meshes_shown, timeout=10_000) as shown:
+        pass  # the rebuild timer starts the build of the edited labels
+    assert set(shown.args[0]) == {Structure.L5, Structure.DISC}
+    qtbot.waitUntil(lambda: window.active_worker_count() == 0, timeout=5000)
+
+
 # -- closing while a worker runs --------------------------------------------------------------
 
 

@@ -696,8 +696,8 @@ class MainWindow(QMainWindow):
             self.view3d.show_structures(meshes, reset_camera=first)
             self._sync_scene_visibility()
             self._show_channel()
-        if self._meshes_outdated or not current:
-            self.build_meshes()
+        if self._meshes_outdated or (not current and not self._mesh_timer.isActive()):
+            self.build_meshes()  # else the rebuild timer, running after an edit, starts it
         else:
             self.meshes_shown.emit(meshes)
 
@@ -905,6 +905,11 @@ class MainWindow(QMainWindow):
             )
         self.statusBar().showMessage("Labels edited.", 4000)
         self._update_case_actions()
+        # Surfaces being built are of the labels before this edit: stop that build now, not
+        # when the rebuild timer fires, and never show its surfaces.
+        self._labels_generation += 1
+        if self._mesh_worker is not None:
+            self._mesh_worker.request_cancel()
         self._mesh_timer.start()
         self.cases.set_modified(True)
 
