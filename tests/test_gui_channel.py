@@ -318,6 +318,24 @@ def test_autosave_and_recovery_after_a_crash(planned_window, qtbot, monkeypatch)
     assert not recovered.offer_recovery()
 
 
+def test_an_autosave_discarded_while_written_is_not_reported(planned_window, qtbot) -> None:
+    from lumboplan_app.recovery import pending_autosaves
+
+    window = planned_window
+    window.snap_channel_to_best()
+    reported = []
+    window.cases.autosaved.connect(reported.append)
+    assert window.cases.autosave()
+    window.cases.discard_autosave()  # waits for the write, then removes it
+    qtbot.wait(300)  # the writer's queued "finished" arrives now
+    assert reported == []
+    assert pending_autosaves() == []
+    assert window.cases.autosave()  # and the next autosave is not blocked
+    with qtbot.waitSignal(window.cases.autosaved, timeout=60_000):
+        pass
+    assert len(pending_autosaves()) == 1
+
+
 def test_saved_cases_are_offered_as_recent(planned_window, tmp_path) -> None:
     window = planned_window
     assert window.cases.save_to(tmp_path / "first.lumboplan")

@@ -308,11 +308,19 @@ class CaseKeeper(QObject):
             thread.wait()
             self._autosave_worker = None
 
+    def _is_current_autosave(self, worker: object) -> bool:
+        """Whether ``worker`` writes the autosave still wanted (not one discarded meanwhile)."""
+        return self._autosave_worker is not None and worker is self._autosave_worker[0]
+
     def _on_autosaved(self, autosave: Autosave) -> None:
+        if not self._is_current_autosave(self.sender()):
+            return  # discarded (saved, or closed without keeping changes) while being written
         self._end_autosave()
         self.autosaved.emit(autosave)
 
     def _on_autosave_failed(self, error: BaseException) -> None:
+        if not self._is_current_autosave(self.sender()):
+            return
         self._end_autosave()
         logger.warning("the autosave could not be written: %s", type(error).__name__)
         self.window.statusBar().showMessage(
