@@ -218,6 +218,42 @@ def test_a_case_whose_scan_moved_says_where_to_point(planned_window, tmp_path) -
     assert "not a readable LumboPlan case" in window.error_box.text()
 
 
+def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
+    planned_window, qtbot, tmp_path, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from lumboplan_app import session
+
+    window = planned_window
+    saved = tmp_path / "case.lumboplan"
+    assert window.cases.save_to(saved)
+    reads = []
+    read_case = session.read_case
+    monkeypatch.setattr(session, "read_case", lambda path: reads.append(path) or read_case(path))
+    chosen = [str(saved)]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (chosen[0], ""))
+    asked = []
+
+    def scan_folder(parent, caption, folder):
+        asked.append(caption)
+        return str(DEMO / "dicom")
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", scan_folder)
+    with qtbot.waitSignal(window.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
+        window.open_case_action.trigger()
+    # The case names no scan (saved from a volume set directly): the surgeon is asked for it.
+    assert asked == ["Where is this case's scan (its DICOM folder)?"]
+    assert reads == [saved]  # read once, not once for the question and again to open it
+    assert window.cases.path == saved
+
+    (tmp_path / "broken.lumboplan").write_bytes(b"not a zip")
+    chosen[0] = str(tmp_path / "broken.lumboplan")
+    window.open_case_action.trigger()
+    assert "not a readable LumboPlan case" in window.error_box.text()
+    assert asked == ["Where is this case's scan (its DICOM folder)?"]  # no question for it
+
+
 def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, qtbot) -> None:
     window = planned_window
     labels = window.state.labels

@@ -178,18 +178,20 @@ class CaseKeeper(QObject):
         self.window.case_saved(path)
         return True
 
-    def open_case(self, path: Path, scan: Path | None = None) -> bool:
+    def open_case(self, path: Path, scan: Path | None = None, case: CaseFile | None = None) -> bool:
         """Open a case file: its scan (``scan`` or the one it references), labels and plan.
 
-        Returns False (with a dialog) if the file or its scan cannot be opened.
+        ``case`` is the file's content when the caller has read it already (it is not read
+        twice). Returns False (with a dialog) if the file or its scan cannot be opened.
         """
         from lumboplan_app.session import read_case
 
-        try:
-            case = read_case(Path(path))
-        except LumboPlanError as error:
-            self.window.show_error(str(error), "LumboPlan could not open the case")
-            return False
+        if case is None:
+            try:
+                case = read_case(Path(path))
+            except LumboPlanError as error:
+                self.window.show_error(str(error), "LumboPlan could not open the case")
+                return False
         reference = case.scan.get("reference")
         scan_path = scan if scan is not None else None if reference is None else Path(reference)
         if scan_path is None or not scan_path.exists():

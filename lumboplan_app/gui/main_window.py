@@ -951,17 +951,19 @@ class MainWindow(QMainWindow):
         )
         if not path:
             return
-        scan = None
         try:
-            reference = read_case(Path(path)).scan.get("reference")
-        except LumboPlanError:
-            reference = None  # open_case reports the damaged file
-        if reference is not None and not Path(reference).exists():
+            case = read_case(Path(path))
+        except LumboPlanError as error:
+            self.show_error(str(error), "LumboPlan could not open the case")
+            return
+        scan = None
+        reference = case.scan.get("reference")
+        if reference is None or not Path(reference).exists():
             folder = QFileDialog.getExistingDirectory(
                 self, "Where is this case's scan (its DICOM folder)?", str(self._last_folder)
             )
             scan = Path(folder) if folder else None
-        self.cases.open_case(Path(path), scan)
+        self.cases.open_case(Path(path), scan, case)
 
     def _fill_recent_menu(self) -> None:
         from lumboplan_app.recovery import RecentCases
