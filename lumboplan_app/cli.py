@@ -334,13 +334,15 @@ def _read(scan: Path, series: str | None) -> Volume:
 
 
 def _command_info(arguments: argparse.Namespace) -> int:
-    from lumboplan_app.io import list_series
+    from lumboplan_app.io import ScanSource
 
-    listing = list_series(arguments.scan)
+    source = ScanSource(arguments.scan)
+    listing = source.series
     chosen = None
     if arguments.series is not None or len(listing) == 1:
         try:
-            chosen = _read(arguments.scan, arguments.series)
+            with _progress_bar("Reading scan") as progress:
+                chosen = source.read(arguments.series, progress)
         except LoadError:
             if not arguments.json:
                 print(_info_text(listing, None))

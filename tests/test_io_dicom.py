@@ -124,6 +124,29 @@ def test_two_series_are_listed_and_chosen(make_series, tmp_path: Path) -> None:
         read_scan(tmp_path / "cd", series=5)
 
 
+def test_a_scan_source_lists_and_reads_with_each_header_read_once(
+    make_series, tmp_path: Path, monkeypatch
+) -> None:
+    from lumboplan_app.io import ScanSource
+    from lumboplan_app.io import series as series_module
+
+    make_series(folder="cd/t2", series_description="T2 sag", series_number=3)
+    axial = Grid((9, 11, 13), (0.9, 0.9, 3.0), (0.0, 0.0, 0.0))
+    make_series(grid=axial, folder="cd/t1", series_description="T1 ax", series_number=7)
+    files = [path for path in (tmp_path / "cd").rglob("*") if path.is_file()]
+    headers_read = []
+    read_header = series_module._read_header
+    monkeypatch.setattr(
+        series_module, "_read_header", lambda path: headers_read.append(path) or read_header(path)
+    )
+    source = ScanSource(tmp_path / "cd")
+    assert [info.description for info in source.series] == ["T2 sag", "T1 ax"]
+    assert source.read(2).grid.shape_zyx == (9, 11, 13)
+    with pytest.raises(SeriesChoiceRequired):
+        source.read()
+    assert sorted(headers_read) == sorted(files)  # discovery only; reading went to the pixels
+
+
 def test_one_uid_with_two_orientations_is_two_stacks(make_series, tmp_path: Path) -> None:
     uid = pydicom.uid.generate_uid()
     make_series(folder="mixed/a", series_instance_uid=uid)

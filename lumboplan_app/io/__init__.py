@@ -4,6 +4,7 @@ One reader for GUI, CLI and tests:
 
 - :func:`list_series` describes what a path holds (several series: the caller chooses);
 - :func:`read_scan` builds the canonical LPS :class:`~lumboplan_app.volume.Volume`;
+- :class:`ScanSource` does both with the headers read once;
 - :func:`read_scan_isolated` does the same in a child process, so a crash in native decoding
   code cannot take the window or a batch down;
 - :func:`read_label_map` and :func:`write_image` read and write label maps and volumes.
@@ -36,6 +37,7 @@ from lumboplan_app.volume import Volume
 
 __all__ = [
     "VOLUME_SUFFIXES",
+    "ScanSource",
     "SeriesInfo",
     "list_series",
     "read_label_map",
@@ -46,6 +48,57 @@ __all__ = [
 
 #: Share of the progress bar spent reading headers before pixels are decoded.
 _DISCOVERY_SHARE = 0.3
+
+
+class ScanSource:
+    """The series under a path (DICOM folder, DICOMDIR, DICOM file or volume file), found once.
+
+    :attr:`series` describes them; :meth:`read` reads one without reading the DICOM headers
+    again (``lumboplan info`` lists the series, then reads the one chosen).
+
+    Raises
+    ------
+    NotAnImageError
+        If the path does not exist or holds no image.
+    Cancelled
+        If ``should_cancel`` returns True while the headers are read.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> None:
+        self.path = _existing(path)
+        self._volume_file = self.path.is_file() and volume_format(self.path) is not None
+        self._stacks = None if self._volume_file else discover(self.path, progress, should_cancel)
+        self._series: list[SeriesInfo] | None = None
+
+    @property
+    def series(self) -> list[SeriesInfo]:
+        """The series found, in the order their 1-based indices refer to."""
+        if self._series is None:
+            if self._stacks is None:
+                self._series = [describe_volume_file(self.path)]
+            else:
+                self._series = describe(self._stacks)
+        return self._series
+
+    def read(
+        self,
+        series: int | str | None = None,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> Volume:
+        """Read one series (see :func:`read_scan` for ``series`` and the errors raised)."""
+        if self._stacks is None:
+            if series not in (None, 1, "1", self.path.name):
+                raise NotAnImageError(
+                    f"'{self.path.name}' holds one volume; there is no series {series}."
+                )
+            return read_volume_file(self.path)
+        return read_stack(_choose(self._stacks, series), progress, should_cancel)
 
 
 def list_series(
@@ -60,10 +113,7 @@ def list_series(
     NotAnImageError
         If the path does not exist or holds no image.
     """
-    path = _existing(path)
-    if path.is_file() and volume_format(path) is not None:
-        return [describe_volume_file(path)]
-    return describe(discover(path, progress, should_cancel))
+    return ScanSource(path, progress, should_cancel).series
 
 
 def read_scan(
@@ -93,11 +143,6 @@ def read_scan(
     LoadError
         Or one of its subclasses, with a message a surgeon can act on.
     """
-    path = _existing(path)
-    if path.is_file() and volume_format(path) is not None:
-        if series not in (None, 1, "1", path.name):
-            raise NotAnImageError(f"'{path.name}' holds one volume; there is no series {series}.")
-        return read_volume_file(path)
     discovery_progress = None
     decode_progress = None
     if progress is not None:
@@ -105,9 +150,8 @@ def read_scan(
         decode_progress = lambda f, text: progress(  # noqa: E731
             _DISCOVERY_SHARE + (1 - _DISCOVERY_SHARE) * f, text
         )
-    stacks = discover(path, discovery_progress, should_cancel)
-    stack = _choose(stacks, series)
-    volume = read_stack(stack, decode_progress, should_cancel)
+    source = ScanSource(path, discovery_progress, should_cancel)
+    volume = source.read(series, decode_progress, should_cancel)
     if progress is not None:
         progress(1.0, "Scan loaded")
     return volume
