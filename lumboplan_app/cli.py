@@ -336,7 +336,8 @@ def _read(scan: Path, series: str | None) -> Volume:
 def _command_info(arguments: argparse.Namespace) -> int:
     from lumboplan_app.io import ScanSource
 
-    source = ScanSource(arguments.scan)
+    with _progress_bar("Reading headers") as progress:
+        source = ScanSource(arguments.scan, progress)
     listing = source.series
     chosen = None
     if arguments.series is not None or len(listing) == 1:

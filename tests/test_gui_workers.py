@@ -121,6 +121,37 @@ def test_an_edit_cancels_the_surfaces_being_built_at_once(window, qtbot, monkeyp
     qtbot.waitUntil(lambda: window.active_worker_count() == 0, timeout=5000)
 
 
+def test_surfaces_finished_after_an_edit_are_neither_shown_nor_announced(
+    window, qtbot, monkeypatch
+) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def past_its_last_cancel_point(labels: LabelMap):
+        def job(progress, should_cancel):
+            started.set()
+            release.wait(10)
+            return {}  # surfaces of the labels before the edit
+
+        return job
+
+    monkeypatch.setattr(main_window_module, "mesh_job", past_its_last_cancel_point)
+    window.show_labels(boxes(Structure.L5))
+    assert started.wait(5)
+    building = window._mesh_worker
+    announced: list[dict] = []
+    window.meshes_shown.connect(announced.append)
+    assert window.paint_labels(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
+    monkeypatch.setattr(main_window_module, "mesh_job", mesh_job)
+    release.set()
+    qtbot.waitUntil(lambda: window._mesh_worker is not building, timeout=5000)  # result taken
+    assert announced == []
+    assert window.meshes is None
+    with qtbot.waitSignal(window.meshes_shown, timeout=10_000):
+        pass  # the rebuild timer starts the build of the edited labels
+    assert [set(meshes) for meshes in announced] == [{Structure.L5, Structure.DISC}]
+    qtbot.waitUntil(lambda: window.active_worker_count() == 0, timeout=5000)
+
+
 # -- closing while a worker runs --------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pyvista
 from scipy.spatial.transform import Rotation
 
 from lumboplan_app.cli import main
@@ -98,7 +99,7 @@ def test_meshing_stops_between_structures_when_cancelled() -> None:
     assert len(polls) == 3
 
 
-def test_display_surfaces_are_capped_in_triangles_and_stop_when_cancelled() -> None:
+def test_display_surfaces_are_capped_in_triangles_and_stop_when_cancelled(monkeypatch) -> None:
     labels, centre = sphere_labels((0.5, 0.5, 0.5), np.eye(3))
     full = structure_meshes(labels)
     assert full[Structure.DISC].n_cells > DISPLAY_TRIANGLES  # the cap has work to do
@@ -108,5 +109,19 @@ def test_display_surfaces_are_capped_in_triangles_and_stop_when_cancelled() -> N
     radii = np.linalg.norm(np.asarray(shown.points) - centre, axis=1)
     assert np.abs(radii - RADIUS_MM).max() < 1.0  # still the same sphere, in LPS mm
 
-    with pytest.raises(Cancelled):
-        display_meshes(full, should_cancel=lambda: True)
+    polls: list[int] = []
+    display_meshes(structure_meshes(three_boxes()), lambda: polls.append(1) or False)
+    assert len(polls) == 3  # once before each structure
+
+    decimated = []
+    decimate = pyvista.PolyData.decimate_pro
+
+    def counted_decimate(mesh, *args, **kwargs):
+        decimated.append(mesh.n_cells)
+        return decimate(mesh, *args, **kwargs)
+
+    monkeypatch.setattr(pyvista.PolyData, "decimate_pro", counted_decimate)
+    two_large = {Structure.DISC: full[Structure.DISC], Structure.S1: full[Structure.DISC]}
+    with pytest.raises(Cancelled):  # a cancel after the first decimation stops the second
+        display_meshes(two_large, should_cancel=lambda: bool(decimated))
+    assert len(decimated) == 1

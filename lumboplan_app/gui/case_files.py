@@ -195,10 +195,15 @@ class CaseKeeper(QObject):
         reference = case.scan.get("reference")
         scan_path = scan if scan is not None else None if reference is None else Path(reference)
         if scan_path is None or not scan_path.exists():
+            where = (
+                f"The scan of '{Path(path).name}' is not where it was when the case was saved "
+                f"('{Path(reference).name}')"
+                if reference
+                else f"'{Path(path).name}' does not name the scan it was planned on"
+            )
             self.window.show_error(
-                f"The scan of '{Path(path).name}' is not where it was when the case was saved"
-                + (f" ('{Path(reference).name}')" if reference else "")
-                + ". Open the case again and point LumboPlan to the scan's folder or file.",
+                f"{where}. Open the case again (File > Open case) and point LumboPlan to the "
+                "scan's folder.",
                 "LumboPlan could not open the case",
             )
             return False

@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
         self._mesh_worker: Worker | None = None
         self._mesh_worker_generation = 0
         self._meshes_outdated = False
-        #: Counts the label maps shown (not their edits): surfaces of older ones are dropped.
+        #: Counts the label maps shown and their edits: surfaces of older ones are dropped.
         self._labels_generation = 0
         #: Whether the labels shown have had surfaces (the camera is set once per label map).
         self._meshes_shown_once = False
@@ -660,9 +660,10 @@ class MainWindow(QMainWindow):
     def build_meshes(self) -> None:
         """Build the surfaces of the labels shown in the background (the 3-D pane shows them).
 
-        One build runs at a time: asked again while one runs (the labels were edited or
-        replaced), the running build is cancelled (it stops before its next structure) and a new
-        one starts when it has stopped. Surfaces of labels no longer shown are never shown.
+        One build runs at a time: asked again while one runs (the labels were replaced), the
+        running build is cancelled (it stops before its next structure is meshed or decimated)
+        and a new one starts when it has stopped; an edit cancels it at once and rebuilds when
+        the edits pause. Surfaces of labels no longer shown are never shown nor announced.
         """
         if self.state is None or self.state.labels is None or self._closing:
             return
@@ -698,7 +699,7 @@ class MainWindow(QMainWindow):
             self._show_channel()
         if self._meshes_outdated or (not current and not self._mesh_timer.isActive()):
             self.build_meshes()  # else the rebuild timer, running after an edit, starts it
-        else:
+        elif current:
             self.meshes_shown.emit(meshes)
 
     def _on_meshes_failed(self, error: BaseException) -> None:
@@ -941,7 +942,7 @@ class MainWindow(QMainWindow):
         return self.cases.save_to(Path(dialog.selectedFiles()[0]))
 
     def open_case_dialog(self) -> None:
-        """Ask for a case file (and its scan, if it moved) and open it."""
+        """Ask for a case file (and its scan's folder, if the scan moved or is not named)."""
         from lumboplan_app.session import CASE_SUFFIX, read_case
 
         if not self._may_discard_changes():

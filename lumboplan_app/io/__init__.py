@@ -4,9 +4,9 @@ One reader for GUI, CLI and tests:
 
 - :func:`list_series` describes what a path holds (several series: the caller chooses);
 - :func:`read_scan` builds the canonical LPS :class:`~lumboplan_app.volume.Volume`;
-- :class:`ScanSource` does both with the headers read once;
 - :func:`read_scan_isolated` does the same in a child process, so a crash in native decoding
   code cannot take the window or a batch down;
+- :class:`ScanSource` lists and reads with the DICOM headers read once;
 - :func:`read_label_map` and :func:`write_image` read and write label maps and volumes.
 """
 
@@ -59,7 +59,8 @@ class ScanSource:
     Raises
     ------
     NotAnImageError
-        If the path does not exist or holds no image.
+        If the path does not exist or holds no DICOM image (a volume file's own header is
+        read, and its errors raised, by :attr:`series` and :meth:`read`).
     Cancelled
         If ``should_cancel`` returns True while the headers are read.
     """
@@ -71,13 +72,16 @@ class ScanSource:
         should_cancel: CancelCheck | None = None,
     ) -> None:
         self.path = _existing(path)
-        self._volume_file = self.path.is_file() and volume_format(self.path) is not None
-        self._stacks = None if self._volume_file else discover(self.path, progress, should_cancel)
+        volume_file = self.path.is_file() and volume_format(self.path) is not None
+        self._stacks = None if volume_file else discover(self.path, progress, should_cancel)
         self._series: list[SeriesInfo] | None = None
 
     @property
     def series(self) -> list[SeriesInfo]:
-        """The series found, in the order their 1-based indices refer to."""
+        """The series found, in the order their 1-based indices refer to.
+
+        Raises :class:`~lumboplan_app.errors.LoadError` for a volume file it cannot read.
+        """
         if self._series is None:
             if self._stacks is None:
                 self._series = [describe_volume_file(self.path)]
@@ -98,7 +102,7 @@ class ScanSource:
                     f"'{self.path.name}' holds one volume; there is no series {series}."
                 )
             return read_volume_file(self.path)
-        return read_stack(_choose(self._stacks, series), progress, should_cancel)
+        return read_stack(_choose(self._stacks, self.series, series), progress, should_cancel)
 
 
 def list_series(
@@ -178,8 +182,10 @@ def _existing(path: str | Path) -> Path:
     return path
 
 
-def _choose(stacks: list[DicomStack], series: int | str | None) -> DicomStack:
-    infos = describe(stacks)
+def _choose(
+    stacks: list[DicomStack], infos: list[SeriesInfo], series: int | str | None
+) -> DicomStack:
+    """Return the stack ``series`` names (``infos``: the stacks' listing, same order)."""
     if series is None:
         if len(stacks) == 1:
             return stacks[0]
