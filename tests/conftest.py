@@ -46,8 +46,9 @@ def _private_home(
 ) -> None:
     """Keep autosaves and recent files in a fresh folder, never the user's.
 
-    A window closed with unsaved changes discards them instead of waiting for a click (tests
-    of the prompt answer it themselves).
+    A window closed with unsaved changes discards them, and a case whose scan is not found is
+    not opened, instead of waiting for a click (tests of these questions answer them
+    themselves).
     """
     monkeypatch.setenv("LUMBOPLAN_HOME", str(tmp_path_factory.mktemp("home")))
     window_module = sys.modules.get("lumboplan_app.gui.main_window")
@@ -58,6 +59,9 @@ def _private_home(
             window_module.MainWindow,
             "ask_unsaved_changes",
             lambda self: QMessageBox.StandardButton.Discard,
+        )
+        monkeypatch.setattr(
+            window_module.MainWindow, "ask_scan_folder", lambda self, case_name: None
         )
 
 

@@ -207,12 +207,14 @@ def test_save_reopen_and_the_unsaved_changes_prompt(
     )
 
 
-def test_a_case_whose_scan_moved_says_where_to_point(planned_window, tmp_path) -> None:
+def test_a_case_is_not_opened_without_its_scan(planned_window, tmp_path) -> None:
     window = planned_window
     assert window.cases.save_to(tmp_path / "case.lumboplan")
-    # Saved from a volume set directly, the case has no scan reference to follow.
+    # Saved from a volume set directly, the case has no scan reference to follow, and the
+    # surgeon cancels the question where it is.
     assert not window.cases.open_case(tmp_path / "case.lumboplan")
-    assert "point LumboPlan to the scan" in window.error_box.text()
+    assert "needs the scan it was planned on" in window.statusBar().currentMessage()
+    assert window.cases.path == tmp_path / "case.lumboplan"  # the case shown stays
     (tmp_path / "broken.lumboplan").write_bytes(b"not a zip")
     assert not window.cases.open_case(tmp_path / "broken.lumboplan")
     assert "not a readable LumboPlan case" in window.error_box.text()
@@ -234,16 +236,13 @@ def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
     chosen = [str(saved)]
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (chosen[0], ""))
     asked = []
-
-    def scan_folder(parent, caption, folder):
-        asked.append(caption)
-        return str(DEMO / "dicom")
-
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", scan_folder)
+    monkeypatch.setattr(
+        MainWindow, "ask_scan_folder", lambda self, name: asked.append(name) or DEMO / "dicom"
+    )
     with qtbot.waitSignal(window.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
         window.open_case_action.trigger()
     # The case names no scan (saved from a volume set directly): the surgeon is asked for it.
-    assert asked == ["Where is this case's scan (its DICOM folder)?"]
+    assert asked == ["case.lumboplan"]
     assert reads == [saved]  # read once, not once for the question and again to open it
     assert window.cases.path == saved
 
@@ -251,7 +250,7 @@ def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
     chosen[0] = str(tmp_path / "broken.lumboplan")
     window.open_case_action.trigger()
     assert "not a readable LumboPlan case" in window.error_box.text()
-    assert asked == ["Where is this case's scan (its DICOM folder)?"]  # no question for it
+    assert asked == ["case.lumboplan"]  # no question for it
 
 
 def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, qtbot) -> None:
@@ -341,9 +340,14 @@ def test_autosave_and_recovery_after_a_crash(planned_window, qtbot, monkeypatch)
     qtbot.addWidget(recovered)
     recovered.show()
     monkeypatch.setattr(MainWindow, "ask_recovery", lambda self, description: "recover")
+    asked = []
+    monkeypatch.setattr(
+        MainWindow, "ask_scan_folder", lambda self, name: asked.append(name) or DEMO / "dicom"
+    )
     with qtbot.waitSignal(recovered.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
-        # Saved from a volume set directly, the case names no scan: the surgeon points to it.
-        assert recovered.cases.recover(autosave, scan=DEMO / "dicom")
+        assert recovered.offer_recovery()
+    # Saved from a volume set directly, the case names no scan: the surgeon points to it.
+    assert asked == ["the recovered case"]
     assert np.array_equal(recovered.state.labels.array, window.state.labels.array)
     assert recovered.poses[Side.LEFT] == pytest.approx((best.alpha_deg, best.beta_deg), abs=0.5)
     assert recovered.cases.modified  # recovered work is unsaved until saved
@@ -372,13 +376,22 @@ def test_an_autosave_discarded_while_written_is_not_reported(planned_window, qtb
     assert len(pending_autosaves()) == 1
 
 
-def test_saved_cases_are_offered_as_recent(planned_window, tmp_path) -> None:
+def test_saved_cases_are_offered_as_recent(planned_window, qtbot, tmp_path, monkeypatch) -> None:
     window = planned_window
     assert window.cases.save_to(tmp_path / "first.lumboplan")
     assert window.cases.save_to(tmp_path / "second.lumboplan")
     window.recent_menu.aboutToShow.emit()
-    names = [action.text() for action in window.recent_menu.actions()]
-    assert names[:2] == ["second.lumboplan", "first.lumboplan"]
+    actions = window.recent_menu.actions()
+    assert [action.text() for action in actions][:2] == ["second.lumboplan", "first.lumboplan"]
+    # Opened from the menu, a case whose scan is not found asks for it like File > Open case.
+    asked = []
+    monkeypatch.setattr(
+        MainWindow, "ask_scan_folder", lambda self, name: asked.append(name) or DEMO / "dicom"
+    )
+    with qtbot.waitSignal(window.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
+        actions[1].trigger()
+    assert asked == ["first.lumboplan"]
+    assert window.cases.path == tmp_path / "first.lumboplan"
 
 
 def test_dragging_in_the_coronal_view_tilts_the_channel(planned_window, qtbot) -> None:

@@ -178,44 +178,48 @@ class CaseKeeper(QObject):
         self.window.case_saved(path)
         return True
 
-    def open_case(self, path: Path, scan: Path | None = None, case: CaseFile | None = None) -> bool:
+    def open_case(self, path: Path, scan: Path | None = None) -> bool:
         """Open a case file: its scan (``scan`` or the one it references), labels and plan.
 
-        ``case`` is the file's content when the caller has read it already (it is not read
-        twice). Returns False (with a dialog) if the file or its scan cannot be opened.
+        A scan that is not where the case says (moved, on an unplugged drive) or not named is
+        asked for. Returns False if the file or its scan cannot be opened (with a dialog) or
+        the surgeon does not point to the scan (with a status message).
         """
         from lumboplan_app.session import read_case
 
-        if case is None:
-            try:
-                case = read_case(Path(path))
-            except LumboPlanError as error:
-                self.window.show_error(str(error), "LumboPlan could not open the case")
-                return False
-        reference = case.scan.get("reference")
-        scan_path = scan if scan is not None else None if reference is None else Path(reference)
-        if scan_path is None or not scan_path.exists():
-            where = (
-                f"The scan of '{Path(path).name}' is not where it was when the case was saved "
-                f"('{Path(reference).name}')"
-                if reference
-                else f"'{Path(path).name}' does not name the scan it was planned on"
-            )
-            self.window.show_error(
-                f"{where}. Open the case again (File > Open case) and point LumboPlan to the "
-                "scan's folder.",
-                "LumboPlan could not open the case",
-            )
+        try:
+            case = read_case(Path(path))
+        except LumboPlanError as error:
+            self.window.show_error(str(error), "LumboPlan could not open the case")
             return False
+        reference = case.scan.get("reference")
+        scan_path, series = scan, None
+        if scan_path is None and reference is not None and Path(reference).exists():
+            scan_path, series = Path(reference), case.scan.get("series_id")
+        if scan_path is None or not scan_path.exists():
+            scan_path = self.window.ask_scan_folder(self._case_name(path))
+            if scan_path is None:
+                self.window.statusBar().showMessage(
+                    f"{self._case_name(path)} was not opened: LumboPlan needs the scan it was "
+                    "planned on.",
+                    10_000,
+                )
+                return False
         self._opening = case
         self._opening_path = Path(path)
-        series = case.scan.get("series_id") if scan is None else None
         if not self.window.open_path(scan_path, series):
             self._opening = None
             return False
         # The case shown is being replaced: until it is open, a save asks where.
         self.path = None
         return True
+
+    def _case_name(self, path: Path) -> str:
+        """Name the case for the surgeon (an autosave's own file name means nothing to them)."""
+        if self._recovering is None:
+            return Path(path).name
+        case_path = self._recovering.case_path
+        return Path(case_path).name if case_path else "the recovered case"
 
     def volume_shown(self) -> None:
         """Put the opened case's labels over its scan, now shown, and plan them again."""

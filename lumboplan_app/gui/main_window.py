@@ -942,29 +942,23 @@ class MainWindow(QMainWindow):
         return self.cases.save_to(Path(dialog.selectedFiles()[0]))
 
     def open_case_dialog(self) -> None:
-        """Ask for a case file (and its scan's folder, if the scan moved or is not named)."""
-        from lumboplan_app.session import CASE_SUFFIX, read_case
+        """Ask for a case file and open it (asking for its scan's folder if the scan moved)."""
+        from lumboplan_app.session import CASE_SUFFIX
 
         if not self._may_discard_changes():
             return
         path, _ = QFileDialog.getOpenFileName(
             self, "Open case", str(self._last_folder), f"LumboPlan case (*{CASE_SUFFIX})"
         )
-        if not path:
-            return
-        try:
-            case = read_case(Path(path))
-        except LumboPlanError as error:
-            self.show_error(str(error), "LumboPlan could not open the case")
-            return
-        scan = None
-        reference = case.scan.get("reference")
-        if reference is None or not Path(reference).exists():
-            folder = QFileDialog.getExistingDirectory(
-                self, "Where is this case's scan (its DICOM folder)?", str(self._last_folder)
-            )
-            scan = Path(folder) if folder else None
-        self.cases.open_case(Path(path), scan, case)
+        if path:
+            self.cases.open_case(Path(path))
+
+    def ask_scan_folder(self, case_name: str) -> Path | None:
+        """Ask where the scan of the case ``case_name`` is now; None if the surgeon cancels."""
+        folder = QFileDialog.getExistingDirectory(
+            self, f"Where is the scan of {case_name} (its DICOM folder)?", str(self._last_folder)
+        )
+        return Path(folder) if folder else None
 
     def _fill_recent_menu(self) -> None:
         from lumboplan_app.recovery import RecentCases
@@ -979,7 +973,7 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("No recent cases").setEnabled(False)
 
     def open_recent_case(self, path: Path) -> bool:
-        """Open a recent case (after offering to save the current one)."""
+        """Open a recent case (after offering to save the current one); False if not opened."""
         if not self._may_discard_changes():
             return False
         return self.cases.open_case(path)
