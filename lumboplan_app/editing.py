@@ -8,7 +8,9 @@ moves, release) is one step. The history keeps at most :data:`HISTORY_BYTES` of 
 oldest steps go first.
 
 Painting overwrites whatever the voxels held (3D Slicer's default: the surgeon paints what the
-voxel is); erasing clears only the chosen structure, so erasing the disc never removes bone.
+voxel is), or, with ``overwrite=False``, fills only unlabelled voxels (to close a gap in a nerve
+root along the bone without eating into the bone); erasing clears only the chosen structure, so
+erasing the disc never removes bone.
 """
 
 from __future__ import annotations
@@ -100,13 +102,15 @@ class LabelEditor:
         plane: Plane,
         radius_mm: float,
         erase: bool = False,
+        overwrite: bool = True,
     ) -> Edit | None:
         """Paint (or erase) ``structure`` in a disc of ``radius_mm`` in the slice of ``plane``.
 
         The disc is round in mm (anisotropic voxels honoured) and centred on the voxel nearest
-        ``centre_index_zyx``; it is clipped at the volume's edge. Within a stroke the dab joins
-        the stroke (returns None); alone it is its own step (returns it, or None when nothing
-        changed).
+        ``centre_index_zyx``; it is clipped at the volume's edge. Painting replaces other
+        structures under the brush, or with ``overwrite`` False paints unlabelled voxels only.
+        Within a stroke the dab joins the stroke (returns None); alone it is its own step
+        (returns it, or None when nothing changed).
 
         Raises
         ------
@@ -123,6 +127,10 @@ class LabelEditor:
         if erase:
             indices, before = indices[before == structure], before[before == structure]
             after = np.zeros_like(before)
+        elif not overwrite:
+            unlabelled = before == Structure.BACKGROUND
+            indices, before = indices[unlabelled], before[unlabelled]
+            after = np.full_like(before, int(structure))
         else:
             after = np.full_like(before, int(structure))
         changed = before != after

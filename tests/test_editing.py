@@ -58,6 +58,23 @@ def test_erase_removes_only_the_chosen_structure_and_paint_overwrites() -> None:
     assert labels.array[20, 25, 30] == Structure.NERVES
 
 
+def test_painting_without_overwrite_fills_only_unlabelled_voxels() -> None:
+    labels = empty_labels()
+    labels.array[20, 20:30, 20:40] = Structure.S1  # bone beside the gap
+    editor = LabelEditor(labels)
+    edit = editor.paint(Structure.NERVES, (20, 30, 30), "axial", 4.0, overwrite=False)
+    # The disc's rows at and below its centre (y >= 30) are unlabelled; the rows above are bone.
+    unlabelled = sum(dy * dy + dx * dx <= 16 for dy in range(0, 5) for dx in range(-4, 5))
+    assert edit is not None
+    assert np.count_nonzero(labels.array == Structure.S1) == 200  # the bone is intact
+    assert np.count_nonzero(labels.array == Structure.NERVES) == unlabelled
+    assert set(edit.before.tolist()) == {Structure.BACKGROUND}
+    # Over bone only, nothing changes; with overwrite the same dab takes the bone.
+    assert editor.paint(Structure.NERVES, (20, 22, 30), "axial", 1.0, overwrite=False) is None
+    assert editor.paint(Structure.NERVES, (20, 22, 30), "axial", 1.0) is not None
+    assert labels.array[20, 22, 30] == Structure.NERVES
+
+
 def test_a_stroke_is_one_step_and_undo_redo_restore_exactly() -> None:
     labels = empty_labels()
     labels.array[10:30, 10:40, 10:50] = Structure.S1

@@ -394,6 +394,35 @@ def test_saved_cases_are_offered_as_recent(planned_window, qtbot, tmp_path, monk
     assert window.cases.path == tmp_path / "first.lumboplan"
 
 
+def test_the_brush_can_fill_beside_bone_without_painting_over_it(qtbot, demo_volume) -> None:
+    window = show_main_window(qtbot, (1400, 900), demo_volume)
+    with qtbot.waitSignal(window.meshes_shown, timeout=PLAN_TIMEOUT_MS):
+        assert window.load_labels(DEMO / "labels.nii.gz")
+    labels = window.state.labels
+    s1 = np.argwhere(labels.array == Structure.S1)
+    edge = s1[s1[:, 1] == s1[:, 1].min()][0]  # S1's most anterior voxel: soft tissue in front
+    window.state.set_cursor(window.state.clamp_index(edge))
+    panel = window.edit_panel
+    qtbot.mouseClick(panel.tool_buttons["paint"], Qt.MouseButton.LeftButton)
+    panel.set_structure(Structure.NERVES)
+    panel.radius_spin.setValue(5.0)
+    assert panel.overwrite_check.isChecked()  # Slicer's default: paint what the voxel is
+    panel.overwrite_check.click()
+    before = labels.array.copy()
+    view = window.views["axial"]
+    start = point(view.index_to_widget(tuple(edge)))
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view, pos=start + QPoint(0, 3))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=start + QPoint(0, 3))
+    changed = labels.array != before
+    assert changed.any()
+    assert set(np.unique(before[changed]).tolist()) == {Structure.BACKGROUND}
+    assert np.array_equal(labels.array == Structure.S1, before == Structure.S1)
+    assert (labels.array[changed] == Structure.NERVES).all()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(labels.array, before)
+
+
 def test_dragging_in_the_coronal_view_tilts_the_channel(planned_window, qtbot) -> None:
     window = planned_window
     before = window.poses[Side.LEFT]

@@ -1,5 +1,8 @@
 """The label-correction tools: review, paint or erase a structure with a brush; undo and redo.
 
+Painting replaces other structures under the brush unless "Paint over other structures" is
+unchecked: then it fills unlabelled voxels only.
+
 The panel only chooses the tool; the slice views take the strokes and the window applies them
 with :class:`~lumboplan_app.editing.LabelEditor`.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QGridLayout,
@@ -28,7 +32,7 @@ DEFAULT_RADIUS_MM = 3.0
 
 
 class EditPanel(QGroupBox):
-    """Tool (review, paint, erase), structure, brush radius (mm), undo and redo.
+    """Tool (review, paint, erase), structure, brush radius (mm), overwriting, undo and redo.
 
     Signals
     -------
@@ -51,7 +55,7 @@ class EditPanel(QGroupBox):
         group.setExclusive(True)
         tips = {
             "review": "Click and drag to move the cursor; the labels are not changed",
-            "paint": "Drag in a slice view to paint the structure (overwrites other labels)",
+            "paint": "Drag in a slice view to paint the structure",
             "erase": "Drag in a slice view to erase the structure (other labels stay)",
         }
         for column, tool in enumerate(TOOLS):
@@ -81,14 +85,22 @@ class EditPanel(QGroupBox):
         self.radius_spin.setToolTip("Brush radius in the slice")
         layout.addWidget(QLabel("Brush radius", self), 2, 0)
         layout.addWidget(self.radius_spin, 2, 1, 1, 2)
+        self.overwrite_check = QCheckBox("Paint over other structures", self)
+        self.overwrite_check.setObjectName("brushOverwriteCheck")
+        self.overwrite_check.setChecked(True)
+        self.overwrite_check.setToolTip(
+            "Checked: the brush replaces whatever lies under it. Unchecked: it paints only "
+            "voxels no structure holds, so a gap can be filled without eating into a neighbour."
+        )
+        layout.addWidget(self.overwrite_check, 3, 0, 1, 3)
         self.undo_button = QPushButton("Undo", self)
         self.undo_button.setToolTip("Undo the last stroke (Ctrl+Z)")
         self.undo_button.clicked.connect(self.undo_requested)
         self.redo_button = QPushButton("Redo", self)
         self.redo_button.setToolTip("Redo the stroke undone (Ctrl+Shift+Z)")
         self.redo_button.clicked.connect(self.redo_requested)
-        layout.addWidget(self.undo_button, 3, 0)
-        layout.addWidget(self.redo_button, 3, 1)
+        layout.addWidget(self.undo_button, 4, 0)
+        layout.addWidget(self.redo_button, 4, 1)
         self.set_history(False, False)
         self.setEnabled(False)
 
@@ -118,6 +130,11 @@ class EditPanel(QGroupBox):
     def radius_mm(self) -> float:
         """The brush radius (mm)."""
         return float(self.radius_spin.value())
+
+    @property
+    def overwrite(self) -> bool:
+        """Whether painting replaces other structures (False: unlabelled voxels only)."""
+        return self.overwrite_check.isChecked()
 
     def set_history(self, can_undo: bool, can_redo: bool) -> None:
         """Enable undo and redo as the editor's history allows."""

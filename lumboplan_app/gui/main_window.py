@@ -845,6 +845,7 @@ class MainWindow(QMainWindow):
             view.plane,
             self.edit_panel.radius_mm,
             erase=self.edit_panel.tool == "erase",
+            overwrite=self.edit_panel.overwrite,
         )
         if self.editor.revision != before:
             self.state.set_labels(self.state.labels)  # the views redraw the overlay
@@ -878,11 +879,17 @@ class MainWindow(QMainWindow):
         plane: Plane,
         radius_mm: float,
         erase: bool = False,
+        overwrite: bool = True,
     ) -> bool:
-        """Paint (or erase) one brush dab as one undoable step; the headless brush of tests."""
+        """Paint (or erase) one brush dab as one undoable step; the headless brush of tests.
+
+        ``overwrite`` False paints unlabelled voxels only (the panel's "Paint over other
+        structures" unchecked).
+        """
         if self.editor is None or self.is_busy() or self.editor.in_stroke:
             return False
-        if self.editor.paint(structure, centre_index_zyx, plane, radius_mm, erase) is None:
+        dab = self.editor.paint(structure, centre_index_zyx, plane, radius_mm, erase, overwrite)
+        if dab is None:
             return False
         self._labels_edited()
         return True
