@@ -102,12 +102,18 @@ def write_autosave(case: CaseFile, key: str, case_path: Path | None = None) -> A
 
 
 def pending_autosaves() -> list[Autosave]:
-    """Return the autosaves on disk, newest first (a note that cannot be read is skipped)."""
+    """Return the autosaves on disk, newest first (a note that cannot be read is skipped).
+
+    The hidden temporary files of writes still running, or cut off by a crash, are no
+    autosaves: they are passed over without a warning.
+    """
     folder = _autosave_folder()
     if not folder.is_dir():
         return []
     found = []
     for path in folder.glob("*.lumboplan"):
+        if path.name.startswith("."):
+            continue
         key = path.stem
         try:
             note = json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))

@@ -59,6 +59,18 @@ def test_an_autosave_without_a_readable_note_is_skipped(tmp_path, monkeypatch) -
     assert [autosave.key for autosave in pending_autosaves()] == ["bbbb"]
 
 
+def test_the_temporary_file_of_a_write_cut_off_is_no_autosave(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    monkeypatch.setenv("LUMBOPLAN_HOME", str(tmp_path))
+    write_autosave(small_case(), "aaaa")
+    # What atomic_output leaves when the process dies before its rename.
+    (tmp_path / "autosave" / ".bbbb.lumboplan.x1y2z3.lumboplan").write_bytes(b"half a zip")
+    with caplog.at_level("WARNING"):
+        assert [autosave.key for autosave in pending_autosaves()] == ["aaaa"]
+    assert caplog.records == []
+
+
 def test_recent_cases_newest_first_once_capped_and_existing(tmp_path) -> None:
     recent = RecentCases(tmp_path / "settings" / "recent.json")
     assert recent.paths() == []
