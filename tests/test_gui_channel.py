@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -207,17 +208,52 @@ def test_save_reopen_and_the_unsaved_changes_prompt(
     )
 
 
-def test_a_case_is_not_opened_without_its_scan(planned_window, tmp_path) -> None:
+def test_a_case_is_not_opened_without_its_scan(planned_window, qtbot, tmp_path) -> None:
     window = planned_window
     assert window.cases.save_to(tmp_path / "case.lumboplan")
     # Saved from a volume set directly, the case has no scan reference to follow, and the
     # surgeon cancels the question where it is.
-    assert not window.cases.open_case(tmp_path / "case.lumboplan")
-    assert "needs the scan it was planned on" in window.statusBar().currentMessage()
+    assert window.cases.open_case(tmp_path / "case.lumboplan")
+    qtbot.waitUntil(
+        lambda: "needs the scan it was planned on" in window.statusBar().currentMessage()
+    )
     assert window.cases.path == tmp_path / "case.lumboplan"  # the case shown stays
+    assert not window.is_busy()
     (tmp_path / "broken.lumboplan").write_bytes(b"not a zip")
-    assert not window.cases.open_case(tmp_path / "broken.lumboplan")
-    assert "not a readable LumboPlan case" in window.error_box.text()
+    with qtbot.waitSignal(window.error_box_shown) as shown:
+        assert window.cases.open_case(tmp_path / "broken.lumboplan")
+    assert "not a readable LumboPlan case" in shown.args[0]
+    assert window.error_box.windowTitle() == "LumboPlan could not open the case"
+    assert window.cases.path == tmp_path / "case.lumboplan"
+
+
+def test_a_case_is_read_in_the_background_and_can_be_cancelled(
+    planned_window, qtbot, tmp_path, monkeypatch
+) -> None:
+    from lumboplan_app import session
+
+    window = planned_window
+    assert window.cases.save_to(tmp_path / "case.lumboplan")
+    read_case = session.read_case
+
+    def slow_read(path):
+        time.sleep(1.0)  # a large case: the window must stay responsive meanwhile
+        return read_case(path)
+
+    monkeypatch.setattr(session, "read_case", slow_read)
+    asked = []
+    monkeypatch.setattr(MainWindow, "ask_scan_folder", lambda self, name: asked.append(name))
+    assert window.cases.open_case(tmp_path / "case.lumboplan")
+    assert window.is_busy()
+    assert window.cancel_button.isVisible()
+    assert not window.open_folder_action.isEnabled()
+    assert not window.cases.open_case(tmp_path / "case.lumboplan")  # one thing at a time
+    qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=10_000)
+    assert "Cancelled" in window.statusBar().currentMessage()
+    assert asked == []  # nothing goes on after a cancel
+    assert window.case_plan is not None  # the case shown stays
+    assert window.cases.path == tmp_path / "case.lumboplan"
 
 
 def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
@@ -248,8 +284,9 @@ def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
 
     (tmp_path / "broken.lumboplan").write_bytes(b"not a zip")
     chosen[0] = str(tmp_path / "broken.lumboplan")
-    window.open_case_action.trigger()
-    assert "not a readable LumboPlan case" in window.error_box.text()
+    with qtbot.waitSignal(window.error_box_shown) as shown:
+        window.open_case_action.trigger()
+    assert "not a readable LumboPlan case" in shown.args[0]
     assert asked == ["case.lumboplan"]  # no question for it
 
 

@@ -3,9 +3,9 @@
 A :class:`CaseKeeper` follows the window's work (labels shown, plan, channel moved, labels
 edited), marks the case modified (the title's ``*``), and saves it with
 :func:`lumboplan_app.session.write_case` (atomic: a failed save leaves the previous file and
-the window's work as they were). Opening a case reads it, opens the scan it references (or the
-one the surgeon points to), shows its labels, plans them again and puts each channel back where
-it was left. The headless equivalents are ``lumboplan plan`` and
+the window's work as they were). Opening a case reads it in a worker, opens the scan it
+references (or the one the surgeon points to), shows its labels, plans them again and puts each
+channel back where it was left. The headless equivalents are ``lumboplan plan`` and
 :func:`~lumboplan_app.session.read_case`.
 
 While changes are unsaved the case is autosaved every :data:`AUTOSAVE_INTERVAL_MS` in a worker
@@ -65,6 +65,8 @@ class CaseKeeper(QObject):
         #: The scan shown, as opened (a folder or file), for the case's reference.
         self.scan_path: Path | None = None
         self.modified = False
+        #: The case file being read, and the scan the caller gave for it (None: its own).
+        self._reading: tuple[Path, Path | None] | None = None
         self._opening: CaseFile | None = None
         self._opening_path: Path | None = None
         self._recovering: Autosave | None = None
@@ -179,21 +181,29 @@ class CaseKeeper(QObject):
         return True
 
     def open_case(self, path: Path, scan: Path | None = None) -> bool:
-        """Open a case file: its scan (``scan`` or the one it references), labels and plan.
+        """Start opening a case file: its scan (``scan`` or the one it references), labels, plan.
+
+        The file is read in a worker (a large case takes a second or more), then
+        :meth:`case_read` goes on. Returns False if it cannot start (the window is busy).
+        """
+        if not self.window.read_case_file(Path(path)):
+            return False
+        self._reading = (Path(path), scan)
+        return True
+
+    def case_read(self, case: CaseFile) -> None:
+        """Go on opening the case just read: find its scan and open it.
 
         A scan that is not where the case says (moved, on an unplugged drive) or not named is
-        asked for. Returns False if the file or its scan cannot be opened (with a dialog) or
-        the surgeon does not point to the scan (with a status message).
+        asked for; if the surgeon does not point to it, a status message says the case was not
+        opened, and the case shown stays.
         """
-        from lumboplan_app.session import read_case
-
-        try:
-            case = read_case(Path(path))
-        except LumboPlanError as error:
-            self.window.show_error(str(error), "LumboPlan could not open the case")
-            return False
+        if self._reading is None:
+            return
+        path, scan_path = self._reading
+        self._reading = None
         reference = case.scan.get("reference")
-        scan_path, series = scan, None
+        series = None
         if scan_path is None and reference is not None and Path(reference).exists():
             scan_path, series = Path(reference), case.scan.get("series_id")
         if scan_path is None or not scan_path.exists():
@@ -204,15 +214,17 @@ class CaseKeeper(QObject):
                     "planned on.",
                     10_000,
                 )
-                return False
+                self._recovering = None
+                return
         self._opening = case
-        self._opening_path = Path(path)
+        self._opening_path = path
         if not self.window.open_path(scan_path, series):
             self._opening = None
-            return False
+            self._opening_path = None
+            self._recovering = None
+            return
         # The case shown is being replaced: until it is open, a save asks where.
         self.path = None
-        return True
 
     def _case_name(self, path: Path) -> str:
         """Name the case for the surgeon (an autosave's own file name means nothing to them)."""
@@ -346,9 +358,9 @@ class CaseKeeper(QObject):
         discard_autosave(self.autosave_key)
 
     def recover(self, autosave: Autosave, scan: Path | None = None) -> bool:
-        """Open an autosave a crash left: its scan, labels, plan and channels, as unsaved work.
+        """Start opening an autosave a crash left (scan, labels, plan, channels) as unsaved work.
 
-        Returns False (with a dialog) if it or its scan cannot be opened.
+        Returns False if it cannot start (the window is busy).
         """
         self._recovering = autosave
         if not self.open_case(autosave.path, scan):
@@ -357,7 +369,14 @@ class CaseKeeper(QObject):
         return True
 
     def opening_failed(self) -> None:
-        """Forget the case being opened (its scan, labels or plan could not be opened)."""
+        """Forget the case being opened (it, its scan, labels or plan could not be opened).
+
+        A case file that could not be read changed nothing: the case shown stays as it was.
+        """
+        if self._reading is not None:
+            self._reading = None
+            self._recovering = None
+            return
         if self._opening is None:
             return
         self._opening = None

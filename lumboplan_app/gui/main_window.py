@@ -60,6 +60,7 @@ from lumboplan_app.gui.workers import (
     Job,
     ProgressCallback,
     Worker,
+    case_job,
     load_scan_job,
     mesh_job,
     plan_job,
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     from lumboplan_app.io.series import SeriesInfo
     from lumboplan_app.planning.interactive import ChannelPlanner, PoseAssessment
     from lumboplan_app.planning.plan import CasePlan
+    from lumboplan_app.session import CaseFile
     from lumboplan_app.volume import LabelMap, Volume
 
 logger = logging.getLogger(__name__)
@@ -959,6 +961,23 @@ class MainWindow(QMainWindow):
         )
         if path:
             self.cases.open_case(Path(path))
+
+    def read_case_file(self, path: Path) -> bool:
+        """Start reading the case file at ``path`` in a worker; the case keeper goes on with it.
+
+        Returns False when something is already running (nothing is started).
+        """
+        if self.is_busy() or self._closing:
+            return False
+        worker = Worker(case_job(path), name="case")
+        return self._start_task(
+            worker, f"Opening {path.name}…", self._on_case_read, "LumboPlan could not open the case"
+        )
+
+    def _on_case_read(self, case: CaseFile) -> None:
+        self._finish_task()
+        if not self._closing:
+            self.cases.case_read(case)
 
     def ask_scan_folder(self, case_name: str) -> Path | None:
         """Ask where the scan of the case ``case_name`` is now; None if the surgeon cancels."""

@@ -115,6 +115,25 @@ def load_scan_job(path: Path, series: str | None) -> Job:
     return job
 
 
+def case_job(path: Path) -> Job:
+    """Return a job that reads the case file at ``path`` (a :class:`CaseFile`).
+
+    A damaged, unknown or missing file raises :class:`~lumboplan_app.errors.LoadError`.
+    """
+
+    def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+        from lumboplan_app.errors import Cancelled
+        from lumboplan_app.session import read_case
+
+        progress(0.0, f"Reading the case {path.name}")
+        case = read_case(path)
+        if should_cancel():
+            raise Cancelled()
+        return case
+
+    return job
+
+
 def segment_job(volume: Volume, weights: Path | None) -> Job:
     """Return a job that segments ``volume`` with the model (``weights``; None: the shipped one).
 
