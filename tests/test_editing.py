@@ -75,6 +75,23 @@ def test_painting_without_overwrite_fills_only_unlabelled_voxels() -> None:
     assert labels.array[20, 22, 30] == Structure.NERVES
 
 
+def test_a_fill_only_stroke_undoes_and_redoes_exactly() -> None:
+    labels = empty_labels()
+    labels.array[20, 20:30, 20:40] = Structure.S1
+    original = labels.array.copy()
+    editor = LabelEditor(labels)
+    editor.begin_stroke()
+    for x in range(15, 45, 3):  # along the bone's edge, half on it
+        editor.paint(Structure.NERVES, (20, 29, x), "axial", 3.0, overwrite=False)
+    assert editor.end_stroke() is not None
+    painted = labels.array.copy()
+    assert np.array_equal(painted == Structure.S1, original == Structure.S1)
+    editor.undo()
+    assert np.array_equal(labels.array, original)
+    editor.redo()
+    assert np.array_equal(labels.array, painted)
+
+
 def test_a_stroke_is_one_step_and_undo_redo_restore_exactly() -> None:
     labels = empty_labels()
     labels.array[10:30, 10:40, 10:50] = Structure.S1

@@ -68,7 +68,6 @@ class EditPanel(QGroupBox):
             layout.addWidget(button, 0, column)
             self.tool_buttons[tool] = button
             button.toggled.connect(self._on_tool_toggled)
-        self.tool_buttons["review"].setChecked(True)
         self.structure_combo = QComboBox(self)
         self.structure_combo.setObjectName("brushStructureCombo")
         for structure in SEGMENTED_STRUCTURES:
@@ -93,6 +92,7 @@ class EditPanel(QGroupBox):
             "voxels no structure holds, so a gap can be filled without eating into a neighbour."
         )
         layout.addWidget(self.overwrite_check, 3, 0, 1, 3)
+        self.tool_buttons["review"].setChecked(True)
         self.undo_button = QPushButton("Undo", self)
         self.undo_button.setToolTip("Undo the last stroke (Ctrl+Z)")
         self.undo_button.clicked.connect(self.undo_requested)
@@ -106,6 +106,7 @@ class EditPanel(QGroupBox):
 
     def _on_tool_toggled(self, checked: bool) -> None:
         if checked:
+            self.overwrite_check.setEnabled(self.tool == "paint")  # erasing never overwrites
             self.tool_changed.emit(self.tool)
 
     @property
