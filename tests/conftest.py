@@ -61,7 +61,7 @@ def _private_home(
             lambda self: QMessageBox.StandardButton.Discard,
         )
         monkeypatch.setattr(
-            window_module.MainWindow, "ask_scan_folder", lambda self, case_name: None
+            window_module.MainWindow, "ask_scan_path", lambda self, case_name, reference: None
         )
 
 

@@ -215,7 +215,9 @@ def test_a_case_is_not_opened_without_its_scan(planned_window, qtbot, tmp_path) 
     # surgeon cancels the question where it is.
     assert window.cases.open_case(tmp_path / "case.lumboplan")
     qtbot.waitUntil(
-        lambda: "needs the scan it was planned on" in window.statusBar().currentMessage()
+        lambda: (
+            "needs the scan case.lumboplan was planned on" in window.statusBar().currentMessage()
+        )
     )
     assert window.cases.path == tmp_path / "case.lumboplan"  # the case shown stays
     assert not window.is_busy()
@@ -242,7 +244,7 @@ def test_a_case_is_read_in_the_background_and_can_be_cancelled(
 
     monkeypatch.setattr(session, "read_case", slow_read)
     asked = []
-    monkeypatch.setattr(MainWindow, "ask_scan_folder", lambda self, name: asked.append(name))
+    monkeypatch.setattr(MainWindow, "ask_scan_path", lambda self, name, where: asked.append(name))
     assert window.cases.open_case(tmp_path / "case.lumboplan")
     assert window.is_busy()
     assert window.cancel_button.isVisible()
@@ -273,7 +275,7 @@ def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (chosen[0], ""))
     asked = []
     monkeypatch.setattr(
-        MainWindow, "ask_scan_folder", lambda self, name: asked.append(name) or DEMO / "dicom"
+        MainWindow, "ask_scan_path", lambda self, name, where: asked.append(name) or DEMO / "dicom"
     )
     with qtbot.waitSignal(window.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
         window.open_case_action.trigger()
@@ -379,7 +381,7 @@ def test_autosave_and_recovery_after_a_crash(planned_window, qtbot, monkeypatch)
     monkeypatch.setattr(MainWindow, "ask_recovery", lambda self, description: "recover")
     asked = []
     monkeypatch.setattr(
-        MainWindow, "ask_scan_folder", lambda self, name: asked.append(name) or DEMO / "dicom"
+        MainWindow, "ask_scan_path", lambda self, name, where: asked.append(name) or DEMO / "dicom"
     )
     with qtbot.waitSignal(recovered.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
         assert recovered.offer_recovery()
@@ -423,7 +425,7 @@ def test_saved_cases_are_offered_as_recent(planned_window, qtbot, tmp_path, monk
     # Opened from the menu, a case whose scan is not found asks for it like File > Open case.
     asked = []
     monkeypatch.setattr(
-        MainWindow, "ask_scan_folder", lambda self, name: asked.append(name) or DEMO / "dicom"
+        MainWindow, "ask_scan_path", lambda self, name, where: asked.append(name) or DEMO / "dicom"
     )
     with qtbot.waitSignal(window.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
         actions[1].trigger()

@@ -109,19 +109,35 @@ def create_application() -> QApplication:
 
 
 def create_window(scan: Path | None = None, offer_recovery: bool = False) -> MainWindow:
-    """Create and show the main window; offer work a crash left, else open ``scan`` if given."""
+    """Create and show the main window; offer work a crash left, and open ``scan`` if given.
+
+    ``scan`` (a scan or a case file) opens unless the surgeon recovers work, or once that
+    work could not be recovered.
+    """
     window = MainWindow()
     window.show()
 
-    def start() -> None:
+    def open_given() -> None:
         from lumboplan_app.session import CASE_SUFFIX
 
-        recovering = offer_recovery and window.offer_recovery()
-        if scan is not None and not recovering:
-            if scan.suffix == CASE_SUFFIX:
-                window.cases.open_case(scan)
-            else:
-                window.open_path(scan)
+        if scan is None:
+            return
+        if scan.suffix == CASE_SUFFIX:
+            window.cases.open_case(scan)
+        else:
+            window.open_path(scan)
+
+    def after_recovery(opened: bool) -> None:
+        window.cases.recovery_ended.disconnect(after_recovery)
+        if not opened:
+            open_given()
+
+    def start() -> None:
+        if offer_recovery and window.offer_recovery():
+            # The recovered work comes first; what was given opens if it could not be recovered.
+            window.cases.recovery_ended.connect(after_recovery)
+        else:
+            open_given()
 
     QTimer.singleShot(0, start)
     return window

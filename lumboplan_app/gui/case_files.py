@@ -49,12 +49,15 @@ class CaseKeeper(QObject):
         The case became modified (True) or was saved or opened (False).
     case_opened(object)
         A case file was opened and its plan restored (the path).
+    recovery_ended(bool)
+        A recovery started with :meth:`recover` ended: opened (True) or not (False).
     autosaved(object)
         The case was autosaved (the :class:`~lumboplan_app.recovery.Autosave`).
     """
 
     modified_changed = Signal(bool)
     case_opened = Signal(object)
+    recovery_ended = Signal(bool)
     autosaved = Signal(object)
 
     def __init__(self, window: MainWindow) -> None:
@@ -67,6 +70,7 @@ class CaseKeeper(QObject):
         self.modified = False
         #: The case file being read, and the scan the caller gave for it (None: its own).
         self._reading: tuple[Path, Path | None] | None = None
+        #: The case whose scan is being opened, and its file.
         self._opening: CaseFile | None = None
         self._opening_path: Path | None = None
         self._recovering: Autosave | None = None
@@ -104,12 +108,15 @@ class CaseKeeper(QObject):
         self.window.setWindowModified(self.modified)
 
     def scan_shown(self, path: Path | None) -> None:
-        """Start a new, unsaved case for a new scan (unless a case is being opened)."""
+        """Start a new, unsaved case for a new scan, or for the scan of the case being opened.
+
+        The case shown before is gone (its changes were saved or discarded when the surgeon
+        was asked), so is its autosave. A case being opened gets its file back once open.
+        """
         self.scan_path = path
-        if self._opening is None:
-            self.discard_autosave()
-            self.path = None
-            self._new_autosave_key()
+        self.discard_autosave()
+        self._new_autosave_key()
+        self.path = None
         self.set_modified(False)
 
     def _new_autosave_key(self) -> None:
@@ -186,7 +193,8 @@ class CaseKeeper(QObject):
         The file is read in a worker (a large case takes a second or more), then
         :meth:`case_read` goes on. Returns False if it cannot start (the window is busy).
         """
-        if not self.window.read_case_file(Path(path)):
+        name = self._case_name(path)
+        if not self.window.read_case_file(Path(path), name, self._recovering is not None):
             return False
         self._reading = (Path(path), scan)
         return True
@@ -196,35 +204,28 @@ class CaseKeeper(QObject):
 
         A scan that is not where the case says (moved, on an unplugged drive) or not named is
         asked for; if the surgeon does not point to it, a status message says the case was not
-        opened, and the case shown stays.
+        opened, and the case shown stays. The case's series is opened wherever its scan is now.
         """
         if self._reading is None:
             return
         path, scan_path = self._reading
-        self._reading = None
         reference = case.scan.get("reference")
-        series = None
         if scan_path is None and reference is not None and Path(reference).exists():
-            scan_path, series = Path(reference), case.scan.get("series_id")
+            scan_path = Path(reference)
         if scan_path is None or not scan_path.exists():
-            scan_path = self.window.ask_scan_folder(self._case_name(path))
+            scan_path = self.window.ask_scan_path(self._case_name(path), reference)
             if scan_path is None:
                 self.window.statusBar().showMessage(
-                    f"{self._case_name(path)} was not opened: LumboPlan needs the scan it was "
-                    "planned on.",
+                    f"Not opened: LumboPlan needs the scan {self._case_name(path)} was planned on.",
                     10_000,
                 )
-                self._recovering = None
+                self.opening_failed()
                 return
+        self._reading = None
         self._opening = case
         self._opening_path = path
-        if not self.window.open_path(scan_path, series):
-            self._opening = None
-            self._opening_path = None
-            self._recovering = None
-            return
-        # The case shown is being replaced: until it is open, a save asks where.
-        self.path = None
+        if not self.window.open_path(scan_path, case.scan.get("series_id")):
+            self.opening_failed()
 
     def _case_name(self, path: Path) -> str:
         """Name the case for the surgeon (an autosave's own file name means nothing to them)."""
@@ -290,6 +291,8 @@ class CaseKeeper(QObject):
             if path is not None:
                 self._remember(path)
         self.case_opened.emit(path)
+        if recovered is not None:
+            self.recovery_ended.emit(True)
 
     def _remember(self, path: Path) -> None:
         from lumboplan_app.recovery import RecentCases
@@ -362,6 +365,8 @@ class CaseKeeper(QObject):
 
         Returns False if it cannot start (the window is busy).
         """
+        if self._reading is not None or self._opening is not None:
+            return False
         self._recovering = autosave
         if not self.open_case(autosave.path, scan):
             self._recovering = None
@@ -371,16 +376,15 @@ class CaseKeeper(QObject):
     def opening_failed(self) -> None:
         """Forget the case being opened (it, its scan, labels or plan could not be opened).
 
-        A case file that could not be read changed nothing: the case shown stays as it was.
+        Until its scan is shown nothing was changed: the case shown keeps its file and
+        autosave. Once shown, the scan is a new, unsaved case (:meth:`scan_shown`).
         """
-        if self._reading is not None:
-            self._reading = None
-            self._recovering = None
+        if self._reading is None and self._opening is None:
             return
-        if self._opening is None:
-            return
+        recovering = self._recovering is not None
+        self._reading = None
         self._opening = None
         self._opening_path = None
         self._recovering = None
-        self.path = None
-        self._new_autosave_key()
+        if recovering:
+            self.recovery_ended.emit(False)

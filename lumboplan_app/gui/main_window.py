@@ -962,29 +962,50 @@ class MainWindow(QMainWindow):
         if path:
             self.cases.open_case(Path(path))
 
-    def read_case_file(self, path: Path) -> bool:
+    def read_case_file(self, path: Path, name: str, autosave: bool = False) -> bool:
         """Start reading the case file at ``path`` in a worker; the case keeper goes on with it.
 
-        Returns False when something is already running (nothing is started).
+        ``name`` is the case as the surgeon knows it; ``autosave`` says the file is the autosave
+        of a case. Returns False when something is already running (nothing is started).
         """
         if self.is_busy() or self._closing:
             return False
-        worker = Worker(case_job(path), name="case")
+        worker = Worker(case_job(path, name, autosave), name="case")
         return self._start_task(
-            worker, f"Opening {path.name}…", self._on_case_read, "LumboPlan could not open the case"
+            worker, f"Opening {name}…", self._on_case_read, "LumboPlan could not open the case"
         )
 
     def _on_case_read(self, case: CaseFile) -> None:
+        worker = self._task_worker
+        cancelled = worker is not None and worker.is_cancel_requested()
         self._finish_task()
-        if not self._closing:
+        if self._closing:
+            return
+        if cancelled:  # the cancel came as the read ended: it still counts
+            self.cases.opening_failed()
+            self.statusBar().showMessage("Cancelled; nothing was changed.", 8000)
+        else:
             self.cases.case_read(case)
 
-    def ask_scan_folder(self, case_name: str) -> Path | None:
-        """Ask where the scan of the case ``case_name`` is now; None if the surgeon cancels."""
-        folder = QFileDialog.getExistingDirectory(
-            self, f"Where is the scan of {case_name} (its DICOM folder)?", str(self._last_folder)
-        )
-        return Path(folder) if folder else None
+    def ask_scan_path(self, case_name: str, reference: str | None) -> Path | None:
+        """Ask where the scan of the case ``case_name`` is now; None if the surgeon cancels.
+
+        ``reference`` is where the scan was: a folder is asked for, or an image file if the
+        scan was one.
+        """
+        from lumboplan_app.io import VOLUME_SUFFIXES
+
+        title = f"Where is the scan of {case_name} now?"
+        if reference is not None and reference.lower().endswith(VOLUME_SUFFIXES):
+            patterns = " ".join(f"*{suffix}" for suffix in VOLUME_SUFFIXES)
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, title, str(self._last_folder), f"Images ({patterns})"
+            )
+        else:
+            chosen = QFileDialog.getExistingDirectory(
+                self, f"{title} (its DICOM folder)", str(self._last_folder)
+            )
+        return Path(chosen) if chosen else None
 
     def _fill_recent_menu(self) -> None:
         from lumboplan_app.recovery import RecentCases
@@ -1439,7 +1460,8 @@ class MainWindow(QMainWindow):
         worker = self._load_worker
         if worker is not None:
             self._finish_load(worker)
-        self.cases.opening_failed()
+        if self._closing or not isinstance(error, SeriesChoiceRequired):
+            self.cases.opening_failed()  # a case being opened waits for the series chosen
         if self._closing:
             return
         if isinstance(error, Cancelled):
@@ -1475,6 +1497,7 @@ class MainWindow(QMainWindow):
 
     def _on_series_dialog_rejected(self) -> None:
         self.series_dialog = None
+        self.cases.opening_failed()
         self.statusBar().showMessage("No series chosen; nothing was changed.", 8000)
 
     def _on_series_chosen(self, info: SeriesInfo) -> None:
@@ -1653,7 +1676,7 @@ class MainWindow(QMainWindow):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         """Accept a dropped folder or file."""
-        if event.mimeData().hasUrls() and not self.is_loading():
+        if event.mimeData().hasUrls() and not self.is_busy():
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:

@@ -115,18 +115,29 @@ def load_scan_job(path: Path, series: str | None) -> Job:
     return job
 
 
-def case_job(path: Path) -> Job:
+def case_job(path: Path, name: str, autosave: bool = False) -> Job:
     """Return a job that reads the case file at ``path`` (a :class:`CaseFile`).
 
-    A damaged, unknown or missing file raises :class:`~lumboplan_app.errors.LoadError`.
+    ``name`` is the case as the surgeon knows it; ``autosave`` says the file is the autosave
+    of a case (its own file name means nothing to the surgeon). A damaged, unknown or missing
+    file raises :class:`~lumboplan_app.errors.LoadError`.
     """
 
     def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
-        from lumboplan_app.errors import Cancelled
+        from lumboplan_app.errors import Cancelled, LoadError
         from lumboplan_app.session import read_case
 
-        progress(0.0, f"Reading the case {path.name}")
-        case = read_case(path)
+        progress(0.0, f"Reading {name}")
+        try:
+            case = read_case(path)
+        except LoadError as error:
+            if not autosave:
+                raise
+            raise type(error)(
+                f"The work autosaved for {name} cannot be read: the autosave is damaged or "
+                "from a newer LumboPlan. Discard it when LumboPlan offers it at its next start, "
+                "then open the case or the scan again."
+            ) from error
         if should_cancel():
             raise Cancelled()
         return case

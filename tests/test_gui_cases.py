@@ -1,0 +1,135 @@
+"""Opening a case in the window when its scan moved, fails, or sits among other series; recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from lumboplan_app.gui.app import create_window
+from lumboplan_app.gui.main_window import MainWindow
+from lumboplan_app.io import list_series
+from lumboplan_app.labels import Structure
+from lumboplan_app.recovery import pending_autosaves, write_autosave
+from lumboplan_app.session import CaseFile
+from lumboplan_app.volume import Grid, LabelMap
+from tests.conftest import show_main_window
+
+pytestmark = pytest.mark.gui
+
+LOAD_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot) -> MainWindow:
+    return show_main_window(qtbot, (900, 700))
+
+
+def save_case(window: MainWindow, qtbot, scan: Path, series: str | None, case: Path) -> Path:
+    """Open ``scan`` (its ``series``), put a block of L5 over it and save the case as ``case``."""
+    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
+        assert window.open_path(scan, series)
+    grid = window.state.volume.grid
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[3:8, 4:10, 5:12] = Structure.L5
+    window.show_labels(LabelMap(labels, grid))
+    assert window.cases.save_to(case)
+    return case
+
+
+def answer_scan_question(monkeypatch, answer: Path | None) -> list[tuple[str, str | None]]:
+    """Answer 'where is the scan?' with ``answer``; return the questions asked."""
+    asked: list[tuple[str, str | None]] = []
+
+    def ask(self, name: str, reference: str | None) -> Path | None:
+        asked.append((name, reference))
+        return answer
+
+    monkeypatch.setattr(MainWindow, "ask_scan_path", ask)
+    return asked
+
+
+def test_a_moved_study_opens_the_case_own_series(window, qtbot, make_series, tmp_path, monkeypatch):
+    make_series(folder="study/t2", series_description="T2 SPACE sag", series_number=3)
+    make_series(folder="study/t1", series_description="T1 TSE sag", series_number=4)
+    t2 = next(
+        info for info in list_series(tmp_path / "study") if info.description == "T2 SPACE sag"
+    )
+    case = save_case(window, qtbot, tmp_path / "study", t2.series_id, tmp_path / "t2.lumboplan")
+    (tmp_path / "study").rename(tmp_path / "moved")
+    asked = answer_scan_question(monkeypatch, tmp_path / "moved")
+    with qtbot.waitSignal(window.cases.case_opened, timeout=LOAD_TIMEOUT_MS):
+        assert window.cases.open_case(case)
+    assert asked == [("t2.lumboplan", str(tmp_path / "study"))]
+    # Two series in the folder: the case's own opened, without the chooser.
+    assert window.series_dialog is None
+    assert window.state.volume.meta.series_description == "T2 SPACE sag"
+    assert np.count_nonzero(window.state.labels.array == Structure.L5) == 5 * 6 * 7
+    assert window.cases.path == case
+    assert window.windowTitle().startswith("t2")
+
+
+def test_a_case_scan_among_several_series_is_chosen_in_the_chooser(
+    window, qtbot, make_series, tmp_path, monkeypatch
+) -> None:
+    scan = make_series(folder="only/t2", series_description="T2 SPACE sag")
+    case = save_case(window, qtbot, scan, None, tmp_path / "case.lumboplan")  # names no series
+    (tmp_path / "only").rename(tmp_path / "cd")
+    make_series(folder="cd/t1", series_description="T1 TSE sag")
+    answer_scan_question(monkeypatch, tmp_path / "cd")
+    assert window.cases.open_case(case)
+    qtbot.waitUntil(lambda: window.series_dialog is not None and window.series_dialog.isVisible())
+    dialog = window.series_dialog
+    rows = [dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())]
+    dialog.select_index(rows.index("T2 SPACE sag"))
+    # The case goes on opening with the series chosen: its labels come back over it.
+    with qtbot.waitSignal(window.cases.case_opened, timeout=LOAD_TIMEOUT_MS):
+        qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    assert window.state.labels is not None
+    assert window.cases.path == case
+
+
+def test_a_case_whose_scan_fails_to_open_leaves_the_case_shown(
+    window, qtbot, make_series, tmp_path, monkeypatch
+) -> None:
+    scan = make_series(folder="scan")
+    shown = save_case(window, qtbot, scan, None, tmp_path / "shown.lumboplan")
+    other = tmp_path / "other.lumboplan"
+    assert window.cases.save_to(other)
+    assert window.cases.save_to(shown)  # the case shown is 'shown', saved
+    key, title = window.cases.autosave_key, window.windowTitle()
+    scan.rename(tmp_path / "gone")
+    (tmp_path / "empty").mkdir()
+    answer_scan_question(monkeypatch, tmp_path / "empty")  # the surgeon points to a wrong folder
+    with qtbot.waitSignal(window.error_box_shown, timeout=LOAD_TIMEOUT_MS):
+        assert window.cases.open_case(other)
+    qtbot.waitUntil(lambda: not window.is_busy())
+    # Nothing was replaced: the case shown keeps its file (Ctrl+S saves there), autosave, title.
+    assert window.cases.path == shown
+    assert window.cases.autosave_key == key
+    assert window.windowTitle() == title
+    assert window.state.labels is not None
+
+
+def test_work_that_cannot_be_recovered_lets_the_scan_given_open(
+    qtbot, make_series, monkeypatch
+) -> None:
+    scan = make_series(series_description="given")
+    grid = Grid((2, 2, 2), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    autosave = write_autosave(CaseFile(LabelMap(np.zeros((2, 2, 2), np.uint8), grid), {}), "abcd")
+    autosave.path.write_bytes(b"cut off")
+    monkeypatch.setattr(MainWindow, "ask_recovery", lambda self, description: "recover")
+    shown: list[str] = []
+    monkeypatch.setattr(
+        MainWindow, "show_error", lambda self, message, title="": shown.append(message)
+    )
+    window = create_window(scan, offer_recovery=True)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS) as loaded:
+        pass
+    assert loaded.args[0].meta.series_description == "given"
+    assert len(shown) == 1
+    assert shown[0].startswith("The work autosaved for the recovered case cannot be read")
+    assert pending_autosaves() == [autosave]  # offered again at the next start
