@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 HOME_VARIABLE = "LUMBOPLAN_HOME"
 RECENT_LIMIT = 10
+#: Age after which a temporary file in the autosave folder is a crash's leftover (s).
+ABANDONED_AFTER_S = 24 * 3600
 _AUTOSAVE_FOLDER = "autosave"
 _RECENT_FILE = "recent_cases.json"
 
@@ -123,6 +126,26 @@ def pending_autosaves() -> list[Autosave]:
         except (OSError, ValueError, KeyError, TypeError):
             logger.warning("an autosave note could not be read; that autosave is skipped")
     return sorted(found, key=lambda autosave: autosave.saved, reverse=True)
+
+
+def remove_abandoned_temporaries(older_than_s: float = ABANDONED_AFTER_S) -> int:
+    """Delete the temporary files that crashed autosave writes left; return how many.
+
+    Only those older than ``older_than_s``: a younger one may be a write another LumboPlan
+    is making now. Each can be as large as a case.
+    """
+    folder = _autosave_folder()
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.glob(".*"):  # only atomic writes make hidden files here
+        try:
+            if time.time() - path.stat().st_mtime > older_than_s:
+                path.unlink()
+                removed += 1
+        except OSError:
+            logger.warning("a temporary autosave file could not be removed")
+    return removed
 
 
 def discard_autosave(key: str) -> None:

@@ -1,17 +1,21 @@
 """Autosave and recovery, and the recent cases, in a private LUMBOPLAN_HOME."""
 
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 
 from lumboplan_app.recovery import (
+    ABANDONED_AFTER_S,
     RECENT_LIMIT,
     RecentCases,
     autosave_key,
     data_folder,
     discard_autosave,
     pending_autosaves,
+    remove_abandoned_temporaries,
     write_autosave,
 )
 from lumboplan_app.session import CaseFile, read_case
@@ -59,7 +63,7 @@ def test_an_autosave_without_a_readable_note_is_skipped(tmp_path, monkeypatch) -
     assert [autosave.key for autosave in pending_autosaves()] == ["bbbb"]
 
 
-def test_the_temporary_file_of_a_write_cut_off_is_no_autosave(
+def test_temporary_files_of_writes_cut_off_are_no_autosaves_and_go_when_old(
     tmp_path, monkeypatch, caplog
 ) -> None:
     monkeypatch.setenv("LUMBOPLAN_HOME", str(tmp_path))
@@ -69,6 +73,16 @@ def test_the_temporary_file_of_a_write_cut_off_is_no_autosave(
     with caplog.at_level("WARNING"):
         assert [autosave.key for autosave in pending_autosaves()] == ["aaaa"]
     assert caplog.records == []
+    # Young, it may be another LumboPlan's write in progress: kept. A day old: removed.
+    assert remove_abandoned_temporaries() == 0
+    note = tmp_path / "autosave" / ".bbbb.json.a1b2c3.json"
+    note.write_text("{", encoding="utf-8")
+    day_ago = time.time() - ABANDONED_AFTER_S - 60
+    os.utime(note, (day_ago, day_ago))
+    assert remove_abandoned_temporaries() == 1
+    assert not note.exists()
+    assert (tmp_path / "autosave" / ".bbbb.lumboplan.x1y2z3.lumboplan").exists()
+    assert [autosave.key for autosave in pending_autosaves()] == ["aaaa"]
 
 
 def test_recent_cases_newest_first_once_capped_and_existing(tmp_path) -> None:

@@ -1026,9 +1026,17 @@ class MainWindow(QMainWindow):
         return self.cases.open_case(path)
 
     def offer_recovery(self) -> bool:
-        """Offer the newest autosave a crash left; True if recovering started."""
-        from lumboplan_app.recovery import discard_autosave, pending_autosaves
+        """Offer the newest autosave a crash left; True if recovering started.
 
+        Temporary files that crashed autosave writes left a day or more ago are deleted.
+        """
+        from lumboplan_app.recovery import (
+            discard_autosave,
+            pending_autosaves,
+            remove_abandoned_temporaries,
+        )
+
+        remove_abandoned_temporaries()
         pending = pending_autosaves()
         if not pending:
             return False
