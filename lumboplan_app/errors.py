@@ -65,7 +65,7 @@ class IncompleteSeriesError(LoadError):
 
 
 class SeriesChoiceRequired(LoadError):
-    """The path holds several series; the caller must choose one.
+    """The path holds several series, or not the one asked for; the caller must choose one.
 
     Attributes
     ----------
@@ -73,12 +73,12 @@ class SeriesChoiceRequired(LoadError):
         What was found, in the order the listing shows them (index 1 first).
     """
 
-    def __init__(self, series: Sequence[SeriesInfo]) -> None:
+    def __init__(self, series: Sequence[SeriesInfo], message: str | None = None) -> None:
         self.series = list(series)
-        super().__init__(f"This folder holds {len(self.series)} series; choose one.")
+        super().__init__(message or f"This folder holds {len(self.series)} series; choose one.")
 
-    def __reduce__(self) -> tuple[type, tuple[list[SeriesInfo]]]:
-        return (type(self), (self.series,))
+    def __reduce__(self) -> tuple[type, tuple[list[SeriesInfo], str]]:
+        return (type(self), (self.series, str(self)))
 
 
 class VolumeSizeError(LoadError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,29 @@ def test_a_case_scan_among_several_series_is_chosen_in_the_chooser(
         qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     assert window.state.labels is not None
     assert window.cases.path == case
+
+
+def test_a_folder_without_the_case_series_offers_its_own(
+    window, qtbot, make_series, tmp_path, monkeypatch
+) -> None:
+    make_series(folder="study/t2", series_description="T2 SPACE sag")
+    make_series(folder="study/t1", series_description="T1 TSE sag")
+    t2 = next(info for info in list_series(tmp_path / "study") if info.description.startswith("T2"))
+    case = save_case(window, qtbot, tmp_path / "study", t2.series_id, tmp_path / "case.lumboplan")
+    shutil.rmtree(tmp_path / "study")
+    # Exported again: the same images under new series UIDs.
+    make_series(folder="export/t2", series_description="T2 SPACE sag")
+    make_series(folder="export/t1", series_description="T1 TSE sag")
+    answer_scan_question(monkeypatch, tmp_path / "export")
+    assert window.cases.open_case(case)
+    qtbot.waitUntil(lambda: window.series_dialog is not None and window.series_dialog.isVisible())
+    assert "not in this folder" in window.statusBar().currentMessage()
+    dialog = window.series_dialog
+    rows = [dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())]
+    dialog.select_index(rows.index("T2 SPACE sag"))
+    with qtbot.waitSignal(window.cases.case_opened, timeout=LOAD_TIMEOUT_MS):
+        qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    assert window.state.labels is not None
 
 
 def test_a_case_whose_scan_fails_to_open_leaves_the_case_shown(

@@ -1475,7 +1475,7 @@ class MainWindow(QMainWindow):
         if isinstance(error, Cancelled):
             self.statusBar().showMessage("Opening cancelled; nothing was changed.", 8000)
         elif isinstance(error, SeriesChoiceRequired):
-            self.statusBar().clearMessage()
+            self.statusBar().showMessage(str(error))
             self._choose_series(error.series)
         elif isinstance(error, LumboPlanError):
             self.statusBar().clearMessage()

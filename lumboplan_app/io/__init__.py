@@ -143,7 +143,8 @@ def read_scan(
     Raises
     ------
     SeriesChoiceRequired
-        If the path holds several series and ``series`` is None; it lists them.
+        If the path holds several series and ``series`` is None, or ``series`` is an id not
+        found here; it lists the series found.
     LoadError
         Or one of its subclasses, with a message a surgeon can act on.
     """
@@ -206,6 +207,11 @@ def _choose(
             return stacks[matches[0]]
         if len(matches) > 1:
             raise SeriesChoiceRequired([infos[i] for i in matches])
+        # A series id from elsewhere (a case whose scan moved): this folder's own are offered.
+        raise SeriesChoiceRequired(
+            infos,
+            f"The series asked for is not in this folder, which holds {len(infos)}; choose one.",
+        )
     raise NotAnImageError(
         f"There is no series '{series}' here; there are {len(stacks)} (1 to {len(stacks)}). "
         "'lumboplan info' lists them."
