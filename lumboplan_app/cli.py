@@ -344,9 +344,9 @@ def _command_info(arguments: argparse.Namespace) -> int:
         try:
             with _progress_bar("Reading scan") as progress:
                 chosen = source.read(arguments.series, progress)
-        except LoadError:
-            if not arguments.json:
-                print(_info_text(listing, None))
+        except LoadError as error:
+            if not arguments.json and not isinstance(error, SeriesChoiceRequired):
+                print(_info_text(listing, None))  # main() lists the series of a choice itself
             raise
     if arguments.json:
         print(json.dumps(_info_json(listing, chosen), indent=2))

@@ -107,6 +107,12 @@ def test_several_series_without_choice_lists_them(make_series, tmp_path, capsys)
     assert "holds 2 series" in err
     assert "  1: " in err
     assert "  2: " in err
+    # A series id that is not there: said with the id, the series listed once.
+    assert main(["info", str(tmp_path / "cd"), "--series", "1.2.3.4"]) == 1
+    out, err = capsys.readouterr()
+    assert "The series '1.2.3.4' is not in this folder, which holds 2." in err
+    assert err.count("  1: ") == 1
+    assert out == ""
 
 
 def test_missing_slice_names_the_gap(make_series, capsys) -> None:

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from lumboplan_app.errors import PlanningError
+from lumboplan_app.gui import main_window as main_window_module
 from lumboplan_app.gui.app import create_window
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.io import list_series
@@ -82,14 +84,16 @@ def test_a_case_scan_among_several_series_is_chosen_in_the_chooser(
     answer_scan_question(monkeypatch, tmp_path / "cd")
     assert window.cases.open_case(case)
     qtbot.waitUntil(lambda: window.series_dialog is not None and window.series_dialog.isVisible())
+    assert "planned on: 'T2 SPACE sag' (12 x 20 x 16 voxels)" in window.statusBar().currentMessage()
     dialog = window.series_dialog
-    rows = [dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())]
-    dialog.select_index(rows.index("T2 SPACE sag"))
+    assert dialog.selected_series().description == "T2 SPACE sag"  # the case's own, preselected
     # The case goes on opening with the series chosen: its labels come back over it.
     with qtbot.waitSignal(window.cases.case_opened, timeout=LOAD_TIMEOUT_MS):
         qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    assert window.state.volume.meta.series_description == "T2 SPACE sag"
     assert window.state.labels is not None
     assert window.cases.path == case
+    assert window.error_box is None  # its own series (the same UID): no warning
 
 
 def test_a_folder_without_the_case_series_offers_its_own(
@@ -106,13 +110,18 @@ def test_a_folder_without_the_case_series_offers_its_own(
     answer_scan_question(monkeypatch, tmp_path / "export")
     assert window.cases.open_case(case)
     qtbot.waitUntil(lambda: window.series_dialog is not None and window.series_dialog.isVisible())
-    assert "not in this folder" in window.statusBar().currentMessage()
+    assert "is not in this folder" in window.statusBar().currentMessage()
     dialog = window.series_dialog
-    rows = [dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())]
-    dialog.select_index(rows.index("T2 SPACE sag"))
-    with qtbot.waitSignal(window.cases.case_opened, timeout=LOAD_TIMEOUT_MS):
+    t1 = next(info for info in dialog.series if info.description == "T1 TSE sag")
+    dialog.select_index(t1.index)  # the surgeon picks the wrong one: same grid, other series
+    with (
+        qtbot.waitSignal(window.cases.case_opened, timeout=LOAD_TIMEOUT_MS),
+        qtbot.waitSignal(window.error_box_shown) as warned,
+    ):
         qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     assert window.state.labels is not None
+    assert "not the series the case was planned on (that was 'T2 SPACE sag'" in warned.args[0]
+    assert window.error_box.windowTitle() == "Check the series"
 
 
 def test_a_case_whose_scan_fails_to_open_leaves_the_case_shown(
@@ -135,6 +144,43 @@ def test_a_case_whose_scan_fails_to_open_leaves_the_case_shown(
     assert window.cases.autosave_key == key
     assert window.windowTitle() == title
     assert window.state.labels is not None
+
+
+def test_planning_that_fails_while_a_recovered_case_opens_keeps_the_work(
+    window, qtbot, make_series, monkeypatch
+) -> None:
+    scan = make_series()
+    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
+        assert window.open_path(scan)
+    labels = np.zeros(window.state.volume.grid.shape_zyx, np.uint8)
+    labels[3:8, 4:10, 5:12] = Structure.L5
+    planned = CaseFile(
+        LabelMap(labels, window.state.volume.grid),
+        {"sides": {"left": {}}},  # planned once: opening it plans again
+        scan={"reference": str(scan), "summary": {}},
+    )
+    autosave = write_autosave(planned, "feed", Path("/cases/spine.lumboplan"))
+
+    def failing_plan(labels):
+        def job(progress, should_cancel):
+            raise PlanningError("No L5/S1 disc was found between L5 and S1.")
+
+        return job
+
+    monkeypatch.setattr(main_window_module, "plan_job", failing_plan)
+    with (
+        qtbot.waitSignal(window.cases.recovery_ended, timeout=LOAD_TIMEOUT_MS) as ended,
+        qtbot.waitSignal(window.error_box_shown, timeout=LOAD_TIMEOUT_MS) as shown,
+    ):
+        assert window.cases.recover(autosave)
+    # The labels are back; only the plan failed: the work is recovered, under its autosave.
+    assert ended.args == [True]
+    assert "The case is open without its plan: plan again (Ctrl+P)." in shown.args[0]
+    assert np.count_nonzero(window.state.labels.array == Structure.L5) == 5 * 6 * 7
+    assert window.cases.autosave_key == "feed"
+    assert window.cases.path == Path("/cases/spine.lumboplan")
+    assert window.cases.modified
+    assert [pending.key for pending in pending_autosaves()] == ["feed"]
 
 
 def test_work_that_cannot_be_recovered_lets_the_scan_given_open(

@@ -124,12 +124,13 @@ def test_two_series_are_listed_and_chosen(make_series, tmp_path: Path) -> None:
     with pytest.raises(NotAnImageError, match="no series '5'"):
         read_scan(tmp_path / "cd", series=5)
     # An id from elsewhere (a moved case's series) lists what is here to choose from.
-    with pytest.raises(SeriesChoiceRequired, match="not in this folder, which holds 2") as error:
-        read_scan(tmp_path / "cd", series="1.2.826.0.1.3680043.8.498.1")
-    assert [i.series_id for i in error.value.series] == [i.series_id for i in listing]
-    carried = pickle.loads(pickle.dumps(error.value))  # as it comes back from the child reader
-    assert str(carried) == str(error.value)
-    assert carried.series == error.value.series
+    elsewhere = "1.2.826.0.1.3680043.8.498.1"
+    with pytest.raises(SeriesChoiceRequired, match=f"'{elsewhere}' is not in this folder") as moved:
+        read_scan(tmp_path / "cd", series=elsewhere)
+    assert [i.series_id for i in moved.value.series] == [i.series_id for i in listing]
+    carried = pickle.loads(pickle.dumps(moved.value))  # as it comes back from the child reader
+    assert str(carried) == str(moved.value)
+    assert carried.series == moved.value.series
 
 
 def test_a_scan_source_lists_and_reads_with_each_header_read_once(

@@ -70,9 +70,10 @@ class CaseKeeper(QObject):
         self.modified = False
         #: The case file being read, and the scan the caller gave for it (None: its own).
         self._reading: tuple[Path, Path | None] | None = None
-        #: The case whose scan is being opened, and its file.
+        #: The case whose scan is being opened, its file, and whether its labels are shown.
         self._opening: CaseFile | None = None
         self._opening_path: Path | None = None
+        self._opening_labels_shown = False
         self._recovering: Autosave | None = None
         #: The autosave's key of the case shown (a hash; new for every new case).
         self.autosave_key = ""
@@ -249,6 +250,17 @@ class CaseKeeper(QObject):
             )
             return
         self.window.show_labels(case.labels)
+        self._opening_labels_shown = True
+        planned_on = case.scan.get("summary") or {}
+        if planned_on.get("case_key") and planned_on["case_key"] != state.volume.meta.case_key:
+            self.window.show_error(
+                f"This is not the series the case was planned on (that was "
+                f"'{planned_on.get('series_description') or 'unnamed'}'; this is "
+                f"'{state.volume.meta.series_description or 'unnamed'}'). The case's labels lie on "
+                "the same voxel grid and are shown over it: check that they fit the anatomy "
+                "before relying on the plan.",
+                "Check the series",
+            )
         if case.plan.get("sides"):
             self.window.plan()
         else:
@@ -278,10 +290,12 @@ class CaseKeeper(QObject):
         recovered = self._recovering
         self._opening = None
         self._opening_path = None
+        self._opening_labels_shown = False
         self._recovering = None
         if recovered is not None:
             # Recovered work is unsaved work: it keeps its autosave until saved, under the
-            # case file it belonged to (if any).
+            # case file it belonged to (if any). One written while it opened goes.
+            self.discard_autosave()
             self.autosave_key = recovered.key
             self.path = None if recovered.case_path is None else Path(recovered.case_path)
             self.set_modified(True)
@@ -373,18 +387,38 @@ class CaseKeeper(QObject):
             return False
         return True
 
-    def opening_failed(self) -> None:
+    def opening_failed(self, keep_labels_shown: bool = True) -> bool:
         """Forget the case being opened (it, its scan, labels or plan could not be opened).
 
         Until its scan is shown nothing was changed: the case shown keeps its file and
-        autosave. Once shown, the scan is a new, unsaved case (:meth:`scan_shown`).
+        autosave. Once shown, the scan is a new, unsaved case (:meth:`scan_shown`). Once its
+        labels are shown, only planning failed or was cancelled: with ``keep_labels_shown``
+        (not while the window closes) the case is open without its plan, and True is returned.
         """
+        if keep_labels_shown and self._opening is not None and self._opening_labels_shown:
+            self._finish_opening()
+            return True
         if self._reading is None and self._opening is None:
-            return
+            return False
         recovering = self._recovering is not None
         self._reading = None
         self._opening = None
         self._opening_path = None
+        self._opening_labels_shown = False
         self._recovering = None
         if recovering:
             self.recovery_ended.emit(False)
+        return False
+
+    def series_planned_on(self) -> tuple[str, str] | None:
+        """Describe the series the case being opened was planned on; None if none is opening.
+
+        Returns its series description and a line for the surgeon (description and size).
+        """
+        if self._opening is None:
+            return None
+        summary = self._opening.scan.get("summary") or {}
+        description = summary.get("series_description") or ""
+        size = " x ".join(str(n) for n in summary.get("size_xyz") or [])
+        line = f"'{description or 'unnamed'}'" + (f" ({size} voxels)" if size else "")
+        return description, line

@@ -983,7 +983,7 @@ class MainWindow(QMainWindow):
             return
         if cancelled:  # the cancel came as the read ended: it still counts
             self.cases.opening_failed()
-            self.statusBar().showMessage("Cancelled; nothing was changed.", 8000)
+            self.statusBar().showMessage("Cancelled. Nothing was changed.", 8000)
         else:
             self.cases.case_read(case)
 
@@ -1404,16 +1404,23 @@ class MainWindow(QMainWindow):
     def _on_task_failed(self, error: BaseException) -> None:
         title = self._task_failure_title
         self._finish_task()
-        self.cases.opening_failed()
         if self._closing:
+            self.cases.opening_failed(keep_labels_shown=False)
             return
+        # Planning a case being opened: its scan and labels are shown, it opens without a plan.
+        without_plan = self.cases.opening_failed()
+        outcome = (
+            "The case is open without its plan: plan again (Ctrl+P)."
+            if without_plan
+            else "Nothing was changed."
+        )
         if isinstance(error, Cancelled):
-            self.statusBar().showMessage("Cancelled; nothing was changed.", 8000)
+            self.statusBar().showMessage(f"Cancelled. {outcome}", 8000)
             return
         self.statusBar().clearMessage()
         if isinstance(error, LumboPlanError):
             logger.info("a task failed: %s", type(error).__name__)
-            self.show_error(str(error), title)
+            self.show_error(f"{error} {outcome}" if without_plan else str(error), title)
         else:
             logger.error(
                 "unexpected %s in a task, raised at %s",
@@ -1421,8 +1428,8 @@ class MainWindow(QMainWindow):
                 code_location(error.__traceback__),
             )
             self.show_error(
-                f"{title} because of an unexpected problem ({type(error).__name__}). Nothing "
-                "was changed. Try again; if it happens again, contact LumboPlan's support.",
+                f"{title} because of an unexpected problem ({type(error).__name__}). {outcome} "
+                "Try again; if it happens again, contact LumboPlan's support.",
                 title,
             )
 
@@ -1475,8 +1482,13 @@ class MainWindow(QMainWindow):
         if isinstance(error, Cancelled):
             self.statusBar().showMessage("Opening cancelled; nothing was changed.", 8000)
         elif isinstance(error, SeriesChoiceRequired):
-            self.statusBar().showMessage(str(error))
-            self._choose_series(error.series)
+            planned_on = self.cases.series_planned_on()
+            self.statusBar().showMessage(
+                str(error)
+                if planned_on is None
+                else f"{error} Choose the series the case was planned on: {planned_on[1]}."
+            )
+            self._choose_series(error.series, planned_on[0] if planned_on else "")
         elif isinstance(error, LumboPlanError):
             self.statusBar().clearMessage()
             logger.info("a scan could not be opened: %s", type(error).__name__)
@@ -1495,8 +1507,13 @@ class MainWindow(QMainWindow):
             )
         self.load_failed.emit(error)
 
-    def _choose_series(self, series: list[SeriesInfo]) -> None:
+    def _choose_series(self, series: list[SeriesInfo], preferred_description: str = "") -> None:
         dialog = SeriesChooserDialog(series, self)
+        preferred = [
+            info for info in series if info.loadable and info.description == preferred_description
+        ]
+        if preferred_description and len(preferred) == 1:
+            dialog.select_index(preferred[0].index)
         dialog.series_chosen.connect(self._on_series_chosen)
         dialog.rejected.connect(self._on_series_dialog_rejected)
         dialog.finished.connect(dialog.deleteLater)
@@ -1510,8 +1527,8 @@ class MainWindow(QMainWindow):
 
     def _on_series_chosen(self, info: SeriesInfo) -> None:
         self.series_dialog = None
-        if self._load_path is not None:
-            self.open_path(self._load_path, info.series_id)
+        if self._load_path is None or not self.open_path(self._load_path, info.series_id):
+            self.cases.opening_failed()
 
     # -- showing ------------------------------------------------------------------------------
 

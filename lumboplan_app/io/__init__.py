@@ -209,8 +209,7 @@ def _choose(
             raise SeriesChoiceRequired([infos[i] for i in matches])
         # A series id from elsewhere (a case whose scan moved): this folder's own are offered.
         raise SeriesChoiceRequired(
-            infos,
-            f"The series asked for is not in this folder, which holds {len(infos)}; choose one.",
+            infos, f"The series '{series}' is not in this folder, which holds {len(infos)}."
         )
     raise NotAnImageError(
         f"There is no series '{series}' here; there are {len(stacks)} (1 to {len(stacks)}). "
