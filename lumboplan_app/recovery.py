@@ -105,10 +105,12 @@ def write_autosave(case: CaseFile, key: str, case_path: Path | None = None) -> A
 
 
 def pending_autosaves() -> list[Autosave]:
-    """Return the autosaves on disk, newest first (a note that cannot be read is skipped).
+    """Return the autosaves on disk, newest first.
 
-    The hidden temporary files of writes still running, or cut off by a crash, are no
-    autosaves: they are passed over without a warning.
+    An autosave whose note is missing or unreadable (a crash between writing the case and
+    its note) is still offered, dated by its file and belonging to no case file: the work
+    is in the case file itself. The hidden temporary files of writes still running, or cut
+    off by a crash, are no autosaves: they are passed over without a warning.
     """
     folder = _autosave_folder()
     if not folder.is_dir():
@@ -124,7 +126,12 @@ def pending_autosaves() -> list[Autosave]:
                 Autosave(key, path, str(note["saved"]), note["case_path"], note["scan_reference"])
             )
         except (OSError, ValueError, KeyError, TypeError):
-            logger.warning("an autosave note could not be read; that autosave is skipped")
+            logger.warning("an autosave note could not be read; the autosave is offered without")
+            try:
+                written = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+            except OSError:
+                continue  # removed meanwhile
+            found.append(Autosave(key, path, written.isoformat(timespec="seconds"), None, None))
     return sorted(found, key=lambda autosave: autosave.saved, reverse=True)
 
 

@@ -55,12 +55,21 @@ def test_an_autosave_is_listed_read_back_and_discarded(tmp_path, monkeypatch) ->
     discard_autosave(key)  # twice is harmless
 
 
-def test_an_autosave_without_a_readable_note_is_skipped(tmp_path, monkeypatch) -> None:
+def test_an_autosave_without_a_readable_note_is_still_offered(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LUMBOPLAN_HOME", str(tmp_path))
-    write_autosave(small_case(), "aaaa")
+    write_autosave(small_case(), "aaaa", Path("/cases/spine.lumboplan"))
     write_autosave(small_case(), "bbbb")
+    write_autosave(small_case(), "cccc")
     (tmp_path / "autosave" / "aaaa.json").write_text("{not json", encoding="utf-8")
-    assert [autosave.key for autosave in pending_autosaves()] == ["bbbb"]
+    (tmp_path / "autosave" / "bbbb.json").unlink()  # a crash between the case and its note
+    day_ago = time.time() - 86_400
+    os.utime(tmp_path / "autosave" / "bbbb.lumboplan", (day_ago, day_ago))
+    offered = {autosave.key: autosave for autosave in pending_autosaves()}
+    assert set(offered) == {"aaaa", "bbbb", "cccc"}
+    assert offered["aaaa"].case_path is None  # the note said; without it, no case file
+    assert offered["aaaa"].description.startswith("an unsaved case, autosaved ")
+    assert [autosave.key for autosave in pending_autosaves()][-1] == "bbbb"  # dated by its file
+    assert read_case(offered["bbbb"].path).labels.array.any()  # the work is all there
 
 
 def test_temporary_files_of_writes_cut_off_are_no_autosaves_and_go_when_old(
