@@ -54,6 +54,13 @@ def answer_scan_question(monkeypatch, answer: Path | None) -> list[tuple[str, st
     return asked
 
 
+def open_until_the_series_chooser(window: MainWindow, qtbot, case: Path):
+    """Start opening ``case`` and return the series chooser it opens."""
+    assert window.cases.open_case(case)
+    qtbot.waitUntil(lambda: window.series_dialog is not None and window.series_dialog.isVisible())
+    return window.series_dialog
+
+
 def test_a_moved_study_opens_the_case_own_series(window, qtbot, make_series, tmp_path, monkeypatch):
     make_series(folder="study/t2", series_description="T2 SPACE sag", series_number=3)
     make_series(folder="study/t1", series_description="T1 TSE sag", series_number=4)
@@ -82,10 +89,8 @@ def test_a_case_scan_among_several_series_is_chosen_in_the_chooser(
     (tmp_path / "only").rename(tmp_path / "cd")
     make_series(folder="cd/t1", series_description="T1 TSE sag")
     answer_scan_question(monkeypatch, tmp_path / "cd")
-    assert window.cases.open_case(case)
-    qtbot.waitUntil(lambda: window.series_dialog is not None and window.series_dialog.isVisible())
+    dialog = open_until_the_series_chooser(window, qtbot, case)
     assert "planned on: 'T2 SPACE sag' (12 x 20 x 16 voxels)" in window.statusBar().currentMessage()
-    dialog = window.series_dialog
     assert dialog.selected_series().description == "T2 SPACE sag"  # the case's own, preselected
     # The case goes on opening with the series chosen: its labels come back over it.
     with qtbot.waitSignal(window.cases.case_opened, timeout=LOAD_TIMEOUT_MS):
@@ -108,10 +113,8 @@ def test_a_folder_without_the_case_series_offers_its_own(
     make_series(folder="export/t2", series_description="T2 SPACE sag")
     make_series(folder="export/t1", series_description="T1 TSE sag")
     answer_scan_question(monkeypatch, tmp_path / "export")
-    assert window.cases.open_case(case)
-    qtbot.waitUntil(lambda: window.series_dialog is not None and window.series_dialog.isVisible())
+    dialog = open_until_the_series_chooser(window, qtbot, case)
     assert "is not in this folder" in window.statusBar().currentMessage()
-    dialog = window.series_dialog
     t1 = next(info for info in dialog.series if info.description == "T1 TSE sag")
     dialog.select_index(t1.index)  # the surgeon picks the wrong one: same grid, other series
     with (
