@@ -977,14 +977,11 @@ class MainWindow(QMainWindow):
 
     def _on_case_read(self, case: CaseFile) -> None:
         worker = self._task_worker
-        cancelled = worker is not None and worker.is_cancel_requested()
-        self._finish_task()
-        if self._closing:
+        if worker is not None and worker.is_cancel_requested():
+            self._on_task_failed(Cancelled())  # the cancel came as the read ended: it counts
             return
-        if cancelled:  # the cancel came as the read ended: it still counts
-            self.cases.opening_failed()
-            self.statusBar().showMessage("Cancelled. Nothing was changed.", 8000)
-        else:
+        self._finish_task()
+        if not self._closing:
             self.cases.case_read(case)
 
     def ask_scan_path(self, case_name: str, reference: str | None) -> Path | None:
