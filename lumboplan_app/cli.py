@@ -237,11 +237,13 @@ def _build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train the model on labelled scans (k-fold, resumable)",
-        description="Train on DATA_DIR (case folders with image.nii.gz and labels.nii.gz, e.g. "
-        "'lumboplan phantom' output, or imagesTr/ and labelsTr/). Rerunning the same command "
-        "resumes from the last checkpoint.",
+        description="Train on one or more DATA_DIRs, mixed: case folders with image.nii.gz and "
+        "labels.nii.gz (all seven structures, e.g. 'lumboplan phantom' output) or "
+        "partial_labels.nii.gz (only some structures drawn: 0 = not labelled, 255 = another "
+        "vertebral level), or imagesTr/ and labelsTr/. Rerunning the same command resumes from "
+        "the last checkpoint.",
     )
-    train.add_argument("data", type=Path, help="folder of labelled cases")
+    train.add_argument("data", type=Path, nargs="+", help="folder(s) of labelled cases")
     train.add_argument("-o", "--output", type=Path, required=True, help="MODEL_DIR")
     train.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds (5)")
     train.add_argument("--fold", type=int, help="train only this fold (0-based)")
@@ -255,12 +257,21 @@ def _build_parser() -> argparse.ArgumentParser:
         default=(16, 32, 64, 128, 256, 16),
         help="U-Net channels per level, 6 numbers (16,32,64,128,256,16)",
     )
+    train.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="initial (1e-3; fine-tuning: 3e-4)"
+    )
     train.add_argument("--validate-every", type=_positive_int, default=100, help="steps (100)")
     train.add_argument("--seed", type=int, default=0, help="(0)")
     train.add_argument(
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="(auto)"
     )
     train.add_argument("--data-description", default="", help="training data, for the card")
+    train.add_argument(
+        "--init-weights",
+        type=Path,
+        help="start from these weights (.safetensors with its card; fine-tuning): their "
+        "network, voxel size and normalisation are kept",
+    )
     train.set_defaults(handler=_command_train)
     return parser
 
@@ -584,6 +595,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         fold=arguments.fold,
         max_steps=arguments.steps,
         batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate,
         validate_every=arguments.validate_every,
         seed=arguments.seed,
         device=arguments.device,
@@ -591,6 +603,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         patch_size=(arguments.patch,) * 3,
         features=arguments.features,
         training_data=arguments.data_description,
+        init_weights=str(arguments.init_weights or ""),
     )
     with _progress_bar("Training") as bar:
         # Off a terminal (a batch job's log), one line per whole percent instead of a bar.

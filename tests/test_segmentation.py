@@ -66,7 +66,7 @@ def phantoms(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def trained(phantoms, tmp_path_factory) -> Path:
     model_dir = tmp_path_factory.mktemp("model")
-    train(phantoms, model_dir, TINY)
+    train([phantoms], model_dir, TINY)
     return model_dir
 
 
@@ -89,8 +89,8 @@ def test_training_lowers_the_loss_and_writes_a_valid_model(trained) -> None:
 
 def test_training_resumes_from_its_checkpoint(phantoms, tmp_path: Path) -> None:
     first = replace(TINY, max_steps=6)
-    train(phantoms, tmp_path, first)
-    train(phantoms, tmp_path, replace(TINY, max_steps=12))
+    train([phantoms], tmp_path, first)
+    train([phantoms], tmp_path, replace(TINY, max_steps=12))
     steps = [json.loads(line)["step"] for line in (tmp_path / "fold_0" / "metrics.jsonl").open()]
     assert steps == [6, 12]
 
@@ -189,7 +189,7 @@ def test_normalisation_and_folds() -> None:
 
 def test_patches_the_network_cannot_take_are_refused(phantoms, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="multiple of 16"):
-        train(phantoms, tmp_path, replace(TINY, patch_size=(24, 24, 24)))
+        train([phantoms], tmp_path, replace(TINY, patch_size=(24, 24, 24)))
 
 
 def test_device_choice() -> None:
@@ -260,3 +260,39 @@ def test_the_skin_keeps_both_arcs_a_field_of_view_cuts_it_into() -> None:
     assert cleaned[5, 20, 20] == Structure.BACKGROUND
     assert (cleaned[2:6, 10:14, 10:14] == Structure.BACKGROUND).all()
     assert (cleaned[10:18, 10:18, 20:28] == Structure.L5).all()
+
+
+def test_training_starts_from_given_weights(trained, phantoms, tmp_path: Path) -> None:
+    # With a zero learning rate nothing moves: the best weights are exactly the given ones.
+    from safetensors.torch import load_file
+
+    given = trained / "lumboplan_unet.safetensors"
+    config = replace(TINY, max_steps=2, validate_every=2, learning_rate=0.0)
+    card = train([phantoms], tmp_path, replace(config, init_weights=str(given)))
+    assert card.features == read_card(given).features
+    start, end = load_file(str(given)), load_file(str(tmp_path / "lumboplan_unet.safetensors"))
+    assert start.keys() == end.keys()
+    assert all(bool((start[k] == end[k]).all()) for k in start)
+
+
+def test_training_mixes_full_and_partial_labels(phantoms, tmp_path: Path) -> None:
+    # A "real" folder whose scans label only L5 (1) and another level (255, here S1's voxels).
+    from lumboplan_app.io import read_label_map, write_image
+
+    real = tmp_path / "real"
+    for seed in (21, 22):
+        source = phantoms / f"case_{seed}"
+        labels = read_label_map(source / "labels.nii.gz")
+        partial = np.zeros_like(labels.array)
+        partial[labels.array == Structure.L5] = 1
+        partial[labels.array == Structure.S1] = 255
+        folder = real / f"real_{seed}"
+        folder.mkdir(parents=True)
+        (folder / "image.nii.gz").write_bytes((source / "image.nii.gz").read_bytes())
+        write_image(LabelMap(partial, labels.grid), folder / "partial_labels.nii.gz")
+    config = replace(TINY, folds=5, max_steps=4, validate_every=2)
+    card = train([phantoms, real], tmp_path / "model", config)
+    used = card.extra["real_training_cases"] + card.extra["real_validation_cases"]
+    assert sorted(used) == ["real_21", "real_22"]
+    lines = (tmp_path / "model" / "fold_0" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2

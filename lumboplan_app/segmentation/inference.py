@@ -8,6 +8,7 @@ back to the original grid, drops the pieces of each structure that cannot be it 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -68,6 +69,28 @@ def choose_device(request: str = "auto") -> torch.device:
     if request not in ("cpu", "cuda", "mps"):
         raise ModelError(f"Unknown device {request!r}: use auto, cpu, cuda or mps.")
     return torch.device(request)
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """Return True if this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX tiles)."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def inference_dtype(device: torch.device) -> torch.dtype | None:
+    """Return the reduced precision to run the network in on ``device``, or None for float32.
+
+    GPUs (CUDA, MPS) use float16. A CPU uses bfloat16 only where it computes it natively: on
+    others (AVX2 only: most AMD and desktop Intel CPUs) PyTorch emulates it, and one 64^3 window
+    of the shipped network took 27.8 s instead of 0.54 s in float32.
+    """
+    import torch
+
+    if device.type in ("cuda", "mps"):
+        return torch.float16
+    return torch.bfloat16 if cpu_has_native_bfloat16() else None
 
 
 class Segmenter:
@@ -188,10 +211,15 @@ class Segmenter:
             return output
 
         tensor = torch.from_numpy(image)[None, None].to(self.device)
-        autocast_dtype = torch.bfloat16 if self.device.type == "cpu" else torch.float16
+        dtype = inference_dtype(self.device)
+        precision = (
+            torch.autocast(self.device.type, dtype=dtype)
+            if dtype is not None
+            else contextlib.nullcontext()
+        )
         left_right = 4  # (batch, channel, Z, Y, X): the axis training mirrors (X, in LPS)
         passes = []
-        with torch.no_grad(), torch.autocast(self.device.type, dtype=autocast_dtype):
+        with torch.no_grad(), precision:
             for mirrored in (False, True):
                 source = torch.flip(tensor, [left_right]) if mirrored else tensor
                 # MONAI types the result as a tensor, a tuple or a dict; one output is a tensor.

@@ -1,14 +1,18 @@
 """Training on a site's own labelled scans (or phantoms): k-fold, seeded, resumable.
 
-``DATA_DIR`` holds one folder per case with ``image.nii.gz`` and ``labels.nii.gz`` (the phantom
-layout), or nnU-Net's ``imagesTr/NAME_0000.nii.gz`` + ``labelsTr/NAME.nii.gz``. Cases are split
-into folds with a seeded generator. Each fold trains on random patches (centred on each class in
-turn, the nerves twice as often) with MR-suited augmentation (small rotations and scaling,
-left-right flips, noise, bias field, gamma, intensity scale), Dice + cross-entropy loss and
-Adam with nnU-Net's polynomial learning-rate decay; every ``validate_every`` steps it measures
-the Dice of each structure on its validation cases, writes a checkpoint (resume continues from
-it) and a line to ``metrics.jsonl``; it stops early when the mean Dice has not improved for
-``patience`` validations. The best state of each fold is written as ``fold_K/model.safetensors``
+Each ``DATA_DIR`` (one or more, mixed) holds one folder per case with ``image.nii.gz`` and
+``labels.nii.gz`` (all seven structures: the phantom layout) or ``partial_labels.nii.gz`` (only
+some structures drawn, 0 = not labelled, 255 = another vertebral level; see
+:mod:`lumboplan_app.segmentation.partial_labels`), or nnU-Net's ``imagesTr/NAME_0000.nii.gz`` +
+``labelsTr/NAME.nii.gz``. Cases are split into folds with a seeded generator. Each fold starts
+from random weights or from given ones (``init_weights``: fine-tuning), trains on random patches
+(centred on each class in turn, the nerves twice as often) with augmentation for many MR
+protocols (:mod:`lumboplan_app.segmentation.augmentation`), the partial-label loss (Dice +
+cross-entropy on fully labelled cases; :mod:`lumboplan_app.segmentation.losses`) and Adam with
+nnU-Net's polynomial learning-rate decay; every ``validate_every`` steps it measures the Dice of
+each structure its validation cases label, writes a checkpoint (resume continues from it) and a
+line to ``metrics.jsonl``; it stops early when the mean Dice has not improved for ``patience``
+validations. The best state of each fold is written as ``fold_K/model.safetensors``
 with its card; the fold with the best validation Dice
 becomes ``lumboplan_unet.safetensors``, whose card holds the cross-validation metrics.
 
@@ -25,6 +29,7 @@ import os
 import platform
 import random
 import subprocess
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -33,12 +38,15 @@ import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.atomic import atomic_output, write_text_atomic
-from lumboplan_app.errors import Cancelled, LoadError
+from lumboplan_app.errors import Cancelled, LoadError, ModelError
 from lumboplan_app.io import read_label_map, read_scan
-from lumboplan_app.labels import SEGMENTED_STRUCTURES
+from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
 from lumboplan_app.progress import CancelCheck, ProgressCallback
-from lumboplan_app.segmentation.model_card import ModelCard, write_model
+from lumboplan_app.segmentation.augmentation import training_transform
+from lumboplan_app.segmentation.losses import masked_dice, partial_label_loss
+from lumboplan_app.segmentation.model_card import ModelCard, read_card, write_model
 from lumboplan_app.segmentation.network import build_network
+from lumboplan_app.segmentation.partial_labels import OTHER_LEVEL, allowed_classes
 from lumboplan_app.segmentation.preprocess import transforms_for
 
 if TYPE_CHECKING:
@@ -47,9 +55,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FINAL_WEIGHTS = "lumboplan_unet.safetensors"
-#: How often a training patch is centred on each class (background, L5, disc, S1, nerves, ilium,
-#: skin): every class alike, the thin nerves twice.
-CROP_RATIOS = (1.0, 1.0, 1.0, 1.0, 2.0, 1.0, 1.0)
+PARTIAL_LABELS = "partial_labels.nii.gz"
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class TrainingConfig:
     patch_size: tuple[int, int, int] = (96, 96, 96)
     features: tuple[int, ...] = (16, 32, 64, 128, 256, 16)
     training_data: str = ""
+    init_weights: str = ""
 
 
 @dataclass
@@ -83,36 +90,46 @@ class _FoldState:
 
 @dataclass(frozen=True)
 class TrainingCase:
-    """One labelled scan on disk."""
+    """One labelled scan on disk; ``partial`` when its labels use the partial coding."""
 
     name: str
     image: Path
     labels: Path
+    partial: bool = False
 
 
-def find_cases(data_dir: Path) -> list[TrainingCase]:
-    """Find the image/label pairs under ``data_dir`` (phantom or nnU-Net layout), by name.
+def find_cases(data_dirs: Sequence[Path]) -> list[TrainingCase]:
+    """Find the image/label pairs under each of ``data_dirs`` (phantom or nnU-Net layout).
 
     Raises
     ------
     LoadError
-        If fewer than two pairs are found.
+        If fewer than two pairs are found, or two cases share a name.
     """
-    cases = [
-        TrainingCase(folder.name, folder / "image.nii.gz", folder / "labels.nii.gz")
-        for folder in sorted(p for p in data_dir.iterdir() if p.is_dir())
-        if (folder / "image.nii.gz").is_file() and (folder / "labels.nii.gz").is_file()
-    ]
-    images, labels = data_dir / "imagesTr", data_dir / "labelsTr"
-    if images.is_dir() and labels.is_dir():
-        for image in sorted(images.glob("*_0000.nii.gz")):
-            name = image.name[: -len("_0000.nii.gz")]
-            if (labels / f"{name}.nii.gz").is_file():
-                cases.append(TrainingCase(name, image, labels / f"{name}.nii.gz"))
+    cases = []
+    for data_dir in data_dirs:
+        for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+            image = folder / "image.nii.gz"
+            for name, partial in (("labels.nii.gz", False), (PARTIAL_LABELS, True)):
+                if image.is_file() and (folder / name).is_file():
+                    cases.append(TrainingCase(folder.name, image, folder / name, partial))
+                    break
+        images, labels = data_dir / "imagesTr", data_dir / "labelsTr"
+        if images.is_dir() and labels.is_dir():
+            for image in sorted(images.glob("*_0000.nii.gz")):
+                name = image.name[: -len("_0000.nii.gz")]
+                if (labels / f"{name}.nii.gz").is_file():
+                    cases.append(TrainingCase(name, image, labels / f"{name}.nii.gz"))
+    names = [case.name for case in cases]
+    if len(set(names)) < len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise LoadError(f"Two cases share the name {twice[0]!r}: rename one of the folders.")
     if len(cases) < 2:
+        where = ", ".join(f"'{d.name}'" for d in data_dirs)
         raise LoadError(
-            f"Found {len(cases)} labelled case(s) in '{data_dir.name}'; training needs at least "
-            "two folders holding image.nii.gz and labels.nii.gz (or imagesTr/ and labelsTr/)."
+            f"Found {len(cases)} labelled case(s) in {where}; training needs at least two "
+            f"folders holding image.nii.gz and labels.nii.gz or {PARTIAL_LABELS} (or imagesTr/ "
+            "and labelsTr/)."
         )
     return cases
 
@@ -126,22 +143,35 @@ def split_folds(count: int, folds: int, seed: int) -> list[list[int]]:
 
 
 def train(
-    data_dir: Path,
+    data_dirs: Sequence[Path],
     model_dir: Path,
     config: TrainingConfig,
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
 ) -> ModelCard:
-    """Train the requested fold(s) and write the models; return the final model's card."""
+    """Train the requested fold(s) and write the models; return the final model's card.
+
+    With ``config.init_weights`` the network, its voxel size and its normalisation are those of
+    the given weights (their card), and training starts from them.
+    """
     import torch
 
-    cases = find_cases(data_dir)
+    cases = find_cases(data_dirs)
+    folders = ", ".join(f"'{d.name}'" for d in data_dirs)
     card = ModelCard(
         features=tuple(config.features),
         spacing_mm=config.spacing_mm,
         patch_size=config.patch_size,
-        training_data=config.training_data or f"{len(cases)} labelled scans from '{data_dir.name}'",
+        training_data=config.training_data or f"{len(cases)} labelled scans from {folders}",
     )
+    if config.init_weights:
+        start = read_card(Path(config.init_weights))
+        card = replace(
+            card,
+            features=start.features,
+            spacing_mm=start.spacing_mm,
+            normalisation=start.normalisation,
+        )
     folds = split_folds(len(cases), config.folds, config.seed)
     chosen = range(config.folds) if config.fold is None else [config.fold]
     distributed = _setup_distributed()
@@ -166,6 +196,11 @@ def train(
     return _write_final(model_dir, card, config, results, cases, folds)
 
 
+#: A loaded case: image (1, Z, Y, X) float32, allowed-class bits and patch-centre classes
+#: (1, Z, Y, X) uint8, on the model's grid.
+_Loaded = tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]
+
+
 def _setup_distributed() -> bool:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
     import torch
@@ -180,88 +215,38 @@ def _setup_distributed() -> bool:
     return True
 
 
-def _load_cases(
-    cases: list[TrainingCase], card: ModelCard
-) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]]:
-    """Read, resample and normalise every case once: (image (1,Z,Y,X), labels (1,Z,Y,X)).
+def _load_cases(cases: list[TrainingCase], card: ModelCard) -> list[_Loaded]:
+    """Read, resample and normalise every case once (see :data:`_Loaded`).
 
-    Labels are kept as uint8 (an eighth of int64's memory: 100 cases at 1.5 mm fit in ~4 GB).
+    Targets are kept as uint8 (an eighth of int64's memory: 100 cases at 1.5 mm fit in ~4 GB).
     """
     resample, normalise = transforms_for(card)
+    spacing = (card.spacing_mm,) * 3
     loaded = []
     for case in cases:
         volume = read_scan(case.image)
         labels = read_label_map(case.labels, reference=volume.grid)
         image = normalise(resample(volume).array)
         label_array = resample.labels(labels).array.astype(np.uint8)
-        loaded.append((image[None], label_array[None]))
+        mask = allowed_classes(label_array, spacing, partial=case.partial)
+        crop = np.where(label_array == OTHER_LEVEL, 0, label_array).astype(np.uint8)
+        loaded.append((image[None], mask[None], crop[None]))
     return loaded
 
 
-def _augmentation(card: ModelCard, seed: int) -> Any:
-    """MONAI's dictionary transforms: patch, geometry, then MR intensity variation."""
-    from monai.transforms import (
-        Compose,
-        RandAdjustContrastd,
-        RandAffined,
-        RandBiasFieldd,
-        RandCropByLabelClassesd,
-        RandFlipd,
-        RandGaussianNoised,
-        RandScaleIntensityd,
-        SpatialPadd,
-    )
-
-    keys = ["image", "label"]
-    transform = Compose(
-        [
-            SpatialPadd(keys, spatial_size=card.patch_size),
-            # Patches centred on each class in turn (background once, the thin nerves twice):
-            # centred on any foreground voxel, patches held the big bones and skin and the
-            # network had not begun to find the nerves after 1600 steps (Dice 0.04).
-            RandCropByLabelClassesd(
-                keys,
-                "label",
-                spatial_size=card.patch_size,
-                ratios=list(CROP_RATIOS),
-                num_classes=len(CROP_RATIOS),
-                num_samples=1,
-                warn=False,
-            ),
-            RandAffined(
-                keys,
-                prob=0.5,
-                rotate_range=(0.17, 0.17, 0.17),
-                scale_range=(0.1, 0.1, 0.1),
-                mode=("bilinear", "nearest"),
-                padding_mode="border",
-            ),
-            RandFlipd(keys, prob=0.5, spatial_axis=2),  # left-right: the classes are unsided
-            RandBiasFieldd("image", prob=0.3, coeff_range=(0.0, 0.3)),
-            RandAdjustContrastd("image", prob=0.3, gamma=(0.7, 1.5)),
-            RandScaleIntensityd("image", prob=0.3, factors=0.15),
-            RandGaussianNoised("image", prob=0.3, std=0.1),
-        ]
-    )
-    transform.set_random_state(seed=seed)
-    return transform
-
-
 def _batch(
-    cases: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]],
-    transform: Any,
-    size: int,
-    rng: np.random.Generator,
+    cases: list[_Loaded], transform: Any, size: int, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` augmented patches: images (B, 1, ...) float32 and masks (B, 1, ...) uint8."""
     import torch
 
-    images, labels = [], []
+    images, masks = [], []
     for _ in range(size):
-        image, label = cases[int(rng.integers(len(cases)))]
-        sample = transform({"image": image, "label": label})[0]
+        image, mask, crop = cases[int(rng.integers(len(cases)))]
+        sample = transform({"image": image, "mask": mask, "crop": crop})[0]
         images.append(torch.as_tensor(np.asarray(sample["image"]), dtype=torch.float32))
-        labels.append(torch.as_tensor(np.asarray(sample["label"]), dtype=torch.long))
-    return torch.stack(images), torch.stack(labels)
+        masks.append(torch.as_tensor(np.asarray(sample["mask"]).round(), dtype=torch.uint8))
+    return torch.stack(images), torch.stack(masks)
 
 
 def poly_learning_rate(initial: float, step: int, max_steps: int) -> float:
@@ -272,36 +257,24 @@ def poly_learning_rate(initial: float, step: int, max_steps: int) -> float:
     return initial * max(0.0, 1.0 - step / max_steps) ** 0.9
 
 
-def dice_per_structure(
-    predicted: npt.NDArray[np.integer], truth: npt.NDArray[np.integer]
-) -> dict[str, float]:
-    """Dice of each segmented structure (1.0 where both are empty)."""
-    scores = {}
-    for structure in SEGMENTED_STRUCTURES:
-        a, b = predicted == structure, truth == structure
-        total = int(a.sum()) + int(b.sum())
-        scores[structure.name.lower()] = 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
-    return scores
-
-
 def _validate(
-    network: torch.nn.Module,
-    cases: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]],
-    card: ModelCard,
-    device: torch.device,
+    network: torch.nn.Module, cases: list[_Loaded], card: ModelCard, device: torch.device
 ) -> dict[str, float]:
+    """Dice of each structure, mean over the validation cases that label it; and their mean."""
     import torch
     from monai.inferers import sliding_window_inference
 
     network.eval()
     totals: dict[str, list[float]] = {}
     with torch.no_grad():
-        for image, label in cases:
+        for image, mask, _ in cases:
             tensor = torch.from_numpy(image)[None].to(device)
             logits = sliding_window_inference(tensor, card.patch_size, 1, network, overlap=0.25)
-            predicted = cast("torch.Tensor", logits).argmax(dim=1)[0].cpu().numpy()
-            for name, value in dice_per_structure(predicted, label[0]).items():
-                totals.setdefault(name, []).append(value)
+            predicted = cast("torch.Tensor", logits).argmax(dim=1)[0].cpu()
+            case_scores = masked_dice(predicted, torch.from_numpy(mask[0]), len(Structure))
+            for class_id, value in case_scores.items():
+                if class_id != Structure.BACKGROUND:
+                    totals.setdefault(Structure(class_id).name.lower(), []).append(value)
     network.train()
     scores = {name: float(np.mean(values)) for name, values in totals.items()}
     scores["mean"] = float(np.mean(list(scores.values())))
@@ -310,8 +283,8 @@ def _validate(
 
 def _train_fold(
     fold: int,
-    training: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]],
-    validation: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]],
+    training: list[_Loaded],
+    validation: list[_Loaded],
     card: ModelCard,
     config: TrainingConfig,
     folder: Path,
@@ -320,7 +293,7 @@ def _train_fold(
     should_cancel: CancelCheck | None,
 ) -> dict[str, Any]:
     import torch
-    from monai.losses import DiceCELoss
+    from safetensors.torch import load_file
 
     from lumboplan_app.segmentation.inference import choose_device
 
@@ -329,13 +302,21 @@ def _train_fold(
     random.seed(seed)
     torch.manual_seed(seed)
     device = choose_device(config.device)
-    network = build_network(card).to(device)
+    network = build_network(card)
+    if config.init_weights:
+        try:
+            network.load_state_dict(load_file(config.init_weights))
+        except RuntimeError as error:
+            raise ModelError(
+                f"The weights '{Path(config.init_weights).name}' do not fit the network their "
+                "card describes; give weights written by LumboPlan with their card."
+            ) from error
+    network.to(device)
     model: torch.nn.Module = network
     if distributed:
         model = torch.nn.parallel.DistributedDataParallel(network)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
-    transform = _augmentation(card, seed)
+    transform = training_transform(card, seed)
     rng = np.random.default_rng(seed)
     state = _FoldState()
     checkpoint = folder / "checkpoint.pt"
@@ -355,10 +336,10 @@ def _train_fold(
     while state.step < config.max_steps and state.stale < config.patience:
         if should_cancel is not None and should_cancel():
             raise Cancelled("Training stopped; the last checkpoint is kept and resumes.")
-        images, labels = _batch(training, transform, config.batch_size, rng)
+        images, masks = _batch(training, transform, config.batch_size, rng)
         for group in optimizer.param_groups:
             group["lr"] = poly_learning_rate(config.learning_rate, state.step, config.max_steps)
-        loss = loss_function(model(images.to(device)), labels.to(device))
+        loss = partial_label_loss(model(images.to(device)), masks.to(device))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -434,9 +415,14 @@ def _write_final(
         }
         for name in structures
     }
+    partial = [i for i, case in enumerate(cases) if case.partial]
+    validated = {i for f in results for i in folds[f]}
     extra = {
         "training": asdict(config),
         "folds": {str(f): [cases[i].name for i in folds[f]] for f in results},
+        # Real (partially labelled) scans the weights have seen: benchmarks keep them apart.
+        "real_training_cases": sorted(cases[i].name for i in partial if i not in validated),
+        "real_validation_cases": sorted(cases[i].name for i in partial if i in validated),
         "fold_results": {str(f): r for f, r in results.items()},
         "final_weights_from_fold": best_fold,
         "learning_curve": _learning_curve(model_dir / f"fold_{best_fold}" / "metrics.jsonl"),

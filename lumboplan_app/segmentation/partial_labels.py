@@ -1,0 +1,149 @@
+"""Partially labelled scans: what their labels say, and how a prediction is scored on them.
+
+Real scans rarely come with all seven structures drawn. A *partial label map* says only what its
+annotator drew, in the structure ids where they are known, with two special values:
+
+- ``0`` (:data:`UNLABELLED`): not labelled; the voxel may be any class, including a structure the
+  map labels elsewhere (the L5 arch beside a labelled L5 body);
+- ``255`` (:data:`OTHER_LEVEL`): another vertebral body or disc (L1-L4, a disc above L5/S1):
+  background for this model, and L5, the L5/S1 disc or S1 there is a wrong-level error.
+
+Training turns such a map into the set of classes each voxel may take (:func:`allowed_classes`,
+a bit mask per voxel): a labelled voxel allows its class, another level allows no level-specific
+structure, and an unlabelled voxel allows every class except those that anatomy rules out where
+it lies (L5 far from the labelled L5 body, S1 above the L5/S1 disc, ...). The partial-label loss
+(:mod:`lumboplan_app.segmentation.losses`) supervises only what the mask rules out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from lumboplan_app.labels import Structure
+
+UNLABELLED = 0
+OTHER_LEVEL = 255
+#: Every class allowed (seven classes, one bit each).
+ALL_CLASSES = (1 << len(Structure)) - 1
+#: The structures tied to one spinal level: never on another level.
+LEVEL_STRUCTURES = (Structure.L5, Structure.DISC, Structure.S1)
+#: How far the L5 body's box is grown before the L5 Dice is scored (mm; DESIGN: issue 17).
+BODY_BOX_MARGIN_MM = 5.0
+
+
+def bit(structure: Structure) -> int:
+    """Return the bit of ``structure`` in an allowed-classes mask."""
+    return 1 << int(structure)
+
+
+def allowed_classes(
+    labels: npt.NDArray[np.integer],
+    spacing_zyx_mm: tuple[float, float, float],
+    partial: bool,
+) -> npt.NDArray[np.uint8]:
+    """Return the bit mask of the classes each voxel may take (array order z, y, x in LPS).
+
+    A fully labelled map (``partial`` False) gives one bit per voxel. A partial map gives, for an
+    unlabelled voxel, every class but those ruled out by the labelled L5 body or L5/S1 disc:
+
+    - L5 lies within 20 mm above and below the body's height, from its front to 75 mm behind its
+      back, within 55 mm of its centre across (arch, facets, transverse and spinous processes);
+    - the L5/S1 disc lies under L5: not above the body's middle, not 25 mm below its bottom, not
+      10 mm in front of or behind it; with a labelled disc, nowhere else (a drawn disc is whole);
+    - S1 lies under the disc: not above the L5 body's middle or the disc's top + 25 mm (its
+      superior articular processes reach up behind the disc).
+
+    The margins are generous: a wrong exclusion would teach the network to miss anatomy.
+    """
+    labels = np.asarray(labels)
+    if not partial:
+        return (np.left_shift(1, labels.astype(np.uint8))).astype(np.uint8)
+    mask = np.full(labels.shape, ALL_CLASSES, dtype=np.uint8)
+    level_bits = sum(bit(s) for s in LEVEL_STRUCTURES)
+    mask[labels == OTHER_LEVEL] = ALL_CLASSES & ~level_bits
+    spacing = np.asarray(spacing_zyx_mm, dtype=float)
+    unlabelled = labels == UNLABELLED
+    body, disc = labels == Structure.L5, labels == Structure.DISC
+    z = np.arange(labels.shape[0])[:, None, None] * spacing[0]
+    y = np.arange(labels.shape[1])[None, :, None] * spacing[1]
+    x = np.arange(labels.shape[2])[None, None, :] * spacing[2]
+    if body.any():
+        (z0, z1), (y0, y1), (x0, x1) = _extent_mm(body, spacing)
+        near_l5 = ((z >= z0 - 20) & (z <= z1 + 20) & (y >= y0 - 3) & (y <= y1 + 75)) & (
+            np.abs(x - (x0 + x1) / 2) <= 55
+        )
+        _forbid(mask, unlabelled & ~near_l5, Structure.L5)
+        middle = (z0 + z1) / 2
+        outside_disc_box = (z > middle) | (z < z0 - 25) | (y < y0 - 10) | (y > y1 + 10)
+        _forbid(mask, unlabelled & outside_disc_box, Structure.DISC)
+        _forbid(mask, unlabelled & (z > middle), Structure.S1)
+    if disc.any():
+        _forbid(mask, unlabelled, Structure.DISC)
+        (z0, z1), (y0, y1), _ = _extent_mm(disc, spacing)
+        _forbid(mask, unlabelled & (z > z1 + 25), Structure.S1)
+        _forbid(mask, unlabelled & ((z < z0 - 25) | (z > z1 + 60)), Structure.L5)
+    for structure in (Structure.L5, Structure.DISC):
+        mask[labels == structure] = bit(structure)
+    return mask
+
+
+def _forbid(
+    mask: npt.NDArray[np.uint8], where: npt.NDArray[np.bool_], structure: Structure
+) -> None:
+    mask[where] &= np.uint8(ALL_CLASSES & ~bit(structure))
+
+
+def _extent_mm(
+    region: npt.NDArray[np.bool_], spacing_zyx_mm: npt.NDArray[np.float64]
+) -> list[tuple[float, float]]:
+    """(low, high) position in mm of ``region`` along z, y and x (voxel centres)."""
+    where = np.argwhere(region)
+    low, high = where.min(axis=0) * spacing_zyx_mm, where.max(axis=0) * spacing_zyx_mm
+    return [(float(a), float(b)) for a, b in zip(low, high, strict=True)]
+
+
+def l5_body_dice(
+    predicted: npt.NDArray[np.integer],
+    truth: npt.NDArray[np.integer],
+    spacing_zyx_mm: tuple[float, float, float],
+) -> float:
+    """Dice of the predicted L5 against a labelled L5 body (truth ``1``), on the body's box.
+
+    The truth holds the body only, so the predicted L5 is cut to the body's bounding box grown
+    by 5 mm, but not behind the body's posterior face (+y in LPS: the arch is not scored).
+    """
+    body = truth == Structure.L5
+    if not body.any():
+        return float("nan")
+    margin = np.ceil(BODY_BOX_MARGIN_MM / np.asarray(spacing_zyx_mm)).astype(int)
+    where = np.argwhere(body)
+    low = np.maximum(where.min(axis=0) - margin, 0)
+    high = np.minimum(where.max(axis=0) + margin + 1, body.shape)
+    high[1] = where[:, 1].max() + 1  # not behind the posterior face
+    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+    return _dice(predicted[box] == Structure.L5, body[box])
+
+
+def disc_dice(predicted: npt.NDArray[np.integer], truth: npt.NDArray[np.integer]) -> float:
+    """Dice of the predicted L5/S1 disc against a labelled one (truth ``2``) over the scan."""
+    disc = truth == Structure.DISC
+    if not disc.any():
+        return float("nan")
+    return _dice(predicted == Structure.DISC, disc)
+
+
+def wrong_level_share(
+    predicted: npt.NDArray[np.integer], truth: npt.NDArray[np.integer], structure: Structure
+) -> float:
+    """Share of the predicted ``structure`` lying on another labelled level (truth ``255``)."""
+    mask = predicted == structure
+    count = int(mask.sum())
+    if count == 0:
+        return 0.0
+    return float((mask & (truth == OTHER_LEVEL)).sum()) / count
+
+
+def _dice(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
+    total = int(a.sum()) + int(b.sum())
+    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total

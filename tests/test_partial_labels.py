@@ -1,0 +1,161 @@
+"""Partial labels: what a partially labelled scan allows, the partial-label loss, the scores."""
+
+import numpy as np
+import pytest
+import torch
+
+from lumboplan_app.labels import Structure
+from lumboplan_app.segmentation import inference
+from lumboplan_app.segmentation.losses import class_bits, masked_dice, partial_label_loss
+from lumboplan_app.segmentation.partial_labels import (
+    ALL_CLASSES,
+    OTHER_LEVEL,
+    allowed_classes,
+    bit,
+    disc_dice,
+    l5_body_dice,
+    wrong_level_share,
+)
+
+CLASSES = len(Structure)
+
+
+def _one_hot_masks(labels: torch.Tensor) -> torch.Tensor:
+    return (1 << labels).to(torch.uint8)
+
+
+def test_on_full_labels_the_loss_is_monais_dice_plus_cross_entropy() -> None:
+    from monai.losses import DiceCELoss
+
+    generator = torch.Generator().manual_seed(3)
+    logits = torch.randn(2, CLASSES, 6, 5, 4, generator=generator)
+    labels = torch.randint(0, CLASSES, (2, 1, 6, 5, 4), generator=generator)
+    expected = DiceCELoss(to_onehot_y=True, softmax=True)(logits, labels)
+    assert float(partial_label_loss(logits, _one_hot_masks(labels))) == pytest.approx(
+        float(expected), rel=1e-5
+    )
+
+
+def test_the_marginal_cross_entropy_sums_the_allowed_classes() -> None:
+    # One voxel; classes 1 and 2 allowed: the cross-entropy is -log(p1 + p2).
+    logits = torch.tensor([0.0, 1.0, 2.0, 0.5, -1.0, 0.0, 0.3]).view(1, CLASSES, 1, 1, 1)
+    mask = torch.tensor(bit(Structure.L5) | bit(Structure.DISC), dtype=torch.uint8)
+    probabilities = torch.softmax(logits.flatten(), dim=0)
+    marginal = -torch.log(probabilities[1] + probabilities[2])
+    # Neither class is known alone on that voxel, and classes 0, 3-6 are known absent: their
+    # soft Dice is (0 + e) / (p + e) each, the rest 1.
+    smooth = 1e-5
+    known_absent = [0, 3, 4, 5, 6]
+    dice = sum(smooth / (float(probabilities[c]) + smooth) for c in known_absent) + 2
+    expected = float(marginal) + 1 - dice / CLASSES
+    loss = partial_label_loss(logits, mask.view(1, 1, 1, 1, 1))
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_an_unlabelled_voxel_is_not_held_to_any_class() -> None:
+    # Two voxels labelled L5 and background; a third unlabelled voxel (every class allowed)
+    # must not change the loss whatever the network says there.
+    base = torch.zeros(1, CLASSES, 1, 1, 3)
+    base[0, Structure.L5, 0, 0, 0] = 4.0
+    base[0, Structure.BACKGROUND, 0, 0, 1] = 4.0
+    mask = torch.tensor([bit(Structure.L5), bit(Structure.BACKGROUND), ALL_CLASSES])
+    mask = mask.to(torch.uint8).view(1, 1, 1, 1, 3)
+    losses = []
+    for favoured in (Structure.L5, Structure.SKIN, Structure.BACKGROUND):
+        logits = base.clone()
+        logits[0, favoured, 0, 0, 2] = 9.0
+        losses.append(float(partial_label_loss(logits, mask)))
+    assert losses == pytest.approx([losses[0]] * 3, rel=1e-6)
+
+
+def test_padding_carries_no_loss() -> None:
+    logits = torch.randn(1, CLASSES, 2, 2, 2)
+    mask = torch.zeros(1, 1, 2, 2, 2, dtype=torch.uint8)
+    mask[0, 0, 0, 0, 0] = bit(Structure.S1)
+    padded_logits = logits.clone()
+    padded_logits[0, :, 1] = torch.randn(CLASSES, 2, 2) * 10
+    assert float(partial_label_loss(padded_logits, mask)) == pytest.approx(
+        float(partial_label_loss(logits, mask)), rel=1e-6
+    )
+
+
+def _vertebral_column() -> np.ndarray:
+    """A 1 mm partial map: L5 body (1) at z 40-64, the L4 body above it (255)."""
+    labels = np.zeros((120, 160, 120), dtype=np.uint8)
+    labels[40:65, 30:65, 40:80] = Structure.L5
+    labels[75:100, 30:65, 40:80] = OTHER_LEVEL
+    return labels
+
+
+def test_a_partial_map_allows_what_anatomy_does_not_rule_out() -> None:
+    labels = _vertebral_column()
+    mask = allowed_classes(labels, (1.0, 1.0, 1.0), partial=True)
+    allowed = class_bits(torch.from_numpy(mask)[None, None], CLASSES)[0].numpy()
+    assert (mask[labels == Structure.L5] == bit(Structure.L5)).all()
+    assert not allowed[Structure.L5][labels == OTHER_LEVEL].any()
+    assert not allowed[Structure.S1][labels == OTHER_LEVEL].any()
+    assert allowed[Structure.BACKGROUND][labels == OTHER_LEVEL].all()
+    assert allowed[Structure.L5, 52, 110, 60]  # 45 mm behind the body: the spinous process
+    assert not allowed[Structure.L5, 10, 50, 60]  # 30 mm below the body: S1, not L5
+    assert not allowed[Structure.L5, 52, 10, 60]  # 20 mm in front: the abdomen
+    assert allowed[Structure.DISC, 35, 50, 60]  # just under the body
+    assert not allowed[Structure.DISC, 70, 50, 60]  # above its middle
+    assert not allowed[Structure.S1, 70, 110, 60]
+    assert allowed[Structure.NERVES, 70, 110, 60]  # not ruled out anywhere
+
+
+def test_a_drawn_disc_is_the_disc_everywhere() -> None:
+    labels = np.zeros((100, 80, 60), dtype=np.uint8)
+    labels[40:48, 20:50, 15:45] = Structure.DISC
+    labels[60:70, 20:50, 15:45] = OTHER_LEVEL
+    mask = allowed_classes(labels, (1.0, 1.0, 1.0), partial=True)
+    allowed = class_bits(torch.from_numpy(mask)[None, None], CLASSES)[0].numpy()
+    assert not allowed[Structure.DISC][labels == 0].any()
+    assert allowed[Structure.L5, 55, 30, 30]  # above the disc
+    assert not allowed[Structure.S1, 85, 30, 30]  # far above it
+
+
+def test_a_full_map_allows_one_class_per_voxel() -> None:
+    labels = np.array([[[0, 1, 2, 3, 4, 5, 6]]], dtype=np.uint8)
+    mask = allowed_classes(labels, (1.0, 1.0, 1.0), partial=False)
+    assert mask.tolist() == [[[1, 2, 4, 8, 16, 32, 64]]]
+
+
+def test_masked_dice_scores_only_what_a_partial_map_knows() -> None:
+    labels = _vertebral_column()
+    mask = torch.from_numpy(allowed_classes(labels, (1.0, 1.0, 1.0), partial=True))
+    predicted = np.zeros_like(labels)
+    predicted[labels == Structure.L5] = Structure.L5
+    predicted[40:65, 70:110, 55:65] = Structure.L5  # the arch, behind the body: not labelled
+    predicted[0:20, 100:120, 50:70] = Structure.NERVES  # not labelled: not scored
+    scores = masked_dice(torch.from_numpy(predicted), mask, CLASSES)
+    assert scores[Structure.L5] == pytest.approx(1.0)
+    assert Structure.NERVES not in scores
+    predicted[75:100, 30:65, 40:80] = Structure.L5  # L4 called L5: a wrong level
+    scores = masked_dice(torch.from_numpy(predicted), mask, CLASSES)
+    assert scores[Structure.L5] == pytest.approx(2 / 3)  # as many wrong voxels as right: 2B/3B
+
+
+def test_the_l5_body_dice_ignores_the_arch_and_counts_wrong_levels() -> None:
+    truth = _vertebral_column()
+    predicted = np.zeros_like(truth)
+    predicted[truth == Structure.L5] = Structure.L5
+    predicted[40:65, 65:110, 55:65] = Structure.L5  # pedicles and arch behind the body
+    assert l5_body_dice(predicted, truth, (1.0, 1.0, 1.0)) == pytest.approx(1.0)
+    assert wrong_level_share(predicted, truth, Structure.L5) == 0.0
+    predicted[40:52] = 0  # the lower half of the body missed
+    assert l5_body_dice(predicted, truth, (1.0, 1.0, 1.0)) == pytest.approx(2 * 13 / (13 + 25))
+    predicted[75:100, 30:65, 40:80] = Structure.L5
+    share = wrong_level_share(predicted, truth, Structure.L5)
+    assert share == pytest.approx(25 * 35 * 40 / (predicted == Structure.L5).sum())
+    assert np.isnan(disc_dice(predicted, truth))
+
+
+def test_reduced_precision_follows_the_cpu(monkeypatch) -> None:
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    assert not inference.cpu_has_native_bfloat16()
+    assert inference.inference_dtype(torch.device("cpu")) is None  # float32: bf16 is emulated
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert inference.inference_dtype(torch.device("cpu")) is torch.bfloat16
+    assert inference.inference_dtype(torch.device("cuda")) is torch.float16
