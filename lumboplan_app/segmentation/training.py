@@ -35,14 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import numpy.typing as npt
 
 from lumboplan_app.atomic import atomic_output, write_text_atomic
 from lumboplan_app.errors import Cancelled, LoadError, ModelError
 from lumboplan_app.io import read_label_map, read_scan
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
 from lumboplan_app.progress import CancelCheck, ProgressCallback
-from lumboplan_app.segmentation.augmentation import training_transform
+from lumboplan_app.segmentation.augmentation import training_sample, training_transform
 from lumboplan_app.segmentation.losses import masked_dice, partial_label_loss
 from lumboplan_app.segmentation.model_card import ModelCard, read_card, write_model
 from lumboplan_app.segmentation.network import build_network
@@ -196,9 +195,9 @@ def train(
     return _write_final(model_dir, card, config, results, cases, folds)
 
 
-#: A loaded case: image (1, Z, Y, X) float32, allowed-class bits and patch-centre classes
-#: (1, Z, Y, X) uint8, on the model's grid.
-_Loaded = tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]
+#: A loaded case on the model's grid: ``image`` (1, Z, Y, X) float32, ``mask`` (1, Z, Y, X) uint8
+#: (allowed-class bits) and ``indices`` (patch centres per class); see ``training_sample``.
+_Loaded = dict[str, Any]
 
 
 def _setup_distributed() -> bool:
@@ -229,8 +228,8 @@ def _load_cases(cases: list[TrainingCase], card: ModelCard) -> list[_Loaded]:
         image = normalise(resample(volume).array)
         label_array = resample.labels(labels).array.astype(np.uint8)
         mask = allowed_classes(label_array, spacing, partial=case.partial)
-        crop = np.where(label_array == OTHER_LEVEL, 0, label_array).astype(np.uint8)
-        loaded.append((image[None], mask[None], crop[None]))
+        centre_classes = np.where(label_array == OTHER_LEVEL, 0, label_array).astype(np.uint8)
+        loaded.append(training_sample(image, mask, centre_classes, card.patch_size))
     return loaded
 
 
@@ -242,8 +241,7 @@ def _batch(
 
     images, masks = [], []
     for _ in range(size):
-        image, mask, crop = cases[int(rng.integers(len(cases)))]
-        sample = transform({"image": image, "mask": mask, "crop": crop})[0]
+        sample = transform(cases[int(rng.integers(len(cases)))])[0]
         images.append(torch.as_tensor(np.asarray(sample["image"]), dtype=torch.float32))
         masks.append(torch.as_tensor(np.asarray(sample["mask"]).round(), dtype=torch.uint8))
     return torch.stack(images), torch.stack(masks)
@@ -267,7 +265,8 @@ def _validate(
     network.eval()
     totals: dict[str, list[float]] = {}
     with torch.no_grad():
-        for image, mask, _ in cases:
+        for case in cases:
+            image, mask = case["image"], case["mask"]
             tensor = torch.from_numpy(image)[None].to(device)
             logits = sliding_window_inference(tensor, card.patch_size, 1, network, overlap=0.25)
             predicted = cast("torch.Tensor", logits).argmax(dim=1)[0].cpu()
