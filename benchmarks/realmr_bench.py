@@ -1,0 +1,184 @@
+"""The model on REAL lumbar MR with expert labels of the L5 body or the L5/S1 disc.
+
+Reads ``../shared/realdata/labelled_t2`` and ``labelled_waterfat`` (PROVENANCE.md in each) and,
+per case: whether the plausibility check accepts the segmentation, the L5 body Dice (predicted
+L5 cut to the true body's box grown 5 mm, not behind its posterior face), the L5/S1 disc Dice,
+the share of predicted L5 and disc voxels on another labelled level, and seconds; medians at the
+bottom of each set. The labels scored are the network's output after its component clean-up,
+before the plausibility check (a refused case is still scored). Cases the weights were trained
+on (the card's ``extra.real_training_cases``) are marked and left out of the held-out medians.
+
+Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--cases NAME ...]
+[--overlays docs/images/realmr] [--write-card]`. ``--overlays`` writes one PNG per case
+(sagittal through the spine, axial through the L5/S1 disc, coronal through the foramina, all
+seven structures); ``--write-card`` stores the table in the card's ``metrics.real``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import machine_header
+
+from lumboplan_app.atomic import write_text_atomic
+from lumboplan_app.errors import ModelError
+from lumboplan_app.io import read_label_map, read_scan
+from lumboplan_app.labels import Structure
+from lumboplan_app.segmentation.inference import (
+    DEFAULT_WEIGHTS,
+    Segmenter,
+    check_plausible,
+    keep_main_components,
+)
+from lumboplan_app.segmentation.model_card import card_path_for, read_card
+from lumboplan_app.segmentation.partial_labels import disc_dice, l5_body_dice, wrong_level_share
+from lumboplan_app.volume import LabelMap
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+SETS = ("labelled_t2", "labelled_waterfat")
+
+
+def score_case(segmenter: Segmenter, folder: Path, overlays: Path | None) -> dict:
+    """Segment one case and score it against its partial truth."""
+    volume = read_scan(folder / "image.nii.gz")
+    truth = read_label_map(folder / "truth.nii.gz", reference=volume.grid).array
+    start = time.perf_counter()
+    raw = segmenter.predict_labels(volume)
+    labels = LabelMap(keep_main_components(raw.array), raw.grid)
+    reason = ""
+    try:
+        check_plausible(labels)
+    except ModelError as error:
+        reason = str(error).split(":")[0]
+    seconds = time.perf_counter() - start
+    spacing_zyx = tuple(float(s) for s in volume.grid.spacing_xyz_mm[::-1])
+    if overlays is not None:
+        from overlays import write_overlay
+
+        write_overlay(volume, labels, truth, overlays / f"{folder.name}.png")
+    return {
+        "accepted": not reason,
+        "refusal": reason,
+        "l5_body_dice": l5_body_dice(labels.array, truth, spacing_zyx),
+        "disc_dice": disc_dice(labels.array, truth),
+        "l5_wrong_level": wrong_level_share(labels.array, truth, Structure.L5),
+        "disc_wrong_level": wrong_level_share(labels.array, truth, Structure.DISC),
+        "seconds": seconds,
+    }
+
+
+def _cell(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.3f}"
+
+
+def _summary(rows: dict[str, dict]) -> dict:
+    """Medians and counts over ``rows``."""
+
+    def median(key: str) -> float:
+        values = [r[key] for r in rows.values() if not np.isnan(r[key])]
+        return float(np.median(values)) if values else float("nan")
+
+    return {
+        "cases": len(rows),
+        "accepted": sum(r["accepted"] for r in rows.values()),
+        "l5_body_dice_median": median("l5_body_dice"),
+        "disc_dice_median": median("disc_dice"),
+        "cases_on_wrong_level": sum(
+            r["l5_wrong_level"] > 0.05 or r["disc_wrong_level"] > 0.05 for r in rows.values()
+        ),
+        "seconds_median": median("seconds"),
+    }
+
+
+def print_set(name: str, rows: dict[str, dict], trained: set[str]) -> dict:
+    """Print one set's table; return its summaries (all cases, and held out)."""
+    print(f"\n### {name}\n")
+    print(
+        "| case | trained on | accepted | L5 body Dice | disc Dice | L5 on other level | "
+        "disc on other level | s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for case, r in rows.items():
+        accepted = "yes" if r["accepted"] else f"no: {r['refusal']}"
+        print(
+            f"| {case} | {'yes' if case in trained else 'no'} | {accepted} | "
+            f"{_cell(r['l5_body_dice'])} | {_cell(r['disc_dice'])} | {r['l5_wrong_level']:.3f} | "
+            f"{r['disc_wrong_level']:.3f} | {r['seconds']:.1f} |"
+        )
+    summaries = {"all": _summary(rows)}
+    held_out = {case: r for case, r in rows.items() if case not in trained}
+    if trained and held_out:
+        summaries["held_out"] = _summary(held_out)
+    for which, s in summaries.items():
+        print(
+            f"| median ({which}, {s['cases']} cases) | | {s['accepted']}/{s['cases']} | "
+            f"{_cell(s['l5_body_dice_median'])} | {_cell(s['disc_dice_median'])} | "
+            f"{s['cases_on_wrong_level']} case(s) > 5 % | | {s['seconds_median']:.1f} |"
+        )
+    return summaries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--cases", nargs="*", help="only these case folders (names)")
+    parser.add_argument("--overlays", type=Path, help="write one overlay PNG per case here")
+    parser.add_argument("--write-card", action="store_true", help="store the table in the card")
+    arguments = parser.parse_args()
+    if not REALDATA.is_dir():
+        sys.exit(f"No real data at {REALDATA}: nothing to measure.")
+    if arguments.overlays is not None:
+        arguments.overlays.mkdir(parents=True, exist_ok=True)
+    segmenter = Segmenter(arguments.weights, device=arguments.device)
+    card = read_card(arguments.weights)
+    trained = set(card.extra.get("real_training_cases", []))
+    print(machine_header() + f", device {segmenter.device}, model {arguments.weights.name}")
+    results: dict[str, dict] = {}
+    for set_name in SETS:
+        rows = {}
+        for folder in sorted(p for p in (REALDATA / set_name).iterdir() if p.is_dir()):
+            if arguments.cases and folder.name not in arguments.cases:
+                continue
+            rows[folder.name] = score_case(segmenter, folder, arguments.overlays)
+            print(f"{folder.name}: {json.dumps(rows[folder.name])}", flush=True)
+        if rows:
+            results[set_name] = {"cases": rows, "summary": print_set(set_name, rows, trained)}
+    if arguments.write_card:
+        metrics = dict(card.metrics)
+        metrics["real"] = {
+            "data": "../shared/realdata labelled_t2 (sagittal T2) and labelled_waterfat "
+            "(water-fat, 3 T): real lumbar MR with the L5 body or the L5/S1 disc labelled",
+            "pipeline": "Segmenter.predict_labels + keep_main_components, scored before the "
+            "plausibility check; 'accepted' is the check's verdict",
+            "l5_body_dice": "predicted L5 cut to the true body's box grown 5 mm, not behind "
+            "its posterior face",
+            "sets": _rounded(results),
+            "machine": machine_header(),
+        }
+        write_text_atomic(
+            card_path_for(arguments.weights),
+            json.dumps(replace(card, metrics=metrics).to_json(), indent=2) + "\n",
+        )
+        print(f"Stored in {card_path_for(arguments.weights).name}")
+
+
+def _rounded(value: object) -> object:
+    """``value`` with floats rounded to 4 places and NaN as None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return None if np.isnan(value) else round(value, 4)
+    return value
+
+
+if __name__ == "__main__":
+    main()
