@@ -23,12 +23,15 @@ from lumboplan_app.phantom.parameters import (
 logger = logging.getLogger(__name__)
 
 #: The planning validation's scan (tests and benchmarks/planning_validation.py): 1 mm
-#: isotropic, covering both foramina, the crests and the posterior skin (points d).
+#: isotropic, covering both foramina, the crests and the posterior skin (points d), and the
+#: body's whole width: at 115 mm a side it cut the iliac wings and the flanks, where channels
+#: near straight lateral leave the scan inside the body, and the planner, which must see a
+#: channel's whole path inside the body, rightly called those foramina not assessable.
 PLANNING_ACQUISITION = Acquisition(
     plane="axial",
     in_plane_mm=1.0,
     slice_mm=1.0,
-    fov_half_mm=(115.0, 85.0, 65.0),
+    fov_half_mm=(200.0, 85.0, 65.0),
     fov_centre_mm=(0.0, 35.0, 10.0),
 )
 #: The demo's scan: a compact sagittal 3-D T2 that still holds both foramina, the iliac crests

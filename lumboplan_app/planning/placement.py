@@ -13,6 +13,13 @@ missing ilium, a missing exiting L5 root on the side, or neither traversing root
 make the foramen "not assessable", never Group A (the sac alone, on the midline, says nothing
 of a side whose roots were not found).
 
+Given the scan's field of view (:class:`~lumboplan_app.planning.field_of_view.FieldOfView`),
+the placement must also have been seen: where the placed channel's path inside the body leaves
+the scan, or where a crest that does not reach the channel's plane in the scan is cut by the
+scan's edge the straight lateral channel leaves through, the crest (or another part) may lie
+outside the scan and the foramen is "not assessable" with where the scan ends. Line A and
+points a and b are kept on every side that has them.
+
 It works on any distance source (a voxel :class:`~lumboplan_app.planning.distance.DistanceField`
 or, for the phantom's ground truth, the exact shapes), so the planner and the truth share it.
 """
@@ -28,6 +35,7 @@ import numpy.typing as npt
 
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.channel import Channel, direction_for_pose, line_b_mm, measure_pose
+from lumboplan_app.planning.field_of_view import FieldOfView, UnseenPath
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -161,6 +169,7 @@ def paper_placement(
     diameter_mm: float = 8.0,
     length_mm: float = 150.0,
     contact_margin_mm: float = 0.0,
+    field_of_view: FieldOfView | None = None,
 ) -> SidePlan:
     """Place the channel by the paper's protocol on one side and classify the foramen.
 
@@ -182,6 +191,9 @@ def paper_placement(
     contact_margin_mm : float
         A blocking part nearer than this counts as touched (0 on exact geometry; on voxels,
         half a voxel: a clearance the scan cannot resolve is never read as a free path).
+    field_of_view : FieldOfView or None
+        Where the scan ends (None on exact geometry, which is known everywhere): a placement
+        that rests on what lies outside it is "not assessable".
     """
     tip = np.asarray(point_b, dtype=np.float64)
 
@@ -196,22 +208,28 @@ def paper_placement(
         for part in (sided(side, Part.S1_ROOT_LEFT, Part.S1_ROOT_RIGHT), Part.DURAL_SAC)
         if found(part) is not None
     ]
+    # Line A needs only point a and the exiting root: kept on a side that cannot be classified.
+    line_a = None
+    if point_a is not None and exiting_root is not None:
+        line_a = float(exiting_root.sample(np.asarray(point_a, dtype=np.float64)[None, :])[0])
+
+    def channel_at(alpha_deg: float) -> Channel:
+        axis = direction_for_pose(alpha_deg, 0.0, disc_normal, side)
+        return Channel(tuple(tip), tuple(axis), diameter_mm, length_mm)
+
+    def not_assessable(*reasons: str) -> SidePlan:
+        return SidePlan("not_assessable", reasons, line_a_mm=line_a)
+
     missing = []
     if not ilium:
-        missing.append(
-            f"No iliac bone on the {side.value} side in the scan: the crest cannot be assessed."
-        )
+        missing.append(_no_ilium_reason(side, channel_at(0.0), skin, mid_sagittal, field_of_view))
     if exiting_root is None:
         # The dural sac of the midline is no evidence for a side whose exiting root is missing.
         missing.append(f"No exiting L5 nerve root found on the {side.value} side.")
     elif not medial_nerves:
         missing.append(f"No traversing S1 nerve root or dural sac found on the {side.value} side.")
     if missing:
-        return SidePlan("not_assessable", tuple(missing))
-
-    def channel_at(alpha_deg: float) -> Channel:
-        axis = direction_for_pose(alpha_deg, 0.0, disc_normal, side)
-        return Channel(tuple(tip), tuple(axis), diameter_mm, length_mm)
+        return not_assessable(*missing)
 
     alphas = np.arange(0.0, 90.0 + 1e-9, SWEEP_STEP_DEG)
     touching = np.zeros(len(alphas), dtype=bool)
@@ -227,9 +245,23 @@ def paper_placement(
         reasons.append("The iliac crest does not reach the channel's plane: it does not constrain.")
     clear = np.flatnonzero((alphas >= start - 1e-9) & ~touching)
     if len(clear) == 0:
-        return SidePlan("B", ("No channel angle up to 90 degrees clears the iliac crest.",))
+        # Bone outside the scan could only block more: this holds whatever the scan missed.
+        return SidePlan(
+            "B", ("No channel angle up to 90 degrees clears the iliac crest.",), line_a_mm=line_a
+        )
     first = int(clear[0])
     channel = channel_at(float(alphas[first]))
+    if field_of_view is not None:
+        unseen = field_of_view.unseen_path(channel, skin)
+        if unseen is not None:
+            # Anything of the path beyond the scan's edge is unseen: the crest may stop the
+            # sweep there, a transverse process or a root may lie in it.
+            return not_assessable(_unseen_path_reason(side, unseen, field_of_view, mid_sagittal))
+        lateral = field_of_view.unseen_path(channel_at(0.0), skin) if start > 0 else None
+        if lateral is not None and lateral.faces & field_of_view.ilium_faces.get(side, frozenset()):
+            # A crest that misses the plane in the scan, cut by the edge the straight lateral
+            # channel leaves through, may rise into it outside: the sweep would start at 0.
+            return not_assessable(_cut_crest_reason(side, lateral, field_of_view, mid_sagittal))
     point_c = deepest[first - 1] if first > 0 and touching[first - 1] else None
     points = channel.surface_points()
     contacts = []
@@ -261,9 +293,6 @@ def paper_placement(
         )
     point_d = skin_entry(channel, skin)
     alpha, beta = measure_pose(channel.axis, disc_normal, side)
-    line_a = None
-    if point_a is not None and exiting_root is not None:
-        line_a = float(exiting_root.sample(np.asarray(point_a, dtype=np.float64)[None, :])[0])
     return SidePlan(
         group="B" if blocking else "A",
         reasons=tuple(reasons),
@@ -275,6 +304,87 @@ def paper_placement(
         point_d=None if point_d is None else as_point(point_d),
         line_a_mm=line_a,
         line_b_mm=None if point_d is None else line_b_mm(point_d, *mid_sagittal),
+    )
+
+
+def _midline_mm(point: FloatArray, mid_sagittal: tuple[npt.ArrayLike, npt.ArrayLike]) -> float:
+    """Return a point's distance (mm) from the mid-sagittal plane."""
+    origin, normal = (np.asarray(v, dtype=np.float64) for v in mid_sagittal)
+    return abs(float((point - origin) @ normal) / float(np.linalg.norm(normal)))
+
+
+_EDGES = {0: ("right", "left"), 1: ("anterior", "posterior"), 2: ("inferior", "superior")}
+
+
+def _scan_end(
+    side: Side,
+    unseen: UnseenPath,
+    field_of_view: FieldOfView,
+    mid_sagittal: tuple[npt.ArrayLike, npt.ArrayLike],
+) -> str:
+    """Say where a path leaves the scan: "The scan ends 38 mm from the midline on the left"."""
+    edges = []
+    for face in sorted(unseen.faces):
+        normal = field_of_view.face_direction(face)
+        axis = int(np.argmax(np.abs(normal)))
+        edges.append(_EDGES[axis][int(normal[axis] > 0)])
+    if any(edge in ("left", "right") for edge in edges):
+        distance = _midline_mm(unseen.point_lps_mm, mid_sagittal)
+        return f"The scan ends {distance:.0f} mm from the midline on the {side.value}"
+    return f"The scan ends at its {' and '.join(edges)} edge on the {side.value}"
+
+
+def _unseen_path_reason(
+    side: Side,
+    unseen: UnseenPath,
+    field_of_view: FieldOfView,
+    mid_sagittal: tuple[npt.ArrayLike, npt.ArrayLike],
+) -> str:
+    """Return why a placed channel whose path leaves the scan inside the body is not assessed."""
+    return (
+        f"{_scan_end(side, unseen, field_of_view, mid_sagittal)}: the channel's path leaves it "
+        f"{unseen.along_mm:.0f} mm from point b, still inside the body. The iliac crest, or "
+        "another part the channel must clear, may lie outside the scan: not assessable. A scan "
+        "that covers the iliac crest and the skin on this side is needed."
+    )
+
+
+def _cut_crest_reason(
+    side: Side,
+    unseen: UnseenPath,
+    field_of_view: FieldOfView,
+    mid_sagittal: tuple[npt.ArrayLike, npt.ArrayLike],
+) -> str:
+    """Return why a crest that misses the plane in the scan but is cut by its edge is not."""
+    return (
+        f"{_scan_end(side, unseen, field_of_view, mid_sagittal)} and cuts the iliac bone there: "
+        "in the scan the iliac crest does not reach the channel's plane, but outside it the "
+        "crest may rise into the channel's path: not assessable. A scan that covers the iliac "
+        "crest on this side is needed."
+    )
+
+
+def _no_ilium_reason(
+    side: Side,
+    lateral: Channel,
+    skin: DistanceSource | None,
+    mid_sagittal: tuple[npt.ArrayLike, npt.ArrayLike],
+    field_of_view: FieldOfView | None,
+) -> str:
+    """Return why a side without iliac bone is not assessable, with where the scan ends."""
+    if field_of_view is None:
+        return f"No iliac bone on the {side.value} side in the scan: the crest cannot be assessed."
+    unseen = field_of_view.unseen_path(lateral, skin)
+    if unseen is None:
+        return (
+            f"No iliac bone was found on the {side.value} side, although the scan reaches the "
+            "skin there: the segmentation may have missed it; the iliac crest cannot be "
+            "assessed: not assessable."
+        )
+    where = _scan_end(side, unseen, field_of_view, mid_sagittal)
+    return (
+        f"{where} and shows no iliac bone on that side: the iliac crest may lie outside it: "
+        "not assessable. A scan that covers the iliac crest on this side is needed."
     )
 
 

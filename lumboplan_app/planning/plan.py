@@ -6,6 +6,8 @@ The input is the seven structures, or a part map with its landmarks (the phantom
 landmarks (:mod:`lumboplan_app.planning.parts`), builds one distance field per part, places the
 channel by the paper's protocol and maps the free poses. A case whose disc, L5 or S1 is missing
 has no frame to plan in: both sides come back "not assessable" with the reason, never a guess.
+The scan's field of view goes with every voxel plan: a placement that rests on what lies outside
+the scan is "not assessable" (:mod:`lumboplan_app.planning.field_of_view`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.feasibility import BestPose, FeasibilityMap, feasibility_map
+from lumboplan_app.planning.field_of_view import FieldOfView
 from lumboplan_app.planning.parts import derive_anatomy
 from lumboplan_app.planning.placement import (
     SidePlan,
@@ -151,6 +154,7 @@ def plan_from_parts(
     if progress is not None:
         progress(0.5, "Distance fields ready")
     skin = DistanceField.from_labels(parts, [Part.SKIN])
+    field_of_view = FieldOfView.of_label_map(parts, {side: ilium_parts(side) for side in Side})
     planes = landmarks["planes"]
     mid_sagittal = (planes["mid_sagittal"]["point"], planes["mid_sagittal"]["normal"])
     sides, maps = {}, {}
@@ -167,6 +171,7 @@ def plan_from_parts(
             diameter_mm=channel.diameter_mm,
             length_mm=channel.length_mm,
             contact_margin_mm=margin,
+            field_of_view=field_of_view,
         )
         # A side without its nerves or ilium has no map: the missing parts would read as free.
         if with_maps and sides[side].group != "not_assessable":
