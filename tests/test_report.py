@@ -6,12 +6,20 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pypdf import PdfReader
 
 from lumboplan_app.cli import main
+from lumboplan_app.io import read_label_map
+from lumboplan_app.labels import Part, Structure
 from lumboplan_app.phantom.case import generate_case, write_case
 from lumboplan_app.phantom.mr import Acquisition, default_contrast
+from lumboplan_app.planning.plan import plan_from_labels
+from lumboplan_app.report.pdf import write_report
+from lumboplan_app.session import case_from_plan
+from lumboplan_app.session import write_case as write_case_file
+from lumboplan_app.volume import LabelMap
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +86,54 @@ def test_report_of_a_missing_or_damaged_case_exits_1(tmp_path, capsys) -> None:
     assert main(["report", str(damaged), "-o", str(tmp_path / "r.pdf")]) == 1
     assert "not a readable LumboPlan case" in capsys.readouterr().err
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_a_case_with_nothing_assessable_still_gets_its_report(tmp_path) -> None:
+    # As the real VBs_VB2_10: no left pedicle, so no part can be told apart. `run` and `report`
+    # ended in "internal error (KeyError)" in the axial figure of a plan without a frame.
+    labels = read_label_map(DEMO / "labels.nii.gz")
+    arch = [
+        Part.L5_PEDICLE_LEFT,
+        Part.L5_TRANSVERSE_PROCESS_LEFT,
+        Part.L5_IAP_LEFT,
+        Part.L5_SAP_LEFT,
+    ]
+    array = labels.array.copy()
+    array[np.isin(read_label_map(DEMO / "parts.nii.gz").array, arch)] = 0
+    no_left_pedicle = LabelMap(array, labels.grid)
+    plan = plan_from_labels(no_left_pedicle)
+    document = plan.to_json()
+    assert {entry["group"] for entry in document["sides"].values()} == {"not_assessable"}
+    assert set(document["planes"]) == {"disc_mid", "mid_sagittal"}  # kept: the disc plane shows
+    case_path, output = tmp_path / "case.lumboplan", tmp_path / "report.pdf"
+    write_case_file(case_from_plan(plan, no_left_pedicle), case_path)
+    assert main(["report", str(case_path), "-o", str(output)]) == 0
+    text = " ".join(pdf_text(output).split())  # lines wrapped in tables joined
+    assert "Page 3 of 3" in text
+    # On the summary (both sides) and on each foramen's page.
+    assert text.count("The left L5 pedicle was not found behind the body.") == 4
+    assert "No feasibility map: a foramen that is not assessable is not mapped" in text
+    assert "(No sagittal slice: neither point a nor point b was found.)" in text
+    assert len(PdfReader(output).pages[0].images) == 1  # the disc plane, without channels
+
+
+def test_a_plan_without_planes_shows_what_was_segmented(tmp_path) -> None:
+    labels = read_label_map(DEMO / "labels.nii.gz")
+    array = labels.array.copy()
+    array[array == Structure.DISC] = 0
+    no_disc = LabelMap(array, labels.grid)
+    plan = plan_from_labels(no_disc)
+    assert plan.landmarks == {}
+    output = tmp_path / "no_disc.pdf"
+    write_report(case_from_plan(plan, no_disc), output)
+    text = " ".join(pdf_text(output).split())
+    assert "The L5/S1 disc was not found" in text
+    assert (
+        "No disc mid-plane: without the L5/S1 disc, L5 and S1 the planes cannot be placed" in text
+    )
+    assert "without the disc, L5 and S1 there is no frame" in text
+    assert "Page 3 of 3" in text
+    assert len(PdfReader(output).pages[0].images) == 1  # the sagittal overview
 
 
 SMALL_SCAN = Acquisition(

@@ -6,6 +6,9 @@ The input is the seven structures, or a part map with its landmarks (the phantom
 landmarks (:mod:`lumboplan_app.planning.parts`), builds one distance field per part, places the
 channel by the paper's protocol and maps the free poses. A case whose disc, L5 or S1 is missing
 has no frame to plan in: both sides come back "not assessable" with the reason, never a guess.
+A case whose parts cannot be told apart (a pedicle not found) keeps its two planes, when the
+structures give them, so that its report can still show the disc plane.
+
 The scan's field of view goes with every voxel plan: a placement that rests on what lies outside
 the scan is "not assessable" (:mod:`lumboplan_app.planning.field_of_view`).
 """
@@ -21,7 +24,7 @@ from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.feasibility import BestPose, FeasibilityMap, feasibility_map
 from lumboplan_app.planning.field_of_view import FieldOfView
-from lumboplan_app.planning.parts import derive_anatomy
+from lumboplan_app.planning.parts import anatomical_frame, derive_anatomy
 from lumboplan_app.planning.placement import (
     SidePlan,
     ilium_parts,
@@ -197,13 +200,30 @@ def plan_from_labels(
 ) -> CasePlan:
     """Derive the parts and landmarks from a structure label map and plan both sides.
 
-    A label map without the disc, L5 or S1 gives both sides "not assessable" with the reason.
+    A label map without the disc, L5 or S1 gives both sides "not assessable" with the reason; so
+    does one whose parts cannot be derived, which keeps the two planes when they can be placed.
     """
     try:
         derived = derive_anatomy(labels)
     except PlanningError as error:
         reason = f"{error} Both foramina are not assessable."
-        return CasePlan({side: SidePlan("not_assessable", (reason,)) for side in Side})
+        sides = {side: SidePlan("not_assessable", (reason,)) for side in Side}
+        return CasePlan(sides, _planes_only(labels), channel=channel)
     if progress is not None:
         progress(0.2, "Parts and landmarks derived")
     return plan_from_parts(derived.parts, derived.landmarks, channel, with_maps, progress)
+
+
+def _planes_only(labels: LabelMap) -> dict[str, Any]:
+    """Return the landmarks of a case whose parts could not be derived: its planes, if any."""
+    try:
+        frame = anatomical_frame(labels)
+    except PlanningError:
+        return {}
+    origin = frame.origin.tolist()
+    return {
+        "planes": {
+            "mid_sagittal": {"point": origin, "normal": frame.axes[0].tolist()},
+            "disc_mid": {"point": origin, "normal": frame.axes[2].tolist()},
+        }
+    }

@@ -9,8 +9,11 @@
   clearance, blocked ones red, the paper's placement and the best free pose marked.
 - :func:`posterolateral_figure`: the structures in 3-D from behind and to the side, the channel
   as a cylinder and the touched parts in red (VTK off-screen).
+- :func:`overview_figure`: for a plan without planes (no disc, L5 or S1 to place them), the
+  sagittal slice through the middle of what was segmented, so the report still shows it.
 
-Images are built in the anatomical frame of the plan's two planes, sampled every 0.5 mm.
+Images are built in the anatomical frame of the plan's two planes (:func:`has_frame`), sampled
+every 0.5 mm; a side that was not placed shows its points a and b without a channel.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ PIXEL_MM = 0.5
 _OVERLAY_ALPHA = 0.35
 _CHANNEL_COLOUR = {Side.LEFT: (64, 200, 255), Side.RIGHT: (255, 170, 40)}
 _TOUCHED_COLOUR = (230, 40, 40)
+
+
+def has_frame(plan: Mapping[str, Any]) -> bool:
+    """Return whether the plan holds both planes (not when the disc, L5 or S1 is missing)."""
+    planes = plan.get("planes") or {}
+    return "disc_mid" in planes and "mid_sagittal" in planes
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -132,10 +141,14 @@ def axial_figure(
     canvas.draw.line((*top, *bottom), fill=(255, 255, 255), width=1)
     for side in Side:
         entry = plan["sides"].get(side.value)
-        if entry is None or entry["alpha_deg"] is None:
+        if entry is None:
+            continue
+        points = entry["points_lps_mm"]
+        if entry["alpha_deg"] is None or points.get("b") is None:
+            for name in ("a", "b"):  # not placed: where it would start, without a channel
+                canvas.marker(points.get(name), name, (255, 255, 255))
             continue
         colour = _CHANNEL_COLOUR[side]
-        points = entry["points_lps_mm"]
         b = np.asarray(points["b"], dtype=np.float64)
         axis = _axis_of(entry, plan, side)
         end = b + plan["channel"]["length_mm"] * axis
@@ -189,6 +202,30 @@ def sagittal_figure(
                 outline=_CHANNEL_COLOUR[side],
                 width=3,
             )
+    _letters(canvas.draw, size, size, ("S", "I", "A", "P"))
+    return canvas.image
+
+
+def overview_figure(
+    labels: LabelMap, volume: Volume | None, half_extent_mm: float = 110.0
+) -> Image.Image:
+    """Render the sagittal slice through the middle of the segmented spine (no frame needed).
+
+    Anterior on the left, superior at the top, in the patient's axes; centred on the labelled
+    L5, disc, S1 and nerves (on the scan's centre when none is labelled).
+    """
+    spine = np.isin(labels.array, [Structure.L5, Structure.DISC, Structure.S1, Structure.NERVES])
+    index = (
+        np.argwhere(spine).mean(axis=0)
+        if spine.any()
+        else (np.asarray(labels.array.shape, dtype=np.float64) - 1) / 2
+    )
+    centre = labels.grid.index_to_lps(index)
+    size = int(2 * half_extent_mm / PIXEL_MM)
+    posterior, inferior = np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, -1.0])
+    canvas = _PlaneCanvas(
+        labels, volume, centre, posterior * PIXEL_MM, inferior * PIXEL_MM, (size, size)
+    )
     _letters(canvas.draw, size, size, ("S", "I", "A", "P"))
     return canvas.image
 

@@ -7,6 +7,10 @@ best free trajectory beside the paper's placement, and the figures (3-D posterol
 sagittal slice through the foramen, feasibility map). Every page carries the statement that the
 report supports, and does not replace, the surgeon's judgement, and "page N of M".
 
+A case with nothing assessable still gets every page: a foramen that was not placed shows why,
+what was measured (Line A, points a and b) and the figures that need no channel; a plan without
+planes shows the sagittal slice through what was segmented in place of the disc plane.
+
 ``deidentify`` leaves out the patient's name, ID and birth date, the study date and the case
 key, everywhere: the text, the figures and the PDF's metadata.
 """
@@ -161,7 +165,7 @@ def _side_story(
     for reason in entry["reasons"]:
         story.append(Paragraph("• " + reason, styles["body"]))
     if group == "not_assessable":
-        return story
+        return story + _unplaced_story(case, side, volume, meshes, styles)
     points = entry["points_lps_mm"]
     measures = [
         ["Measurement", "Value", "Paper (mean)"],
@@ -215,19 +219,7 @@ def _side_story(
         ),
     ]
     story += [Spacer(1, 3 * mm), _table(comparison, [50, 30, 30, 50])]
-    row: list[Any] = []
-    try:
-        view = figures.posterolateral_figure(plan, meshes, case.parts, side)
-        row += [
-            _image(view, 62),
-            _image(figures.sagittal_figure(plan, case.labels, volume, side), 50),
-        ]
-    except Exception as error:  # a figure that cannot be drawn must not cost the report
-        logger.warning("report figure failed: %s", type(error).__name__)
-        row += [
-            Paragraph("(The 3-D and sagittal figures could not be drawn.)", styles["small"]),
-            "",
-        ]
+    row = _view_figures(case, side, volume, meshes, styles)
     chart = figures.map_figure(entry)
     row.append(_image(chart, 62) if chart is not None else "")
     story += [Spacer(1, 3 * mm), Table([row], colWidths=[64 * mm, 52 * mm, 64 * mm])]
@@ -243,6 +235,72 @@ def _side_story(
         )
     )
     return story
+
+
+def _view_figures(
+    case: CaseFile,
+    side: Side,
+    volume: Volume | None,
+    meshes: dict[Any, Any],
+    styles: dict[str, ParagraphStyle],
+) -> list[Any]:
+    """Return the 3-D and sagittal figures of a foramen, or a line that says why not."""
+    plan = case.plan
+    points = plan["sides"][side.value]["points_lps_mm"]
+    if not figures.has_frame(plan):
+        why = "(No 3-D or sagittal figure: without the disc, L5 and S1 there is no frame.)"
+        return [Paragraph(why, styles["small"]), ""]
+    try:
+        row: list[Any] = [_image(figures.posterolateral_figure(plan, meshes, case.parts, side), 62)]
+    except Exception as error:  # a figure that cannot be drawn must not cost the report
+        logger.warning("report figure failed: %s", type(error).__name__)
+        row = [Paragraph("(The 3-D figure could not be drawn.)", styles["small"])]
+    if points.get("a") is None and points.get("b") is None:
+        why = "(No sagittal slice: neither point a nor point b was found.)"
+        return [*row, Paragraph(why, styles["small"])]
+    try:
+        row.append(_image(figures.sagittal_figure(plan, case.labels, volume, side), 50))
+    except Exception as error:
+        logger.warning("report figure failed: %s", type(error).__name__)
+        row.append(Paragraph("(The sagittal figure could not be drawn.)", styles["small"]))
+    return row
+
+
+def _unplaced_story(
+    case: CaseFile,
+    side: Side,
+    volume: Volume | None,
+    meshes: dict[Any, Any],
+    styles: dict[str, ParagraphStyle],
+) -> list[Any]:
+    """Return what a foramen that was not placed still shows: measurements and figures."""
+    entry = case.plan["sides"][side.value]
+    points = entry["points_lps_mm"]
+    measures = [
+        ["Measurement", "Value", "Paper (mean)"],
+        ["Alpha, beta, Line B, points c and d", "not placed", ""],
+        ["Line A (point a to the exiting root)", _number(entry["line_a_mm"], "mm"), "13.6 mm"],
+    ]
+    measures += [[f"Point {name} (LPS mm)", _point(points.get(name)), ""] for name in ("a", "b")]
+    row = _view_figures(case, side, volume, meshes, styles)
+    row.append(
+        Paragraph(
+            "(No feasibility map: a foramen that is not assessable is not mapped, since the "
+            "parts it lacks would read as free.)",
+            styles["small"],
+        )
+    )
+    return [
+        Spacer(1, 3 * mm),
+        _table(measures, [70, 60, 30]),
+        Spacer(1, 3 * mm),
+        Table([row], colWidths=[64 * mm, 52 * mm, 64 * mm]),
+        Paragraph(
+            "Left: posterolateral 3-D view, without a channel (the foramen was not placed). "
+            "Middle: sagittal slice through the foramen (anterior left), points a and b marked.",
+            styles["small"],
+        ),
+    ]
 
 
 class _NumberedCanvas(Canvas):
@@ -310,25 +368,45 @@ def write_report(
     ]
     for side in Side:
         entry = plan["sides"][side.value]
+        recommendation = RECOMMENDATION[entry["group"]]
+        if entry["group"] == "not_assessable" and entry["reasons"]:
+            recommendation += f": {entry['reasons'][0]}"  # why, on the first page already
         summary.append(
             [
                 side.value.title(),
-                Paragraph(RECOMMENDATION[entry["group"]], styles["small"]),
+                Paragraph(recommendation, styles["small"]),
                 _number(entry["alpha_deg"], "deg"),
                 _number(entry["line_a_mm"], "mm"),
                 _number(entry["line_b_mm"], "mm"),
             ]
         )
     story += [_table(summary, [20, 90, 22, 22, 26]), Spacer(1, 3 * mm)]
-    axial = figures.axial_figure(plan, case.labels, volume)
-    story += [
-        _image(axial, 120),
-        Paragraph(
-            "The disc mid-plane seen from below (the patient's left on the right, anterior at "
-            "the top): both channels from point b, points a-d, the midline and Line B.",
-            styles["small"],
-        ),
-    ]
+    if figures.has_frame(plan):
+        placed = [side for side in Side if plan["sides"][side.value]["alpha_deg"] is not None]
+        shown = (
+            "both channels from point b, points a-d, the midline and Line B"
+            if len(placed) == 2
+            else "the midline, points a and b where found, and the channel of a placed foramen "
+            "(a foramen that is not assessable has none)"
+        )
+        story += [
+            _image(figures.axial_figure(plan, case.labels, volume), 120),
+            Paragraph(
+                "The disc mid-plane seen from below (the patient's left on the right, anterior "
+                f"at the top): {shown}.",
+                styles["small"],
+            ),
+        ]
+    else:
+        story += [
+            _image(figures.overview_figure(case.labels, volume), 100),
+            Paragraph(
+                "No disc mid-plane: without the L5/S1 disc, L5 and S1 the planes cannot be "
+                "placed (see the reasons above). The sagittal slice through the middle of what "
+                "was segmented (anterior on the left, superior at the top) shows the labels.",
+                styles["small"],
+            ),
+        ]
     if progress is not None:
         progress(0.3, "Report: figures")
     meshes = figures.report_meshes(case.labels)
