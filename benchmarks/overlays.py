@@ -60,10 +60,11 @@ def write_overlay(volume: Volume, labels: LabelMap, truth: np.ndarray, path: Pat
         [np.argwhere(body)[:, 0].min() - 5, spine[1], spine[2]] if body.any() else spine
     )
     disc_centre = _centre(predicted == Structure.DISC, _centre(truth == Structure.DISC, below_body))
-    back = np.argwhere(expert)[:, 1].max() + 8 if expert.any() else int(middle[1])
+    behind_mm = 8.0 / volume.grid.spacing_xyz_mm[1]
+    back = np.argwhere(expert)[:, 1].max() + behind_mm if expert.any() else middle[1]
     x = int(np.clip(round(spine[2]), 0, image.shape[2] - 1))
     z = int(np.clip(round(disc_centre[0]), 0, image.shape[0] - 1))
-    y = int(np.clip(back, 0, image.shape[1] - 1))
+    y = int(np.clip(round(back), 0, image.shape[1] - 1))
     # Superior up in the sagittal and coronal planes (array z grows superiorly).
     panels = [
         _panel(image[::-1, :, x], predicted[::-1, :, x], truth[::-1, :, x]),

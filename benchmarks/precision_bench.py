@@ -3,7 +3,7 @@
 Tells whether bfloat16 is native here (AVX-512 BF16 or AMX) and which precision the Segmenter
 therefore uses. Where bfloat16 is emulated (AVX2-only CPUs) it is many times slower than
 float32, which is why inference uses it only where it is native. Run:
-`python benchmarks/precision_bench.py [--repeats 5]`.
+`python benchmarks/precision_bench.py [--repeats 5] [--quick]`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one repeat")
     arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.repeats = 1
     segmenter = Segmenter(device="cpu")
     window = torch.randn(1, 1, *segmenter.card.patch_size)
 

@@ -258,7 +258,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="U-Net channels per level, 6 numbers (16,32,64,128,256,16)",
     )
     train.add_argument(
-        "--learning-rate", type=float, default=1e-3, help="initial (1e-3; fine-tuning: 3e-4)"
+        "--learning-rate", type=float, default=1e-3, help="initial (1e-3; fine-tuning: 2e-4)"
     )
     train.add_argument("--validate-every", type=_positive_int, default=100, help="steps (100)")
     train.add_argument("--seed", type=int, default=0, help="(0)")

@@ -100,8 +100,18 @@ def test_a_partial_map_allows_what_anatomy_does_not_rule_out() -> None:
     assert not allowed[Structure.L5, 52, 10, 60]  # 20 mm in front: the abdomen
     assert allowed[Structure.DISC, 35, 50, 60]  # just under the body
     assert not allowed[Structure.DISC, 70, 50, 60]  # above its middle
-    assert not allowed[Structure.S1, 70, 110, 60]
+    assert not allowed[Structure.S1, 58, 40, 60]  # in the body's upper half
+    assert allowed[Structure.S1, 58, 75, 60]  # behind it: the S1 superior articular process
+    assert not allowed[Structure.S1, 70, 110, 60]  # above the body's top
+    assert allowed[Structure.L5, 90, 80, 60]  # 25 mm above it, behind: L5's superior process
     assert allowed[Structure.NERVES, 70, 110, 60]  # not ruled out anywhere
+
+
+def test_every_structure_drawn_on_a_partial_map_is_supervised() -> None:
+    labels = _vertebral_column()
+    labels[10:20, 100:110, 55:65] = Structure.NERVES
+    mask = allowed_classes(labels, (1.0, 1.0, 1.0), partial=True)
+    assert (mask[labels == Structure.NERVES] == bit(Structure.NERVES)).all()
 
 
 def test_a_drawn_disc_is_the_disc_everywhere() -> None:
@@ -131,6 +141,11 @@ def test_masked_dice_scores_only_what_a_partial_map_knows() -> None:
     scores = masked_dice(torch.from_numpy(predicted), mask, CLASSES)
     assert scores[Structure.L5] == pytest.approx(1.0)
     assert Structure.NERVES not in scores
+    padded = mask.clone()
+    padded[:, :, :5] = 0  # padding: whatever is predicted there is not scored
+    in_padding = predicted.copy()
+    in_padding[:, :, :5] = Structure.L5
+    assert masked_dice(torch.from_numpy(in_padding), padded, CLASSES)[Structure.L5] == 1.0
     predicted[75:100, 30:65, 40:80] = Structure.L5  # L4 called L5: a wrong level
     scores = masked_dice(torch.from_numpy(predicted), mask, CLASSES)
     assert scores[Structure.L5] == pytest.approx(2 / 3)  # as many wrong voxels as right: 2B/3B

@@ -290,9 +290,11 @@ def test_training_mixes_full_and_partial_labels(phantoms, tmp_path: Path) -> Non
         folder.mkdir(parents=True)
         (folder / "image.nii.gz").write_bytes((source / "image.nii.gz").read_bytes())
         write_image(LabelMap(partial, labels.grid), folder / "partial_labels.nii.gz")
-    config = replace(TINY, folds=5, max_steps=4, validate_every=2)
+    config = replace(TINY, folds=5, max_steps=4, validate_every=2, fold=None)
     card = train([phantoms, real], tmp_path / "model", config)
-    used = card.extra["real_training_cases"] + card.extra["real_validation_cases"]
-    assert sorted(used) == ["real_21", "real_22"]
+    validated = card.extra["folds"][str(card.extra["final_weights_from_fold"])]
+    trained_real = card.extra["real_training_cases"]
+    assert sorted(trained_real + card.extra["real_validation_cases"]) == ["real_21", "real_22"]
+    assert not set(trained_real) & set(validated)  # the final weights' own fold
     lines = (tmp_path / "model" / "fold_0" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2

@@ -119,7 +119,7 @@ def training_transform(card: ModelCard, seed: int) -> Any:
             RandAffined(
                 keys,
                 prob=0.5,
-                rotate_range=(0.26, 0.17, 0.17),
+                rotate_range=(0.17, 0.17, 0.26),  # wider about x: lordosis, sacral slope
                 scale_range=(0.15, 0.15, 0.15),
                 mode=("bilinear", "nearest"),
                 padding_mode="border",

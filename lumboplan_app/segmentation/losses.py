@@ -69,7 +69,7 @@ def masked_dice(predicted: torch.Tensor, mask: torch.Tensor, classes: int) -> di
         target = allowed[class_id] & single
         if not fully_labelled and not bool(target.any()):
             continue
-        known = target | ~allowed[class_id]
+        known = (target | ~allowed[class_id]) & (mask != 0)  # not the padding
         hit = predicted == class_id
         overlap = int((hit & target & known).sum())
         total = int((hit & known).sum()) + int((target & known).sum())

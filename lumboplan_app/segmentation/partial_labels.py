@@ -47,12 +47,13 @@ def allowed_classes(
     A fully labelled map (``partial`` False) gives one bit per voxel. A partial map gives, for an
     unlabelled voxel, every class but those ruled out by the labelled L5 body or L5/S1 disc:
 
-    - L5 lies within 20 mm above and below the body's height, from its front to 75 mm behind its
-      back, within 55 mm of its centre across (arch, facets, transverse and spinous processes);
+    - L5 lies from 20 mm below to 30 mm above the body, from its front to 75 mm behind its back,
+      within 55 mm of its centre across (arch, facets, transverse and spinous processes);
     - the L5/S1 disc lies under L5: not above the body's middle, not 25 mm below its bottom, not
       10 mm in front of or behind it; with a labelled disc, nowhere else (a drawn disc is whole);
-    - S1 lies under the disc: not above the L5 body's middle or the disc's top + 25 mm (its
-      superior articular processes reach up behind the disc).
+    - S1 lies under the disc: not above the L5 body's middle in front of the body's back, nor
+      above its top behind it, nor above the disc's top + 25 mm (its superior articular
+      processes reach up behind the disc toward the L5 pedicles).
 
     The margins are generous: a wrong exclusion would teach the network to miss anatomy.
     """
@@ -70,21 +71,25 @@ def allowed_classes(
     x = np.arange(labels.shape[2])[None, None, :] * spacing[2]
     if body.any():
         (z0, z1), (y0, y1), (x0, x1) = _extent_mm(body, spacing)
-        near_l5 = ((z >= z0 - 20) & (z <= z1 + 20) & (y >= y0 - 3) & (y <= y1 + 75)) & (
+        near_l5 = ((z >= z0 - 20) & (z <= z1 + 30) & (y >= y0 - 3) & (y <= y1 + 75)) & (
             np.abs(x - (x0 + x1) / 2) <= 55
         )
         _forbid(mask, unlabelled & ~near_l5, Structure.L5)
         middle = (z0 + z1) / 2
         outside_disc_box = (z > middle) | (z < z0 - 25) | (y < y0 - 10) | (y > y1 + 10)
         _forbid(mask, unlabelled & outside_disc_box, Structure.DISC)
-        _forbid(mask, unlabelled & (z > middle), Structure.S1)
+        # In front of the body's back S1 stays below its middle; behind it the S1 superior
+        # articular processes rise toward the L5 pedicles, up to the body's top.
+        above_s1 = ((z > middle) & (y < y1 - 5)) | (z > z1)
+        _forbid(mask, unlabelled & above_s1, Structure.S1)
     if disc.any():
         _forbid(mask, unlabelled, Structure.DISC)
         (z0, z1), (y0, y1), _ = _extent_mm(disc, spacing)
         _forbid(mask, unlabelled & (z > z1 + 25), Structure.S1)
         _forbid(mask, unlabelled & ((z < z0 - 25) | (z > z1 + 60)), Structure.L5)
-    for structure in (Structure.L5, Structure.DISC):
-        mask[labels == structure] = bit(structure)
+    for structure in Structure:
+        if structure != Structure.BACKGROUND:
+            mask[labels == structure] = bit(structure)
     return mask
 
 

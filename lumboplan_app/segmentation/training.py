@@ -163,6 +163,7 @@ def train(
         patch_size=config.patch_size,
         training_data=config.training_data or f"{len(cases)} labelled scans from {folders}",
     )
+    seen_before: list[str] = []
     if config.init_weights:
         start = read_card(Path(config.init_weights))
         card = replace(
@@ -171,6 +172,8 @@ def train(
             spacing_mm=start.spacing_mm,
             normalisation=start.normalisation,
         )
+        config = replace(config, features=start.features, spacing_mm=start.spacing_mm)
+        seen_before = start.extra.get("real_training_cases", [])
     folds = split_folds(len(cases), config.folds, config.seed)
     chosen = range(config.folds) if config.fold is None else [config.fold]
     distributed = _setup_distributed()
@@ -192,7 +195,7 @@ def train(
         )
     if distributed and torch.distributed.get_rank() != 0:
         return card
-    return _write_final(model_dir, card, config, results, cases, folds)
+    return _write_final(model_dir, card, config, results, cases, folds, seen_before)
 
 
 #: A loaded case on the model's grid: ``image`` (1, Z, Y, X) float32, ``mask`` (1, Z, Y, X) uint8
@@ -400,6 +403,7 @@ def _write_final(
     results: dict[int, dict[str, Any]],
     cases: list[TrainingCase],
     folds: list[list[int]],
+    seen_before: list[str],
 ) -> ModelCard:
     import monai
     import torch
@@ -415,13 +419,17 @@ def _write_final(
         for name in structures
     }
     partial = [i for i, case in enumerate(cases) if case.partial]
-    validated = {i for f in results for i in folds[f]}
+    validated = set(folds[best_fold])
     extra = {
         "training": asdict(config),
         "folds": {str(f): [cases[i].name for i in folds[f]] for f in results},
         # Real (partially labelled) scans the weights have seen: benchmarks keep them apart.
-        "real_training_cases": sorted(cases[i].name for i in partial if i not in validated),
-        "real_validation_cases": sorted(cases[i].name for i in partial if i in validated),
+        "real_training_cases": sorted(
+            {cases[i].name for i in partial if i not in validated} | set(seen_before)
+        ),
+        "real_validation_cases": sorted(
+            cases[i].name for i in partial if i in validated and cases[i].name not in seen_before
+        ),
         "fold_results": {str(f): r for f, r in results.items()},
         "final_weights_from_fold": best_fold,
         "learning_curve": _learning_curve(model_dir / f"fold_{best_fold}" / "metrics.jsonl"),
