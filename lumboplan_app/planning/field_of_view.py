@@ -22,10 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.labels import Side
-from lumboplan_app.volume import Grid, LabelMap
 
 if TYPE_CHECKING:
     from lumboplan_app.planning.channel import Channel
+    from lumboplan_app.volume import Grid, LabelMap
 
 FloatArray = npt.NDArray[np.float64]
 #: A face of the scan's grid: (array axis 0 z / 1 y / 2 x, 0 first slice / 1 last slice).
