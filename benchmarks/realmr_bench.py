@@ -6,7 +6,8 @@ L5 cut to the true body's box grown 5 mm, not behind its posterior face), the L5
 the share of predicted L5 and disc voxels on another labelled level, and seconds; medians at the
 bottom of each set. The labels scored are the network's output after its component clean-up,
 before the plausibility check (a refused case is still scored). Cases the weights were trained
-on (the card's ``extra.real_training_cases``) are marked and left out of the held-out medians.
+or validated on (the card's ``extra.real_training_cases`` and ``real_validation_cases``) are
+marked "seen" and left out of the held-out medians.
 
 Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--cases NAME ...]
 [--overlays docs/images/realmr] [--write-card] [--quick]`. ``--overlays`` writes one PNG per case
@@ -102,7 +103,7 @@ def print_set(name: str, rows: dict[str, dict], trained: set[str]) -> dict:
     """Print one set's table; return its summaries (all cases, and held out)."""
     print(f"\n### {name}\n")
     print(
-        "| case | trained on | accepted | L5 body Dice | disc Dice | L5 on other level | "
+        "| case | seen in training | accepted | L5 body Dice | disc Dice | L5 on other level | "
         "disc on other level | s |"
     )
     print("|---|---|---|---|---|---|---|---|")
@@ -142,7 +143,9 @@ def main() -> None:
         arguments.overlays.mkdir(parents=True, exist_ok=True)
     segmenter = Segmenter(arguments.weights, device=arguments.device)
     card = read_card(arguments.weights)
-    trained = set(card.extra.get("real_training_cases", []))
+    trained = set(card.extra.get("real_training_cases", [])) | set(
+        card.extra.get("real_validation_cases", [])
+    )
     print(machine_header() + f", device {segmenter.device}, model {arguments.weights.name}")
     results: dict[str, dict] = {}
     for set_name in SETS:
