@@ -14,11 +14,29 @@ pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shippe
 STRUCTURES = [s.name.lower() for s in Structure if s != Structure.BACKGROUND]
 
 
-def test_the_shipped_card_matches_its_weights_and_says_the_data_is_synthetic() -> None:
+def test_the_shipped_card_matches_its_weights_and_says_what_they_saw() -> None:
     card = read_card(DEFAULT_WEIGHTS)  # checks the SHA-256 and the class ids
     assert "synthetic" in card.training_data
-    assert "no patient data" in card.training_data
     assert card.extra["stopped_at_step"] == card.extra["fold_results"]["0"]["steps"]
+    real = card.extra["real_training_cases"] + card.extra["real_validation_cases"]
+    if real:  # real scans seen: named, with their sets and the licence caveat
+        assert "labelled_t2" in card.training_data
+        assert "labelled_waterfat" in card.training_data
+        assert "licence" in card.training_data
+        assert card.extra["intended_use"]
+        assert card.extra["limits"]
+    else:
+        assert "no patient data" in card.training_data
+
+
+def _phantom_seeds(card) -> set[int]:
+    """Seeds of the phantoms behind the weights, from their card and the card they came from."""
+    texts = [card.training_data, card.extra.get("fine_tuned_from", {}).get("training_data", "")]
+    seeds: set[int] = set()
+    for text in texts:
+        for first, last in re.findall(r"seeds (\d+)-(\d+)", text):
+            seeds |= set(range(int(first), int(last) + 1))
+    return seeds
 
 
 def test_the_held_out_table_covers_every_structure_on_unseen_seeds() -> None:
@@ -26,9 +44,9 @@ def test_the_held_out_table_covers_every_structure_on_unseen_seeds() -> None:
     held_out = card.metrics["held_out"]
     assert held_out["cases"] >= 20
     first, last = (int(n) for n in re.findall(r"\d+", held_out["seeds"])[:2])
-    trained_on = range(1000, 1120)  # "seeds 1000-1119" in training_data
-    assert "seeds 1000-1119" in card.training_data
-    assert not set(range(first, last + 1)) & set(trained_on)
+    trained_on = _phantom_seeds(card)
+    assert trained_on
+    assert not set(range(first, last + 1)) & trained_on
     for structure in STRUCTURES:
         row = held_out["per_structure"][structure]
         assert set(row) == {"dice", "precision", "recall", "hd95_mm"}
@@ -52,3 +70,18 @@ def test_the_cross_validation_dice_is_the_best_point_of_the_learning_curve() -> 
     assert best["validation_dice"]["mean"] == pytest.approx(
         card.metrics["cross_validation_dice"]["mean"]["mean"], abs=1e-3
     )
+
+
+def test_the_real_scan_table_keeps_the_scans_the_weights_saw_apart() -> None:
+    card = read_card(DEFAULT_WEIGHTS)
+    real = card.metrics["real"]
+    seen = set(card.extra["real_training_cases"] + card.extra["real_validation_cases"])
+    for name in ("labelled_t2", "labelled_waterfat"):
+        cases = real["sets"][name]["cases"]
+        unseen = [case for case in cases if case not in seen]
+        summary = real["sets"][name]["summary"]
+        assert summary["all"]["cases"] == len(cases)
+        if seen & set(cases):
+            assert summary["held_out"]["cases"] == len(unseen)
+        for row in cases.values():
+            assert set(row) >= {"accepted", "l5_body_dice", "disc_dice", "seconds"}
