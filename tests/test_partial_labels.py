@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
-from lumboplan_app.labels import Structure
+from lumboplan_app.labels import Part, Structure
+from lumboplan_app.phantom.case import generate_case
+from lumboplan_app.phantom.mr import Acquisition, default_contrast
 from lumboplan_app.segmentation import inference
 from lumboplan_app.segmentation.losses import class_bits, masked_dice, partial_label_loss
 from lumboplan_app.segmentation.partial_labels import (
@@ -174,3 +177,27 @@ def test_reduced_precision_follows_the_cpu(monkeypatch) -> None:
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert inference.inference_dtype(torch.device("cpu")) is torch.bfloat16
     assert inference.inference_dtype(torch.device("cuda")) is torch.float16
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_no_true_voxel_of_a_phantom_is_ruled_out_by_its_l5_body(seed: int) -> None:
+    """The anatomical exclusions, checked on phantoms with every part known: drawn the L5 body
+    alone (as on the real scans), no voxel of any structure loses its true class."""
+    scan = Acquisition(
+        plane="sagittal",
+        in_plane_mm=1.2,
+        slice_mm=1.5,
+        fov_half_mm=(45.0, 70.0, 70.0),
+        fov_centre_mm=(0.0, 10.0, 5.0),
+    )
+    case = generate_case(seed, acquisition=scan, contrast=default_contrast())
+    partial = np.where(case.parts.array == Part.L5_BODY, Structure.L5, 0).astype(np.uint8)
+    spacing = tuple(float(s) for s in case.labels.grid.spacing_xyz_mm[::-1])
+    mask = allowed_classes(partial, spacing, partial=True)
+    truth = case.labels.array
+    true_class_allowed = (mask >> truth) & 1
+    assert true_class_allowed.all()
+    # ... and the exclusions bite: L5 and the nerves are ruled out somewhere near the body.
+    near_body = ndimage.binary_dilation(partial > 0, iterations=4) & (partial == 0)
+    assert not ((mask[near_body] >> Structure.L5) & 1).all()
+    assert not ((mask >> Structure.NERVES) & 1).all()

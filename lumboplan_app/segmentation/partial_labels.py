@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from lumboplan_app.labels import Structure
 
@@ -52,8 +53,15 @@ def allowed_classes(
     - the L5/S1 disc lies under L5: not above the body's middle, not 25 mm below its bottom, not
       10 mm in front of or behind it; with a labelled disc, nowhere else (a drawn disc is whole);
     - S1 lies under the disc: not above the L5 body's middle in front of the body's back, nor
-      above its top behind it, nor above the disc's top + 25 mm (its superior articular
-      processes reach up behind the disc toward the L5 pedicles).
+      above its top + 5 mm behind it, nor above the disc's top + 25 mm (its superior articular
+      processes reach up behind the disc toward the L5 pedicles);
+    - L5 does not reach beyond the drawn body except behind it: within 8 mm of the body, a voxel
+      more than 2 mm in front of the back of the body's row it is nearest to is not L5 (the
+      discs above and below, the psoas, the anterior ligament; the pedicles leave the back);
+    - the nerves lie behind the vertebral bodies: across the middle of the body (14 mm in from
+      its sides), from 25 mm below the body to its middle, nothing more than 4 mm in front of
+      the back of the body's lower half (its posterior-inferior corner) is a nerve (the L5/S1
+      disc and the S1 endplate; the roots leave laterally).
 
     The margins are generous: a wrong exclusion would teach the network to miss anatomy.
     """
@@ -79,9 +87,11 @@ def allowed_classes(
         outside_disc_box = (z > middle) | (z < z0 - 25) | (y < y0 - 10) | (y > y1 + 10)
         _forbid(mask, unlabelled & outside_disc_box, Structure.DISC)
         # In front of the body's back S1 stays below its middle; behind it the S1 superior
-        # articular processes rise toward the L5 pedicles, up to the body's top.
-        above_s1 = ((z > middle) & (y < y1 - 5)) | (z > z1)
+        # articular processes rise toward the L5 pedicles, up to about the body's top.
+        above_s1 = ((z > middle) & (y < y1 - 5)) | (z > z1 + 5)
         _forbid(mask, unlabelled & above_s1, Structure.S1)
+        _forbid(mask, unlabelled & _around_body_in_front(body, spacing), Structure.L5)
+        _forbid(mask, unlabelled & _in_front_of_body_column(body, spacing), Structure.NERVES)
     if disc.any():
         _forbid(mask, unlabelled, Structure.DISC)
         (z0, z1), (y0, y1), _ = _extent_mm(disc, spacing)
@@ -91,6 +101,55 @@ def allowed_classes(
         if structure != Structure.BACKGROUND:
             mask[labels == structure] = bit(structure)
     return mask
+
+
+def _body_backs(body: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """Index of the body's most posterior voxel in each (z, x) row; -inf where the row is empty."""
+    rows = body.any(axis=1)
+    back = body.shape[1] - 1 - np.argmax(body[:, ::-1, :], axis=1)
+    return np.where(rows, back, -np.inf).astype(float)
+
+
+def _around_body_in_front(
+    body: npt.NDArray[np.bool_], spacing: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Voxels within 8 mm of the body and over 2 mm in front of the back of their nearest row."""
+    margin = np.ceil(8.0 / spacing).astype(int) + 1
+    where = np.argwhere(body)
+    low = np.maximum(where.min(axis=0) - margin, 0)
+    high = np.minimum(where.max(axis=0) + margin + 1, body.shape)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+    local = body[box]
+    distance, nearest = ndimage.distance_transform_edt(
+        ~local, sampling=spacing, return_indices=True
+    )
+    back = _body_backs(local)[nearest[0], nearest[2]]
+    y = np.arange(local.shape[1])[None, :, None]
+    result = np.zeros(body.shape, dtype=bool)
+    result[box] = (distance > 0) & (distance <= 8.0) & ((back - y) * spacing[1] > 2.0)
+    return result
+
+
+def _in_front_of_body_column(
+    body: npt.NDArray[np.bool_], spacing: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Voxels over 4 mm in front of the body's lower back, across its middle, below its middle."""
+    columns = np.flatnonzero(body.any(axis=(0, 1)))
+    inset = int(np.ceil(14.0 / spacing[2]))
+    middle = np.zeros(body.shape[2], dtype=bool)
+    middle[columns[0] + inset : columns[-1] - inset + 1] = True
+    backs = _body_backs(body)[:, middle]
+    rows = np.flatnonzero(np.isfinite(backs).any(axis=1))
+    if rows.size == 0:
+        return np.zeros(body.shape, dtype=bool)
+    # The back of the body's lower half (its posterior-inferior corner): each column's most
+    # posterior point there, then the most anterior of those across the middle.
+    lower_half = backs[rows[0] : (rows[0] + rows[-1]) // 2 + 1].max(axis=0)
+    reference = lower_half[np.isfinite(lower_half)].min()
+    z = np.arange(body.shape[0])
+    beside_disc = (z >= rows[0] - 25.0 / spacing[0]) & (z <= (rows[0] + rows[-1]) / 2)
+    in_front = (reference - np.arange(body.shape[1])) * spacing[1] > 4.0
+    return beside_disc[:, None, None] & in_front[None, :, None] & middle[None, None, :]
 
 
 def _forbid(
