@@ -107,7 +107,13 @@ def test_a_partial_map_allows_what_anatomy_does_not_rule_out() -> None:
     assert allowed[Structure.S1, 58, 75, 60]  # behind it: the S1 superior articular process
     assert not allowed[Structure.S1, 70, 110, 60]  # above the body's top
     assert allowed[Structure.L5, 90, 80, 60]  # 25 mm above it, behind: L5's superior process
-    assert allowed[Structure.NERVES, 70, 110, 60]  # not ruled out anywhere
+    assert allowed[Structure.NERVES, 70, 110, 60]  # the canal above the body
+    assert not allowed[Structure.L5, 52, 27, 60]  # 3 mm in front of the body
+    assert not allowed[Structure.L5, 52, 50, 30]  # 10 mm beside it: the psoas
+    assert not allowed[Structure.L5, 30, 50, 60]  # 10 mm under it: the L5/S1 disc
+    assert allowed[Structure.L5, 58, 68, 45]  # just behind its back: a pedicle
+    assert not allowed[Structure.NERVES, 32, 50, 60]  # the L5/S1 disc, in front of the canal
+    assert allowed[Structure.NERVES, 32, 75, 60]  # behind the body's back: the canal
 
 
 def test_every_structure_drawn_on_a_partial_map_is_supervised() -> None:
@@ -125,6 +131,8 @@ def test_a_drawn_disc_is_the_disc_everywhere() -> None:
     allowed = class_bits(torch.from_numpy(mask)[None, None], CLASSES)[0].numpy()
     assert not allowed[Structure.DISC][labels == 0].any()
     assert allowed[Structure.L5, 55, 30, 30]  # above the disc
+    assert not allowed[Structure.L5, 30, 30, 30]  # under it, where it lies: S1
+    assert allowed[Structure.L5, 30, 60, 30]  # under it, behind it: the L5 inferior processes
     assert not allowed[Structure.S1, 85, 30, 30]  # far above it
 
 

@@ -31,6 +31,8 @@ ALL_CLASSES = (1 << len(Structure)) - 1
 LEVEL_STRUCTURES = (Structure.L5, Structure.DISC, Structure.S1)
 #: How far the L5 body's box is grown before the L5 Dice is scored (mm; DESIGN: issue 17).
 BODY_BOX_MARGIN_MM = 5.0
+#: How far around a drawn L5 body its front and sides are known not to be L5 (mm).
+_AROUND_BODY_MM = 20.0
 
 
 def bit(structure: Structure) -> int:
@@ -51,11 +53,12 @@ def allowed_classes(
     - L5 lies from 20 mm below to 30 mm above the body, from its front to 75 mm behind its back,
       within 55 mm of its centre across (arch, facets, transverse and spinous processes);
     - the L5/S1 disc lies under L5: not above the body's middle, not 25 mm below its bottom, not
-      10 mm in front of or behind it; with a labelled disc, nowhere else (a drawn disc is whole);
+      10 mm in front of or behind it; with a labelled disc, nowhere else (a drawn disc is whole),
+      and in the columns the drawn disc covers, nothing below it is L5 (that is S1);
     - S1 lies under the disc: not above the L5 body's middle in front of the body's back, nor
       above its top + 5 mm behind it, nor above the disc's top + 25 mm (its superior articular
       processes reach up behind the disc toward the L5 pedicles);
-    - L5 does not reach beyond the drawn body except behind it: within 8 mm of the body, a voxel
+    - L5 does not reach beyond the drawn body except behind it: within 20 mm of the body, a voxel
       more than 2 mm in front of the back of the body's row it is nearest to is not L5 (the
       discs above and below, the psoas, the anterior ligament; the pedicles leave the back);
     - the nerves lie behind the vertebral bodies: across the middle of the body (14 mm in from
@@ -97,6 +100,7 @@ def allowed_classes(
         (z0, z1), (y0, y1), _ = _extent_mm(disc, spacing)
         _forbid(mask, unlabelled & (z > z1 + 25), Structure.S1)
         _forbid(mask, unlabelled & ((z < z0 - 25) | (z > z1 + 60)), Structure.L5)
+        _forbid(mask, unlabelled & _below_disc_columns(disc), Structure.L5)
     for structure in Structure:
         if structure != Structure.BACKGROUND:
             mask[labels == structure] = bit(structure)
@@ -113,8 +117,8 @@ def _body_backs(body: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
 def _around_body_in_front(
     body: npt.NDArray[np.bool_], spacing: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.bool_]:
-    """Voxels within 8 mm of the body and over 2 mm in front of the back of their nearest row."""
-    margin = np.ceil(8.0 / spacing).astype(int) + 1
+    """Voxels within 20 mm of the body and over 2 mm in front of the back of their nearest row."""
+    margin = np.ceil(_AROUND_BODY_MM / spacing).astype(int) + 1
     where = np.argwhere(body)
     low = np.maximum(where.min(axis=0) - margin, 0)
     high = np.minimum(where.max(axis=0) + margin + 1, body.shape)
@@ -126,7 +130,7 @@ def _around_body_in_front(
     back = _body_backs(local)[nearest[0], nearest[2]]
     y = np.arange(local.shape[1])[None, :, None]
     result = np.zeros(body.shape, dtype=bool)
-    result[box] = (distance > 0) & (distance <= 8.0) & ((back - y) * spacing[1] > 2.0)
+    result[box] = (distance > 0) & (distance <= _AROUND_BODY_MM) & ((back - y) * spacing[1] > 2.0)
     return result
 
 
@@ -150,6 +154,12 @@ def _in_front_of_body_column(
     beside_disc = (z >= rows[0] - 25.0 / spacing[0]) & (z <= (rows[0] + rows[-1]) / 2)
     in_front = (reference - np.arange(body.shape[1])) * spacing[1] > 4.0
     return beside_disc[:, None, None] & in_front[None, :, None] & middle[None, None, :]
+
+
+def _below_disc_columns(disc: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Voxels below a drawn disc in the (y, x) columns it covers: S1's side, not L5's."""
+    z = np.arange(disc.shape[0])[:, None, None]
+    return (z < np.argmax(disc, axis=0)[None]) & disc.any(axis=0)[None]
 
 
 def _forbid(
