@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lumboplan_app import __version__
 from lumboplan_app.errors import Cancelled, LoadError, LumboPlanError, SeriesChoiceRequired
+from lumboplan_app.logs import configure_logging
 
 if TYPE_CHECKING:
     from lumboplan_app.io import SeriesInfo
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lumboplan`` command line; return the exit status."""
     parser = _build_parser()
     arguments = parser.parse_args(argv)
-    _configure_logging(arguments.verbose)
+    log_file = configure_logging(arguments.verbose)
     try:
         status: int = arguments.handler(arguments)
     except SeriesChoiceRequired as error:
@@ -52,10 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lumboplan: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except Exception as error:
-        logger.debug("internal error", exc_info=True)
+        logger.exception("internal error")
+        where = f"the log {log_file}" if log_file is not None else "the output of a run with -vv"
         print(
-            f"lumboplan: internal error ({type(error).__name__}). Run again with -v and report "
-            "the output to LumboPlan's support.",
+            f"lumboplan: internal error ({type(error).__name__}). Send {where} to LumboPlan's "
+            "support.",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
@@ -69,7 +71,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lumboplan {__version__}")
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log messages on stderr too (-vv: debug, with tracebacks); all go to the log file",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -296,13 +302,6 @@ def _add_series_option(parser: argparse.ArgumentParser) -> None:
         "--series",
         metavar="INDEX|UID",
         help="which series when the folder holds several (index from 'lumboplan info', or UID)",
-    )
-
-
-def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
 
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 
 from lumboplan_app import __version__
 from lumboplan_app.gui.main_window import MainWindow, code_location
+from lumboplan_app.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 _qt_logger = logging.getLogger("lumboplan_app.gui.qt")
@@ -48,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="quit as soon as the window has been shown and painted (for start-up benchmarks)",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log what happens (no patient data)"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log what happens on stderr too (no patient data); it always goes to the log file",
     )
     parser.add_argument("--version", action="version", version=f"LumboPlan {__version__}")
     return parser
@@ -176,10 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     # reader: there, this call runs the child's work and exits instead of opening a window.
     multiprocessing.freeze_support()
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(1 if args.verbose else 0)
     qInstallMessageHandler(_route_qt_messages)
     app = create_application()
     window = create_window(
