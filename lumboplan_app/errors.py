@@ -95,3 +95,31 @@ class UnsuitableScanError(ModelError):
 
 class PlanningError(LumboPlanError):
     """The plan could not be computed from the given labels."""
+
+
+class WriteError(LumboPlanError):
+    """An output could not be written; the previous file is kept.
+
+    The disk is full or read-only, the folder may not be written, or the file came out
+    incomplete (a writer that did not notice a full disk). Free some space or write elsewhere.
+
+    Attributes
+    ----------
+    code : int or None
+        The ``errno`` of the failure (``ENOSPC``, ``EROFS``, ...); None for an incomplete file.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def __reduce__(self) -> tuple[type, tuple[str, int | None]]:
+        return (type(self), (str(self), self.code))
+
+
+class DamagedCaseError(CorruptFileError):
+    """A case file (``.lumboplan``) is damaged or was altered.
+
+    An entry is missing, too large, not valid JSON, or holds values of the wrong kind. Open an
+    autosaved or earlier copy.
+    """

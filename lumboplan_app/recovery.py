@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -136,7 +137,7 @@ def pending_autosaves() -> list[Autosave]:
 
 
 def remove_abandoned_temporaries(older_than_s: float = ABANDONED_AFTER_S) -> int:
-    """Delete the temporary files that crashed autosave writes left; return how many.
+    """Delete the temporary files (and folders) crashed autosave writes left; return how many.
 
     Only those older than ``older_than_s``: a younger one may be a write another LumboPlan
     is making now. Each can be as large as a case.
@@ -148,7 +149,10 @@ def remove_abandoned_temporaries(older_than_s: float = ABANDONED_AFTER_S) -> int
     for path in folder.glob(".*"):  # only atomic writes make hidden files here
         try:
             if time.time() - path.stat().st_mtime > older_than_s:
-                path.unlink()
+                if path.is_dir():  # the label maps of a case file being written
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
                 removed += 1
         except OSError:
             logger.warning("a temporary autosave file could not be removed")

@@ -22,6 +22,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from PIL import Image
 from reportlab.lib import colors
@@ -43,6 +44,7 @@ from reportlab.platypus import (
 
 from lumboplan_app import __version__
 from lumboplan_app.atomic import atomic_output
+from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.progress import ProgressCallback
 from lumboplan_app.report import figures
@@ -163,7 +165,7 @@ def _side_story(
         ),
     ]
     for reason in entry["reasons"]:
-        story.append(Paragraph("• " + reason, styles["body"]))
+        story.append(Paragraph("• " + escape(reason), styles["body"]))
     if group == "not_assessable":
         return story + _unplaced_story(case, side, volume, meshes, styles)
     points = entry["points_lps_mm"]
@@ -341,9 +343,21 @@ def write_report(
     """Write the PDF report of ``case`` to ``output`` atomically.
 
     ``volume`` is the scan, for the slice figures (without it they show the labels only).
+
+    Raises
+    ------
+    PlanningError
+        If the case holds no plan (saved before planning).
+    WriteError
+        If the disk is full or not writable; a previous report at ``output`` is kept.
     """
     styles = _styles()
     plan = case.plan
+    if not plan.get("sides"):
+        raise PlanningError(
+            "This case has no plan yet (it was saved before planning): open it in LumboPlan, "
+            "plan it and save it, then write the report."
+        )
     if progress is not None:
         progress(0.05, "Writing the report")
     story: list[Any] = [
@@ -351,7 +365,7 @@ def write_report(
         Paragraph(DISCLAIMER, styles["small"]),
         Spacer(1, 3 * mm),
         _table(
-            [[k, Paragraph(v, styles["small"])] for k, v in _case_rows(case, deidentify)],
+            [[k, Paragraph(escape(v), styles["small"])] for k, v in _case_rows(case, deidentify)],
             [40, 140],
             header=False,
         ),
@@ -374,7 +388,7 @@ def write_report(
         summary.append(
             [
                 side.value.title(),
-                Paragraph(recommendation, styles["small"]),
+                Paragraph(escape(recommendation), styles["small"]),
                 _number(entry["alpha_deg"], "deg"),
                 _number(entry["line_a_mm"], "mm"),
                 _number(entry["line_b_mm"], "mm"),
