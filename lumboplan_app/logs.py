@@ -27,7 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-#: ``LUMBOPLAN_HOME`` (tests, portable installs) holds the logs in its ``logs`` folder.
+#: ``LUMBOPLAN_HOME`` (tests, portable installs; as in :mod:`lumboplan_app.recovery`) holds
+#: the logs in its ``logs`` folder.
 HOME_VARIABLE = "LUMBOPLAN_HOME"
 LOG_FILE = "lumboplan.log"
 _LOG_BYTES = 2_000_000
@@ -38,7 +39,7 @@ _CONSOLE_FORMAT = "%(levelname)s %(name)s: %(message)s"
 _CODE_SUFFIXES = (".py", ".pyx", ".c", ".cc", ".cpp", ".cxx", ".h", ".hxx", ".txx")
 #: A path: a root, folders (which may hold spaces), a last name (which may not).
 _PATH = re.compile(
-    r"""(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\\/\n'"<>|*?,;()]+[\\/])*[^\s\\/'"<>|,;()\[\]{}]*"""
+    r"""(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\\/\n'"<>|*?,;()]+[\\/])*[^\s\\/'"<>|,;()\[\]{}]+"""
 )
 _QUOTED = re.compile(r"""b?'[^'\n]*'|b?"[^"\n]*\"""")
 #: The objects that carry native messages into logging, kept alive while the process runs.
@@ -67,6 +68,7 @@ def configure_logging(verbosity: int = 0) -> Path | None:
     for handler in list(root.handlers):
         if isinstance(handler, (_LogFile, _Console, _Nowhere)):
             root.removeHandler(handler)
+            handler.close()
     level = logging.DEBUG if verbosity >= 2 else logging.INFO
     root.setLevel(level)
     path = _open_log_file()

@@ -196,12 +196,12 @@ def test_scrub_blanks_values_and_paths_but_keeps_code_locations() -> None:
         "Invalid value for VR DA: '19550101' in /media/cdrom/ROE/IM1 "
         "(.venv/x) at /opt/lp/.venv/lib/python3.11/site-packages/pydicom/filereader.py; "
         r"C:\Scans\Roe Richard\scan.nii, from /tmp/ITK/src/itkNiftiImageIO.cxx, line 9; "
-        "and/or 1/2; /a/site-packages/b.py and /cd/Roe Richard/IM1"
+        "and/or 1/2 / 3; /a/site-packages/b.py and /cd/Roe Richard/IM1"
     )
     assert text == (
         "Invalid value for VR DA: '<hidden>' in <path> "
         "(.venv/x) at pydicom/filereader.py; "
-        "<path>, from itkNiftiImageIO.cxx, line 9; and/or 1/2; <path>"
+        "<path>, from itkNiftiImageIO.cxx, line 9; and/or 1/2 / 3; <path>"
     )
 
 
