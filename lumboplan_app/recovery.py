@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lumboplan_app.atomic import write_text_atomic
+from lumboplan_app.errors import WriteError
 
 if TYPE_CHECKING:
     from lumboplan_app.session import CaseFile
@@ -198,5 +199,5 @@ class RecentCases:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             write_text_atomic(self.path, json.dumps(entries[:RECENT_LIMIT], indent=2))
-        except OSError:
+        except (OSError, WriteError):
             logger.warning("the list of recent cases could not be written")

@@ -319,3 +319,14 @@ def test_a_complete_write_still_replaces_the_file(tmp_path: Path) -> None:
     write_case(labels_case(seed=2), path)
     assert np.array_equal(read_case(path).labels.array, labels_case(seed=2).labels.array)
     assert leftovers(tmp_path) == []
+
+
+def test_the_recent_cases_list_on_a_full_disk_is_skipped_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lumboplan_app.recovery import RecentCases
+
+    recent = RecentCases(tmp_path / "recent.json")
+    monkeypatch.setattr(atomic, "free_bytes", lambda folder: 0)
+    recent.add(tmp_path / "case.lumboplan")  # a warning in the log, no error
+    assert not (tmp_path / "recent.json").exists()
