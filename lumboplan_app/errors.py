@@ -123,3 +123,24 @@ class DamagedCaseError(CorruptFileError):
     An entry is missing, too large, not valid JSON, or holds values of the wrong kind. Open an
     autosaved or earlier copy.
     """
+
+
+class UnreadableFileError(LoadError):
+    """A file or folder exists but this user may not read it (permissions); it may be intact."""
+
+
+class UnsafeDataFileError(UnsupportedImageError):
+    """A NRRD or MetaImage header names voxel data LumboPlan does not read.
+
+    Only one regular file inside the header's own folder is read: never a file elsewhere (a
+    header could otherwise copy any file on the computer into an image), a list or pattern of
+    files, a pipe or a device.
+    """
+
+
+class ImplausibleValueError(CorruptFileError):
+    """A header or voxel value is not a finite number or lies outside any physical range.
+
+    Examples: a voxel size of 0 or 1e30 mm, a slice step of 1e300 mm, a RescaleSlope of NaN.
+    The message names the field.
+    """

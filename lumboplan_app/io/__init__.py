@@ -8,14 +8,21 @@ One reader for GUI, CLI and tests:
   code cannot take the window or a batch down;
 - :class:`ScanSource` lists and reads with the DICOM headers read once;
 - :func:`read_label_map` and :func:`write_image` read and write label maps and volumes.
+
+Hostile input is met at the door (:mod:`~lumboplan_app.io.files`): only regular files and
+folders are read, never a pipe or device; declared sizes are checked against limits and against
+the bytes present before anything is decoded; NRRD and MetaImage headers may name voxel data
+only in their own folder; numbers no scanner writes are refused, naming the field.
 """
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from lumboplan_app.errors import NotAnImageError, SeriesChoiceRequired
 from lumboplan_app.io.dicom import read_stack
+from lumboplan_app.io.files import not_regular, unreadable
 from lumboplan_app.io.isolated import run_isolated
 from lumboplan_app.io.series import (
     CancelCheck,
@@ -59,8 +66,10 @@ class ScanSource:
     Raises
     ------
     NotAnImageError
-        If the path does not exist or holds no DICOM image (a volume file's own header is
-        read, and its errors raised, by :attr:`series` and :meth:`read`).
+        If the path does not exist, is a device or pipe, or holds no DICOM image (a volume
+        file's own header is read, and its errors raised, by :attr:`series` and :meth:`read`).
+    UnreadableFileError
+        If the path, or everything under it, may not be read (permissions).
     Cancelled
         If ``should_cancel`` returns True while the headers are read.
     """
@@ -175,11 +184,18 @@ def read_scan_isolated(
 
 
 def _existing(path: str | Path) -> Path:
+    """Return ``path`` if it is a folder or a regular file (symlinks followed)."""
     path = Path(path).expanduser()
-    if not path.exists():
+    try:
+        mode = path.stat().st_mode
+    except PermissionError as error:
+        raise unreadable(path.name) from error
+    except (OSError, ValueError) as error:
         raise NotAnImageError(
             "This file or folder does not exist. Check the drive or CD and choose it again."
-        )
+        ) from error
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        raise not_regular(path.name)
     return path
 
 

@@ -3,22 +3,41 @@
 A scan that loads may still be unfit for the method: thick slices, a CT, a field of view that
 misses the lumbosacral region. Viewing is always allowed; segmentation is refused for scans the
 model must not label (:func:`require_segmentable`), so it never hands the planner garbage.
+
+Numbers no scanner writes are refused before anything is allocated, naming the field: a voxel
+size or slice step outside 0.01..50 mm, a position kilometres away, a non-finite rescale
+(:func:`check_spacing`, :func:`check_positions`, :func:`finite_number`); voxels that are NaN or
+infinite are refused after reading (:func:`finish_loading`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from lumboplan_app.errors import UnsuitableScanError, VolumeSizeError
+from lumboplan_app.errors import ImplausibleValueError, UnsuitableScanError, VolumeSizeError
 from lumboplan_app.volume import Volume
 
 logger = logging.getLogger(__name__)
 
 #: Largest volume accepted (about 2 GiB as float32): beyond it, a scan is not a lumbar MR.
 MAX_VOXELS = 512 * 1024 * 1024
+#: Largest single image (pixels): a lumbar MR slice is at most 1024 x 1024.
+MAX_FRAME_PIXELS = 4096 * 4096
+#: Most frames (slices) in one file or stack; a lumbar MR has a few hundred.
+MAX_FRAMES = 65536
+#: Voxel sizes and slice steps (mm) a patient scan can have; beyond them the header is broken.
+SPACING_RANGE_MM = (0.01, 50.0)
+#: Farthest (mm) a scan's voxels can lie from the scanner's origin: 10 m.
+MAX_POSITION_MM = 1e4
+#: Largest magnitude of a rescale slope or intercept (DICOM RescaleSlope, NIfTI scl_slope).
+MAX_RESCALE = 1e6
 #: Fewest slices that make a 3-D stack.
 MIN_SLICES = 3
 #: Coarsest voxel edge (mm) before the scan is flagged as a thick-slice protocol.
@@ -57,9 +76,18 @@ def finish_loading(volume: Volume, extra_warnings: tuple[str, ...] = ()) -> Volu
 
     Raises
     ------
+    ImplausibleValueError
+        If a voxel is NaN or infinite (a broken rescale or broken data).
     VolumeSizeError
         If every voxel has the same value (an empty export).
     """
+    finite = np.isfinite(volume.array)
+    if not finite.all():
+        bad = finite.size - int(np.count_nonzero(finite))
+        raise ImplausibleValueError(
+            f"{bad} of {finite.size} voxels of this scan are not numbers (NaN or infinite): its "
+            "scaling (RescaleSlope, scl_slope) or its data are broken. Export the series again."
+        )
     if float(volume.array.max()) == float(volume.array.min()):
         raise VolumeSizeError(
             "This scan is empty: every voxel has the same value. Export the series again."
@@ -76,6 +104,71 @@ def finish_loading(volume: Volume, extra_warnings: tuple[str, ...] = ()) -> Volu
         grid.orientation_code(),
     )
     return volume
+
+
+def check_spacing(spacing_mm: Sequence[float], fields: Sequence[str], file_name: str) -> None:
+    """Refuse voxel sizes or slice steps no patient scan has (not finite, outside 0.01..50 mm).
+
+    Parameters
+    ----------
+    spacing_mm : sequence of float
+        The sizes in mm, one per axis.
+    fields : sequence of str
+        The header field each size comes from, named in the message.
+    file_name : str
+        The file's own name (never its path), named in the message.
+
+    Raises
+    ------
+    ImplausibleValueError
+        Naming the first field out of range.
+    """
+    low, high = SPACING_RANGE_MM
+    for value, field in zip(spacing_mm, fields, strict=True):
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ImplausibleValueError(
+                f"The header of '{file_name}' gives {field} = {value:g} mm; a scan's voxels are "
+                f"{low:g} to {high:g} mm. The header is damaged: export the scan again."
+            )
+
+
+def check_positions(positions_mm: npt.ArrayLike, field: str, file_name: str) -> None:
+    """Refuse positions (LPS mm) that are not finite or lie more than 10 m from the origin.
+
+    Raises
+    ------
+    ImplausibleValueError
+        Naming ``field`` and ``file_name``.
+    """
+    values = np.asarray(positions_mm, dtype=np.float64)
+    if values.size and not (
+        np.all(np.isfinite(values)) and np.abs(values).max() <= MAX_POSITION_MM
+    ):
+        raise ImplausibleValueError(
+            f"The header of '{file_name}' places the image at {field} values beyond "
+            f"{MAX_POSITION_MM / 1000:g} m from the scanner (or not numbers). The header is "
+            "damaged: export the scan again."
+        )
+
+
+def finite_number(value: Any, field: str, file_name: str, limit: float = MAX_RESCALE) -> float:
+    """Return header ``value`` as a float, refusing text, NaN, infinity and magnitudes > limit.
+
+    Raises
+    ------
+    ImplausibleValueError
+        Naming ``field`` and ``file_name``.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not (math.isfinite(number) and abs(number) <= limit):
+        raise ImplausibleValueError(
+            f"The header of '{file_name}' gives {field} = {value!s:.20}, not a usable number "
+            f"(finite, at most {limit:g} in size). The header is damaged: export the scan again."
+        )
+    return number
 
 
 def scan_warnings(volume: Volume) -> tuple[str, ...]:

@@ -4,13 +4,15 @@ Geometry comes from ImagePositionPatient, ImageOrientationPatient and PixelSpaci
 frame (from the functional groups for enhanced files), never from file order or InstanceNumber.
 The stack is checked before any pixel is decoded: one orientation, distinct positions along
 one axis (repeated positions mean a 4-D series), evenly spaced (a gap means a missing slice),
-a plausible size. Pixels are decoded by pydicom and its plugins, rescaled with each frame's
-slope and intercept, and the volume is reoriented to LPS without resampling.
+a plausible size, pixel spacing and slice step within 0.01..50 mm, and each file's declared
+pixel data against the bytes it holds. Pixels are decoded by pydicom and its plugins, rescaled
+with each frame's slope and intercept, and the volume is reoriented to LPS without resampling.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.encaps import parse_fragments
+from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from lumboplan_app.errors import (
@@ -28,8 +32,23 @@ from lumboplan_app.errors import (
     UnsupportedImageError,
     VolumeSizeError,
 )
-from lumboplan_app.io.checks import MAX_VOXELS, MIN_SLICES, finish_loading
-from lumboplan_app.io.series import CancelCheck, DicomStack, Frame, ProgressCallback
+from lumboplan_app.io.checks import (
+    MAX_VOXELS,
+    MIN_SLICES,
+    check_positions,
+    check_spacing,
+    finish_loading,
+    finite_number,
+)
+from lumboplan_app.io.files import open_regular
+from lumboplan_app.io.series import (
+    CancelCheck,
+    DicomStack,
+    Frame,
+    ProgressCallback,
+    convert_all_values,
+    declared_pixel_data_error,
+)
 from lumboplan_app.volume import (
     Grid,
     PatientInfo,
@@ -63,12 +82,19 @@ def read_stack(
     IncompleteSeriesError
         Uneven slice spacing (a missing slice); the message lists the positions.
     VolumeSizeError
-        Too many voxels, or every voxel has the same value.
+        Too many voxels, not enough memory, or every voxel has the same value.
+    ImplausibleValueError
+        A spacing, slice step, position or rescale no scanner writes (names the field), or
+        voxels that are NaN or infinite.
     CorruptFileError
-        Pixel data truncated or undecodable.
+        Pixel data truncated or undecodable, or a header declaring more than the file holds.
+    UnreadableFileError
+        A file of the stack may not be read (permissions).
     Cancelled
         If ``should_cancel`` returns True.
     """
+    if stack.error is not None:
+        raise stack.error
     if stack.problem:
         if len(stack.frames) == 1 and "Rows" in stack.header:
             _decode_file(stack.frames[0].path)  # a damaged single file: say it is damaged
@@ -83,14 +109,20 @@ def read_stack(
         )
     array = _decode_frames(stack, frames, progress, should_cancel)
     volume = Volume(array=array, grid=grid, meta=_scan_meta(stack.header, grid)).to_canonical()
-    damaged: tuple[str, ...] = ()
+    skipped: list[str] = []
     if stack.damaged_files:
-        damaged = (
+        skipped.append(
             f"{stack.damaged_files} file(s) in this folder have a damaged DICOM header and were "
             "skipped; if they belong to this series, slices are missing at its ends. Check the "
-            "export.",
+            "export."
         )
-    return finish_loading(volume, damaged)
+    if stack.unreadable_files:
+        skipped.append(
+            f"{stack.unreadable_files} file(s) or folder(s) here cannot be read (permission "
+            "denied) and were skipped; if they belong to this series, slices are missing at its "
+            "ends. Ask for read access."
+        )
+    return finish_loading(volume, tuple(skipped))
 
 
 def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:
@@ -106,6 +138,12 @@ def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:
             "These images carry no slice geometry (position, orientation or pixel spacing), "
             "so they cannot be placed in 3-D. Export the original MR series, not screenshots."
         )
+    file_name = first.path.name
+    size_error = declared_pixel_data_error(stack.header, file_name, None)
+    if size_error is not None:
+        raise size_error
+    row_spacing, column_spacing = first.pixel_spacing_mm
+    check_spacing((row_spacing, column_spacing), ("PixelSpacing[0]", "PixelSpacing[1]"), file_name)
     row_cosine, column_cosine = _orthonormal_cosines(first.orientation)
     for frame in frames[1:]:
         if frame.orientation is None or not np.allclose(
@@ -117,6 +155,7 @@ def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:
             )
     normal = np.cross(row_cosine, column_cosine)
     positions = np.array([f.position_lps_mm for f in frames], dtype=np.float64)
+    check_positions(positions, "ImagePositionPatient", file_name)
     along = positions @ normal
     order = np.argsort(along, kind="stable")
     frames = [frames[i] for i in order]
@@ -149,13 +188,13 @@ def _stack_geometry(stack: DicomStack) -> tuple[list[Frame], Grid]:
             positions_mm=along.tolist(),
         )
     median_step = float(np.median(steps))
+    check_spacing((median_step,), ("the slice step (from ImagePositionPatient)",), file_name)
     in_plane = positions - positions[0] - np.outer(along - along[0], normal)
     if float(np.abs(in_plane).max()) > _SHEAR_TOLERANCE_MM:
         raise UnsupportedImageError(
             "The slices are not stacked straight along one axis (gantry tilt or a sheared "
             "reconstruction). Export a series with an orthogonal slice stack."
         )
-    row_spacing, column_spacing = first.pixel_spacing_mm
     header = stack.header
     grid = Grid(
         shape_zyx=(len(frames), int(header.Rows), int(header.Columns)),
@@ -204,7 +243,10 @@ def _decode_frames(
 ) -> npt.NDArray[np.float32]:
     """Decode every frame into a (Z, Y, X) float32 array with rescale applied."""
     rows, columns = int(stack.header.Rows), int(stack.header.Columns)
-    array = np.empty((len(frames), rows, columns), dtype=np.float32)
+    try:
+        array = np.empty((len(frames), rows, columns), dtype=np.float32)
+    except MemoryError as error:
+        raise _out_of_memory(len(frames) * rows * columns) from error
     datasets: dict[Path, tuple[Dataset, npt.NDArray[Any]]] = {}
     for z, frame in enumerate(frames):
         if should_cancel is not None and should_cancel():
@@ -222,45 +264,104 @@ def _decode_frames(
                 f"The image in '{frame.path.name}' is {plane.shape[1]}x{plane.shape[0]} pixels, "
                 f"not {columns}x{rows} like the rest of the series. Export the series again."
             )
-        slope, intercept = _rescale(dataset, frame.frame_index)
+        slope, intercept = _rescale(dataset, frame.frame_index, frame.path.name)
         array[z] = plane.astype(np.float32) * slope + intercept
     if str(stack.header.get("PhotometricInterpretation", "")) == "MONOCHROME1":
         array = array.max() + array.min() - array
     return array
 
 
+def _out_of_memory(voxels: int) -> VolumeSizeError:
+    return VolumeSizeError(
+        f"There is not enough memory to hold this series ({voxels / 1e6:.0f} million voxels). "
+        "Close other programs, or choose a smaller series."
+    )
+
+
 def _decode_file(path: Path) -> tuple[Dataset, npt.NDArray[Any]]:
-    try:
-        dataset = pydicom.dcmread(path)
-    except Exception as error:
-        raise CorruptFileError(
-            f"The file '{path.name}' is damaged and cannot be read ({type(error).__name__}). "
-            "Export the series again."
-        ) from error
+    """Read a whole file and decode its pixels, once its header's sizes are checked.
+
+    Raises
+    ------
+    CorruptFileError, UnsupportedImageError, VolumeSizeError, UnreadableFileError
+        As :func:`read_stack` says.
+    """
+    with open_regular(path) as stream:
+        try:
+            dataset = convert_all_values(pydicom.dcmread(stream))
+        except Exception as error:
+            raise CorruptFileError(
+                f"The file '{path.name}' is damaged and cannot be read ({type(error).__name__}). "
+                "Export the series again."
+            ) from error
     transfer_syntax = UID(str(dataset.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2")))
     if "PixelData" not in dataset and "FloatPixelData" not in dataset:
         raise UnsupportedImageError(
             f"The file '{path.name}' holds no pixel data. Export the series again with its images."
         )
+    _check_pixel_data(dataset, path.name, transfer_syntax)
     try:
         pixels = dataset.pixel_array
+    except MemoryError as error:
+        raise _out_of_memory(int(dataset.Rows) * int(dataset.Columns)) from error
     except Exception as error:
-        text = str(error).lower()
-        if transfer_syntax.is_compressed and any(
-            word in text for word in ("plugin", "decod", "handler", "not supported", "unable")
-        ):
-            raise UnsupportedImageError(
-                f"The images are compressed as {transfer_syntax.name} and no installed decoder "
-                "reads it. Export the series uncompressed, or reinstall LumboPlan."
-            ) from error
         raise CorruptFileError(
             f"The pixel data of '{path.name}' is truncated or corrupt. Export the series again."
         ) from error
     return dataset, pixels
 
 
-def _rescale(dataset: Dataset, frame_index: int | None) -> tuple[float, float]:
-    """Return (slope, intercept) for a frame (functional groups first, then the top level)."""
+def _check_pixel_data(dataset: Dataset, file_name: str, transfer_syntax: UID) -> None:
+    """Refuse pixel data whose declared size its bytes cannot hold, or that nothing decodes.
+
+    Raises
+    ------
+    CorruptFileError, VolumeSizeError
+        From :func:`~lumboplan_app.io.series.declared_pixel_data_error`.
+    UnsupportedImageError
+        If no installed decoder reads the compression.
+    """
+    element = "PixelData" if "PixelData" in dataset else "FloatPixelData"
+    data = dataset[element].value or b""
+    fragments = None
+    if transfer_syntax.is_compressed:
+        try:
+            fragments = parse_fragments(data[8 + _offset_table_length(data) :])[0]
+        except Exception as error:
+            raise CorruptFileError(
+                f"The compressed pixel data of '{file_name}' is damaged. Export the series again."
+            ) from error
+    refusal = declared_pixel_data_error(dataset, file_name, len(data), fragments)
+    if refusal is not None:
+        raise refusal
+    if transfer_syntax.is_compressed:
+        try:
+            available = get_decoder(transfer_syntax).is_available
+        except NotImplementedError:
+            available = False
+        if not available:
+            raise UnsupportedImageError(
+                f"The images are compressed as {transfer_syntax.name} and no installed decoder "
+                "reads it. Export the series uncompressed, or reinstall LumboPlan."
+            )
+
+
+def _offset_table_length(data: bytes) -> int:
+    """Length of the Basic Offset Table item that opens encapsulated pixel data."""
+    if len(data) < 8:
+        raise ValueError("encapsulated pixel data shorter than one item")
+    length: int = struct.unpack("<I", data[4:8])[0]
+    return length
+
+
+def _rescale(dataset: Dataset, frame_index: int | None, file_name: str) -> tuple[float, float]:
+    """Return (slope, intercept) for a frame (functional groups first, then the top level).
+
+    Raises
+    ------
+    ImplausibleValueError
+        If either is not a finite number of sane size.
+    """
     sources: list[Any] = []
     if frame_index is not None:
         for keyword, index in (
@@ -275,8 +376,10 @@ def _rescale(dataset: Dataset, frame_index: int | None) -> tuple[float, float]:
     sources.append(dataset)
     for source in sources:
         if "RescaleSlope" in source or "RescaleIntercept" in source:
-            slope = float(source.get("RescaleSlope", 1.0) or 1.0)
-            intercept = float(source.get("RescaleIntercept", 0.0) or 0.0)
+            slope = finite_number(source.get("RescaleSlope", 1.0) or 1.0, "RescaleSlope", file_name)
+            intercept = finite_number(
+                source.get("RescaleIntercept", 0.0) or 0.0, "RescaleIntercept", file_name
+            )
             return slope, intercept
     return 1.0, 0.0
 

@@ -6,6 +6,11 @@ every header with pydicom (pure Python: a malformed header raises, it cannot cra
 groups the image objects into stacks and says, for each, whether a 3-D volume can be built from
 it and if not, why.
 
+Only regular files are opened (see :mod:`lumboplan_app.io.files`): pipes, devices and symlinks to
+them are skipped without being read. A header whose declared pixel data cannot be in the file
+(2^31 frames in 9 kB, 65535 x 65535 pixels) makes its file a stack of its own that is refused
+with the reason, before a single frame record is built.
+
 One ``SeriesInstanceUID`` may hold several stacks (different orientation or series number); they
 are listed separately, with ``#2``, ``#3``... appended to the UID to tell them apart.
 """
@@ -13,6 +18,7 @@ are listed separately, with ``#2``, ``#3``... appended to the UID to tell them a
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,9 +30,18 @@ import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID
+from pydicom.uid import UID, RLELossless
 
-from lumboplan_app.errors import Cancelled, NotAnImageError
+from lumboplan_app.errors import (
+    Cancelled,
+    CorruptFileError,
+    LoadError,
+    NotAnImageError,
+    UnreadableFileError,
+    VolumeSizeError,
+)
+from lumboplan_app.io.checks import MAX_FRAME_PIXELS, MAX_FRAMES, MAX_VOXELS
+from lumboplan_app.io.files import is_regular_file, open_regular, unreadable
 from lumboplan_app.progress import CancelCheck, ProgressCallback
 
 logger = logging.getLogger(__name__)
@@ -176,8 +191,12 @@ class DicomStack:
     frames: list[Frame] = field(default_factory=list)
     paths: set[Path] = field(default_factory=set)
     problem: str = ""
+    #: Why the stack cannot be read, raised as is by the reader (a header that lies about size).
+    error: LoadError | None = None
     #: DICOM files beside this stack whose header could not be parsed (they may be its slices).
     damaged_files: int = 0
+    #: Files or folders beside this stack this user may not read (they may be its slices).
+    unreadable_files: int = 0
 
     @property
     def series_uid(self) -> str:
@@ -207,15 +226,19 @@ def discover(
 
     Raises
     ------
+    UnreadableFileError
+        If nothing was found but files or folders this user may not read.
     NotAnImageError
         If no DICOM image object is found.
     Cancelled
         If ``should_cancel`` returns True.
     """
-    candidates = list(_candidate_files(path))
+    walk_errors: list[OSError] = []
+    candidates = list(_candidate_files(path, walk_errors))
     stacks: dict[tuple[Any, ...], DicomStack] = {}
     skipped_non_image = 0
     damaged = 0
+    unreadable_count = sum(isinstance(error, PermissionError) for error in walk_errors)
     for number, file_path in enumerate(candidates):
         if should_cancel is not None and should_cancel():
             raise Cancelled()
@@ -223,7 +246,13 @@ def discover(
             progress(
                 number / max(1, len(candidates)), f"Reading headers ({number}/{len(candidates)})"
             )
-        header = _read_header(file_path)
+        try:
+            header, file_size = _read_header(file_path)
+        except UnreadableFileError:
+            unreadable_count += 1
+            continue
+        except NotAnImageError:  # replaced by a pipe or device since the folder was listed
+            continue
         if header is _DAMAGED:
             damaged += 1
             continue
@@ -235,12 +264,28 @@ def discover(
             else:  # a DICOM file cut short or broken before its image attributes
                 damaged += 1
             continue
-        for key, frame in _frames_of(header, file_path):
+        try:
+            framed = list(_frames_of(header, file_path, file_size))
+        except LoadError as error:  # a multi-frame header that lies about its size
+            key = ("refused", str(file_path))
+            stacks[key] = DicomStack(key=key, header=header, paths={file_path}, error=error)
+            stacks[key].frames.append(Frame(file_path, None, None, None, None))
+            continue
+        for key, frame in framed:
             stack = stacks.get(key)
             if stack is None:
                 stack = stacks[key] = DicomStack(key=key, header=header)
             stack.frames.append(frame)
             stack.paths.add(file_path)
+    if not stacks and unreadable_count:
+        raise (
+            unreadable(path.name)
+            if path.is_file()
+            else UnreadableFileError(
+                f"{unreadable_count} file(s) or folder(s) here cannot be read: permission "
+                "denied. Ask for read access, or copy the files to a folder of your own."
+            )
+        )
     if not stacks and path.is_file():
         raise NotAnImageError(
             f"'{path.name}' is not a DICOM image (nor NIfTI, NRRD or MetaImage). Choose the "
@@ -253,8 +298,9 @@ def discover(
         )
     result = sorted(stacks.values(), key=_stack_sort_key)
     for stack in result:
-        stack.problem = _stack_problem(stack)
+        stack.problem = str(stack.error) if stack.error is not None else _stack_problem(stack)
         stack.damaged_files = damaged
+        stack.unreadable_files = unreadable_count
     logger.info(
         "found %d image stack(s) in %d file(s); %d non-image object(s) skipped",
         len(result),
@@ -302,22 +348,29 @@ def _stack_sort_key(stack: DicomStack) -> tuple[Any, ...]:
     return (number if number is not None else 1 << 30, stack.series_uid, str(stack.key))
 
 
-def _candidate_files(path: Path) -> Iterator[Path]:
+def _candidate_files(path: Path, walk_errors: list[OSError]) -> Iterator[Path]:
+    """Yield the regular files (or symlinks to them) to try, in a stable order.
+
+    Pipes, devices, sockets and dangling symlinks are skipped unopened; symlinked folders are
+    not followed (no loops). Folders that cannot be listed are appended to ``walk_errors``.
+    """
     if path.is_file():
         if path.name.upper() == "DICOMDIR":
-            yield from _dicomdir_files(path)
+            yield from _dicomdir_files(path, walk_errors)
         else:
             yield path
         return
-    for dirpath, dirnames, filenames in os.walk(path):
+    for dirpath, dirnames, filenames in os.walk(path, onerror=walk_errors.append):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith(".") or Path(name).suffix.lower() in _NEVER_DICOM_SUFFIXES:
                 continue
-            yield Path(dirpath) / name
+            file_path = Path(dirpath) / name
+            if is_regular_file(file_path):
+                yield file_path
 
 
-def _dicomdir_files(dicomdir: Path) -> Iterator[Path]:
+def _dicomdir_files(dicomdir: Path, walk_errors: list[OSError]) -> Iterator[Path]:
     """Yield the files a DICOMDIR references; the whole folder if it cannot be parsed."""
     try:
         from pydicom.fileset import FileSet
@@ -326,7 +379,11 @@ def _dicomdir_files(dicomdir: Path) -> Iterator[Path]:
         paths = [Path(instance.path) for instance in file_set]
     except Exception:  # a damaged DICOMDIR: fall back to the files beside it
         logger.warning("the DICOMDIR could not be parsed; reading the files beside it instead")
-        yield from (p for p in _candidate_files(dicomdir.parent) if p.name.upper() != "DICOMDIR")
+        yield from (
+            p
+            for p in _candidate_files(dicomdir.parent, walk_errors)
+            if p.name.upper() != "DICOMDIR"
+        )
         return
     yield from sorted(paths)
 
@@ -335,21 +392,100 @@ def _dicomdir_files(dicomdir: Path) -> Iterator[Path]:
 _DAMAGED = Dataset()
 
 
-def _read_header(path: Path) -> Dataset | None:
-    """Read a file's header; None when it is not DICOM, ``_DAMAGED`` when it is but is broken."""
-    try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
-    except InvalidDicomError:
-        pass
-    except Exception:  # a DICOM preamble with a header pydicom cannot parse
-        logger.warning("a file with a damaged DICOM header was skipped")
-        return _DAMAGED
-    try:  # old files without the 128-byte preamble and "DICM"
-        header = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-        if "Rows" in header and "Columns" in header and "SOPClassUID" in header:
-            return header
-    except Exception:  # not DICOM at all: junk named .dcm, text, binaries
+def _read_header(path: Path) -> tuple[Dataset | None, int]:
+    """Read a file's header and size (bytes).
+
+    The header is None when the file is not DICOM, ``_DAMAGED`` when it is but is broken.
+
+    Raises
+    ------
+    UnreadableFileError
+        If the file may not be read.
+    NotAnImageError
+        If it is not a regular file.
+    """
+    with open_regular(path) as stream:
+        size = os.fstat(stream.fileno()).st_size
+        try:
+            return convert_all_values(pydicom.dcmread(stream, stop_before_pixels=True)), size
+        except InvalidDicomError:
+            pass
+        except Exception:  # a DICOM preamble with a header pydicom cannot parse
+            logger.warning("a file with a damaged DICOM header was skipped")
+            return _DAMAGED, size
+        try:  # old files without the 128-byte preamble and "DICM"
+            stream.seek(0)
+            header = convert_all_values(
+                pydicom.dcmread(stream, stop_before_pixels=True, force=True)
+            )
+            if "Rows" in header and "Columns" in header and "SOPClassUID" in header:
+                return header, size
+        except Exception:  # not DICOM at all: junk named .dcm, text, binaries
+            return None, size
+    return None, size
+
+
+def convert_all_values(dataset: Dataset) -> Dataset:
+    """Convert every element's value now, nested ones included, and return ``dataset``.
+
+    pydicom converts values when first read, so a damaged one (an IS of "inf") would raise
+    wherever it is used; converted here, it raises once, where the file is read.
+    """
+    dataset.walk(lambda _dataset, _element: None)
+    return dataset
+
+
+def declared_pixel_data_error(
+    header: Dataset, file_name: str, available_bytes: int | None, fragments: int | None = None
+) -> LoadError | None:
+    """Say why the pixel data a header declares cannot be decoded, or return None.
+
+    Checked before anything is allocated: the bytes the declared frames need against
+    ``available_bytes`` (the file's size while listing, the
+    pixel data element's length before decoding). Compressed frames need at least one fragment
+    each (``fragments``, when known), and RLE, which shrinks data at most 64-fold, a 64th of
+    the decoded size. Then the image size against the limits. ``available_bytes`` None: the
+    limits only.
+    """
+    rows, columns = _int_or_none(header.get("Rows")), _int_or_none(header.get("Columns"))
+    if rows is None or columns is None:
         return None
+    frames = _int_or_none(header.get("NumberOfFrames"))
+    frames = 1 if frames is None or frames == 0 else frames
+    if frames < 0 or rows < 1 or columns < 1:
+        return CorruptFileError(
+            f"The header of '{file_name}' declares {frames} image(s) of {columns}x{rows} pixels. "
+            "The file is damaged: export the series again."
+        )
+    samples = max(1, _int_or_none(header.get("SamplesPerPixel")) or 1)
+    bits = max(1, _int_or_none(header.get("BitsAllocated")) or 16)
+    decoded_bytes = (rows * columns * frames * samples * bits + 7) // 8
+    syntax = UID(str(getattr(header, "file_meta", Dataset()).get("TransferSyntaxUID", "")))
+    if not syntax.is_compressed:
+        needed_bytes = decoded_bytes
+    elif syntax == RLELossless:
+        needed_bytes = decoded_bytes // 64
+    else:
+        needed_bytes = 8 * frames  # an item tag and length per frame, at the least
+    if available_bytes is not None and (
+        needed_bytes > available_bytes or (fragments is not None and fragments < frames)
+    ):
+        return CorruptFileError(
+            f"The header of '{file_name}' declares {frames} image(s) of {columns}x{rows} pixels, "
+            f"but the file holds far too little pixel data for them ({available_bytes} bytes): "
+            "it is damaged or cut short. Export the series again."
+        )
+    if rows * columns > MAX_FRAME_PIXELS or frames > MAX_FRAMES:
+        return VolumeSizeError(
+            f"'{file_name}' declares {frames} image(s) of {columns}x{rows} pixels, more than "
+            f"LumboPlan handles ({MAX_FRAMES} images of {math.isqrt(MAX_FRAME_PIXELS)} pixels "
+            "square): this is no lumbar MR, or its header is damaged."
+        )
+    if rows * columns * frames > MAX_VOXELS:
+        return VolumeSizeError(
+            f"'{file_name}' has {rows * columns * frames / 1e6:.0f} million voxels, more than "
+            f"LumboPlan handles ({MAX_VOXELS / 1e6:.0f} million)."
+        )
     return None
 
 
@@ -382,11 +518,24 @@ def _is_well_formed(header: Dataset) -> bool:
     return bool(valid) and not any(_is_image_class(uid) for uid in classes)
 
 
-def _frames_of(header: Dataset, path: Path) -> Iterator[tuple[tuple[Any, ...], Frame]]:
+def _frames_of(
+    header: Dataset, path: Path, file_size: int
+) -> Iterator[tuple[tuple[Any, ...], Frame]]:
+    """Yield (stack key, frame) for each frame of a file of ``file_size`` bytes.
+
+    Raises
+    ------
+    LoadError
+        If a multi-frame header declares more pixel data than the file or the limits hold
+        (checked before any frame is built).
+    """
     frame_count = _int_or_none(header.get("NumberOfFrames")) or 1
     uid = str(header.get("SeriesInstanceUID", "") or "")
     rows, columns = _int_or_none(header.get("Rows")), _int_or_none(header.get("Columns"))
     if frame_count > 1 or "PerFrameFunctionalGroupsSequence" in header:
+        error = declared_pixel_data_error(header, path.name, file_size)
+        if error is not None:
+            raise error
         # An enhanced (or classic) multi-frame file is one stack on its own.
         key: tuple[Any, ...] = ("multiframe", uid, str(header.get("SOPInstanceUID", path.name)))
         for index in range(frame_count):
