@@ -3,11 +3,23 @@
 The header is read first (``ReadImageInformation``), so the dimension, pixel type and size are
 checked before the voxels are loaded: a 4-D or colour file, or one too large, is refused without
 allocating it.
+
+Before ITK opens a file, LumboPlan reads its header itself: the file must be a regular file;
+a NIfTI header's voxel sizes (``pixdim``, which ITK reads as 1 mm when 0 or NaN) and data offset
+are checked, and an uncompressed file must hold the voxels it declares; a NRRD or MetaImage
+header may name its voxel data only as one regular file inside its own folder (never a path
+elsewhere, ``LIST`` or a file pattern). A ``.nii.gz`` stream is inflated only as far as the
+voxels declared, to find a cut, never to its end.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
+import math
+import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +28,21 @@ import SimpleITK as sitk
 from lumboplan_app.atomic import atomic_output
 from lumboplan_app.errors import (
     CorruptFileError,
+    ImplausibleValueError,
     LoadError,
     NotAnImageError,
+    UnsafeDataFileError,
     UnsupportedImageError,
     VolumeSizeError,
 )
-from lumboplan_app.io.checks import MAX_VOXELS, MIN_SLICES, finish_loading
+from lumboplan_app.io.checks import (
+    MAX_VOXELS,
+    MIN_SLICES,
+    check_positions,
+    check_spacing,
+    finish_loading,
+)
+from lumboplan_app.io.files import open_regular
 from lumboplan_app.io.series import SeriesInfo, orientation_name
 from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume, case_key_for
 
@@ -37,6 +58,17 @@ _FORMATS = {
 }
 #: File endings LumboPlan reads as volume files, for file dialogs and folder scans.
 VOLUME_SUFFIXES: tuple[str, ...] = tuple(_FORMATS)
+#: The header field each format takes a voxel size from, by axis (1 = x).
+_SPACING_FIELDS = {
+    "NIfTI": "pixdim[{}]",
+    "NRRD": "the spacing of axis {}",
+    "MetaImage": "ElementSpacing[{}]",
+}
+#: Most bytes of a NRRD or MetaImage text header read to find its data file.
+_MAX_TEXT_HEADER_BYTES = 1 << 20
+#: Largest NIfTI vox_offset (bytes): the header and its extensions come before the voxels.
+_MAX_NIFTI_OFFSET = 64 << 20
+_INFLATE_CHUNK = 1 << 22
 
 
 def volume_format(path: Path) -> str | None:
@@ -48,7 +80,16 @@ def volume_format(path: Path) -> str | None:
     return None
 
 
-def _reader(path: Path) -> sitk.ImageFileReader:
+def _reader(path: Path) -> tuple[sitk.ImageFileReader, int | None]:
+    """Check the file, then read its header with ITK.
+
+    Returns the reader and, for NIfTI, the byte at which the declared voxels end.
+    """
+    if volume_format(path) == "NIfTI":
+        voxels_end: int | None = _check_nifti(path)
+    else:
+        _check_data_file(path)
+        voxels_end = None
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -58,7 +99,154 @@ def _reader(path: Path) -> sitk.ImageFileReader:
             f"'{path.name}' cannot be read as a {volume_format(path)} image: the file is damaged "
             "or not an image. Check the export."
         ) from error
-    return reader
+    return reader, voxels_end
+
+
+def _check_nifti(path: Path) -> int:
+    """Check a NIfTI-1 or -2 header; return the byte offset at which its voxels end.
+
+    Raises
+    ------
+    NotAnImageError
+        If the header is not NIfTI (or cannot be inflated).
+    ImplausibleValueError
+        If a voxel size (pixdim) is 0, negative or not a number.
+    CorruptFileError
+        If the voxel offset is absurd, or an uncompressed file is shorter than its voxels.
+    """
+    compressed = path.name.lower().endswith(".gz")
+    with open_regular(path) as raw:
+        file_size = os.fstat(raw.fileno()).st_size
+        try:
+            if compressed:
+                with gzip.GzipFile(fileobj=raw) as stream:
+                    header = stream.read(540)
+            else:
+                header = raw.read(540)
+        except (EOFError, OSError, zlib.error):
+            header = b""  # not gzip, or cut inside the header: not a NIfTI image
+    fields = _nifti_fields(header)
+    if fields is None:
+        raise NotAnImageError(
+            f"'{path.name}' cannot be read as a NIfTI image: the file is damaged or not an "
+            "image. Check the export."
+        )
+    dims, bitpix, pixdim, vox_offset = fields
+    rank = dims[0]
+    for axis in range(1, min(rank, 3) + 1):
+        if not (math.isfinite(pixdim[axis]) and pixdim[axis] > 0):
+            raise ImplausibleValueError(
+                f"The header of '{path.name}' gives pixdim[{axis}] = {pixdim[axis]:g} as a voxel "
+                "size in mm (it must be a positive number). The header is damaged: export the "
+                "scan again."
+            )
+    if not (math.isfinite(vox_offset) and 0 <= vox_offset <= _MAX_NIFTI_OFFSET):
+        raise CorruptFileError(
+            f"The header of '{path.name}' gives vox_offset = {vox_offset:g}: its voxels would "
+            "start beyond any real file. The header is damaged: export the scan again."
+        )
+    sizes = dims[1 : rank + 1] if 1 <= rank <= 7 else ()
+    voxels = math.prod(max(0, n) for n in sizes)
+    voxels_end = int(vox_offset) + voxels * max(0, bitpix) // 8
+    if not compressed and voxels_end > file_size:
+        raise _cut_short(path)
+    return voxels_end
+
+
+def _nifti_fields(
+    header: bytes,
+) -> tuple[tuple[int, ...], int, tuple[float, ...], float] | None:
+    """(dim, bitpix, pixdim, vox_offset) of a NIfTI-1 or -2 header, either byte order."""
+    for order in "<>":
+        if len(header) >= 348 and struct.unpack(order + "i", header[:4])[0] == 348:
+            return (
+                struct.unpack(order + "8h", header[40:56]),
+                struct.unpack(order + "h", header[72:74])[0],
+                struct.unpack(order + "8f", header[76:108]),
+                struct.unpack(order + "f", header[108:112])[0],
+            )
+        if len(header) >= 540 and struct.unpack(order + "i", header[:4])[0] == 540:
+            return (
+                struct.unpack(order + "8q", header[16:80]),
+                struct.unpack(order + "h", header[14:16])[0],
+                struct.unpack(order + "8d", header[104:168]),
+                float(struct.unpack(order + "q", header[168:176])[0]),
+            )
+    return None
+
+
+def _cut_short(path: Path) -> CorruptFileError:
+    return CorruptFileError(
+        f"'{path.name}' is cut short or damaged (its data end before the voxels its header "
+        "declares). Copy or export the file again."
+    )
+
+
+def _check_data_file(path: Path) -> None:
+    """Refuse a NRRD or MetaImage header naming voxel data outside its folder, or no file.
+
+    Raises
+    ------
+    UnsafeDataFileError
+        If the data file is ``LIST``, a file pattern, a path outside the header's folder
+        (symlinks resolved) or not a regular file.
+    UnreadableFileError, NotAnImageError
+        If the header or the data file cannot be opened.
+    """
+    with open_regular(path) as stream:
+        head = stream.read(_MAX_TEXT_HEADER_BYTES)
+    name = _data_file_name(head, volume_format(path))
+    if name is None:
+        return
+    refusal = ""
+    folder = path.parent.resolve()
+    target = (path.parent / name).resolve()
+    if name.upper().split(" ")[0] == "LIST" or "%" in name:
+        refusal = "a list or pattern of files"
+    elif Path(name).is_absolute() or not target.is_relative_to(folder):
+        refusal = "a file outside the header's own folder"
+    elif not target.exists():
+        raise CorruptFileError(
+            f"The data file '{Path(name).name}' that '{path.name}' names is missing. Copy it "
+            "beside the header."
+        )
+    else:
+        try:
+            open_regular(target).close()
+        except NotAnImageError:
+            refusal = "a pipe or device, not a file"
+    if refusal:
+        raise UnsafeDataFileError(
+            f"The header '{path.name}' takes its voxels from {refusal}; LumboPlan reads voxel "
+            "data only from one file beside the header. Save the image as one file (.nrrd, "
+            ".mha or .nii.gz)."
+        )
+
+
+def _data_file_name(head: bytes, format_name: str | None) -> str | None:
+    """Return the data file a NRRD or MetaImage header names (None: its voxels are inline)."""
+    for raw in head.split(b"\n"):
+        line = raw.decode("latin-1").strip()
+        if format_name == "NRRD":
+            if not line:
+                return None  # a blank line ends a NRRD header
+            key, separator, value = line.partition(":")
+            if (
+                separator
+                and not value.startswith("=")
+                and key.strip().lower()
+                in (
+                    "data file",
+                    "datafile",
+                )
+            ):
+                return value.strip()
+        else:
+            key, separator, value = line.partition("=")
+            if separator and key.strip().lower() == "elementdatafile":
+                value = value.strip()
+                return None if value.upper() == "LOCAL" else value
+    return None
 
 
 def _check_header(reader: sitk.ImageFileReader, path: Path) -> None:
@@ -86,34 +274,45 @@ def _check_header(reader: sitk.ImageFileReader, path: Path) -> None:
             f"'{path.name}' has {np.prod(size) / 1e6:.0f} million voxels, more than LumboPlan "
             f"handles ({MAX_VOXELS / 1e6:.0f} million)."
         )
+    field = _SPACING_FIELDS[volume_format(path) or "NIfTI"]
+    check_spacing(reader.GetSpacing()[:3], [field.format(axis) for axis in (1, 2, 3)], path.name)
+    check_positions(reader.GetOrigin()[:3], "origin", path.name)
+    rank = reader.GetDimension()
+    direction = np.asarray(reader.GetDirection(), dtype=np.float64).reshape(rank, rank)[:3, :3]
+    if not (
+        np.all(np.isfinite(direction))
+        and np.allclose(direction.T @ direction, np.eye(3), atol=1e-3)
+    ):
+        raise ImplausibleValueError(
+            f"The orientation (direction) in the header of '{path.name}' is not a rotation. "
+            "The header is damaged: export the scan again."
+        )
 
 
-def _check_compressed_stream(path: Path) -> None:
-    """Raise if a gzip-compressed file ends early or is damaged.
+def _check_compressed_stream(path: Path, voxels_end: int) -> None:
+    """Raise if a gzip-compressed file ends before byte ``voxels_end`` or is damaged.
 
     ITK's NIfTI reader fills the voxels of a truncated ``.nii.gz`` with zeros without a word
-    (a 2 kB stub of a 1.4 M-voxel scan loaded as an image); reading the stream to its end
-    finds the cut.
+    (a 2 kB stub of a 1.4 M-voxel scan loaded as an image); inflating the stream as far as its
+    voxels go finds the cut. Whatever follows is never inflated (it may be gigabytes).
     """
-    import gzip
-    import zlib
-
+    remaining = voxels_end
     try:
-        with gzip.open(path, "rb") as stream:
-            while stream.read(1 << 22):
-                pass
+        with open_regular(path) as raw, gzip.GzipFile(fileobj=raw) as stream:
+            while remaining > 0:
+                chunk = stream.read(min(remaining, _INFLATE_CHUNK))
+                if not chunk:
+                    raise EOFError
+                remaining -= len(chunk)
     except (EOFError, OSError, zlib.error) as error:
-        raise CorruptFileError(
-            f"'{path.name}' is cut short or damaged (its compressed data end early). Copy or "
-            "export the file again."
-        ) from error
+        raise _cut_short(path) from error
 
 
 def _read_3d(path: Path) -> sitk.Image:
-    reader = _reader(path)
+    reader, voxels_end = _reader(path)
     _check_header(reader, path)
-    if path.name.lower().endswith(".gz"):
-        _check_compressed_stream(path)
+    if voxels_end is not None and path.name.lower().endswith(".gz"):
+        _check_compressed_stream(path, voxels_end)
     try:
         image = reader.Execute()
     except RuntimeError as error:
@@ -127,7 +326,7 @@ def _read_3d(path: Path) -> sitk.Image:
 
 def describe_volume_file(path: Path) -> SeriesInfo:
     """Describe a volume file from its header, as a one-entry series listing."""
-    reader = _reader(path)
+    reader, _ = _reader(path)
     size = [int(n) for n in reader.GetSize()] + [1, 1]
     problem = ""
     try:
