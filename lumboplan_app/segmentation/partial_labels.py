@@ -159,7 +159,8 @@ def _in_front_of_body_column(
 def _below_disc_columns(disc: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Voxels below a drawn disc in the (y, x) columns it covers: S1's side, not L5's."""
     z = np.arange(disc.shape[0])[:, None, None]
-    return (z < np.argmax(disc, axis=0)[None]) & disc.any(axis=0)[None]
+    covered: npt.NDArray[np.bool_] = np.any(disc, axis=0)
+    return (z < np.argmax(disc, axis=0)[None]) & covered[None]
 
 
 def _forbid(
