@@ -24,6 +24,7 @@ from typing import Any
 
 from lumboplan_app.atomic import write_text_atomic
 from lumboplan_app.errors import LumboPlanError
+from lumboplan_app.logs import configure_logging
 from lumboplan_app.progress import ProgressCallback
 
 logger = logging.getLogger(__name__)
@@ -217,7 +218,9 @@ def run_batch(
     output.mkdir(parents=True, exist_ok=True)
     done = 0
     context = multiprocessing.get_context("spawn")  # no forked copies of torch or VTK state
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=max(1, workers), mp_context=context, initializer=configure_logging
+    ) as pool:
         futures = [pool.submit(_run_one, name, scan, output, o) for name, scan, o in pending]
         for future in as_completed(futures):
             name, error, _ = future.result()

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from lumboplan_app.errors import PlanningError
+from lumboplan_app import session as session_module
+from lumboplan_app.errors import PlanningError, WriteError
 from lumboplan_app.gui import main_window as main_window_module
 from lumboplan_app.gui.app import create_window
 from lumboplan_app.gui.main_window import MainWindow
@@ -206,3 +207,24 @@ def test_work_that_cannot_be_recovered_lets_the_scan_given_open(
     assert len(shown) == 1
     assert shown[0].startswith("The work autosaved for the recovered case cannot be read")
     assert pending_autosaves() == [autosave]  # offered again at the next start
+
+
+def test_a_full_disk_on_save_says_so_and_keeps_the_case_open(
+    window, qtbot, make_series, tmp_path, monkeypatch
+) -> None:
+    shown = save_case(window, qtbot, make_series(folder="scan"), None, tmp_path / "a.lumboplan")
+    full = WriteError(
+        "'b.lumboplan' could not be written: the disk holding it is full; free some space."
+    )
+
+    def refuse(case: CaseFile, path: Path) -> None:
+        raise full
+
+    monkeypatch.setattr(session_module, "write_case", refuse)
+    messages: list[str] = []
+    monkeypatch.setattr(window, "show_error", lambda message, title="": messages.append(message))
+    assert not window.cases.save_to(tmp_path / "b.lumboplan")
+    assert len(messages) == 1
+    assert messages[0].startswith(str(full))  # the reason, not "WriteError"
+    assert "still open" in messages[0]
+    assert window.cases.path == shown

@@ -175,9 +175,14 @@ class CaseKeeper(QObject):
             write_case(case, path)
         except (OSError, LumboPlanError) as error:
             logger.info("a case could not be saved: %s", type(error).__name__)
+            reason = (
+                str(error)
+                if isinstance(error, LumboPlanError)
+                else f"The case could not be written to '{path.name}' "
+                f"({error.strerror or type(error).__name__})."
+            )
             self.window.show_error(
-                f"The case could not be written to '{path.name}' ({type(error).__name__}). "
-                "Nothing was lost: the case is still open. Save it to another folder.",
+                f"{reason} Nothing was lost: the case is still open. Save it to another folder.",
                 "LumboPlan could not save the case",
             )
             return False

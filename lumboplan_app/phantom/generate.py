@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from lumboplan_app.logs import configure_logging
 from lumboplan_app.phantom.case import generate_case, is_complete, write_case
 from lumboplan_app.phantom.mr import Acquisition, default_contrast
 from lumboplan_app.phantom.parameters import (
@@ -132,7 +133,9 @@ def generate_cases(
             if progress is not None:
                 progress((number + 1) / len(requests), f"case {request.seed}")
         return written
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=configure_logging
+    ) as pool:
         futures = [pool.submit(make_case, request) for request in requests]
         for number, future in enumerate(as_completed(futures)):
             written += future.result()

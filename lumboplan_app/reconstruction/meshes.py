@@ -162,7 +162,8 @@ def write_meshes(
                 mesh.save(str(temporary))
         except OSError as error:
             raise LumboPlanError(
-                f"'{path.name}' could not be written ({error.strerror}); check the folder."
+                f"'{path.name}' could not be written ({error.strerror or 'the writer failed'}); "
+                "check that the folder exists, is writable and has free space."
             ) from error
         paths.append(path)
     return paths
