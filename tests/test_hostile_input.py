@@ -219,6 +219,22 @@ def nhdr_symlink_escape(tmp: Path) -> Path:
     return nrrd_header(tmp, "data.raw")
 
 
+def nhdr_padded(tmp: Path) -> Path:
+    """An ``.nhdr`` naming /etc/passwd after 1.2 MB of comment lines."""
+    path = tmp / "scan.nhdr"
+    lines = nrrd_header(tmp, "/etc/passwd").read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + "# padding\n" * 120_000 + "".join(lines[1:]))
+    return path
+
+
+def nhdr_named_twice(tmp: Path) -> Path:
+    """An ``.nhdr`` naming a good data file beside it, then /etc/passwd."""
+    (tmp / "data.raw").write_bytes(bytes(range(64)))
+    path = nrrd_header(tmp, "data.raw")
+    path.write_text(path.read_text().replace("\n\n", "\ndata file: /etc/passwd\n\n"))
+    return path
+
+
 def metaimage(tmp: Path, data_file_lines: str, name: str = "scan.mhd") -> Path:
     """A MetaImage header (4 x 4 x 4 uint8) whose ElementDataFile is ``data_file_lines``."""
     path = tmp / name
@@ -325,6 +341,8 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
         lambda tmp: nrrd_header(tmp, "/etc/passwd", name="scan.nrrd"),
         "UnsafeDataFileError",
     ),
+    "nhdr naming /etc/passwd after 1.2 MB of comments": (nhdr_padded, "UnsafeDataFileError"),
+    "nhdr naming a good data file, then /etc/passwd": (nhdr_named_twice, "UnsafeDataFileError"),
     "MetaImage absolute data file": (
         lambda tmp: metaimage(tmp, "/etc/passwd"),
         "UnsafeDataFileError",
@@ -622,6 +640,25 @@ def test_a_symlink_to_a_regular_file_in_a_folder_is_read(tmp_path: Path) -> None
     shutil.move(last, elsewhere / last.name)
     (folder / last.name).symlink_to(elsewhere / last.name)
     assert read_scan(folder).grid.shape_zyx[2] == 4  # sagittal slices run along x
+
+
+def test_a_series_under_1100_nested_folders_is_found(tmp_path: Path) -> None:
+    deepest = tmp_path / "cd"
+    deepest.mkdir()
+    for _ in range(1100):  # deeper than Python's recursion limit
+        deepest = deepest / "a"
+        deepest.mkdir()
+    dicom_series(deepest)
+    try:
+        outcome = run_probe(tmp_path / "cd")
+    finally:  # shutil.rmtree itself recurses: remove from the bottom up
+        for file in deepest.iterdir():
+            file.unlink()
+        while deepest != tmp_path:
+            deepest.rmdir()
+            deepest = deepest.parent
+    assert outcome["outcome"] == "volume", outcome
+    assert outcome["shape_zyx"] == [16, 20, 4]
 
 
 def test_a_detached_nrrd_in_its_own_folder_is_read(tmp_path: Path) -> None:

@@ -66,23 +66,3 @@ def open_regular(path: Path) -> BinaryIO:
         raise not_regular(path.name)
     os.set_blocking(descriptor, True)
     return os.fdopen(descriptor, "rb")
-
-
-def is_regular_file(path: Path) -> bool:
-    """Whether ``path`` is a regular file, or a symlink to one (never opens it)."""
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        return False
-
-
-def check_readable(path: Path) -> int:
-    """Check that ``path`` is a regular file this user may read; return its size in bytes.
-
-    Raises
-    ------
-    UnreadableFileError, NotAnImageError
-        As :func:`open_regular`.
-    """
-    with open_regular(path) as stream:
-        return os.fstat(stream.fileno()).st_size

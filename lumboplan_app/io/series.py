@@ -41,7 +41,7 @@ from lumboplan_app.errors import (
     VolumeSizeError,
 )
 from lumboplan_app.io.checks import MAX_FRAME_PIXELS, MAX_FRAMES, MAX_VOXELS
-from lumboplan_app.io.files import is_regular_file, open_regular, unreadable
+from lumboplan_app.io.files import open_regular, unreadable
 from lumboplan_app.progress import CancelCheck, ProgressCallback
 
 logger = logging.getLogger(__name__)
@@ -352,7 +352,8 @@ def _candidate_files(path: Path, walk_errors: list[OSError]) -> Iterator[Path]:
     """Yield the regular files (or symlinks to them) to try, in a stable order.
 
     Pipes, devices, sockets and dangling symlinks are skipped unopened; symlinked folders are
-    not followed (no loops). Folders that cannot be listed are appended to ``walk_errors``.
+    not followed (no loops), and any depth of folders is walked without recursion. Folders
+    that cannot be listed are appended to ``walk_errors``.
     """
     if path.is_file():
         if path.name.upper() == "DICOMDIR":
@@ -360,14 +361,29 @@ def _candidate_files(path: Path, walk_errors: list[OSError]) -> Iterator[Path]:
         else:
             yield path
         return
-    for dirpath, dirnames, filenames in os.walk(path, onerror=walk_errors.append):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith(".") or Path(name).suffix.lower() in _NEVER_DICOM_SUFFIXES:
+    folders = [path]
+    while folders:  # depth-first in name order, like os.walk, but without recursion
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as error:
+            walk_errors.append(error)
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            file_path = Path(dirpath) / name
-            if is_regular_file(file_path):
-                yield file_path
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append(Path(entry.path))
+                    continue
+                regular = entry.is_file()  # a symlink counts as what it points to
+            except OSError:
+                continue
+            if regular and Path(entry.name).suffix.lower() not in _NEVER_DICOM_SUFFIXES:
+                yield Path(entry.path)
+        folders.extend(reversed(subfolders))
 
 
 def _dicomdir_files(dicomdir: Path, walk_errors: list[OSError]) -> Iterator[Path]:

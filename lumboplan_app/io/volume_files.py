@@ -188,65 +188,69 @@ def _check_data_file(path: Path) -> None:
     Raises
     ------
     UnsafeDataFileError
-        If the data file is ``LIST``, a file pattern, a path outside the header's folder
-        (symlinks resolved) or not a regular file.
+        If a data file is ``LIST``, a file pattern, a path outside the header's folder
+        (symlinks resolved) or not a regular file, or the header is too long to check.
+    CorruptFileError
+        If the data file is missing.
     UnreadableFileError, NotAnImageError
         If the header or the data file cannot be opened.
     """
     with open_regular(path) as stream:
-        head = stream.read(_MAX_TEXT_HEADER_BYTES)
-    name = _data_file_name(head, volume_format(path))
-    if name is None:
-        return
-    refusal = ""
-    folder = path.parent.resolve()
-    target = (path.parent / name).resolve()
-    if name.upper().split(" ")[0] == "LIST" or "%" in name:
-        refusal = "a list or pattern of files"
-    elif Path(name).is_absolute() or not target.is_relative_to(folder):
-        refusal = "a file outside the header's own folder"
-    elif not target.exists():
-        raise CorruptFileError(
-            f"The data file '{Path(name).name}' that '{path.name}' names is missing. Copy it "
-            "beside the header."
-        )
-    else:
-        try:
-            open_regular(target).close()
-        except NotAnImageError:
-            refusal = "a pipe or device, not a file"
-    if refusal:
+        head = stream.read(_MAX_TEXT_HEADER_BYTES + 1)
+    names, ended = _data_file_names(head, volume_format(path))
+    if not ended and len(head) > _MAX_TEXT_HEADER_BYTES:
         raise UnsafeDataFileError(
-            f"The header '{path.name}' takes its voxels from {refusal}; LumboPlan reads voxel "
-            "data only from one file beside the header. Save the image as one file (.nrrd, "
-            ".mha or .nii.gz)."
+            f"The header of '{path.name}' is longer than {_MAX_TEXT_HEADER_BYTES >> 20} MB, so "
+            "the file its voxels come from cannot be checked. Save the image as one .nii.gz file."
         )
+    folder = path.parent.resolve()
+    for name in names:
+        refusal = ""
+        target = (path.parent / name).resolve()
+        if name.upper().split(" ")[0] == "LIST" or "%" in name:
+            refusal = "a list or pattern of files"
+        elif Path(name).is_absolute() or not target.is_relative_to(folder):
+            refusal = "a file outside the header's own folder"
+        elif not target.exists():
+            raise CorruptFileError(
+                f"The data file '{Path(name).name}' that '{path.name}' names is missing. Copy "
+                "it beside the header."
+            )
+        else:
+            try:
+                open_regular(target).close()
+            except NotAnImageError:
+                refusal = "a pipe or device, not a file"
+        if refusal:
+            raise UnsafeDataFileError(
+                f"The header '{path.name}' takes its voxels from {refusal}; LumboPlan reads "
+                "voxel data only from one file beside the header. Save the image as one file "
+                "(.nrrd, .mha or .nii.gz)."
+            )
 
 
-def _data_file_name(head: bytes, format_name: str | None) -> str | None:
-    """Return the data file a NRRD or MetaImage header names (None: its voxels are inline)."""
+def _data_file_names(head: bytes, format_name: str | None) -> tuple[list[str], bool]:
+    """Return the data files a NRRD or MetaImage header names, and whether its end was seen.
+
+    Every naming line counts (a second ``data file`` line must not slip through); an empty
+    list means the voxels are inline.
+    """
+    names: list[str] = []
     for raw in head.split(b"\n"):
         line = raw.decode("latin-1").strip()
         if format_name == "NRRD":
             if not line:
-                return None  # a blank line ends a NRRD header
+                return names, True  # a blank line ends a NRRD header
             key, separator, value = line.partition(":")
-            if (
-                separator
-                and not value.startswith("=")
-                and key.strip().lower()
-                in (
-                    "data file",
-                    "datafile",
-                )
-            ):
-                return value.strip()
+            naming = key.strip().lower() in ("data file", "datafile")
+            if separator and naming and not value.startswith("="):
+                names.append(value.strip())
         else:
             key, separator, value = line.partition("=")
             if separator and key.strip().lower() == "elementdatafile":
-                value = value.strip()
-                return None if value.upper() == "LOCAL" else value
-    return None
+                value = value.strip()  # the last field of a MetaImage header
+                return ([] if value.upper() == "LOCAL" else [value]), True
+    return names, False
 
 
 def _check_header(reader: sitk.ImageFileReader, path: Path) -> None:
