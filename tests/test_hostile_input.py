@@ -661,6 +661,23 @@ def test_a_series_under_1100_nested_folders_is_found(tmp_path: Path) -> None:
     assert outcome["shape_zyx"] == [16, 20, 4]
 
 
+def _raw(keyword: str, text: str) -> Callable[[Dataset, int], None]:
+    return lambda dataset, index: dataset.__setitem__(Tag(keyword), _raw_element(keyword, text))
+
+
+def test_a_damaged_value_decides_by_the_field_it_is_in(tmp_path: Path) -> None:
+    from lumboplan_app.errors import CorruptFileError
+    from lumboplan_app.io import read_scan
+
+    sloppy = dicom_series(tmp_path / "sloppy")
+    edit_dicoms(sloppy, _raw("InstanceNumber", "inf"))  # pydicom raises when it is used
+    assert read_scan(sloppy).grid.shape_zyx == (16, 20, 4)
+    broken = dicom_series(tmp_path / "broken")
+    edit_dicoms(broken, _raw("NumberOfFrames", "inf"))
+    with pytest.raises(CorruptFileError, match="damaged header"):
+        read_scan(broken)
+
+
 def test_a_detached_nrrd_in_its_own_folder_is_read(tmp_path: Path) -> None:
     from lumboplan_app.io import read_scan
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pydicom
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, RLELossless
@@ -91,6 +92,27 @@ _NEVER_DICOM_SUFFIXES = frozenset(
     ]
 )
 _ORIENTATION_DECIMALS = 3
+#: Fields whose damaged value makes the file damaged (see :func:`convert_all_values`).
+_PIXEL_AND_GEOMETRY_FIELDS = frozenset(
+    [
+        "Rows",
+        "Columns",
+        "NumberOfFrames",
+        "SamplesPerPixel",
+        "BitsAllocated",
+        "BitsStored",
+        "HighBit",
+        "PixelRepresentation",
+        "PhotometricInterpretation",
+        "PixelSpacing",
+        "ImagePositionPatient",
+        "ImageOrientationPatient",
+        "RescaleSlope",
+        "RescaleIntercept",
+        "PixelData",
+        "FloatPixelData",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -228,6 +250,8 @@ def discover(
     ------
     UnreadableFileError
         If nothing was found but files or folders this user may not read.
+    CorruptFileError
+        If no image was found but DICOM files with a damaged header.
     NotAnImageError
         If no DICOM image object is found.
     Cancelled
@@ -285,6 +309,11 @@ def discover(
                 f"{unreadable_count} file(s) or folder(s) here cannot be read: permission "
                 "denied. Ask for read access, or copy the files to a folder of your own."
             )
+        )
+    if not stacks and damaged:
+        raise CorruptFileError(
+            f"{damaged} DICOM file(s) here have a damaged header and no intact image was found. "
+            "Export the series again."
         )
     if not stacks and path.is_file():
         raise NotAnImageError(
@@ -444,10 +473,25 @@ def _read_header(path: Path) -> tuple[Dataset | None, int]:
 def convert_all_values(dataset: Dataset) -> Dataset:
     """Convert every element's value now, nested ones included, and return ``dataset``.
 
-    pydicom converts values when first read, so a damaged one (an IS of "inf") would raise
-    wherever it is used; converted here, it raises once, where the file is read.
+    pydicom converts a value when it is first used, so a damaged one (an IS of "inf") would
+    raise wherever that happens. Here, a damaged value of a field the pixels or geometry depend
+    on raises at once, where the file is read; one of any other field (a description, a
+    private tag) is dropped, as sloppy exports have them.
     """
-    dataset.walk(lambda _dataset, _element: None)
+    pending = [dataset]
+    while pending:  # without recursion: nesting depth is up to the file
+        current = pending.pop()
+        for tag in list(current.keys()):
+            try:
+                element = current[tag]
+            except Exception:
+                if keyword_for_tag(tag) in _PIXEL_AND_GEOMETRY_FIELDS:
+                    raise
+                logger.warning("a damaged header value (%s) was ignored", tag)
+                del current[tag]
+                continue
+            if element.VR == "SQ":
+                pending.extend(element.value)
     return dataset
 
 
