@@ -155,6 +155,11 @@ def atomic_output(path: Path, suffix: str | None = None) -> Iterator[Path]:
     except IncompleteFileError as error:
         temporary.unlink(missing_ok=True)
         raise _write_error(path, None) from error
+    except RuntimeError as error:  # native writers (ITK) say only "could not write"
+        temporary.unlink(missing_ok=True)
+        if free_bytes(path.parent) < FULL_BELOW_BYTES:
+            raise _write_error(path, errno.ENOSPC) from error
+        raise
     except WriteError as error:  # a part written beside it first (a case file's label map)
         temporary.unlink(missing_ok=True)
         raise _write_error(path, error.code) from error

@@ -359,7 +359,7 @@ def _command_info(arguments: argparse.Namespace) -> int:
                 print(_info_text(listing, None))  # main() lists the series of a choice itself
             raise
     if arguments.json:
-        print(json.dumps(_info_json(listing, chosen), indent=2))
+        print(json.dumps(_info_json(listing, chosen), indent=2, allow_nan=False))
     else:
         print(_info_text(listing, chosen))
     return 0

@@ -23,8 +23,6 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +30,8 @@ from typing import IO, Any
 
 from lumboplan_app import __version__
 from lumboplan_app.atomic import IncompleteFileError, atomic_output, verify_stream
-from lumboplan_app.errors import DamagedCaseError, LoadError
+from lumboplan_app.errors import DamagedCaseError, LoadError, NotAnImageError
+from lumboplan_app.io.files import open_regular
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.plan import PLAN_SCHEMA, CasePlan
@@ -254,27 +253,17 @@ def _damaged(name: str, what: str) -> DamagedCaseError:
     )
 
 
-@contextmanager
-def _open_regular(path: Path, name: str) -> Iterator[IO[bytes]]:
-    """Open ``path`` for reading if it is a regular file (a pipe or a device never blocks)."""
+def _open_regular(path: Path, name: str) -> IO[bytes]:
+    """Open the case file ``path`` if it is a regular file (a pipe or a device never blocks)."""
+    if not path.exists() and not path.is_symlink():
+        raise LoadError(f"The case file '{name}' does not exist.")
     try:
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise LoadError(
-                f"'{name}' is not a regular file (a folder, a pipe or a device); choose a saved "
-                "case file."
-            )
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError as error:
-        raise LoadError(f"The case file '{name}' does not exist.") from error
-    except PermissionError as error:
+        return open_regular(path)
+    except NotAnImageError as error:
         raise LoadError(
-            f"The case file '{name}' cannot be read: permission denied. Ask for read access, or "
-            "copy it to your own folder."
+            f"'{name}' is not a regular file (a folder, a pipe or a device); choose a saved "
+            "case file."
         ) from error
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # replaced since the check
-            raise LoadError(f"'{name}' is not a regular file; choose a saved case file.")
-        yield handle
 
 
 def _entry_info(archive: zipfile.ZipFile, entry: str, limit: int) -> zipfile.ZipInfo:

@@ -288,6 +288,26 @@ def test_each_disk_error_is_a_write_error_with_advice(
     assert leftovers(tmp_path) == []
 
 
+def test_an_itk_writer_failing_on_a_full_disk_is_a_write_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ITK's NRRD and MetaImage writers raise a bare RuntimeError when the disk fills up."""
+    path = tmp_path / "labels.nrrd"
+    path.write_bytes(b"old")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Could not write file")
+
+    monkeypatch.setattr(atomic, "free_bytes", lambda folder: 0)
+    monkeypatch.setattr("SimpleITK.WriteImage", fail)
+    grid = Grid((4, 4, 4), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    with pytest.raises(WriteError, match="is full") as caught:
+        write_image(LabelMap(np.zeros((4, 4, 4), np.uint8), grid), path)
+    assert caught.value.code == errno.ENOSPC
+    assert path.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
+
+
 def test_a_read_only_folder_is_refused_before_writing(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from lumboplan_app.errors import Cancelled, CorruptFileError, LoadError, LumboPlanError
 from lumboplan_app.io.series import CancelCheck, ProgressCallback
+from lumboplan_app.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def _child_main(
     kwargs: dict[str, Any],
     relay_progress: bool,
 ) -> None:
+    configure_logging()  # a spawned child starts bare: decoder noise to the log, not stderr
     if relay_progress:
         kwargs = {**kwargs, "progress": lambda f, text: sender.send(("progress", (f, text)))}
     try:

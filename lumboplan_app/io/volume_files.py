@@ -424,6 +424,8 @@ def write_image(image: Volume | LabelMap, path: Path) -> None:
     ------
     LoadError
         If the ending is not a supported format or the file cannot be written.
+    WriteError
+        If the disk is full, read-only or not writable (the previous file is kept).
     """
     format_name = volume_format(path)
     if format_name is None:
