@@ -245,6 +245,19 @@ def metaimage(tmp: Path, data_file_lines: str, name: str = "scan.mhd") -> Path:
     return path
 
 
+def metaimage_spelled(data_file_line: str, fifo: str = "") -> Callable[[Path], Path]:
+    """A MetaImage header whose last line is ``data_file_line`` (with a named pipe ``fifo``)."""
+
+    def make(tmp: Path) -> Path:
+        if fifo:
+            os.mkfifo(tmp / fifo)
+        path = metaimage(tmp, "LOCAL")
+        path.write_text(path.read_text().replace("ElementDataFile = LOCAL\n", data_file_line))
+        return path
+
+    return make
+
+
 def metaimage_zero_spacing(tmp: Path) -> Path:
     """A MetaImage with its voxels inline and an x spacing of 0."""
     path = metaimage(tmp, "LOCAL", name="scan.mha")
@@ -349,6 +362,26 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
     ),
     "MetaImage file pattern": (
         lambda tmp: metaimage(tmp, "../slice%03d.raw 1 4 1"),
+        "UnsafeDataFileError",
+    ),
+    "MetaImage ElementDataFile : /etc/passwd": (
+        metaimage_spelled("ElementDataFile : /etc/passwd\n"),
+        "UnsafeDataFileError",
+    ),
+    "MetaImage ElementDataFile:fifo": (
+        metaimage_spelled("ElementDataFile:fifo\n", fifo="fifo"),
+        "UnsafeDataFileError",
+    ),
+    "MetaImage ElementDataFile = then /etc/passwd on the next line": (
+        metaimage_spelled("  ElementDataFile\t=\r\n/etc/passwd\r\n"),
+        "UnsafeDataFileError",
+    ),
+    "MetaImage ElementDataFile LoCaL, a pipe of that name": (
+        metaimage_spelled("ElementDataFile = LoCaL\n", fifo="LoCaL"),
+        "UnsafeDataFileError",
+    ),
+    "MetaImage lowercase field naming /etc/passwd first": (
+        metaimage_spelled("elementdatafile: /etc/passwd\nElementDataFile = LOCAL\n"),
         "UnsafeDataFileError",
     ),
     "MetaImage spacing 0": (metaimage_zero_spacing, "ImplausibleValueError"),

@@ -18,6 +18,7 @@ import gzip
 import logging
 import math
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -207,7 +208,7 @@ def _check_data_file(path: Path) -> None:
     for name in names:
         refusal = ""
         target = (path.parent / name).resolve()
-        if name.upper().split(" ")[0] == "LIST" or "%" in name:
+        if name.upper().split()[:1] == ["LIST"] or "%" in name:
             refusal = "a list or pattern of files"
         elif Path(name).is_absolute() or not target.is_relative_to(folder):
             refusal = "a file outside the header's own folder"
@@ -220,7 +221,7 @@ def _check_data_file(path: Path) -> None:
             try:
                 open_regular(target).close()
             except NotAnImageError:
-                refusal = "a pipe or device, not a file"
+                refusal = "a pipe, device or folder, not a file"
         if refusal:
             raise UnsafeDataFileError(
                 f"The header '{path.name}' takes its voxels from {refusal}; LumboPlan reads "
@@ -235,21 +236,47 @@ def _data_file_names(head: bytes, format_name: str | None) -> tuple[list[str], b
     Every naming line counts (a second ``data file`` line must not slip through); an empty
     list means the voxels are inline.
     """
+    if format_name != "NRRD":
+        return _metaimage_data_files(head.decode("latin-1"))
     names: list[str] = []
     for raw in head.split(b"\n"):
         line = raw.decode("latin-1").strip()
-        if format_name == "NRRD":
-            if not line:
-                return names, True  # a blank line ends a NRRD header
-            key, separator, value = line.partition(":")
-            naming = key.strip().lower() in ("data file", "datafile")
-            if separator and naming and not value.startswith("="):
-                names.append(value.strip())
-        else:
-            key, separator, value = line.partition("=")
-            if separator and key.strip().lower() == "elementdatafile":
-                value = value.strip()  # the last field of a MetaImage header
-                return ([] if value.upper() == "LOCAL" else [value]), True
+        if not line:
+            return names, True  # a blank line ends a NRRD header
+        key, separator, value = line.partition(":")
+        naming = key.strip().lower() in ("data file", "datafile")
+        if separator and naming and not value.startswith("="):
+            names.append(value.strip())
+    return names, False
+
+
+#: A MetaImage field name as ITK's MetaIO reads it: from a line's first non-blank character
+#: to the first ``=`` or ``:`` (either separates), blanks around it ignored.
+_METAIMAGE_FIELD = re.compile(r"(?:^|(?<=[\r\n]))[ \t\f\v]*([^=:\r\n]*?)[ \t\f\v]*[=:]")
+#: What MetaIO skips between a field name and its value: separators and any white space
+#: (line ends included).
+_METAIMAGE_GAP = "=: \t\r\n\f\v"
+#: The ElementDataFile values MetaIO takes as "the voxels follow the header".
+_METAIMAGE_INLINE = ("LOCAL", "Local", "local")
+
+
+def _metaimage_data_files(text: str) -> tuple[list[str], bool]:
+    """Return the data files a MetaImage header names, and whether ElementDataFile was seen.
+
+    Parsed as ITK's MetaIO parses it (either separator, any spacing, a value on the next line),
+    but stricter: a field named ElementDataFile in any letter case counts, up to the one MetaIO
+    stops at (the exact name).
+    """
+    names: list[str] = []
+    for field in _METAIMAGE_FIELD.finditer(text):
+        if field.group(1).lower() != "elementdatafile":
+            continue
+        rest = text[field.end() :].lstrip(_METAIMAGE_GAP)
+        value = re.split(r"[\r\n]", rest, maxsplit=1)[0].rstrip()
+        if value not in _METAIMAGE_INLINE:
+            names.append(value)
+        if field.group(1) == "ElementDataFile":
+            return names, True
     return names, False
 
 
