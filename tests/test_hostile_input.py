@@ -258,6 +258,16 @@ def metaimage_spelled(data_file_line: str, fifo: str = "") -> Callable[[Path], P
     return make
 
 
+def dicom_named(name: str) -> Callable[[Path], Path]:
+    """One DICOM slice of a valid series, renamed to ``name`` (a volume file's ending)."""
+
+    def make(tmp: Path) -> Path:
+        first = sorted(dicom_series(tmp / "series").iterdir())[0]
+        return first.rename(tmp / name)
+
+    return make
+
+
 def metaimage_zero_spacing(tmp: Path) -> Path:
     """A MetaImage with its voxels inline and an x spacing of 0."""
     path = metaimage(tmp, "LOCAL", name="scan.mha")
@@ -384,6 +394,9 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
         metaimage_spelled("elementdatafile: /etc/passwd\nElementDataFile = LOCAL\n"),
         "UnsafeDataFileError",
     ),
+    "DICOM named .nrrd": (dicom_named("scan.nrrd"), "NotAnImageError"),
+    "DICOM named .mha": (dicom_named("scan.mha"), "NotAnImageError"),
+    "DICOM named .nii": (dicom_named("scan.nii"), "NotAnImageError"),
     "MetaImage spacing 0": (metaimage_zero_spacing, "ImplausibleValueError"),
     "NIfTI vox_offset 1e18": (
         lambda tmp: patch_nifti(nifti_file(tmp), 108, "f", 1e18),

@@ -57,6 +57,9 @@ _FORMATS = {
     ".mha": "MetaImage",
     ".mhd": "MetaImage",
 }
+#: The ITK reader of each format: never the one ITK would guess from the bytes (a DICOM file
+#: named ``.nrrd`` must not reach GDCM past LumboPlan's DICOM checks).
+_IMAGE_IOS = {"NIfTI": "NiftiImageIO", "NRRD": "NrrdImageIO", "MetaImage": "MetaImageIO"}
 #: File endings LumboPlan reads as volume files, for file dialogs and folder scans.
 VOLUME_SUFFIXES: tuple[str, ...] = tuple(_FORMATS)
 #: The header field each format takes a voxel size from, by axis (1 = x).
@@ -93,6 +96,7 @@ def _reader(path: Path) -> tuple[sitk.ImageFileReader, int | None]:
         voxels_end = None
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
+    reader.SetImageIO(_IMAGE_IOS[volume_format(path) or "NIfTI"])
     try:
         reader.ReadImageInformation()
     except RuntimeError as error:
