@@ -1,9 +1,10 @@
 """The ``lumboplan`` command: the headless face of LumboPlan (DESIGN.md, "Command line").
 
 Exit status: 0 on success, 2 for a usage error, 1 for bad input or a failure the message
-explains (one line on stderr, starting ``lumboplan: error:``), 130 when interrupted, 70 for an
-internal fault. Heavy modules are imported inside the commands so ``lumboplan --help`` is fast.
-Nothing printed carries a patient identifier.
+explains (one line on stderr, starting ``lumboplan: error:``), 130 when interrupted, 141 when
+the reader of the output closed it (``| head``), 70 for an internal fault. Heavy modules are
+imported inside the commands so ``lumboplan --help`` is fast. Nothing printed carries a patient
+identifier, and text from a file is printed with its control characters escaped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lumboplan_app import __version__
-from lumboplan_app.errors import Cancelled, LoadError, LumboPlanError, SeriesChoiceRequired
+from lumboplan_app.errors import (
+    Cancelled,
+    LoadError,
+    LumboPlanError,
+    SeriesChoiceRequired,
+    shown_text,
+)
 from lumboplan_app.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -32,6 +40,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+#: The reader of the output went away (``lumboplan info X | head -3``): 128 + SIGPIPE.
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_file = configure_logging(arguments.verbose)
     try:
         status: int = arguments.handler(arguments)
+        sys.stdout.flush()  # a closed pipe is found here, not at the interpreter's exit
+    except BrokenPipeError:
+        # Python's recipe: point stdout at devnull so the exit's flush cannot fail again.
+        logger.info("the reader of the output closed it")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except SeriesChoiceRequired as error:
         print(f"lumboplan: error: {error} Add --series INDEX or --series UID:", file=sys.stderr)
         for info in error.series:
@@ -580,7 +596,7 @@ def _command_batch(arguments: argparse.Namespace) -> int:
         f"{len(summary.failed)} failed; one row per foramen in {FORAMINA_CSV}"
     )
     for name, reason in sorted(summary.failed.items()):
-        print(f"Failed: {name}: {reason}", file=sys.stderr)
+        print(f"Failed: {shown_text(name, None)}: {shown_text(reason, None)}", file=sys.stderr)
     if summary.failed:
         print(f"The failures are listed in {FAILURES_CSV}; rerun to retry them.", file=sys.stderr)
     return 1 if summary.failed else 0
@@ -656,7 +672,7 @@ def _info_text(listing: Sequence[SeriesInfo], volume: Volume | None) -> str:
         ("Segmentable", "yes" if refusal is None else f"no - {refusal}"),
     ]
     width = max(len(name) for name, _ in rows)
-    lines.extend(f"{name + ':':<{width + 2}}{value}" for name, value in rows)
+    lines.extend(f"{name + ':':<{width + 2}}{shown_text(value, None)}" for name, value in rows)
     lines.extend(f"Warning: {warning}" for warning in meta.warnings)
     return "\n".join(lines)
 

@@ -4,7 +4,9 @@ Every error carries a message a surgeon can act on: what happened and what to do
 the message in a dialog, the CLI prints it on one line and exits non-zero. New, more specific
 errors subclass an existing one so that old ``except`` clauses keep working (pydicom's rule).
 Messages never contain patient identifiers or full input paths (folder names often carry the
-patient's name): at most a file's own name.
+patient's name): at most a file's own name. Text from a file (a name, a header's value) may
+hold terminal escape codes: every message is passed through :func:`shown_text` when the error is
+made, and so is any such text LumboPlan prints.
 """
 
 from __future__ import annotations
@@ -16,8 +18,24 @@ if TYPE_CHECKING:
     from lumboplan_app.io.series import SeriesInfo
 
 
+def shown_text(text: str, limit: int | None = 80) -> str:
+    """Return text from a file, safe to show: control characters escaped, at most ``limit``.
+
+    Escaping is idempotent (an escaped text is printable); ``limit`` None keeps all of it.
+    """
+    cut = text if limit is None else text[:limit]
+    shown = "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in cut
+    )
+    return shown + ("..." if len(cut) < len(text) else "")
+
+
 class LumboPlanError(Exception):
-    """Base of every error LumboPlan raises on purpose."""
+    """Base of every error LumboPlan raises on purpose; its message is one printable line."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        super().__init__(shown_text(str(message), None), *args)
 
 
 class Cancelled(LumboPlanError):

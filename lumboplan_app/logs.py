@@ -27,6 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from lumboplan_app.errors import shown_text
+
 #: ``LUMBOPLAN_HOME`` (tests, portable installs; as in :mod:`lumboplan_app.recovery`) holds
 #: the logs in its ``logs`` folder.
 HOME_VARIABLE = "LUMBOPLAN_HOME"
@@ -147,7 +149,7 @@ class _PrivateFormatter(logging.Formatter):
         record.message = record.getMessage()
         if self.usesTime():
             record.asctime = self.formatTime(record, self.datefmt)
-        text = scrub(self.formatMessage(record)).rstrip()
+        text = shown_text(scrub(self.formatMessage(record)).rstrip(), None)
         error = record.exc_info[1] if record.exc_info else None
         if error is not None and self._tracebacks:
             text += "\n" + _traceback_text(error)

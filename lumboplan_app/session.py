@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from lumboplan_app import __version__
 from lumboplan_app.atomic import IncompleteFileError, atomic_output, verify_stream
-from lumboplan_app.errors import DamagedCaseError, LoadError, NotAnImageError
+from lumboplan_app.errors import DamagedCaseError, LoadError, NotAnImageError, shown_text
 from lumboplan_app.io.files import open_regular
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.channel import Channel
@@ -232,14 +232,6 @@ def read_case(path: Path) -> CaseFile:
             f"The case file '{name}' could not be read ({error.strerror or 'I/O error'})."
         ) from error
     return CaseFile(labels=maps["labels.nii.gz"], parts=maps.get("parts.nii.gz"), **fields)
-
-
-def shown_text(text: str, limit: int = 80) -> str:
-    """Return text from a file, safe to show: control characters escaped, at most ``limit``."""
-    shown = "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text[:limit]
-    )
-    return shown + ("..." if len(text) > limit else "")
 
 
 class _Invalid(ValueError):

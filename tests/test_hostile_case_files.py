@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lumboplan_app.errors import DamagedCaseError, LoadError
-from lumboplan_app.session import CaseFile, read_case, shown_text, write_case
+from lumboplan_app.errors import DamagedCaseError, LoadError, shown_text
+from lumboplan_app.session import CaseFile, read_case, write_case
 from lumboplan_app.volume import Grid, LabelMap
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes and limits")

@@ -29,12 +29,17 @@ IDENTIFIERS = ("Roe", "Richard", "559211")
 NOISE = ("Traceback", "site-packages", "Warning", "WARNING")
 
 
-def lumboplan(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``lumboplan`` command (the module where no script is installed)."""
+def command(*args: object) -> list[str]:
+    """The installed ``lumboplan`` command (the module where no script is installed)."""
     script = Path(sys.executable).with_name("lumboplan")
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "lumboplan_app.cli"]
+    start = [str(script)] if script.is_file() else [sys.executable, "-m", "lumboplan_app.cli"]
+    return [*start, *map(str, args)]
+
+
+def lumboplan(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``lumboplan`` command."""
     return subprocess.run(
-        [*command, *map(str, args)],
+        command(*args),
         capture_output=True,
         text=True,
         timeout=120,
@@ -218,3 +223,37 @@ def test_a_headless_run_prints_nothing_on_stderr(tmp_path: Path) -> None:
     log = read_log()
     for identifier in ("Phantom", "PHANTOM-9", "20260101"):
         assert identifier not in log
+
+
+def small_series(folder: Path, description: str = "") -> Path:
+    """Write a valid 4-slice series described as ``description`` into ``folder``."""
+    grid = Grid((4, 16, 20), (0.8, 0.9, 1.5), (0.0, 0.0, 0.0), np.eye(3))
+    volume = Volume(np.arange(4 * 16 * 20, dtype=np.float32).reshape(4, 16, 20), grid)
+    write_dicom_series(volume, folder, SeriesHeader(series_description=description))
+    return folder
+
+
+def test_escape_codes_from_files_reach_the_terminal_escaped(tmp_path: Path) -> None:
+    folder = small_series(tmp_path / "series", "T2\x1b]0;OWNED\x07\x1b[31mRED")
+    named = tmp_path / "x\x1b[31mRED\x07.nii"
+    named.write_bytes(b"not an image" * 100)
+    for args in (("info", folder), ("info", named)):
+        result = lumboplan(*args)
+        shown = result.stdout + result.stderr
+        assert "\x1b" not in shown, shown
+        assert "\x07" not in shown, shown
+        assert "\\x1b[31mRED" in shown, shown
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_reader_closing_the_output_ends_the_command_quietly(tmp_path: Path) -> None:
+    folder = small_series(tmp_path / "series")
+    child = subprocess.Popen(
+        command("info", folder), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    child.stdout.close()  # like `| head -0`: nothing will read what the command prints
+    stderr = child.stderr.read()
+    assert child.wait(timeout=120) == 141
+    assert stderr == ""

@@ -40,6 +40,7 @@ from lumboplan_app.errors import (
     NotAnImageError,
     UnreadableFileError,
     VolumeSizeError,
+    shown_text,
 )
 from lumboplan_app.io.checks import MAX_FRAME_PIXELS, MAX_FRAMES, MAX_VOXELS
 from lumboplan_app.io.files import open_regular, unreadable
@@ -170,10 +171,11 @@ class SeriesInfo:
     def summary(self) -> str:
         """One line for a listing, e.g. ``"2: T2 SPACE sag, MR, sagittal, 320x320x192"``."""
         text = (
-            f"{self.index}: {self.description or '(no description)'}, {self.modality}, "
-            f"{self.orientation}, {self.columns}x{self.rows}x{self.slice_count}"
+            f"{self.index}: {shown_text(self.description, None) or '(no description)'}, "
+            f"{shown_text(self.modality, None)}, {self.orientation}, "
+            f"{self.columns}x{self.rows}x{self.slice_count}"
         )
-        return f"{text} - {self.problem}" if self.problem else text
+        return f"{text} - {shown_text(self.problem, None)}" if self.problem else text
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict (the ``series`` entries of ``lumboplan info --json``)."""
