@@ -99,6 +99,10 @@ class SeriesChoiceRequired(LoadError):
         return (type(self), (self.series, str(self)))
 
 
+class FolderTooLargeError(LoadError):
+    """The chosen folder holds far more files than one scan (a disk, an archive)."""
+
+
 class VolumeSizeError(LoadError):
     """The volume is empty or too large to handle."""
 

@@ -741,3 +741,31 @@ def test_a_compressed_stream_cut_short_is_still_refused(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(data)[:-200])
     with pytest.raises(CorruptFileError, match="cut short"):
         read_scan(path)
+
+
+def test_a_folder_far_larger_than_a_scan_is_refused_before_its_headers_are_read(
+    tmp_path: Path,
+) -> None:
+    # A case file or a user pointing at `/` walked the whole disk and read every header.
+    # The limit is lowered in the child, so a few hundred files stand for a whole disk.
+    dicom_series(tmp_path / "disk" / "a" / "series")
+    for folder in range(30):
+        deep = tmp_path / "disk" / f"b{folder:02d}" / "x"
+        deep.mkdir(parents=True)
+        for name in range(20):
+            (deep / f"f{name}").write_bytes(b"junk")
+    code = (
+        "import json, sys\nimport lumboplan_app.io.folders as folders\n"
+        "from tests.test_hostile_input import probe\n"
+        "folders.MAX_FOLDER_ENTRIES = 500\n"
+        "print(json.dumps(probe(sys.argv[1])))\n"
+        "folders.MAX_FOLDER_ENTRIES = 1000\n"
+        "print(json.dumps(probe(sys.argv[1])))"
+    )
+    refused, read = (
+        json.loads(line) for line in run_in_child(code, str(tmp_path / "disk")).splitlines()[-2:]
+    )
+    assert refused["type"] == "FolderTooLargeError", refused
+    assert "more than 500 files and folders" in refused["message"]
+    assert "Choose the folder of the series" in refused["message"]
+    assert read["outcome"] == "volume", read

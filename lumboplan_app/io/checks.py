@@ -32,6 +32,9 @@ MAX_VOXELS = 512 * 1024 * 1024
 MAX_FRAME_PIXELS = 4096 * 4096
 #: Most frames (slices) in one file or stack; a lumbar MR has a few hundred.
 MAX_FRAMES = 65536
+#: Most files and folders looked at under one scan folder: a study of 50 series of 1000 slices
+#: is half as many. More is a disk or a whole archive (``/``, a home folder), not one scan.
+MAX_FOLDER_ENTRIES = 100_000
 #: Voxel sizes and slice steps (mm) a patient scan can have; beyond them the header is broken.
 SPACING_RANGE_MM = (0.01, 50.0)
 #: Farthest (mm) a scan's voxels can lie from the scanner's origin: 10 m.

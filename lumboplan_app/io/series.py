@@ -44,6 +44,7 @@ from lumboplan_app.errors import (
 )
 from lumboplan_app.io.checks import MAX_FRAME_PIXELS, MAX_FRAMES, MAX_VOXELS
 from lumboplan_app.io.files import open_regular, unreadable
+from lumboplan_app.io.folders import candidate_files
 from lumboplan_app.progress import CancelCheck, ProgressCallback
 
 logger = logging.getLogger(__name__)
@@ -56,41 +57,6 @@ _STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1."
 # key objects, encapsulated documents, raw data, spectroscopy, RT objects.
 _NON_IMAGE_STORAGE_PREFIXES = tuple(
     _STORAGE_PREFIX + suffix for suffix in ("9.", "11.", "88.", "104.", "66", "4.2", "481.")
-)
-# Extensions that are never DICOM: skipped without opening (viewers on CDs ship many files).
-_NEVER_DICOM_SUFFIXES = frozenset(
-    [
-        ".txt",
-        ".htm",
-        ".html",
-        ".xml",
-        ".pdf",
-        ".jpg",
-        ".jpeg",
-        ".png",
-        ".gif",
-        ".bmp",
-        ".exe",
-        ".dll",
-        ".inf",
-        ".ini",
-        ".js",
-        ".css",
-        ".json",
-        ".zip",
-        ".nii",
-        ".gz",
-        ".nrrd",
-        ".mha",
-        ".mhd",
-        ".md",
-        ".cfg",
-        ".log",
-        ".ico",
-        ".bat",
-        ".sh",
-        ".py",
-    ]
 )
 _ORIENTATION_DECIMALS = 3
 #: Fields whose damaged value makes the file damaged (see :func:`convert_all_values`).
@@ -250,6 +216,8 @@ def discover(
 
     Raises
     ------
+    FolderTooLargeError
+        If the folder holds far more files than one scan, before any header is read.
     UnreadableFileError
         If nothing was found but files or folders this user may not read.
     CorruptFileError
@@ -260,7 +228,7 @@ def discover(
         If ``should_cancel`` returns True.
     """
     walk_errors: list[OSError] = []
-    candidates = list(_candidate_files(path, walk_errors))
+    candidates = list(candidate_files(path, walk_errors))
     stacks: dict[tuple[Any, ...], DicomStack] = {}
     skipped_non_image = 0
     damaged = 0
@@ -377,62 +345,6 @@ def describe(stacks: list[DicomStack]) -> list[SeriesInfo]:
 def _stack_sort_key(stack: DicomStack) -> tuple[Any, ...]:
     number = _int_or_none(stack.header.get("SeriesNumber"))
     return (number if number is not None else 1 << 30, stack.series_uid, str(stack.key))
-
-
-def _candidate_files(path: Path, walk_errors: list[OSError]) -> Iterator[Path]:
-    """Yield the regular files (or symlinks to them) to try, in a stable order.
-
-    Pipes, devices, sockets and dangling symlinks are skipped unopened; symlinked folders are
-    not followed (no loops), and any depth of folders is walked without recursion. Folders
-    that cannot be listed are appended to ``walk_errors``.
-    """
-    if path.is_file():
-        if path.name.upper() == "DICOMDIR":
-            yield from _dicomdir_files(path, walk_errors)
-        else:
-            yield path
-        return
-    folders = [path]
-    while folders:  # depth-first in name order, like os.walk, but without recursion
-        folder = folders.pop()
-        try:
-            with os.scandir(folder) as scan:
-                entries = sorted(scan, key=lambda entry: entry.name)
-        except OSError as error:
-            walk_errors.append(error)
-            continue
-        subfolders = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    subfolders.append(Path(entry.path))
-                    continue
-                regular = entry.is_file()  # a symlink counts as what it points to
-            except OSError:
-                continue
-            if regular and Path(entry.name).suffix.lower() not in _NEVER_DICOM_SUFFIXES:
-                yield Path(entry.path)
-        folders.extend(reversed(subfolders))
-
-
-def _dicomdir_files(dicomdir: Path, walk_errors: list[OSError]) -> Iterator[Path]:
-    """Yield the files a DICOMDIR references; the whole folder if it cannot be parsed."""
-    try:
-        from pydicom.fileset import FileSet
-
-        file_set = FileSet(pydicom.dcmread(dicomdir))
-        paths = [Path(instance.path) for instance in file_set]
-    except Exception:  # a damaged DICOMDIR: fall back to the files beside it
-        logger.warning("the DICOMDIR could not be parsed; reading the files beside it instead")
-        yield from (
-            p
-            for p in _candidate_files(dicomdir.parent, walk_errors)
-            if p.name.upper() != "DICOMDIR"
-        )
-        return
-    yield from sorted(paths)
 
 
 #: Returned by :func:`_read_header` for a file that is DICOM but whose header is damaged.
