@@ -9,6 +9,7 @@ or allocates gigabytes fails its test instead of taking the machine down. The in
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
 import os
@@ -32,12 +33,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.encaps import encapsulate
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.tag import Tag
 from pydicom.uid import RLELossless
 
 from lumboplan_app.errors import LumboPlanError
-from lumboplan_app.io.dicom_export import write_dicom_series
+from lumboplan_app.io.dicom_export import SeriesHeader, write_dicom_series
 from lumboplan_app.volume import Grid
 from tests.conftest import SAGITTAL_DIRECTION, ramp_volume
 
@@ -150,6 +151,66 @@ def rle_bomb(tmp: Path, size: int = 65535, frames: int = 1) -> Path:
 
     edit_dicoms(folder, edit)
     return files[0]
+
+
+def _declare_size(codestream: bytes, marker: bytes, at: int, width: int, size: int) -> bytes:
+    """Make a codestream's ``marker`` segment declare ``size`` x ``size`` pixels.
+
+    The two numbers (``width`` bytes each) start ``at`` bytes after the marker.
+    """
+    start = codestream.index(marker) + at
+    data = bytearray(codestream)
+    data[start : start + 2 * width] = size.to_bytes(width, "big") * 2  # SOF: Y, X; SIZ: X, Y
+    return bytes(data)
+
+
+def jpeg_series(kind: str, size: int | None = None) -> Callable[[Path], Path]:
+    """A valid series re-encoded as 8-bit JPEG (Pillow's baseline encoder), or JPEG 2000.
+
+    ``size``: the frames' SOF (SIZ) marker declares ``size`` x ``size`` pixels. ``kind``
+    "jpeg-ls" relabels the baseline stream as JPEG-LS (SOF55): its header is read the same way.
+    """
+    from PIL import Image
+    from pydicom.uid import JPEGBaseline8Bit, JPEGLSLossless
+
+    def make(tmp: Path) -> Path:
+        folder = tmp / "series"
+        if kind == "jpeg2000":
+            grid = Grid((4, 32, 32), (0.8, 0.9, 1.5), (-9.0, -20.0, 30.0), SAGITTAL_DIRECTION)
+            write_dicom_series(ramp_volume(grid), folder, SeriesHeader(compression="jpeg2000"))
+
+        def edit(dataset: Dataset, index: int) -> None:
+            if kind == "jpeg2000":
+                frame = next(generate_frames(dataset.PixelData, number_of_frames=1))
+                if size is not None:
+                    frame = _declare_size(frame, b"\xff\x51", 6, 4, size)
+                dataset.PixelData = encapsulate([frame])
+                return
+            pixels = dataset.pixel_array.astype(np.float64)
+            eight_bit = (255 * pixels / max(1.0, pixels.max())).astype(np.uint8)
+            stream = io.BytesIO()
+            Image.fromarray(eight_bit).save(stream, format="JPEG", quality=95)
+            frame = stream.getvalue()
+            if kind == "jpeg-ls":
+                frame = frame.replace(b"\xff\xc0", b"\xff\xf7", 1)
+            if size is not None:
+                frame = _declare_size(
+                    frame, b"\xff\xf7" if kind == "jpeg-ls" else b"\xff\xc0", 5, 2, size
+                )
+            dataset.BitsAllocated = dataset.BitsStored = 8
+            dataset.HighBit = 7
+            dataset.PixelRepresentation = 0
+            dataset.file_meta.TransferSyntaxUID = (
+                JPEGLSLossless if kind == "jpeg-ls" else JPEGBaseline8Bit
+            )
+            dataset.PixelData = encapsulate([frame])
+
+        if kind != "jpeg2000":
+            dicom_series(folder)
+        edit_dicoms(folder, edit)
+        return folder
+
+    return make
 
 
 def rle_multiframe_bomb(tmp: Path) -> Path:
@@ -357,6 +418,8 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
         lambda tmp: symlink(tmp / "scan.dcm", "/dev/zero"),
         "NotAnImageError",
     ),
+    "JPEG series, intact": (jpeg_series("jpeg"), None),
+    "JPEG 2000 series, intact": (jpeg_series("jpeg2000"), None),
     "RLE 2048 x 2048 x 120 frames in a few kB": (rle_multiframe_bomb, "CorruptFileError"),
     "100 000 frames declared, one present": (frames_beyond_bytes, "CorruptFileError"),
     "nhdr symlink in its folder to /etc/passwd": (nhdr_symlink_escape, "UnsafeDataFileError"),
@@ -769,3 +832,16 @@ def test_a_folder_far_larger_than_a_scan_is_refused_before_its_headers_are_read(
     assert "more than 500 files and folders" in refused["message"]
     assert "Choose the folder of the series" in refused["message"]
     assert read["outcome"] == "volume", read
+
+
+@pytest.mark.parametrize(
+    ("kind", "size"), [("jpeg", 65535), ("jpeg-ls", 65535), ("jpeg2000", 60000), ("jpeg", 20)]
+)
+def test_a_codestream_declaring_another_size_is_refused_before_decoding(
+    tmp_path: Path, kind: str, size: int
+) -> None:
+    # Before: the decoder was handed the frame and asked for what its SOF or SIZ declared
+    # (8.6 GB, 15 to 44 s for 65535 x 65535) before any size was compared.
+    outcome = run_probe(jpeg_series(kind, size)(tmp_path))
+    assert outcome["type"] == "CorruptFileError", outcome
+    assert f"declares {size}x{size} pixels" in outcome["message"], outcome

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.encaps import parse_fragments
+from pydicom.encaps import generate_fragments
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
@@ -40,6 +40,7 @@ from lumboplan_app.io.checks import (
     finish_loading,
     finite_number,
 )
+from lumboplan_app.io.codestreams import UnreadableCodestream, declared_frame
 from lumboplan_app.io.files import open_regular
 from lumboplan_app.io.series import (
     CancelCheck,
@@ -317,21 +318,24 @@ def _check_pixel_data(dataset: Dataset, file_name: str, transfer_syntax: UID) ->
     Raises
     ------
     CorruptFileError, VolumeSizeError
-        From :func:`~lumboplan_app.io.series.declared_pixel_data_error`.
+        From :func:`~lumboplan_app.io.series.declared_pixel_data_error`, or a compressed frame
+        whose own header declares another size than the DICOM header.
     UnsupportedImageError
         If no installed decoder reads the compression.
     """
     element = "PixelData" if "PixelData" in dataset else "FloatPixelData"
     data = dataset[element].value or b""
-    fragments = None
+    fragments: list[bytes] = []
     if transfer_syntax.is_compressed:
         try:
-            fragments = parse_fragments(data[8 + _offset_table_length(data) :])[0]
+            fragments = list(generate_fragments(data[8 + _offset_table_length(data) :]))
         except Exception as error:
             raise CorruptFileError(
                 f"The compressed pixel data of '{file_name}' is damaged. Export the series again."
             ) from error
-    refusal = declared_pixel_data_error(dataset, file_name, len(data), fragments)
+    refusal = declared_pixel_data_error(
+        dataset, file_name, len(data), len(fragments) if transfer_syntax.is_compressed else None
+    )
     if refusal is not None:
         raise refusal
     if transfer_syntax.is_compressed:
@@ -344,6 +348,43 @@ def _check_pixel_data(dataset: Dataset, file_name: str, transfer_syntax: UID) ->
                 f"The images are compressed as {transfer_syntax.name} and no installed decoder "
                 "reads it. Export the series uncompressed, or reinstall LumboPlan."
             )
+    for fragment in fragments:
+        _check_codestream(dataset, fragment, file_name, transfer_syntax)
+
+
+def _check_codestream(
+    dataset: Dataset, fragment: bytes, file_name: str, transfer_syntax: UID
+) -> None:
+    """Refuse a frame whose codestream declares another size, components or more bits.
+
+    A decoder allocates what the codestream says, not what the DICOM header says.
+
+    Raises
+    ------
+    CorruptFileError
+        If they differ, or the codestream's header cannot be read.
+    """
+    try:
+        declared = declared_frame(fragment, transfer_syntax)
+    except UnreadableCodestream as error:
+        raise CorruptFileError(
+            f"The compressed pixel data of '{file_name}' is damaged ({error}). Export the "
+            "series again."
+        ) from error
+    if declared is None:
+        return
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+    bits = int(dataset.get("BitsAllocated", 16) or 16)
+    if (declared.columns, declared.rows, declared.components) != (columns, rows, samples) or (
+        declared.bits > bits
+    ):
+        raise CorruptFileError(
+            f"A compressed image in '{file_name}' declares {declared.columns}x{declared.rows} "
+            f"pixels of {declared.components} x {declared.bits} bits, but the file's header "
+            f"{columns}x{rows} of {samples} x {bits} bits: the file is damaged. Export the "
+            "series again."
+        )
 
 
 def _offset_table_length(data: bytes) -> int:
