@@ -35,7 +35,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.tag import Tag
-from pydicom.uid import RLELossless
+from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless
 
 from lumboplan_app.errors import LumboPlanError
 from lumboplan_app.io.dicom_export import SeriesHeader, write_dicom_series
@@ -94,6 +94,35 @@ def huge_frame_count(tmp: Path) -> Path:
         extra.unlink()
     edit_dicoms(folder, lambda d, i: setattr(d, "NumberOfFrames", 2147483647))
     return files[0]
+
+
+def deflated(bomb: str = "") -> Callable[[Path], Path]:
+    """A valid series saved as Deflated Explicit VR Little Endian.
+
+    ``bomb`` "header": one file whose dataset opens with 64 MiB of zeros in a private element
+    (64 kB deflated); "pixels": the first file's pixel data 64 MiB instead of 640 bytes.
+    """
+
+    def make(tmp: Path) -> Path:
+        folder = dicom_series(tmp / "series")
+
+        def edit(dataset: Dataset, index: int) -> None:
+            dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+            if bomb == "header" and index == 0:
+                block = dataset.private_block(0x0009, "LUMBOPLAN TEST", create=True)
+                block.add_new(0x01, "OB", bytes(64 << 20))
+            if bomb == "pixels" and index == 0:
+                dataset.PixelData = bytes(64 << 20)
+
+        edit_dicoms(folder, edit)
+        if bomb == "header":
+            first, *others = sorted(folder.iterdir())
+            for other in others:
+                other.unlink()
+            return first
+        return folder
+
+    return make
 
 
 def series_beside(target: str) -> Callable[[Path], Path]:
@@ -420,6 +449,12 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
     ),
     "JPEG series, intact": (jpeg_series("jpeg"), None),
     "JPEG 2000 series, intact": (jpeg_series("jpeg2000"), None),
+    "deflated series, intact": (deflated(), None),
+    "deflated header inflating to 64 MiB": (deflated("header"), "CorruptFileError"),
+    "deflated pixel data inflating past its declared size": (
+        deflated("pixels"),
+        "CorruptFileError",
+    ),
     "RLE 2048 x 2048 x 120 frames in a few kB": (rle_multiframe_bomb, "CorruptFileError"),
     "100 000 frames declared, one present": (frames_beyond_bytes, "CorruptFileError"),
     "nhdr symlink in its folder to /etc/passwd": (nhdr_symlink_escape, "UnsafeDataFileError"),

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_fragments
 from pydicom.pixels import get_decoder
@@ -29,6 +28,7 @@ from lumboplan_app.errors import (
     Cancelled,
     CorruptFileError,
     IncompleteSeriesError,
+    LoadError,
     UnsupportedImageError,
     VolumeSizeError,
 )
@@ -41,6 +41,7 @@ from lumboplan_app.io.checks import (
     finite_number,
 )
 from lumboplan_app.io.codestreams import UnreadableCodestream, declared_frame
+from lumboplan_app.io.dicom_files import read_dicom
 from lumboplan_app.io.files import open_regular
 from lumboplan_app.io.series import (
     CancelCheck,
@@ -289,7 +290,9 @@ def _decode_file(path: Path) -> tuple[Dataset, npt.NDArray[Any]]:
     """
     with open_regular(path) as stream:
         try:
-            dataset = convert_all_values(pydicom.dcmread(stream))
+            dataset = convert_all_values(read_dicom(stream, path.name))
+        except LoadError:
+            raise
         except Exception as error:
             raise CorruptFileError(
                 f"The file '{path.name}' is damaged and cannot be read ({type(error).__name__}). "

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pydicom
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
@@ -43,6 +42,7 @@ from lumboplan_app.errors import (
     shown_text,
 )
 from lumboplan_app.io.checks import MAX_FRAME_PIXELS, MAX_FRAMES, MAX_VOXELS
+from lumboplan_app.io.dicom_files import declared_pixel_bytes, read_dicom
 from lumboplan_app.io.files import open_regular, unreadable
 from lumboplan_app.io.folders import candidate_files
 from lumboplan_app.progress import CancelCheck, ProgressCallback
@@ -247,6 +247,9 @@ def discover(
             continue
         except NotAnImageError:  # replaced by a pipe or device since the folder was listed
             continue
+        except LoadError as error:  # a deflated header refused: listed with the reason
+            _refuse(stacks, Dataset(), file_path, error)
+            continue
         if header is _DAMAGED:
             damaged += 1
             continue
@@ -261,9 +264,7 @@ def discover(
         try:
             framed = list(_frames_of(header, file_path, file_size))
         except LoadError as error:  # a multi-frame header that lies about its size
-            key = ("refused", str(file_path))
-            stacks[key] = DicomStack(key=key, header=header, paths={file_path}, error=error)
-            stacks[key].frames.append(Frame(file_path, None, None, None, None))
+            _refuse(stacks, header, file_path, error)
             continue
         for key, frame in framed:
             stack = stacks.get(key)
@@ -307,6 +308,15 @@ def discover(
         skipped_non_image,
     )
     return result
+
+
+def _refuse(
+    stacks: dict[tuple[Any, ...], DicomStack], header: Dataset, path: Path, error: LoadError
+) -> None:
+    """Add ``path`` as a stack of its own that cannot be read, for ``error``."""
+    key = ("refused", str(path))
+    stacks[key] = DicomStack(key=key, header=header, paths={path}, error=error)
+    stacks[key].frames.append(Frame(path, None, None, None, None))
 
 
 def describe(stacks: list[DicomStack]) -> list[SeriesInfo]:
@@ -362,20 +372,25 @@ def _read_header(path: Path) -> tuple[Dataset | None, int]:
         If the file may not be read.
     NotAnImageError
         If it is not a regular file.
+    CorruptFileError, VolumeSizeError
+        If a deflated header inflates past its cap.
     """
     with open_regular(path) as stream:
         size = os.fstat(stream.fileno()).st_size
         try:
-            return convert_all_values(pydicom.dcmread(stream, stop_before_pixels=True)), size
+            header = read_dicom(stream, path.name, stop_before_pixels=True)
+            return convert_all_values(header), size
         except InvalidDicomError:
             pass
+        except LoadError:  # a deflated header that inflates past its cap
+            raise
         except Exception:  # a DICOM preamble with a header pydicom cannot parse
             logger.warning("a file with a damaged DICOM header was skipped")
             return _DAMAGED, size
         try:  # old files without the 128-byte preamble and "DICM"
             stream.seek(0)
             header = convert_all_values(
-                pydicom.dcmread(stream, stop_before_pixels=True, force=True)
+                read_dicom(stream, path.name, stop_before_pixels=True, force=True)
             )
             if "Rows" in header and "Columns" in header and "SOPClassUID" in header:
                 return header, size
@@ -431,9 +446,7 @@ def declared_pixel_data_error(
             f"The header of '{file_name}' declares {frames} image(s) of {columns}x{rows} pixels. "
             "The file is damaged: export the series again."
         )
-    samples = max(1, _int_or_none(header.get("SamplesPerPixel")) or 1)
-    bits = max(1, _int_or_none(header.get("BitsAllocated")) or 16)
-    decoded_bytes = (rows * columns * frames * samples * bits + 7) // 8
+    decoded_bytes = declared_pixel_bytes(header)
     syntax = UID(str(getattr(header, "file_meta", Dataset()).get("TransferSyntaxUID", "")))
     if not syntax.is_compressed:
         needed_bytes = decoded_bytes
