@@ -71,6 +71,12 @@ def _write_error(path: Path, code: int | None) -> WriteError:
             f"LumboPlan may not write into the folder '{path.parent.name}' (permission denied); "
             "choose another folder"
         )
+    elif code == errno.EFBIG:
+        why = (
+            f"it could not be completed on the disk at '{disk}': a file size limit "
+            "('ulimit -f') was reached; raise the limit, or free some space or write to "
+            "another disk"
+        )
     elif code == _EDQUOT:
         why = f"your disk quota on '{disk}' is used up; free some space or write to another disk"
     elif code == errno.ENOSPC or (path.parent.exists() and free_bytes(disk) < FULL_BELOW_BYTES):
@@ -82,6 +88,25 @@ def _write_error(path: Path, code: int | None) -> WriteError:
         )
     kept = f"the previous '{path.name}' was kept" if path.exists() else "nothing was written"
     return WriteError(f"'{path.name}' could not be written: {why}; {kept}.", code)
+
+
+def _native_write_failure(temporary: Path) -> int | None:
+    """Return the errno a native writer's failure on ``temporary`` most likely had, or None.
+
+    ENOSPC if its disk is full; EFBIG if the file reached the process's file size limit
+    (``ulimit -f``); None for any other failure.
+    """
+    if free_bytes(temporary.parent) < FULL_BELOW_BYTES:
+        return errno.ENOSPC
+    try:
+        import resource
+    except ImportError:  # not POSIX: no file size limit
+        return None
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    written = temporary.stat().st_size if temporary.exists() else 0
+    if limit != resource.RLIM_INFINITY and written + _CHUNK >= limit:
+        return errno.EFBIG
+    return None
 
 
 def _sync(path: Path) -> None:
@@ -153,12 +178,14 @@ def atomic_output(path: Path, suffix: str | None = None) -> Iterator[Path]:
             raise _write_error(path, error.errno) from error
         raise
     except IncompleteFileError as error:
+        code = _native_write_failure(temporary)
         temporary.unlink(missing_ok=True)
-        raise _write_error(path, None) from error
+        raise _write_error(path, code) from error
     except RuntimeError as error:  # native writers (ITK) say only "could not write"
+        code = _native_write_failure(temporary)
         temporary.unlink(missing_ok=True)
-        if free_bytes(path.parent) < FULL_BELOW_BYTES:
-            raise _write_error(path, errno.ENOSPC) from error
+        if code is not None:
+            raise _write_error(path, code) from error
         raise
     except WriteError as error:  # a part written beside it first (a case file's label map)
         temporary.unlink(missing_ok=True)

@@ -9,7 +9,9 @@ costs neither import. ``vtkLogger``'s own messages are dropped (see :func:`_rout
 
 Paths outside the installed code and quoted values are blanked in every record, as third-party
 messages quote a header's values and name the files read (no patient identifier in a log).
-A log that cannot be written (read-only home, full disk) is given up silently.
+A log that cannot be written (read-only home, full disk) is given up silently. What native
+libraries print straight on the process's stderr (NIfTI's "** ERROR: NWAD", MetaIO's messages)
+bypasses all of this: calls into them run inside :func:`native_stderr_to_log`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ import logging.handlers
 import os
 import re
 import sys
+import tempfile
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -48,6 +53,12 @@ _QUOTED = re.compile(r"""b?'[^'\n]*'|b?"[^"\n]*\"""")
 _native_routes: list[Any] = []
 #: The modules whose native messages are routed (or will be, once imported): once a process.
 _routed: set[str] = set()
+#: Most bytes of native stderr output logged per redirect.
+_NATIVE_BYTES = 64 * 1024
+_native_lock = threading.Lock()
+#: How many threads are inside :func:`native_stderr_to_log`; the file stderr points to meanwhile
+#: and the descriptor of the real stderr.
+_native_state: dict[str, Any] = {"depth": 0, "capture": None, "saved": -1}
 
 
 def log_folder() -> Path:
@@ -192,6 +203,59 @@ def _open_log_file() -> Path | None:
     except OSError:
         return None
     return path
+
+
+@contextmanager
+def native_stderr_to_log(name: str = "itk") -> Iterator[None]:
+    """Send what native code writes on file descriptor 2 meanwhile to the ``name`` logger.
+
+    The descriptor is pointed at a temporary file for the block (threads inside at the same
+    time share one), then restored; each non-blank line becomes a warning record. Where the
+    redirect cannot be made, the block runs as is.
+    """
+    redirected = _redirect_native_stderr()
+    try:
+        yield
+    finally:
+        if redirected:
+            _restore_native_stderr(logging.getLogger(name))
+
+
+def _redirect_native_stderr() -> bool:
+    """Point descriptor 2 at a temporary file, unless another thread already did."""
+    with _native_lock:
+        if _native_state["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                capture = tempfile.TemporaryFile()  # noqa: SIM115 (closed on restore)
+            except (OSError, ValueError):
+                return False  # no temporary folder, or a closed sys.stderr
+            try:
+                saved = os.dup(2)
+            except OSError:
+                capture.close()
+                return False  # no descriptor 2 (a windowed app)
+            os.dup2(capture.fileno(), 2)
+            _native_state.update(capture=capture, saved=saved)
+        _native_state["depth"] += 1
+        return True
+
+
+def _restore_native_stderr(native_logger: logging.Logger) -> None:
+    """Restore descriptor 2 once the last thread leaves; log what was written meanwhile."""
+    with _native_lock:
+        _native_state["depth"] -= 1
+        if _native_state["depth"] > 0:
+            return
+        os.dup2(_native_state["saved"], 2)
+        os.close(_native_state["saved"])
+        capture = _native_state["capture"]
+        capture.seek(0)
+        text = capture.read(_NATIVE_BYTES).decode("utf-8", "replace")
+        capture.close()
+    for line in text.splitlines():
+        if line.strip():
+            native_logger.warning("%s", line.strip())
 
 
 def _after_import(name: str, hook: Callable[[ModuleType], None]) -> None:

@@ -350,3 +350,26 @@ def test_the_recent_cases_list_on_a_full_disk_is_skipped_quietly(
     monkeypatch.setattr(atomic, "free_bytes", lambda folder: 0)
     recent.add(tmp_path / "case.lumboplan")  # a warning in the log, no error
     assert not (tmp_path / "recent.json").exists()
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz", ".mha", ".nrrd"])
+def test_a_write_cut_by_a_file_size_limit_is_one_line_naming_the_limit(
+    tmp_path: Path, suffix: str
+) -> None:
+    # Before: NIfTI's "** ERROR: NWAD ..." and MetaIO's messages went straight to stderr, and a
+    # .mha or .nrrd cut short was a LoadError "(RuntimeError)".
+    scan, output = tmp_path / "scan.nii.gz", tmp_path / f"out{suffix}"
+    write_image(noise_volume(1), scan)
+    output.write_bytes(b"old")
+    result = run_limited(["convert", str(scan), str(output)], file_size=200_000)
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert f"'out{suffix}' could not be written" in line
+    assert "a file size limit ('ulimit -f') was reached" in line
+    assert output.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
+    native = {".nii": "NWAD", ".mha": "M_WriteElementsData"}.get(suffix)
+    if native is not None:
+        from lumboplan_app.logs import LOG_FILE, log_folder
+
+        assert native in (log_folder() / LOG_FILE).read_text(encoding="utf-8")

@@ -110,7 +110,8 @@ def test_a_corrupt_compressed_frame_is_one_line_on_stderr(tmp_path: Path, kind: 
     assert not (tmp_path / "out.nii.gz").exists()
     # The decoder's complaint is kept, in the log, without the patient or the file's path.
     log = read_log()
-    assert "ERROR pydicom" in log
+    if kind != "jpeg2000_header":  # a SIZ of 0 x 0 is refused before the decoder runs
+        assert "ERROR pydicom" in log
     for private in (*IDENTIFIERS, str(tmp_path)):
         assert private not in log
 
@@ -257,3 +258,17 @@ def test_a_reader_closing_the_output_ends_the_command_quietly(tmp_path: Path) ->
     stderr = child.stderr.read()
     assert child.wait(timeout=120) == 141
     assert stderr == ""
+
+
+def test_native_output_on_descriptor_2_goes_to_the_log(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from lumboplan_app.logs import native_stderr_to_log
+
+    with native_stderr_to_log(), native_stderr_to_log():  # nested: one redirect
+        os.write(2, b"** ERROR: NWAD: wrote only 12 of 34 bytes\n\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+    assert [r.getMessage() for r in caplog.records if r.name == "itk"] == [
+        "** ERROR: NWAD: wrote only 12 of 34 bytes"
+    ]

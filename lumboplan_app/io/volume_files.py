@@ -45,6 +45,7 @@ from lumboplan_app.io.checks import (
 )
 from lumboplan_app.io.files import open_regular
 from lumboplan_app.io.series import SeriesInfo, orientation_name
+from lumboplan_app.logs import native_stderr_to_log
 from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume, case_key_for
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,8 @@ def _reader(path: Path) -> tuple[sitk.ImageFileReader, int | None]:
     reader.SetFileName(str(path))
     reader.SetImageIO(_IMAGE_IOS[volume_format(path) or "NIfTI"])
     try:
-        reader.ReadImageInformation()
+        with native_stderr_to_log():
+            reader.ReadImageInformation()
     except RuntimeError as error:
         raise NotAnImageError(
             f"'{path.name}' cannot be read as a {volume_format(path)} image: the file is damaged "
@@ -349,7 +351,8 @@ def _read_3d(path: Path) -> sitk.Image:
     if voxels_end is not None and path.name.lower().endswith(".gz"):
         _check_compressed_stream(path, voxels_end)
     try:
-        image = reader.Execute()
+        with native_stderr_to_log():
+            image = reader.Execute()
     except RuntimeError as error:
         raise LoadError(
             f"The voxels of '{path.name}' cannot be read: the file is truncated or damaged."
@@ -465,7 +468,7 @@ def write_image(image: Volume | LabelMap, path: Path) -> None:
         )
     suffix = next(s for s in _FORMATS if path.name.lower().endswith(s))
     try:
-        with atomic_output(path, suffix=suffix) as temporary:
+        with atomic_output(path, suffix=suffix) as temporary, native_stderr_to_log():
             sitk.WriteImage(image.to_sitk(), str(temporary), useCompression=True)
     except (RuntimeError, OSError) as error:
         raise LoadError(
