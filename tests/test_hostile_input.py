@@ -32,10 +32,10 @@ import SimpleITK as sitk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.tag import Tag
-from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless
 
 from lumboplan_app.errors import LumboPlanError
 from lumboplan_app.io.dicom_export import SeriesHeader, write_dicom_series
@@ -348,6 +348,21 @@ def metaimage_spelled(data_file_line: str, fifo: str = "") -> Callable[[Path], P
     return make
 
 
+def nifti_gz_declaring(shape_xyz: tuple[int, int, int]) -> Callable[[Path], Path]:
+    """A small float64 ``.nii.gz`` whose header declares ``shape_xyz`` voxels."""
+
+    def make(tmp: Path) -> Path:
+        image = sitk.GetImageFromArray(np.zeros((8, 10, 12), np.float64))
+        plain = tmp / "plain.nii"
+        sitk.WriteImage(image, str(plain))
+        patch_nifti(plain, 40, "4h", 3, *shape_xyz)
+        path = tmp / "scan.nii.gz"
+        path.write_bytes(gzip.compress(plain.read_bytes()))
+        return path
+
+    return make
+
+
 def dicom_named(name: str) -> Callable[[Path], Path]:
     """One DICOM slice of a valid series, renamed to ``name`` (a volume file's ending)."""
 
@@ -491,6 +506,10 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
     "MetaImage lowercase field naming /etc/passwd first": (
         metaimage_spelled("elementdatafile: /etc/passwd\nElementDataFile = LOCAL\n"),
         "UnsafeDataFileError",
+    ),
+    "nii.gz declaring 1024 x 1024 x 400 float64 (5 GiB to read)": (
+        nifti_gz_declaring((1024, 1024, 400)),
+        "VolumeSizeError",
     ),
     "DICOM named .nrrd": (dicom_named("scan.nrrd"), "NotAnImageError"),
     "DICOM named .mha": (dicom_named("scan.mha"), "NotAnImageError"),
@@ -880,3 +899,20 @@ def test_a_codestream_declaring_another_size_is_refused_before_decoding(
     outcome = run_probe(jpeg_series(kind, size)(tmp_path))
     assert outcome["type"] == "CorruptFileError", outcome
     assert f"declares {size}x{size} pixels" in outcome["message"], outcome
+
+
+def test_the_memory_a_read_takes_is_bounded_in_bytes_not_only_voxels() -> None:
+    from lumboplan_app.io.checks import MAX_READ_BYTES, MAX_VOXELS
+    from lumboplan_app.io.series import declared_pixel_data_error
+
+    header = Dataset()
+    header.file_meta = FileMetaDataset()
+    header.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    header.Rows, header.Columns, header.NumberOfFrames = 1024, 1024, 400
+    header.BitsAllocated = 16
+    assert declared_pixel_data_error(header, "x.dcm", None) is None  # 16 bits: 2 GiB to read
+    header.BitsAllocated = 64  # under the voxel limit, but 5 GiB to read
+    assert MAX_VOXELS > 1024 * 1024 * 400
+    error = declared_pixel_data_error(header, "x.dcm", None)
+    assert error is not None
+    assert f"more than LumboPlan allows ({MAX_READ_BYTES / 2**30:.0f} GiB)" in str(error)

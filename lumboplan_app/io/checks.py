@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 #: Largest volume accepted (about 2 GiB as float32): beyond it, a scan is not a lumbar MR.
 MAX_VOXELS = 512 * 1024 * 1024
+#: Most bytes a reader may allocate for one scan: its voxels as stored plus their float32 copy.
+#: 3 GiB is the voxel limit at 16 bits; a 64-bit file may have half as many voxels.
+MAX_READ_BYTES = 3 << 30
 #: Largest single image (pixels): a lumbar MR slice is at most 1024 x 1024.
 MAX_FRAME_PIXELS = 4096 * 4096
 #: Most frames (slices) in one file or stack; a lumbar MR has a few hundred.
@@ -70,6 +73,21 @@ _LUMBAR_BODY_PARTS = frozenset(
         "WHOLEBODY",
     }
 )
+
+
+def read_bytes_error(voxels: int, stored_bytes: int, name: str) -> VolumeSizeError | None:
+    """Say why reading a scan would take more memory than ``MAX_READ_BYTES``, or return None.
+
+    ``voxels`` are stored in ``stored_bytes`` bytes in all (as the file holds them, decoded).
+    """
+    needed = stored_bytes + 4 * voxels  # the file's voxels, then their float32 copy
+    if needed <= MAX_READ_BYTES:
+        return None
+    return VolumeSizeError(
+        f"'{name}' would take {needed / 2**30:.1f} GiB of memory to read ({voxels / 1e6:.0f} "
+        f"million voxels), more than LumboPlan allows ({MAX_READ_BYTES / 2**30:.0f} GiB). "
+        "Choose a lumbar series, or export it with fewer voxels or 16-bit values."
+    )
 
 
 def finish_loading(volume: Volume, extra_warnings: tuple[str, ...] = ()) -> Volume:

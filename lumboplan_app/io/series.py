@@ -41,7 +41,7 @@ from lumboplan_app.errors import (
     VolumeSizeError,
     shown_text,
 )
-from lumboplan_app.io.checks import MAX_FRAME_PIXELS, MAX_FRAMES, MAX_VOXELS
+from lumboplan_app.io.checks import MAX_FRAME_PIXELS, MAX_FRAMES, MAX_VOXELS, read_bytes_error
 from lumboplan_app.io.dicom_files import declared_pixel_bytes, read_dicom
 from lumboplan_app.io.files import open_regular, unreadable
 from lumboplan_app.io.folders import candidate_files
@@ -473,7 +473,7 @@ def declared_pixel_data_error(
             f"'{file_name}' has {rows * columns * frames / 1e6:.0f} million voxels, more than "
             f"LumboPlan handles ({MAX_VOXELS / 1e6:.0f} million)."
         )
-    return None
+    return read_bytes_error(rows * columns * frames, decoded_bytes, file_name)
 
 
 def _is_image_object(header: Dataset) -> bool:

@@ -42,6 +42,7 @@ from lumboplan_app.io.checks import (
     check_positions,
     check_spacing,
     finish_loading,
+    read_bytes_error,
 )
 from lumboplan_app.io.files import open_regular
 from lumboplan_app.io.series import SeriesInfo, orientation_name
@@ -311,6 +312,11 @@ def _check_header(reader: sitk.ImageFileReader, path: Path) -> None:
             f"'{path.name}' has {np.prod(size) / 1e6:.0f} million voxels, more than LumboPlan "
             f"handles ({MAX_VOXELS / 1e6:.0f} million)."
         )
+    voxels = math.prod(size)
+    stored = voxels * sitk.Image([1, 1], reader.GetPixelID()).GetSizeOfPixelComponent()
+    too_large = read_bytes_error(voxels, stored, path.name)
+    if too_large is not None:
+        raise too_large
     field = _SPACING_FIELDS[volume_format(path) or "NIfTI"]
     check_spacing(reader.GetSpacing()[:3], [field.format(axis) for axis in (1, 2, 3)], path.name)
     check_positions(reader.GetOrigin()[:3], "origin", path.name)
