@@ -287,6 +287,12 @@ def nifti_pixdim(value: float) -> Callable[[Path], Path]:
     return lambda tmp: patch_nifti(nifti_file(tmp), 80, "f", value)
 
 
+def nifti_qoffset_nan(tmp: Path) -> Path:
+    """A NIfTI file whose qform is in use (code 1, no sform) with its x offset NaN."""
+    path = patch_nifti(nifti_file(tmp), 252, "2h", 1, 0)
+    return patch_nifti(path, 268, "f", math.nan)
+
+
 def nrrd_header(tmp: Path, data_file: str, name: str = "scan.nhdr") -> Path:
     """A detached NRRD header (4 x 4 x 4 uint8) naming ``data_file``."""
     path = tmp / name
@@ -454,6 +460,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
     "NIfTI pixdim 0": (nifti_pixdim(0.0), "ImplausibleValueError"),
     "NIfTI pixdim NaN": (nifti_pixdim(math.nan), "ImplausibleValueError"),
     "NIfTI pixdim negative": (nifti_pixdim(-1.5), "ImplausibleValueError"),
+    "NIfTI qform offset NaN": (nifti_qoffset_nan, "ImplausibleValueError"),
     # 8: messages
     "slice positions overflowing": (positions_overflowing, "ImplausibleValueError"),
     # Not in the issue: the same classes, other doors.

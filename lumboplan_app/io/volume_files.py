@@ -37,6 +37,7 @@ from lumboplan_app.errors import (
     VolumeSizeError,
 )
 from lumboplan_app.io.checks import (
+    MAX_POSITION_MM,
     MAX_VOXELS,
     MIN_SLICES,
     check_positions,
@@ -118,7 +119,8 @@ def _check_nifti(path: Path) -> int:
     NotAnImageError
         If the header is not NIfTI (or cannot be inflated).
     ImplausibleValueError
-        If a voxel size (pixdim) is 0, negative or not a number.
+        If a voxel size (pixdim) is 0, negative or not a number, or the qform or sform in
+        use is not finite (or lies beyond 10 m).
     CorruptFileError
         If the voxel offset is absurd, or an uncompressed file is shorter than its voxels.
     """
@@ -139,7 +141,14 @@ def _check_nifti(path: Path) -> int:
             f"'{path.name}' cannot be read as a NIfTI image: the file is damaged or not an "
             "image. Check the export."
         )
-    dims, bitpix, pixdim, vox_offset = fields
+    dims, bitpix, pixdim, vox_offset, (qform_code, sform_code), quaternion, srow = fields
+    for code, values, name in ((qform_code, quaternion, "qform"), (sform_code, srow, "sform")):
+        if code > 0 and not all(math.isfinite(v) and abs(v) <= MAX_POSITION_MM for v in values):
+            raise ImplausibleValueError(
+                f"The header of '{path.name}' gives a {name} (the scan's position and "
+                "orientation) that is not a finite number. The header is damaged: export the "
+                "scan again."
+            )
     rank = dims[0]
     for axis in range(1, min(rank, 3) + 1):
         if not (math.isfinite(pixdim[axis]) and pixdim[axis] > 0):
@@ -163,8 +172,22 @@ def _check_nifti(path: Path) -> int:
 
 def _nifti_fields(
     header: bytes,
-) -> tuple[tuple[int, ...], int, tuple[float, ...], float] | None:
-    """(dim, bitpix, pixdim, vox_offset) of a NIfTI-1 or -2 header, either byte order."""
+) -> (
+    tuple[
+        tuple[int, ...],
+        int,
+        tuple[float, ...],
+        float,
+        tuple[int, ...],
+        tuple[float, ...],
+        tuple[float, ...],
+    ]
+    | None
+):
+    """Return the geometry fields of a NIfTI-1 or -2 header (either byte order), or None.
+
+    (dim, bitpix, pixdim, vox_offset, (qform_code, sform_code), quaternion and offset, srow).
+    """
     for order in "<>":
         if len(header) >= 348 and struct.unpack(order + "i", header[:4])[0] == 348:
             return (
@@ -172,6 +195,9 @@ def _nifti_fields(
                 struct.unpack(order + "h", header[72:74])[0],
                 struct.unpack(order + "8f", header[76:108]),
                 struct.unpack(order + "f", header[108:112])[0],
+                struct.unpack(order + "2h", header[252:256]),
+                struct.unpack(order + "6f", header[256:280]),
+                struct.unpack(order + "12f", header[280:328]),
             )
         if len(header) >= 540 and struct.unpack(order + "i", header[:4])[0] == 540:
             return (
@@ -179,6 +205,9 @@ def _nifti_fields(
                 struct.unpack(order + "h", header[14:16])[0],
                 struct.unpack(order + "8d", header[104:168]),
                 float(struct.unpack(order + "q", header[168:176])[0]),
+                struct.unpack(order + "2i", header[344:352]),
+                struct.unpack(order + "6d", header[352:400]),
+                struct.unpack(order + "12d", header[400:496]),
             )
     return None
 
