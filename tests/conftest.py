@@ -138,3 +138,25 @@ def demo_volume() -> Volume:
     from lumboplan_app.io import read_scan
 
     return read_scan(DEMO / "dicom")
+
+
+def not_assessable_plan() -> dict[str, Any]:
+    """A plan of two foramina that could not be assessed, as a case file holds it."""
+    side = {
+        "group": "not_assessable",
+        "reasons": ["The disc was not found."],
+        "alpha_deg": None,
+        "beta_deg": None,
+        "contacts": [],
+        "points_lps_mm": {"a": None, "b": None, "c": None, "d": None},
+        "line_a_mm": None,
+        "line_b_mm": None,
+        "best_free": None,
+        "feasibility_map": None,
+    }
+    return {
+        "schema": "lumboplan.plan/1",
+        "channel": {"diameter_mm": 7.5, "length_mm": 170.0},
+        "planes": {},
+        "sides": {"left": dict(side), "right": dict(side)},
+    }

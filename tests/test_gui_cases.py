@@ -16,11 +16,10 @@ from lumboplan_app.gui.app import create_window
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.io import list_series
 from lumboplan_app.labels import Structure
-from lumboplan_app.planning.plan import PLAN_SCHEMA
 from lumboplan_app.recovery import pending_autosaves, write_autosave
 from lumboplan_app.session import CaseFile
 from lumboplan_app.volume import Grid, LabelMap
-from tests.conftest import show_main_window
+from tests.conftest import not_assessable_plan, show_main_window
 
 pytestmark = pytest.mark.gui
 
@@ -151,25 +150,6 @@ def test_a_case_whose_scan_fails_to_open_leaves_the_case_shown(
     assert window.state.labels is not None
 
 
-def planned_once() -> dict:
-    """A plan as a case file holds it (both sides not assessable)."""
-    side = {
-        "group": "not_assessable",
-        "reasons": ["The disc was not found."],
-        "alpha_deg": None,
-        "beta_deg": None,
-        "contacts": [],
-        "points_lps_mm": {"a": None, "b": None, "c": None, "d": None},
-        "line_a_mm": None,
-        "line_b_mm": None,
-    }
-    return {
-        "schema": PLAN_SCHEMA,
-        "channel": {"diameter_mm": 8.0, "length_mm": 150.0},
-        "sides": {"left": dict(side), "right": dict(side)},
-    }
-
-
 def test_planning_that_fails_while_a_recovered_case_opens_keeps_the_work(
     window, qtbot, make_series, monkeypatch
 ) -> None:
@@ -180,7 +160,7 @@ def test_planning_that_fails_while_a_recovered_case_opens_keeps_the_work(
     labels[3:8, 4:10, 5:12] = Structure.L5
     planned = CaseFile(
         LabelMap(labels, window.state.volume.grid),
-        planned_once(),  # opening it plans again
+        not_assessable_plan(),  # planned once: opening it plans again
         scan={"reference": str(scan), "summary": {}},
     )
     autosave = write_autosave(planned, "feed", Path("/cases/spine.lumboplan"))

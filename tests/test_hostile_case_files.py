@@ -28,6 +28,7 @@ import pytest
 from lumboplan_app.errors import DamagedCaseError, LoadError, shown_text
 from lumboplan_app.session import CaseFile, read_case, write_case
 from lumboplan_app.volume import Grid, LabelMap
+from tests.conftest import not_assessable_plan
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes and limits")
 
@@ -40,24 +41,7 @@ def good_case(path: Path, reference: str | None = None) -> Path:
     """Write a small, valid case (a block of labels, both foramina not assessable)."""
     array = np.zeros(SHAPE, np.uint8)
     array[4:-4, 5:-5, 6:-6] = 3
-    side = {
-        "group": "not_assessable",
-        "reasons": ["The disc was not found."],
-        "alpha_deg": None,
-        "beta_deg": None,
-        "contacts": [],
-        "points_lps_mm": {"a": None, "b": None, "c": None, "d": None},
-        "line_a_mm": None,
-        "line_b_mm": None,
-        "best_free": None,
-        "feasibility_map": None,
-    }
-    plan = {
-        "schema": "lumboplan.plan/1",
-        "channel": {"diameter_mm": 7.5, "length_mm": 170.0},
-        "planes": {},
-        "sides": {"left": dict(side), "right": dict(side)},
-    }
+    plan = not_assessable_plan()
     summary = {"modality": "MR", "size_xyz": list(SHAPE[::-1]), "spacing_xyz_mm": [1, 1, 1]}
     case = CaseFile(
         labels=LabelMap(array, Grid(SHAPE, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))),

@@ -34,6 +34,7 @@ from lumboplan_app.errors import WriteError
 from lumboplan_app.io import write_image
 from lumboplan_app.session import CaseFile, read_case, write_case
 from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume
+from tests.conftest import not_assessable_plan
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
 
@@ -79,28 +80,6 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-def small_plan() -> dict[str, object]:
-    """A plan of two foramina that could not be assessed: enough for a report."""
-    side = {
-        "group": "not_assessable",
-        "reasons": ["The disc was not found."],
-        "alpha_deg": None,
-        "beta_deg": None,
-        "contacts": [],
-        "points_lps_mm": {"a": None, "b": None, "c": None, "d": None},
-        "line_a_mm": None,
-        "line_b_mm": None,
-        "best_free": None,
-        "feasibility_map": None,
-    }
-    return {
-        "schema": "lumboplan.plan/1",
-        "channel": {"diameter_mm": 7.5, "length_mm": 170.0},
-        "planes": {},
-        "sides": {"left": dict(side), "right": dict(side)},
-    }
-
-
 def labels_case(shape: tuple[int, int, int] = (16, 20, 24), seed: int | None = None) -> CaseFile:
     """A case of a block of labels; of noise (large when compressed) with a ``seed``."""
     if seed is None:
@@ -109,7 +88,9 @@ def labels_case(shape: tuple[int, int, int] = (16, 20, 24), seed: int | None = N
     else:
         array = np.random.default_rng(seed).integers(0, 4, shape).astype(np.uint8)
     labels = LabelMap(array, Grid(shape, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)))
-    return CaseFile(labels=labels, plan=small_plan(), scan={"reference": None, "summary": None})
+    return CaseFile(
+        labels=labels, plan=not_assessable_plan(), scan={"reference": None, "summary": None}
+    )
 
 
 # -- through the command line --------------------------------------------------------------------
