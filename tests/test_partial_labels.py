@@ -112,6 +112,8 @@ def test_a_partial_map_allows_what_anatomy_does_not_rule_out() -> None:
     assert not allowed[Structure.L5, 52, 50, 30]  # 10 mm beside it: the psoas
     assert not allowed[Structure.L5, 30, 50, 60]  # 10 mm under it: the L5/S1 disc
     assert allowed[Structure.L5, 58, 68, 45]  # just behind its back: a pedicle
+    assert not allowed[Structure.L5, 52, 70, 60]  # 6 mm behind it, in the middle: the canal
+    assert allowed[Structure.L5, 52, 75, 60]  # 11 mm behind it: the lamina may lie there
     assert not allowed[Structure.NERVES, 32, 50, 60]  # the L5/S1 disc, in front of the canal
     assert allowed[Structure.NERVES, 32, 75, 60]  # behind the body's back: the canal
 
@@ -147,7 +149,7 @@ def test_masked_dice_scores_only_what_a_partial_map_knows() -> None:
     mask = torch.from_numpy(allowed_classes(labels, (1.0, 1.0, 1.0), partial=True))
     predicted = np.zeros_like(labels)
     predicted[labels == Structure.L5] = Structure.L5
-    predicted[40:65, 70:110, 55:65] = Structure.L5  # the arch, behind the body: not labelled
+    predicted[40:65, 75:110, 55:65] = Structure.L5  # the arch, behind the canal: not labelled
     predicted[0:20, 100:120, 50:70] = Structure.NERVES  # not labelled: not scored
     scores = masked_dice(torch.from_numpy(predicted), mask, CLASSES)
     assert scores[Structure.L5] == pytest.approx(1.0)

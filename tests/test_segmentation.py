@@ -170,6 +170,37 @@ def test_labels_without_anatomy_are_not_handed_on() -> None:
         check_plausible(LabelMap(np.zeros(grid.shape_zyx, np.uint8), grid))
 
 
+def _steep_sacrum() -> LabelMap:
+    """L5 above the disc, S1 below it and rising behind it (a steep sacral slope), 1 mm voxels.
+
+    Array order (z, y, x) on an identity grid: z is the patient's superior axis, y posterior.
+    """
+    labels = np.zeros((80, 90, 40), dtype=np.uint8)
+    labels[50:75, 20:50, 5:35] = Structure.L5
+    labels[42:50, 25:55, 5:35] = Structure.DISC
+    labels[30:42, 25:55, 5:35] = Structure.S1  # the body under the disc
+    labels[30:75, 58:80, 5:35] = Structure.S1  # behind the disc, up toward the L5 pedicles
+    return LabelMap(labels, Grid(labels.shape, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)))
+
+
+def test_a_steep_sacrum_whose_centre_is_level_with_the_disc_is_plausible() -> None:
+    labels = _steep_sacrum()
+    s1_height, disc_height = (np.argwhere(labels.array == s)[:, 0].mean() for s in (3, 2))
+    assert s1_height > disc_height  # S1's centre lies above the disc's
+    check_plausible(labels)  # yet the disc lies between L5 and S1 along the line joining them
+
+
+def test_a_disc_above_l5_or_a_spine_upside_down_is_out_of_order() -> None:
+    labels = _steep_sacrum()
+    disc_on_top = labels.array.copy()
+    disc_on_top[disc_on_top == Structure.DISC] = Structure.BACKGROUND
+    disc_on_top[75:80, 20:50, 5:35] = Structure.DISC  # on L5's upper endplate: the L4/L5 disc
+    upside_down = labels.array[::-1].copy()  # S1 above L5
+    for array in (disc_on_top, upside_down):
+        with pytest.raises(ModelError, match="not found between L5 and S1"):
+            check_plausible(LabelMap(array, labels.grid))
+
+
 def test_true_phantom_labels_are_plausible() -> None:
     case = generate_case(5, acquisition=TINY_SCAN, contrast=default_contrast())
     check_plausible(case.labels)

@@ -302,11 +302,24 @@ def _share_near(labels: LabelMap, structure: Structure, other: Structure) -> flo
     return float((distance[mask[box]] <= _NEAR_MM).mean())
 
 
+def _disc_between(
+    l5: npt.NDArray[np.float64], disc: npt.NDArray[np.float64], s1: npt.NDArray[np.float64]
+) -> bool:
+    """Whether L5 (LPS, mm) lies above S1 and the disc projects between them on their line."""
+    axis = l5 - s1
+    if axis[2] <= 0:
+        return False
+    position = float(np.dot(disc - s1, axis) / np.dot(axis, axis))
+    return 0.0 < position < 1.0
+
+
 def check_plausible(labels: LabelMap) -> None:
     """Raise if L5, S1 or the disc is missing, implausibly small or large, or out of order.
 
-    The order: the disc's centre lies between S1's (below) and L5's (above), along the patient's
-    superior axis, and at least 15 % of the disc lies within 3 mm of L5 and of S1 (the disc is
+    The order: L5's centre lies above S1's (along the patient's superior axis) and the disc's
+    centre lies between them along the line joining them (not along the superior axis alone: with
+    a steep sacral slope S1 lies behind the disc as much as below it, and its centre may be level
+    with the disc's), and at least 15 % of the disc lies within 3 mm of L5 and of S1 (the disc is
     held between the two endplates; on an abdominal MR the model's "disc" floated beside them).
 
     Raises
@@ -332,13 +345,11 @@ def check_plausible(labels: LabelMap) -> None:
     elif oversized:
         problem = f"Implausible {', '.join(oversized)}"
     else:
-        heights = {
-            structure: float(
-                labels.grid.index_to_lps(np.argwhere(labels.array == structure).mean(axis=0))[2]
-            )
+        centres = {
+            structure: labels.grid.index_to_lps(np.argwhere(labels.array == structure).mean(axis=0))
             for structure in (Structure.L5, Structure.DISC, Structure.S1)
         }
-        if not heights[Structure.S1] < heights[Structure.DISC] < heights[Structure.L5]:
+        if not _disc_between(centres[Structure.L5], centres[Structure.DISC], centres[Structure.S1]):
             problem = "The L5/S1 disc was not found between L5 and S1"
         elif min(_share_near(labels, Structure.DISC, other) for other in _NEIGHBOURS) < 0.15:
             problem = "The L5/S1 disc does not lie on both L5 and S1"

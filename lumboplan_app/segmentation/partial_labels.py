@@ -33,6 +33,9 @@ LEVEL_STRUCTURES = (Structure.L5, Structure.DISC, Structure.S1)
 BODY_BOX_MARGIN_MM = 5.0
 #: How far around a drawn L5 body its front and sides are known not to be L5 (mm).
 _AROUND_BODY_MM = 20.0
+#: The spinal canal behind the body: how far either side of its centre, and how deep (mm).
+_CANAL_HALF_WIDTH_MM = 8.0
+_CANAL_DEPTH_MM = 8.0
 
 
 def bit(structure: Structure) -> int:
@@ -61,6 +64,9 @@ def allowed_classes(
     - L5 does not reach beyond the drawn body except behind it: within 20 mm of the body, a voxel
       more than 2 mm in front of the back of the body's row it is nearest to is not L5 (the
       discs above and below, the psoas, the anterior ligament; the pedicles leave the back);
+    - the spinal canal is not L5: between the pedicles (within 10 mm of the body's centre across
+      and 14 mm in from its sides), up to 8 mm behind the back of each row of the body (the
+      posterior wall is concave; the lamina lies 15 mm or more behind it);
     - the nerves lie behind the vertebral bodies: across the middle of the body (14 mm in from
       its sides), from 25 mm below the body to its middle, nothing more than 4 mm in front of
       the back of the body's lower half (its posterior-inferior corner) is a nerve (the L5/S1
@@ -94,6 +100,7 @@ def allowed_classes(
         above_s1 = ((z > middle) & (y < y1 - 5)) | (z > z1 + 5)
         _forbid(mask, unlabelled & above_s1, Structure.S1)
         _forbid(mask, unlabelled & _around_body_in_front(body, spacing), Structure.L5)
+        _forbid(mask, unlabelled & _canal_behind_body(body, spacing), Structure.L5)
         _forbid(mask, unlabelled & _in_front_of_body_column(body, spacing), Structure.NERVES)
     if disc.any():
         _forbid(mask, unlabelled, Structure.DISC)
@@ -132,6 +139,21 @@ def _around_body_in_front(
     result = np.zeros(body.shape, dtype=bool)
     result[box] = (distance > 0) & (distance <= _AROUND_BODY_MM) & ((back - y) * spacing[1] > 2.0)
     return result
+
+
+def _canal_behind_body(
+    body: npt.NDArray[np.bool_], spacing: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Voxels up to 8 mm behind each row's back, between the pedicles: the spinal canal."""
+    columns = np.flatnonzero(body.any(axis=(0, 1)))
+    centre = (columns[0] + columns[-1]) / 2 * spacing[2]
+    x = np.arange(body.shape[2]) * spacing[2]
+    middle = (np.abs(x - centre) <= _CANAL_HALF_WIDTH_MM) & (
+        (x >= columns[0] * spacing[2] + 14.0) & (x <= columns[-1] * spacing[2] - 14.0)
+    )
+    backs = _body_backs(body)
+    depth = (np.arange(body.shape[1])[None, :, None] - backs[:, None, :]) * spacing[1]
+    return (depth > 0) & (depth <= _CANAL_DEPTH_MM) & middle[None, None, :]
 
 
 def _in_front_of_body_column(
