@@ -294,6 +294,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="start from these weights (.safetensors with its card; fine-tuning): their "
         "network, voxel size and normalisation are kept",
     )
+    train.add_argument(
+        "--partial-share",
+        type=_share,
+        help="share of patches drawn from partially labelled cases, 0-1 (default: every case "
+        "equally often)",
+    )
     train.set_defaults(handler=_command_train)
     return parser
 
@@ -302,6 +308,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must lie between 0 and 1")
     return value
 
 
@@ -619,6 +632,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         features=arguments.features,
         training_data=arguments.data_description,
         init_weights=str(arguments.init_weights or ""),
+        partial_share=arguments.partial_share,
     )
     with _progress_bar("Training") as bar:
         # Off a terminal (a batch job's log), one line per whole percent instead of a bar.

@@ -19,6 +19,7 @@ from lumboplan_app.segmentation.partial_labels import (
     l5_body_dice,
     wrong_level_share,
 )
+from lumboplan_app.segmentation.training import case_weights
 
 CLASSES = len(Structure)
 
@@ -211,3 +212,10 @@ def test_no_true_voxel_of_a_phantom_is_ruled_out_by_its_l5_body(seed: int) -> No
     near_body = ndimage.binary_dilation(partial > 0, iterations=4) & (partial == 0)
     assert not ((mask[near_body] >> Structure.L5) & 1).all()
     assert not ((mask >> Structure.NERVES) & 1).all()
+
+
+def test_partial_cases_make_the_share_of_draws_asked_for() -> None:
+    weights = case_weights([True, False, False, False], 0.5)
+    assert weights.tolist() == pytest.approx([0.5, 1 / 6, 1 / 6, 1 / 6])
+    assert case_weights([True, False], None).tolist() == [0.5, 0.5]
+    assert case_weights([False, False], 0.9).tolist() == [0.5, 0.5]  # one kind: the share is moot

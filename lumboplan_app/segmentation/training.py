@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from lumboplan_app.atomic import atomic_output, write_text_atomic
 from lumboplan_app.errors import Cancelled, LoadError, ModelError
@@ -75,6 +76,9 @@ class TrainingConfig:
     features: tuple[int, ...] = (16, 32, 64, 128, 256, 16)
     training_data: str = ""
     init_weights: str = ""
+    #: Share of each batch's patches drawn from partially labelled cases (None: every case
+    #: equally often, whatever its kind).
+    partial_share: float | None = None
 
 
 @dataclass
@@ -185,6 +189,7 @@ def train(
         results[fold] = _train_fold(
             fold,
             [loaded[i] for i in training],
+            case_weights([cases[i].partial for i in training], config.partial_share),
             [loaded[i] for i in validation],
             card,
             config,
@@ -236,15 +241,35 @@ def _load_cases(cases: list[TrainingCase], card: ModelCard) -> list[_Loaded]:
     return loaded
 
 
+def case_weights(partial: Sequence[bool], partial_share: float | None) -> npt.NDArray[np.float64]:
+    """Probability of drawing each training case, so partial cases make ``partial_share`` of all.
+
+    ``None``, or cases all of one kind: every case equally likely.
+    """
+    flags = np.asarray(partial, dtype=bool)
+    weights = np.ones(flags.size)
+    if partial_share is not None and flags.any() and not flags.all():
+        weights[flags] = partial_share / flags.sum()
+        weights[~flags] = (1.0 - partial_share) / (~flags).sum()
+    return weights / weights.sum()
+
+
 def _batch(
-    cases: list[_Loaded], transform: Any, size: int, rng: np.random.Generator
+    cases: list[_Loaded],
+    weights: npt.NDArray[np.float64],
+    transform: Any,
+    size: int,
+    rng: np.random.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``size`` augmented patches: images (B, 1, ...) float32 and masks (B, 1, ...) uint8."""
+    """``size`` augmented patches, cases drawn with ``weights``.
+
+    Images (B, 1, ...) float32 and masks (B, 1, ...) uint8.
+    """
     import torch
 
     images, masks = [], []
     for _ in range(size):
-        sample = transform(cases[int(rng.integers(len(cases)))])[0]
+        sample = transform(cases[int(rng.choice(len(cases), p=weights))])[0]
         images.append(torch.as_tensor(np.asarray(sample["image"]), dtype=torch.float32))
         masks.append(torch.as_tensor(np.asarray(sample["mask"]).round(), dtype=torch.uint8))
     return torch.stack(images), torch.stack(masks)
@@ -286,6 +311,7 @@ def _validate(
 def _train_fold(
     fold: int,
     training: list[_Loaded],
+    weights: npt.NDArray[np.float64],
     validation: list[_Loaded],
     card: ModelCard,
     config: TrainingConfig,
@@ -338,7 +364,7 @@ def _train_fold(
     while state.step < config.max_steps and state.stale < config.patience:
         if should_cancel is not None and should_cancel():
             raise Cancelled("Training stopped; the last checkpoint is kept and resumes.")
-        images, masks = _batch(training, transform, config.batch_size, rng)
+        images, masks = _batch(training, weights, transform, config.batch_size, rng)
         for group in optimizer.param_groups:
             group["lr"] = poly_learning_rate(config.learning_rate, state.step, config.max_steps)
         loss = partial_label_loss(model(images.to(device)), masks.to(device))
