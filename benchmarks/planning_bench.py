@@ -16,7 +16,8 @@ from harness import machine_header, measure, table
 
 from lumboplan_app.io import read_label_map
 from lumboplan_app.labels import Part, Side
-from lumboplan_app.planning.channel import Channel, contacts
+from lumboplan_app.planning.assessment import channel_clearances
+from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.feasibility import feasibility_map
 from lumboplan_app.planning.parts import derive_anatomy
@@ -50,11 +51,14 @@ def main() -> None:
             repeats,
         ),
     ]
-    fields = {part.name: DistanceField.from_labels(parts, [part]) for part in LEFT_PARTS}
+    fields = {part: DistanceField.from_labels(parts, [part]) for part in LEFT_PARTS}
     channel = Channel((13.0, 13.0, 9.0), (0.7, 0.6, 0.3))
     timings.append(
         measure(
-            "one pose: collisions with 7 parts", lambda: contacts(channel, fields), 20 * repeats, 5
+            "one pose: collisions with 7 parts",
+            lambda: channel_clearances(channel, fields, LEFT_PARTS),
+            20 * repeats,
+            5,
         )
     )
     derived = derive_anatomy(labels)

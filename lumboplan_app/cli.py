@@ -525,11 +525,12 @@ def _command_pose(arguments: argparse.Namespace) -> int:
 
 def _side_summary(entry: dict[str, Any]) -> str:
     """One line per foramen: group, advice, the first reason, alpha and Line B, best free pose."""
+    from lumboplan_app.planning.advice import group_headline
+
     group = entry["group"]
     if group == "not_assessable":
-        return f"not assessable - {entry['reasons'][0]}"
-    advice = "TF-PELD advised" if group == "A" else "IL-PELD or open microdiscectomy advised"
-    text = f"Group {group} ({advice})"
+        return f"{group_headline(group)} - {entry['reasons'][0]}"
+    text = group_headline(group)
     if entry["reasons"]:
         text += f" - {entry['reasons'][0].rstrip('.')}"
     text += f"; alpha {entry['alpha_deg']:.1f} deg"

@@ -24,10 +24,11 @@ from lumboplan_app.gui.foramen_panel import (
     ForamenPanel,
 )
 from lumboplan_app.labels import Part, Side
+from lumboplan_app.planning.assessment import PartContact
 from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.feasibility import ALPHAS_DEG, BETAS_DEG, FeasibilityMap
 from lumboplan_app.planning.interactive import ChannelPlanner, PoseAssessment
-from lumboplan_app.planning.placement import PartContact, SidePlan
+from lumboplan_app.planning.placement import SidePlan
 from tests.test_planning_interactive import BALL_CENTRE, POINT_B, ball_plan
 
 pytestmark = pytest.mark.gui

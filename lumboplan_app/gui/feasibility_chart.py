@@ -29,7 +29,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from lumboplan_app.labels import Part
+from lumboplan_app.planning.assessment import touch_limits_mm
 from lumboplan_app.planning.feasibility import ALPHAS_DEG, BETAS_DEG, FeasibilityMap
 from lumboplan_app.planning.placement import in_sentence
 
@@ -60,11 +60,11 @@ def map_rgb(fmap: FeasibilityMap) -> npt.NDArray[np.uint8]:
     Parameters
     ----------
     fmap : FeasibilityMap
-        Clearances over (alpha, beta) in mm; its ``margin_mm`` separates free from blocked.
+        Clearances over (alpha, beta) in mm; its ``free`` separates free from blocked.
     """
     smallest = fmap.smallest_clearance_mm.T[::-1]  # (beta, alpha), beta up
     possible = fmap.possible.T[::-1]
-    free = smallest >= fmap.margin_mm
+    free = fmap.free.T[::-1]
     finite = np.where(np.isfinite(smallest), smallest, 0.0)
     room = np.where(np.isposinf(smallest), 1.0, np.clip(finite / FULL_GREEN_MM, 0.0, 1.0))
     depth = np.clip(-finite / FULL_RED_MM, 0.0, 1.0)
@@ -284,11 +284,13 @@ class FeasibilityChart(QWidget):
             return f"{head}: no channel has this pose (it would leave the disc plane's range)"
         if not fmap.clearance_mm:
             return f"{head}: clear (no part mapped)"
-        parts: list[Part] = list(fmap.clearance_mm)
-        values = [float(fmap.clearance_mm[part][row, column]) for part in parts]
-        nearest = int(np.argmin(values))
-        clearance, part = values[nearest], in_sentence(parts[nearest])
-        if clearance >= fmap.margin_mm:
+        limits = touch_limits_mm(fmap.side, fmap.margin_mm)
+        values = {part: float(found[row, column]) for part, found in fmap.clearance_mm.items()}
+        touched = {part: value for part, value in values.items() if value < limits[part]}
+        shown = touched or values
+        nearest = min(shown, key=lambda part: shown[part])
+        clearance, part = shown[nearest], in_sentence(nearest)
+        if not touched:
             return f"{head}: {clearance:.1f} mm clear (nearest: {part})"
         if clearance < 0:
             return f"{head}: blocked ({-clearance:.1f} mm into the {part})"

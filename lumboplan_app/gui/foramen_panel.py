@@ -31,23 +31,17 @@ from PySide6.QtWidgets import (
 
 from lumboplan_app.gui.feasibility_chart import FeasibilityChart
 from lumboplan_app.labels import Side
+from lumboplan_app.planning.advice import GROUP_NAME, group_advice
 from lumboplan_app.planning.placement import in_sentence
 
 if TYPE_CHECKING:
+    from lumboplan_app.planning.assessment import PartContact
     from lumboplan_app.planning.feasibility import FeasibilityMap
     from lumboplan_app.planning.interactive import PoseAssessment
-    from lumboplan_app.planning.placement import PartContact, SidePlan
+    from lumboplan_app.planning.placement import SidePlan
 
 NO_PLAN_HINT = "Plan the case (Ctrl+P) to see the foramina."
 NO_VALUE = "\u2014"
-
-#: The group chip's text and the advice beside it, by the SidePlan's group.
-GROUP_TEXT = {"A": "Group A", "B": "Group B", "not_assessable": "Not assessable"}
-GROUP_ADVICE = {
-    "A": "TF-PELD advised",
-    "B": "IL-PELD or open microdiscectomy advised",
-    "not_assessable": "Check the images: the scan cannot tell",
-}
 
 #: Contacts table rows: a part the pose is blocked by, and a part it reaches into that does
 #: not block a transforaminal path (the S1 superior articular process, the lamina).
@@ -351,11 +345,11 @@ class ForamenPanel(QGroupBox):
 
     def _show_group(self, side_plan: SidePlan | None) -> None:
         group = "" if side_plan is None else side_plan.group
-        self.group_chip.setText(GROUP_TEXT.get(group, ""))
+        self.group_chip.setText(GROUP_NAME.get(group, ""))
         self.group_chip.setVisible(bool(group))
         self.group_chip.setProperty("group", group)
         _repolish(self.group_chip)
-        self.advice_label.setText(GROUP_ADVICE.get(group, ""))
+        self.advice_label.setText(group_advice(group) if group else "")
         reasons = () if side_plan is None else side_plan.reasons
         if side_plan is not None and not reasons and group == "A":
             reasons = ("The channel touches no L5 IAP, transverse process or nerve.",)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
+from lumboplan_app.planning.advice import group_headline
 from lumboplan_app.viewing import ViewState
 
 if TYPE_CHECKING:
@@ -106,12 +107,7 @@ class StructuresPanel(QGroupBox):
             return
         lines = []
         for side, assessment in plan.sides.items():
-            group = {
-                "A": "Group A - TF-PELD",
-                "B": "Group B - IL-PELD or open",
-                "not_assessable": "not assessable",
-            }[assessment.group]
-            lines.append(f"{side.value.title()} foramen: {group}")
+            lines.append(f"{side.value.title()} foramen: {group_headline(assessment.group)}")
         self.plan_label.setText("\n".join(lines))
 
     def set_state(self, state: ViewState | None) -> None:

@@ -14,11 +14,8 @@ import numpy.typing as npt
 
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.phantom.anatomy import Anatomy, Piece
-from lumboplan_app.planning.placement import (
-    ilium_parts,
-    paper_placement,
-    reported_parts,
-)
+from lumboplan_app.planning.assessment import checked_parts
+from lumboplan_app.planning.placement import paper_placement
 
 
 class ShapeSource:
@@ -45,7 +42,7 @@ class ShapeSource:
 def plan_side(anatomy: Anatomy, side: Side) -> dict[str, Any]:
     """Return the true placement and group of one foramen (``truth.json``'s ``plan.SIDE``)."""
     landmarks = anatomy.landmarks
-    wanted = set(reported_parts(side)) | set(ilium_parts(side)) | {Part.SKIN}
+    wanted = {*checked_parts(side), Part.SKIN}
     pieces: dict[Part, list[Piece]] = {}
     for piece in anatomy.pieces:
         if piece.part in wanted:

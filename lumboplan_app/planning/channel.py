@@ -1,26 +1,22 @@
-"""The working channel: a cylinder from point b outward, its pose, and what it touches.
+"""The working channel: a cylinder from point b outward, and its pose.
 
 DESIGN.md, "Landmarks and measurements": the channel's proximal end is centred on b; alpha is
 the angle between the axis' axial projection and the coronal plane (0 = straight lateral, 90 =
 straight posterior); beta is the axis' tilt against the disc mid-plane, positive when the outer
 end is cranial; Line B is the axial-plane distance from the mid-sagittal plane to the skin entry
-point d. Angles are returned in degrees, lengths in mm, points in LPS.
+point d. Angles are returned in degrees, lengths in mm, points in LPS. What a channel touches is
+:mod:`~lumboplan_app.planning.assessment`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Side
-
-if TYPE_CHECKING:
-    from lumboplan_app.planning.distance import DistanceField
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -72,20 +68,6 @@ class Channel:
         mantle = tip + along[:, None, None] * self.axis + radius * ring[None, :, :]
         disc = tip + np.concatenate([np.zeros((1, 3)), 0.5 * radius * ring])
         return np.concatenate([mantle.reshape(-1, 3), disc])
-
-
-@dataclass(frozen=True)
-class Contact:
-    """The channel's clearance to one structure or part (negative: depth of penetration)."""
-
-    name: str
-    clearance_mm: float
-    closest_point_lps_mm: tuple[float, float, float]
-
-    @property
-    def touches(self) -> bool:
-        """Whether the channel reaches into it."""
-        return self.clearance_mm < 0.0
 
 
 def _perpendicular_pair(axis: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -163,21 +145,3 @@ def axial_offset_mm(
     offset = np.asarray(point_lps_mm, dtype=np.float64) - np.asarray(mid_sagittal_point)
     offset[2] = 0.0
     return float(offset @ normal), normal
-
-
-def contacts(channel: Channel, fields: Mapping[str, DistanceField]) -> list[Contact]:
-    """Return the channel's clearance to each field's set and closest point, nearest first.
-
-    A set absent from the label map (its field has ``present`` False) is left out: it can be
-    neither touched nor cleared, and the caller decides what its absence means.
-    """
-    points = channel.surface_points()
-    result = []
-    for name, field in fields.items():
-        if not field.present:
-            continue
-        distances = field.sample(points)
-        nearest = int(np.argmin(distances))
-        x, y, z = (float(v) for v in points[nearest])
-        result.append(Contact(name, float(distances[nearest]), (x, y, z)))
-    return sorted(result, key=lambda contact: contact.clearance_mm)

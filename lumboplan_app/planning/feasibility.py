@@ -5,9 +5,11 @@ the clearance (mm, negative: depth) of the channel to each blocking part (the L5
 transverse process, the exiting and traversing roots, the dural sac), to the iliac bone, and to
 the two bones a working channel cannot pass through that the paper's protocol never meets (the
 sacral ala and the L5 pedicle: without them the "best" path of a low-crest case ran through
-the ala). A pose is free where it touches none of them; the S1 superior articular process is
-not among them (foraminoplasty removes it, and the paper's groups ignore it). The best free
-trajectory is the free pose whose smallest clearance is largest.
+the ala). A pose is free where it touches none of them, by the rule the placement and the
+dragged channel share (:func:`~lumboplan_app.planning.assessment.touch_limits_mm`: a blocking
+part nearer than the contact margin is touched, the ilium, ala and pedicle when reached into);
+the S1 superior articular process is not among them (foraminoplasty removes it, and the paper's
+groups ignore it). The best free trajectory is the free pose whose smallest clearance is largest.
 
 Clearance is measured on the capsule around the axis from one radius past the tip to the far end
 (the distance to a part at points along the axis, less the radius: the cylinder's side), and on
@@ -29,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.labels import Part, Side
-from lumboplan_app.planning.placement import blocking_parts, ilium_parts, sided
+from lumboplan_app.planning.assessment import mapped_parts, touch_limits_mm
 
 if TYPE_CHECKING:
     from lumboplan_app.planning.distance import DistanceField
@@ -68,8 +70,9 @@ class FeasibilityMap:
     """Clearances of one side's channel over (alpha, beta).
 
     ``clearance_mm[part]`` is an (alpha, beta) array in mm; ``possible`` marks the poses that
-    exist at all (a steep tilt near the disc plane's own slope may not); a pose is free when its
-    smallest clearance reaches ``margin_mm`` (the plan's contact margin).
+    exist at all (a steep tilt near the disc plane's own slope may not); a pose is free when it
+    touches no mapped part (:func:`~lumboplan_app.planning.assessment.touch_limits_mm` with
+    ``margin_mm``, the plan's contact margin).
     """
 
     side: Side
@@ -89,21 +92,26 @@ class FeasibilityMap:
 
     @property
     def free(self) -> npt.NDArray[np.bool_]:
-        """Return, per pose, whether the channel touches no blocking part and clears the ilium."""
-        return self.smallest_clearance_mm >= self.margin_mm
+        """Return, per pose, whether the channel touches none of the mapped parts."""
+        limits = touch_limits_mm(self.side, self.margin_mm)
+        free = self.possible.copy()
+        for part, clearance in self.clearance_mm.items():
+            free &= clearance >= limits[part]
+        return free
 
     def best(self) -> BestPose | None:
         """Return the free pose with the largest smallest clearance, or None if none is free."""
-        smallest = self.smallest_clearance_mm
-        if not self.free.any():
+        free = self.free
+        if not free.any():
             return None
+        smallest = np.where(free, self.smallest_clearance_mm, -np.inf)
         row, column = np.unravel_index(int(np.argmax(smallest)), smallest.shape)
         return BestPose(
             float(self.alphas_deg[row]), float(self.betas_deg[column]), float(smallest[row, column])
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Return the JSON form: the grid, the free mask and the smallest clearance (0.1 mm)."""
+        """Return the JSON form: the grid, the smallest clearance (0.1 mm) and the free poses."""
         smallest = np.where(
             np.isfinite(self.smallest_clearance_mm), self.smallest_clearance_mm, -99
         )
@@ -112,6 +120,7 @@ class FeasibilityMap:
             "alphas_deg": self.alphas_deg.tolist(),
             "betas_deg": self.betas_deg.tolist(),
             "smallest_clearance_mm": np.round(smallest, 1).tolist(),
+            "free": self.free.tolist(),
         }
 
 
@@ -138,16 +147,6 @@ def pose_directions(
         np.broadcast_arrays(sign * np.cos(alpha) * c, np.sin(alpha) * c, z), axis=-1
     )
     return directions, possible
-
-
-def mapped_parts(side: Side) -> tuple[Part, ...]:
-    """Return the parts a free pose must clear: blocking parts, ilium, ala and pedicle."""
-    return (
-        *blocking_parts(side),
-        *ilium_parts(side),
-        sided(side, Part.S1_ALA_LEFT, Part.S1_ALA_RIGHT),
-        sided(side, Part.L5_PEDICLE_LEFT, Part.L5_PEDICLE_RIGHT),
-    )
 
 
 def feasibility_map(

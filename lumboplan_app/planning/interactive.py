@@ -3,13 +3,11 @@
 The paper's placement (:mod:`~lumboplan_app.planning.placement`) gives each foramen its group;
 a surgeon then moves the channel to see what another path would meet. A :class:`ChannelPlanner`
 keeps the plan's distance fields and assesses one pose in a few milliseconds: the channel pivots
-about point b, and the pose is "clear" when it touches none of the parts a free pose must clear
-(the feasibility map's set): a blocking part (IAP, TP, roots, dural sac) nearer than the plan's
-contact margin counts as touched, as in the paper's classification; the iliac bone, the sacral
-ala and the L5 pedicle count when the channel reaches into them, as in the paper's crest sweep
-(so the paper's own placement, tangent to the crest, is not called blocked by it). The group of
-the foramen stays the paper's; a dragged pose is a what-if, reported with its contacts, alpha,
-beta, point d and Line B.
+about point b, and the pose is "clear" when it touches none of the parts a free path must clear,
+by the rule the placement and the feasibility map share
+(:func:`~lumboplan_app.planning.assessment.assess_channel`): at the paper's pose the drag shows
+the plan's own contacts. The group of the foramen stays the paper's; a dragged pose is a
+what-if, reported with its contacts, alpha, beta, point d and Line B.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ import numpy.typing as npt
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
+from lumboplan_app.planning.assessment import PartContact, assess_channel, sided
 from lumboplan_app.planning.channel import (
     Channel,
     axial_offset_mm,
@@ -30,17 +29,7 @@ from lumboplan_app.planning.channel import (
     measure_pose,
 )
 from lumboplan_app.planning.distance import DistanceField
-from lumboplan_app.planning.feasibility import mapped_parts
-from lumboplan_app.planning.placement import (
-    REPORT_WITHIN_MM,
-    PartContact,
-    as_point,
-    blocking_parts,
-    in_sentence,
-    reported_parts,
-    sided,
-    skin_entry,
-)
+from lumboplan_app.planning.placement import as_point, in_sentence, skin_entry
 from lumboplan_app.planning.plan import CasePlan, part_fields
 
 FloatArray = npt.NDArray[np.float64]
@@ -56,8 +45,9 @@ class PoseAssessment:
     """One pose of one side's channel: what it touches and its measurements.
 
     ``contacts`` holds every checked part nearer than 3 mm (negative clearance: depth, mm),
-    nearest first; ``blocked_by`` the ones a free path must clear that it touches (module
-    docstring). ``point_d`` is the skin entry (LPS mm, None when the axis leaves the scan first).
+    nearest first; ``blocked_by`` the ones a free path must clear that it touches
+    (:func:`~lumboplan_app.planning.assessment.assess_channel`). ``point_d`` is the skin entry
+    (LPS mm, None when the axis leaves the scan first).
     """
 
     side: Side
@@ -195,19 +185,7 @@ class ChannelPlanner:
         size = self.plan.channel
         axis = direction_for_pose(alpha_deg, beta_deg, self._disc_normal, side)
         channel = Channel(tuple(self.point_b(side)), tuple(axis), size.diameter_mm, size.length_mm)
-        points = channel.surface_points()
-        margins = dict.fromkeys(mapped_parts(side), 0.0)
-        margins.update(dict.fromkeys(blocking_parts(side), self.plan.contact_margin_mm))
-        contacts, blocked = [], []
-        for part in dict.fromkeys((*reported_parts(side), *mapped_parts(side))):
-            field = self._fields.get(part)
-            if field is None or not field.present:
-                continue
-            clearance = float(np.min(field.sample(points)))
-            if clearance < REPORT_WITHIN_MM:
-                contacts.append(PartContact(part, clearance))
-            if part in margins and clearance < margins[part]:
-                blocked.append(PartContact(part, clearance))
+        found = assess_channel(channel, side, self._fields, self.plan.contact_margin_mm)
         point_d = skin_entry(channel, self._skin)
         measured_alpha, measured_beta = measure_pose(axis, self._disc_normal, side)
         return PoseAssessment(
@@ -215,8 +193,8 @@ class ChannelPlanner:
             alpha_deg=measured_alpha,
             beta_deg=measured_beta,
             channel=channel,
-            contacts=tuple(sorted(contacts, key=lambda contact: contact.clearance_mm)),
-            blocked_by=tuple(sorted(blocked, key=lambda contact: contact.clearance_mm)),
+            contacts=found.contacts,
+            blocked_by=found.touching,
             point_d=None if point_d is None else as_point(point_d),
             line_b_mm=None if point_d is None else line_b_mm(point_d, *self._mid_sagittal),
         )

@@ -47,8 +47,8 @@ from scipy.spatial import cKDTree
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side, Structure
+from lumboplan_app.planning.assessment import sided
 from lumboplan_app.planning.landmarks import disc_mid_plane, mid_sagittal_plane, plane_axes
-from lumboplan_app.planning.placement import sided
 from lumboplan_app.volume import LabelMap
 
 FloatArray = npt.NDArray[np.float64]

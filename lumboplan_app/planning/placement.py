@@ -8,7 +8,9 @@ cylinder, alpha is the literature's lower bound, 30 degrees; where the ilium is 
 but meets posterior angles (DESIGN.md is silent), the sweep starts at 30 degrees. Where no angle
 up to 90 clears it, the foramen is Group B. Placed, the channel is Group A when it touches none
 of the L5 inferior articular process, the L5 transverse process and the nerves (exiting L5 root,
-traversing S1 root, dural sac); Group B otherwise, with the parts and depths as reasons. A
+traversing S1 root, dural sac); Group B otherwise, with the parts and depths as reasons (what
+counts as touching, and the contacts reported, are :mod:`~lumboplan_app.planning.assessment`'s,
+shared with the dragged channel and the feasibility map). A
 missing ilium, a missing exiting L5 root on the side, or neither traversing root nor dural sac,
 make the foramen "not assessable", never Group A (the sac alone, on the midline, says nothing
 of a side whose roots were not found).
@@ -28,12 +30,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.labels import Part, Side
+from lumboplan_app.planning.assessment import (
+    DistanceSource,
+    PartContact,
+    assess_channel,
+    blocking_parts,
+    channel_clearances,
+    ilium_parts,
+    sided,
+    touch_limits_mm,
+)
 from lumboplan_app.planning.channel import Channel, direction_for_pose, line_b_mm, measure_pose
 from lumboplan_app.planning.field_of_view import FieldOfView, UnseenPath
 
@@ -41,8 +53,6 @@ FloatArray = npt.NDArray[np.float64]
 
 SWEEP_STEP_DEG = 0.5
 LOW_CREST_ALPHA_DEG = 30.0
-#: Parts nearer than this (mm) to the placed channel are reported with their clearance.
-REPORT_WITHIN_MM = 3.0
 #: A Group A whose channel passes a blocking part closer than this (mm, about one voxel of a
 #: clinical 3-D T2) says so: the contact is within what the voxels can tell.
 NEAR_MISS_MM = 1.0
@@ -50,75 +60,10 @@ _SKIN_STEP_MM = 0.25
 _SKIN_REACH_MM = 400.0
 
 
-class DistanceSource(Protocol):
-    """Anything that gives signed distances (mm, negative inside) at LPS points."""
-
-    @property
-    def present(self) -> bool:
-        """Whether the set exists at all (an absent part is "not found", never "cleared")."""
-
-    def sample(self, points_lps_mm: npt.ArrayLike) -> FloatArray:
-        """Return the signed distance at points ``(..., 3)``."""
-
-    def covers(self, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """Return whether each point lies where the source knows the set (inside the scan)."""
-
-
-def sided(side: Side, left: Part, right: Part) -> Part:
-    """Return ``left`` or ``right`` for ``side``."""
-    return left if side is Side.LEFT else right
-
-
 def in_sentence(part: Part) -> str:
     """Return a part's name for the middle of a sentence ("traversing S1 root (left)")."""
     name = part.display_name
     return name[0].lower() + name[1:] if name[1:2].islower() else name
-
-
-def blocking_parts(side: Side) -> tuple[Part, ...]:
-    """Return the parts whose contact makes a foramen Group B (DESIGN.md, "Classification")."""
-    return (
-        sided(side, Part.L5_IAP_LEFT, Part.L5_IAP_RIGHT),
-        sided(side, Part.L5_TRANSVERSE_PROCESS_LEFT, Part.L5_TRANSVERSE_PROCESS_RIGHT),
-        sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT),
-        sided(side, Part.S1_ROOT_LEFT, Part.S1_ROOT_RIGHT),
-        Part.DURAL_SAC,
-    )
-
-
-def reported_parts(side: Side) -> tuple[Part, ...]:
-    """Return the parts whose clearance the plan reports: the blocking ones and their neighbours."""
-    return (
-        *blocking_parts(side),
-        sided(side, Part.S1_SAP_LEFT, Part.S1_SAP_RIGHT),
-        sided(side, Part.S1_ALA_LEFT, Part.S1_ALA_RIGHT),
-        sided(side, Part.L5_PEDICLE_LEFT, Part.L5_PEDICLE_RIGHT),
-        Part.L5_LAMINA,
-    )
-
-
-def ilium_parts(side: Side) -> tuple[Part, ...]:
-    """Return the iliac parts of one side (crest and wing)."""
-    return (
-        sided(side, Part.ILIAC_CREST_LEFT, Part.ILIAC_CREST_RIGHT),
-        sided(side, Part.ILIAC_WING_LEFT, Part.ILIAC_WING_RIGHT),
-    )
-
-
-@dataclass(frozen=True)
-class PartContact:
-    """The placed channel's clearance to one part (negative: depth), mm."""
-
-    part: Part
-    clearance_mm: float
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the JSON form: structure, part and clearance."""
-        return {
-            "structure": self.part.structure.name.lower(),
-            "part": self.part.name.lower(),
-            "clearance_mm": round(self.clearance_mm, 2),
-        }
 
 
 @dataclass(frozen=True)
@@ -201,7 +146,7 @@ def paper_placement(
         source = sources.get(part)
         return source if source is not None and source.present else None
 
-    ilium = [source for part in ilium_parts(side) if (source := found(part)) is not None]
+    has_ilium = any(found(part) is not None for part in ilium_parts(side))
     exiting_root = found(sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT))
     medial_nerves = [
         part
@@ -221,7 +166,7 @@ def paper_placement(
         return SidePlan("not_assessable", reasons, line_a_mm=line_a)
 
     missing = []
-    if not ilium:
+    if not has_ilium:
         missing.append(_no_ilium_reason(side, channel_at(0.0), skin, mid_sagittal, field_of_view))
     if exiting_root is None:
         # The dural sac of the midline is no evidence for a side whose exiting root is missing.
@@ -233,12 +178,12 @@ def paper_placement(
 
     alphas = np.arange(0.0, 90.0 + 1e-9, SWEEP_STEP_DEG)
     touching = np.zeros(len(alphas), dtype=bool)
-    deepest: list[FloatArray] = []
+    deepest: list[tuple[float, float, float] | None] = []
+    limits = touch_limits_mm(side, contact_margin_mm)
     for index, alpha in enumerate(alphas):
-        points = channel_at(float(alpha)).surface_points()
-        distance = np.min([source.sample(points) for source in ilium], axis=0)
-        touching[index] = bool(np.any(distance < 0))
-        deepest.append(points[int(np.argmin(distance))])
+        crest = channel_clearances(channel_at(float(alpha)), sources, ilium_parts(side)).values()
+        touching[index] = any(c.clearance_mm < limits[c.part] for c in crest)
+        deepest.append(min(crest, key=lambda c: c.clearance_mm).closest_point_lps_mm)
     reasons: list[str] = []
     start = 0.0 if touching[0] else LOW_CREST_ALPHA_DEG
     if not touching.any():
@@ -263,44 +208,32 @@ def paper_placement(
             # channel leaves through, may rise into it outside: the sweep would start at 0.
             return not_assessable(_cut_crest_reason(side, lateral, field_of_view, mid_sagittal))
     point_c = deepest[first - 1] if first > 0 and touching[first - 1] else None
-    points = channel.surface_points()
-    contacts = []
-    for part in reported_parts(side):
-        source = found(part)
-        if source is None:
-            continue
-        clearance = float(np.min(source.sample(points)))
-        if clearance < REPORT_WITHIN_MM:
-            contacts.append(PartContact(part, clearance))
-    contacts.sort(key=lambda contact: int(contact.part))
-    blocking = [
-        c for c in contacts if c.part in blocking_parts(side) and c.clearance_mm < contact_margin_mm
-    ]
+    assessment = assess_channel(channel, side, sources, contact_margin_mm)
     reasons.extend(
         f"The channel touches the {in_sentence(c.part)}, {-c.clearance_mm:.1f} mm deep."
         if c.clearance_mm < 0
         else f"The channel passes {c.clearance_mm:.1f} mm from the {in_sentence(c.part)}: "
         f"closer than the scan resolves ({contact_margin_mm:.1f} mm), counted as touching."
-        for c in blocking
+        for c in assessment.blocking
     )
-    if not blocking:
+    if not assessment.blocking:
         reasons.extend(
             f"Near miss: the channel passes {c.clearance_mm:.1f} mm from the "
             f"{in_sentence(c.part)}, within what the scan's voxels can resolve; check this "
             "foramen on the images."
-            for c in contacts
+            for c in assessment.contacts
             if c.part in blocking_parts(side) and c.clearance_mm < NEAR_MISS_MM
         )
     point_d = skin_entry(channel, skin)
     alpha, beta = measure_pose(channel.axis, disc_normal, side)
     return SidePlan(
-        group="B" if blocking else "A",
+        group="B" if assessment.blocking else "A",
         reasons=tuple(reasons),
         channel=channel,
         alpha_deg=alpha,
         beta_deg=beta,
-        contacts=tuple(contacts),
-        point_c=None if point_c is None else as_point(point_c),
+        contacts=assessment.contacts,
+        point_c=point_c,
         point_d=None if point_d is None else as_point(point_d),
         line_a_mm=line_a,
         line_b_mm=None if point_d is None else line_b_mm(point_d, *mid_sagittal),

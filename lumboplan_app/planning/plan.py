@@ -21,16 +21,12 @@ from typing import Any
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
+from lumboplan_app.planning.assessment import checked_parts, ilium_parts
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.feasibility import BestPose, FeasibilityMap, feasibility_map
 from lumboplan_app.planning.field_of_view import FieldOfView
 from lumboplan_app.planning.parts import anatomical_frame, derive_anatomy
-from lumboplan_app.planning.placement import (
-    SidePlan,
-    ilium_parts,
-    paper_placement,
-    reported_parts,
-)
+from lumboplan_app.planning.placement import SidePlan, paper_placement
 from lumboplan_app.progress import ProgressCallback
 from lumboplan_app.volume import LabelMap
 
@@ -102,7 +98,7 @@ class CasePlan:
 
 def needed_parts() -> set[Part]:
     """Return the parts whose fields the placement and the maps sample (both sides)."""
-    return {part for side in Side for part in (*reported_parts(side), *ilium_parts(side))}
+    return {part for side in Side for part in checked_parts(side)}
 
 
 #: How far around each part its field is exact (mm). Contacts, the crest sweep and the map

@@ -258,7 +258,13 @@ def map_figure(entry: Mapping[str, Any], scale: int = 4) -> Image.Image | None:
     alphas = np.asarray(found["alphas_deg"])
     betas = np.asarray(found["betas_deg"])
     rgb = np.zeros((*clearance.shape, 3), dtype=np.uint8)
-    free = clearance >= found.get("margin_mm", 0.0)
+    # Plans written before the map held its free poses: free where the smallest clearance
+    # reaches the margin (every mapped part then counted as touched within it).
+    free = (
+        np.asarray(found["free"], dtype=bool).T
+        if "free" in found
+        else clearance >= found.get("margin_mm", 0.0)
+    )
     strength = np.clip(clearance / 5.0, 0, 1)
     rgb[free] = (np.array([40, 120, 40]) + strength[free, None] * np.array([40, 120, 40])).astype(
         np.uint8

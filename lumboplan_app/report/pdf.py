@@ -46,6 +46,7 @@ from lumboplan_app import __version__
 from lumboplan_app.atomic import atomic_output
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
+from lumboplan_app.planning.advice import group_headline
 from lumboplan_app.progress import ProgressCallback
 from lumboplan_app.report import figures
 from lumboplan_app.session import CaseFile
@@ -57,11 +58,6 @@ DISCLAIMER = (
     "LumboPlan supports, and does not replace, the surgeon's judgement. The segmentation, the "
     "derived landmarks and the classification must be checked on the images before surgery."
 )
-RECOMMENDATION = {
-    "A": "Group A: transforaminal approach (TF-PELD) advised",
-    "B": "Group B: interlaminar approach (IL-PELD) or open microdiscectomy advised",
-    "not_assessable": "Not assessable: no recommendation",
-}
 _GROUP_COLOUR = {"A": "#1b7f3b", "B": "#b3261e", "not_assessable": "#7a6a00"}
 _WIDTH = A4[0] - 30 * mm
 
@@ -160,7 +156,7 @@ def _side_story(
     story: list[Any] = [
         Paragraph(f"{side.value.title()} L5/S1 foramen", styles["h2"]),
         Paragraph(
-            f'<font color="{_GROUP_COLOUR[group]}"><b>{RECOMMENDATION[group]}</b></font>',
+            f'<font color="{_GROUP_COLOUR[group]}"><b>{group_headline(group)}</b></font>',
             styles["body"],
         ),
     ]
@@ -382,7 +378,7 @@ def write_report(
     ]
     for side in Side:
         entry = plan["sides"][side.value]
-        recommendation = RECOMMENDATION[entry["group"]]
+        recommendation = group_headline(entry["group"])
         if entry["group"] == "not_assessable" and entry["reasons"]:
             recommendation += f": {entry['reasons'][0]}"  # why, on the first page already
         summary.append(
