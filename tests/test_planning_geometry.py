@@ -13,7 +13,7 @@ from lumboplan_app.planning.channel import (
     line_b_mm,
     measure_pose,
 )
-from lumboplan_app.planning.distance import DistanceField
+from lumboplan_app.planning.distance import DistanceField, fields_of_labels
 from lumboplan_app.planning.feasibility import feasibility_map, pose_directions
 from lumboplan_app.volume import Grid, LabelMap
 
@@ -194,3 +194,18 @@ def test_a_map_without_any_free_pose_has_no_best() -> None:
     )
     assert not result.free.any()
     assert result.best() is None
+
+
+def test_the_fields_of_a_label_map_in_one_pass_are_those_of_each_mask() -> None:
+    rng = np.random.default_rng(3)
+    grid = Grid((24, 30, 28), (0.8, 1.1, 2.0), (-10.0, -12.0, -20.0))
+    array = np.zeros(grid.shape_zyx, dtype=np.uint8)
+    array[3:9, 4:20, 2:7] = 1
+    array[rng.random(grid.shape_zyx) > 0.995] = 2  # scattered voxels, some on the border
+    array[:, :, -3:] = 3  # a set that touches the image's edge
+    fields = fields_of_labels(LabelMap(array, grid), {1: 5.0, 2: 20.0, 3: 3.0, 4: 5.0})
+    for label, margin in ((1, 5.0), (2, 20.0), (3, 3.0)):
+        expected = DistanceField.from_mask(array == label, grid, margin)
+        assert fields[label].grid.matches(expected.grid)
+        assert np.array_equal(fields[label].values_mm, expected.values_mm)
+    assert not fields[4].present

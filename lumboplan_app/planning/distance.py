@@ -9,8 +9,9 @@ voxel's box. :meth:`DistanceField.sample` interpolates the field trilinearly at 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -53,27 +54,10 @@ class DistanceField:
         distances there are exact to the voxelised surface; farther away the sampler returns the
         border value, which is never more than the true distance.
         """
-        if not mask.any():
-            return DistanceField(grid, np.full((1, 1, 1), ABSENT_MM, np.float32), False)
-        spacing_zyx = np.asarray(grid.spacing_xyz_mm[::-1])
-        occupied = [np.flatnonzero(mask.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
-        margin = np.ceil(margin_mm / spacing_zyx).astype(int)
-        start = [max(int(axis[0]) - m, 0) for axis, m in zip(occupied, margin, strict=True)]
-        stop = [
-            min(int(axis[-1]) + m + 1, size)
-            for axis, m, size in zip(occupied, margin, mask.shape, strict=True)
-        ]
-        window = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
-        cropped = mask[window]
-        outside = _distance_to_other_set(~cropped, spacing_zyx)
-        inside = _distance_to_other_set(cropped, spacing_zyx)
-        box = Grid(
-            shape_zyx=tuple(b - a for a, b in zip(start, stop, strict=True)),
-            spacing_xyz_mm=grid.spacing_xyz_mm,
-            origin_lps_mm=tuple(grid.index_to_lps(start)),
-            direction=grid.direction,
-        )
-        return DistanceField(box, np.where(cropped, -inside, outside).astype(np.float32), True)
+        boxes = ndimage.find_objects(mask.astype(np.uint8))
+        if not boxes or boxes[0] is None:
+            return _absent(grid)
+        return _field_around(lambda window: mask[window], boxes[0], grid, margin_mm)
 
     @staticmethod
     def from_labels(labels: LabelMap, ids: Iterable[int]) -> DistanceField:
@@ -122,27 +106,103 @@ def _within(grid: Grid, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     return inside.reshape(points.shape[:-1])
 
 
+def fields_of_labels(labels: LabelMap, margins_mm: Mapping[int, float]) -> dict[int, DistanceField]:
+    """Build the field of each label id in ``margins_mm``, exact within its margin (mm).
+
+    One pass over the label map finds every set's bounding box; each field is then computed in
+    its own box only, as :meth:`DistanceField.from_mask` computes it. An id without a voxel gets
+    an absent field.
+    """
+    boxes = ndimage.find_objects(labels.array, max_label=max(margins_mm, default=0))
+    fields = {}
+    for label, margin_mm in margins_mm.items():
+        box = boxes[label - 1] if label >= 1 else None
+        fields[label] = (
+            _absent(labels.grid)
+            if box is None
+            else _field_around(partial(_members, labels.array, label), box, labels.grid, margin_mm)
+        )
+    return fields
+
+
+def _members(
+    labels: npt.NDArray[np.uint8], label: int, window: tuple[slice, ...]
+) -> npt.NDArray[np.bool_]:
+    """Return the mask of ``label`` over an index window of a (Z, Y, X) label array."""
+    return labels[window] == label
+
+
+def _absent(grid: Grid) -> DistanceField:
+    """Return the field of a set with no voxel: :data:`ABSENT_MM` everywhere."""
+    return DistanceField(grid, np.full((1, 1, 1), ABSENT_MM, np.float32), False)
+
+
+def _grown(
+    box: tuple[slice, ...], by_voxels: npt.NDArray[np.int_], shape_zyx: tuple[int, ...]
+) -> tuple[slice, ...]:
+    """Return ``box`` grown by ``by_voxels`` on each side, within an image of ``shape_zyx``."""
+    return tuple(
+        slice(max(int(part.start) - grow, 0), min(int(part.stop) + grow, size))
+        for part, grow, size in zip(box, by_voxels, shape_zyx, strict=True)
+    )
+
+
+def _field_around(
+    members_in: Callable[[tuple[slice, ...]], npt.NDArray[np.bool_]],
+    box: tuple[slice, ...],
+    grid: Grid,
+    margin_mm: float,
+) -> DistanceField:
+    """Build the field of a set whose voxels lie in ``box``, over the box grown by the margin.
+
+    ``members_in(window)`` returns the set's (Z, Y, X) mask over an index window. The distances
+    outside the set are computed over the whole grown box; inside it, only over the box grown
+    by one voxel, which holds the nearest voxel outside the set of every voxel inside it (the
+    box's outer layer is outside it, and nothing beyond is nearer).
+    """
+    spacing_zyx = np.asarray(grid.spacing_xyz_mm[::-1])
+    window = _grown(box, np.ceil(margin_mm / spacing_zyx).astype(int), grid.shape_zyx)
+    cropped = members_in(window)
+    values = _distance_to_other_set(~cropped, spacing_zyx)
+    core = _grown(box, np.ones(3, dtype=int), grid.shape_zyx)
+    local = tuple(
+        slice(inner.start - outer.start, inner.stop - outer.start)
+        for inner, outer in zip(core, window, strict=True)
+    )
+    values[local] -= _distance_to_other_set(cropped[local], spacing_zyx)
+    start = [part.start for part in window]
+    field_grid = Grid(
+        shape_zyx=cropped.shape,
+        spacing_xyz_mm=grid.spacing_xyz_mm,
+        origin_lps_mm=tuple(grid.index_to_lps(start)),
+        direction=grid.direction,
+    )
+    return DistanceField(field_grid, values, True)
+
+
 def _distance_to_other_set(
     members: npt.NDArray[np.bool_], spacing_zyx: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float64]:
+) -> npt.NDArray[np.float32]:
     """For voxels in ``members``: distance (mm) to the nearest voxel box outside it; else 0.
 
     The exact transform finds the nearest non-member voxel's centre; the distance is taken to
     that voxel's box (per axis ``max(|offset| - spacing / 2, 0)``), so the boundary lies on
     voxel faces, thick slices included, where a fixed half-voxel shift would be off by half a
-    slice along the slice axis.
+    slice along the slice axis. A member's own box is at distance 0 from itself.
     """
-    result = np.zeros(members.shape, dtype=np.float64)
     if members.all():  # the other set is nowhere in this box: as far as the box allows
-        result[:] = float(np.sum(np.asarray(members.shape) * spacing_zyx))
-        return result
+        return np.full(members.shape, np.sum(np.asarray(members.shape) * spacing_zyx), np.float32)
     nearest = ndimage.distance_transform_edt(
         members, sampling=spacing_zyx, return_distances=False, return_indices=True
     )
-    where = np.nonzero(members)
-    offset = np.stack(
-        [(nearest[axis][where] - where[axis]) * spacing_zyx[axis] for axis in range(3)], axis=-1
-    )
-    gap = np.maximum(np.abs(offset) - 0.5 * spacing_zyx[None, :], 0.0)
-    result[where] = np.sqrt((gap**2).sum(axis=1))
-    return result
+    squared = np.zeros(members.shape, dtype=np.float32)
+    for axis, spacing in enumerate(spacing_zyx):
+        position = np.arange(members.shape[axis], dtype=np.int32).reshape(
+            [-1 if other == axis else 1 for other in range(3)]
+        )
+        gap = np.abs(nearest[axis] - position).astype(np.float32)
+        gap *= np.float32(spacing)
+        gap -= np.float32(0.5 * spacing)
+        np.maximum(gap, 0.0, out=gap)
+        squared += gap * gap
+    return np.sqrt(squared)

@@ -22,7 +22,7 @@ from typing import Any
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.assessment import checked_parts, ilium_parts
-from lumboplan_app.planning.distance import DistanceField
+from lumboplan_app.planning.distance import DistanceField, fields_of_labels
 from lumboplan_app.planning.feasibility import BestPose, FeasibilityMap, feasibility_map
 from lumboplan_app.planning.field_of_view import FieldOfView
 from lumboplan_app.planning.parts import anatomical_frame, derive_anatomy
@@ -121,14 +121,11 @@ def contact_margin_mm(parts: LabelMap) -> float:
 def part_fields(parts: LabelMap) -> dict[Part, DistanceField]:
     """Build one signed distance field per needed part (absent parts give absent fields)."""
     roots = {Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT}
-    return {
-        part: DistanceField.from_mask(
-            parts.array == part,
-            parts.grid,
-            ROOT_FIELD_MARGIN_MM if part in roots else FIELD_MARGIN_MM,
-        )
+    margins = {
+        int(part): ROOT_FIELD_MARGIN_MM if part in roots else FIELD_MARGIN_MM
         for part in sorted(needed_parts())
     }
+    return {Part(label): field for label, field in fields_of_labels(parts, margins).items()}
 
 
 def plan_from_parts(
