@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
@@ -15,6 +16,7 @@ from lumboplan_app.planning.channel import (
 )
 from lumboplan_app.planning.distance import DistanceField, fields_of_labels
 from lumboplan_app.planning.feasibility import feasibility_map, pose_directions
+from lumboplan_app.planning.parts import _opened
 from lumboplan_app.volume import Grid, LabelMap
 
 SPACINGS = [(0.5, 0.5, 0.5), (1.0, 1.0, 1.0), (0.7, 0.9, 1.5), (1.2, 1.2, 3.0)]
@@ -209,3 +211,17 @@ def test_the_fields_of_a_label_map_in_one_pass_are_those_of_each_mask() -> None:
         assert fields[label].grid.matches(expected.grid)
         assert np.array_equal(fields[label].values_mm, expected.values_mm)
     assert not fields[4].present
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_sac_opening_is_the_ball_opening(seed: int) -> None:
+    """The dural sac's opening by distance transforms keeps the voxels a ball opening keeps."""
+    rng = np.random.default_rng(seed)
+    spacing = rng.uniform(0.5, 2.0, 3)
+    radius = float(rng.uniform(1.0, 4.0))
+    mask = ndimage.binary_dilation(rng.random(tuple(rng.integers(10, 26, 3))) > 0.95, iterations=2)
+    reach = np.ceil(radius / spacing).astype(int)
+    offsets = np.ogrid[tuple(slice(-r, r + 1) for r in reach)]
+    ball = sum((o * s) ** 2 for o, s in zip(offsets, spacing, strict=True)) <= radius**2
+    expected = ndimage.binary_opening(mask, structure=ball)
+    assert np.array_equal(_opened(mask, spacing, radius), expected)

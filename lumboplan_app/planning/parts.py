@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import edt
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
@@ -373,6 +374,37 @@ def _split_s1(local: _LocalCoordinates, levels: _Levels, parts: npt.NDArray[np.u
     parts[tuple(index.T)] = result
 
 
+def _opened(
+    mask: npt.NDArray[np.bool_], spacing_zyx: npt.NDArray[np.float64], radius_mm: float
+) -> npt.NDArray[np.bool_]:
+    """Return the opening of a (Z, Y, X) mask by a ball of ``radius_mm`` (mm, anisotropic).
+
+    The same voxels as ``ndimage.binary_opening`` with the ball of the voxel offsets within
+    the radius (outside the image counts as outside the mask), from two distance transforms
+    over the mask's box grown by the ball: a voxel survives the erosion when no voxel outside
+    the mask lies within the radius, and the opening keeps the voxels within it of a survivor.
+    """
+    boxes = ndimage.find_objects(mask.astype(np.uint8))
+    opened = np.zeros(mask.shape, dtype=bool)
+    if not boxes or boxes[0] is None:
+        return opened
+    reach = np.ceil(radius_mm / spacing_zyx).astype(int) + 1
+    window = tuple(
+        slice(max(int(part.start) - grow, 0), min(int(part.stop) + grow, size))
+        for part, grow, size in zip(boxes[0], reach, mask.shape, strict=True)
+    )
+    # A layer outside the window: beyond the image's edge it is outside the mask, as the ball
+    # erosion has it; elsewhere the window's own border is outside the mask already.
+    padded = np.pad(mask[window], 1, constant_values=False)
+    anisotropy = tuple(float(s) for s in spacing_zyx)  # C order: the axes as the array's
+    eroded = edt.edtsq(padded, anisotropy=anisotropy) > radius_mm**2
+    if not eroded.any():
+        return opened
+    near = edt.edtsq(~eroded, anisotropy=anisotropy) <= radius_mm**2
+    opened[window] = near[1:-1, 1:-1, 1:-1]
+    return opened
+
+
 def _split_nerves(
     labels: LabelMap,
     local: _LocalCoordinates,
@@ -383,12 +415,7 @@ def _split_nerves(
     if not nerves.any():
         return
     spacing_zyx = np.asarray(labels.grid.spacing_xyz_mm[::-1])
-    radius = np.ceil(SAC_OPENING_RADIUS_MM / spacing_zyx).astype(int)
-    offsets = np.ogrid[tuple(slice(-r, r + 1) for r in radius)]
-    ball = sum((o * s) ** 2 for o, s in zip(offsets, spacing_zyx, strict=True)) <= (
-        SAC_OPENING_RADIUS_MM**2
-    )
-    sac = ndimage.binary_opening(nerves, structure=ball)
+    sac = _opened(nerves, spacing_zyx, SAC_OPENING_RADIUS_MM)
     components, count = ndimage.label(sac)
     if count > 1:  # the sac is the largest thick piece; others (a swollen root) stay roots
         sizes = ndimage.sum_labels(sac, components, range(1, count + 1))
