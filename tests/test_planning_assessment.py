@@ -15,6 +15,7 @@ from lumboplan_app.planning.assessment import (
 )
 from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.feasibility import FeasibilityMap
+from lumboplan_app.planning.placement import paper_placement
 
 MARGIN_MM = 0.5
 #: A channel along +x at z = 0 (radius 4 mm): its lowest surface line lies at z = -4.
@@ -126,3 +127,39 @@ def test_the_group_advice_is_worded_once() -> None:
     assert group_headline("A").startswith(GROUP_NAME["A"])
     assert group_advice("A") == "Transforaminal approach (TF-PELD) advised"
     assert group_headline("not_assessable") == "Not assessable: no recommendation"
+
+
+class Ball(Below):
+    """Exact signed distance (mm) to a ball."""
+
+    def __init__(self, centre, radius_mm: float) -> None:
+        self.centre, self.radius_mm = np.asarray(centre, dtype=np.float64), radius_mm
+
+    def sample(self, points_lps_mm):
+        points = np.asarray(points_lps_mm, dtype=np.float64)
+        return np.linalg.norm(points - self.centre, axis=-1) - self.radius_mm
+
+
+@pytest.mark.parametrize("crest_alpha_deg", [None, 60.0])
+def test_a_crest_met_only_beyond_the_placement_still_constrains(crest_alpha_deg) -> None:
+    """The sweep stops at the first clear angle, yet looks further to tell a crest that meets
+    the plane (posterior to the placement) from one that never does."""
+    far = Below(-100.0)
+    sources = {Part.L5_ROOT_LEFT: far, Part.S1_ROOT_LEFT: far}
+    if crest_alpha_deg is None:
+        sources[Part.ILIAC_CREST_LEFT] = Ball([0.0, 0.0, 200.0], 5.0)  # never in the plane
+    else:
+        sources[Part.ILIAC_CREST_LEFT] = Ball(80.0 * direction(crest_alpha_deg), 10.0)
+    placed = paper_placement(
+        Side.LEFT, [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], sources, None, ([0, 0, 0], [1, 0, 0])
+    )
+    assert placed.group == "A"
+    assert placed.alpha_deg == pytest.approx(30.0)  # lateral is clear: the literature's bound
+    says = "The iliac crest does not reach the channel's plane: it does not constrain."
+    assert (says in placed.reasons) == (crest_alpha_deg is None)
+
+
+def direction(alpha_deg: float) -> np.ndarray:
+    """The left channel's axis at ``alpha_deg`` in the axial plane (LPS)."""
+    alpha = np.deg2rad(alpha_deg)
+    return np.array([np.cos(alpha), np.sin(alpha), 0.0])

@@ -176,25 +176,37 @@ def paper_placement(
     if missing:
         return not_assessable(*missing)
 
-    alphas = np.arange(0.0, 90.0 + 1e-9, SWEEP_STEP_DEG)
-    touching = np.zeros(len(alphas), dtype=bool)
-    deepest: list[tuple[float, float, float] | None] = []
     limits = touch_limits_mm(side, contact_margin_mm)
+
+    def crest_at(alpha_deg: float) -> tuple[bool, tuple[float, float, float] | None]:
+        """Return whether the channel at ``alpha_deg`` touches the ilium, and its deepest point."""
+        crest = channel_clearances(channel_at(alpha_deg), sources, ilium_parts(side)).values()
+        deepest = min(crest, key=lambda c: c.clearance_mm).closest_point_lps_mm
+        return any(c.clearance_mm < limits[c.part] for c in crest), deepest
+
+    # The sweep stops at the first clear angle; the angles beyond it are looked at only where
+    # none before touched, to tell a crest that never meets the plane.
+    alphas = np.arange(0.0, 90.0 + 1e-9, SWEEP_STEP_DEG)
+    lateral_crest = crest_at(0.0)
+    start = 0.0 if lateral_crest[0] else LOW_CREST_ALPHA_DEG
+    first: int | None = None
+    previous: tuple[bool, tuple[float, float, float] | None] = (False, None)
+    met = False
     for index, alpha in enumerate(alphas):
-        crest = channel_clearances(channel_at(float(alpha)), sources, ilium_parts(side)).values()
-        touching[index] = any(c.clearance_mm < limits[c.part] for c in crest)
-        deepest.append(min(crest, key=lambda c: c.clearance_mm).closest_point_lps_mm)
+        touching, deepest = lateral_crest if index == 0 else crest_at(float(alpha))
+        met |= touching
+        if alpha >= start - 1e-9 and not touching:
+            first = index
+            break
+        previous = (touching, deepest)
     reasons: list[str] = []
-    start = 0.0 if touching[0] else LOW_CREST_ALPHA_DEG
-    if not touching.any():
-        reasons.append("The iliac crest does not reach the channel's plane: it does not constrain.")
-    clear = np.flatnonzero((alphas >= start - 1e-9) & ~touching)
-    if len(clear) == 0:
+    if first is None:
         # Bone outside the scan could only block more: this holds whatever the scan missed.
         return SidePlan(
             "B", ("No channel angle up to 90 degrees clears the iliac crest.",), line_a_mm=line_a
         )
-    first = int(clear[0])
+    if not met and not any(crest_at(float(alpha))[0] for alpha in alphas[first + 1 :]):
+        reasons.append("The iliac crest does not reach the channel's plane: it does not constrain.")
     channel = channel_at(float(alphas[first]))
     if field_of_view is not None:
         unseen = field_of_view.unseen_path(channel, skin)
@@ -207,7 +219,7 @@ def paper_placement(
             # A crest that misses the plane in the scan, cut by the edge the straight lateral
             # channel leaves through, may rise into it outside: the sweep would start at 0.
             return not_assessable(_cut_crest_reason(side, lateral, field_of_view, mid_sagittal))
-    point_c = deepest[first - 1] if first > 0 and touching[first - 1] else None
+    point_c = previous[1] if first > 0 and previous[0] else None
     assessment = assess_channel(channel, side, sources, contact_margin_mm)
     reasons.extend(
         f"The channel touches the {in_sentence(c.part)}, {-c.clearance_mm:.1f} mm deep."
