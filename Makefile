@@ -33,7 +33,7 @@ venv: $(INSTALLED)
 $(INSTALLED): pyproject.toml $(SYSTEM_DEPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	@touch $@
 
 run: venv
@@ -63,12 +63,17 @@ bench: venv
 	$(HEADLESS) $(BIN)/python benchmarks/run.py
 
 # Build the wheel, install it into a fresh environment and run it there: catches package data
-# or modules that work from the source tree but are missing from the installed package.
+# (the model, the demo, the style sheet) or modules that work from the source tree but are
+# missing from the installed package. The wheel goes in without its dependencies; the fresh
+# environment sees those of .venv through a .pth file (no download), not .venv's editable
+# LumboPlan (a .pth inside a folder a .pth adds is not run).
 wheel-check: venv
 	rm -rf build/wheel-check && mkdir -p build/wheel-check
 	$(BIN)/python -m pip wheel --quiet --no-deps -w build/wheel-check .
-	$(PYTHON) -m venv build/wheel-check/venv
-	build/wheel-check/venv/bin/python -m pip install --quiet build/wheel-check/*.whl
+	$(BIN)/python -m venv build/wheel-check/venv
+	build/wheel-check/venv/bin/python -m pip install --quiet --no-deps build/wheel-check/*.whl
+	$(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+		> "$$(build/wheel-check/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/lumboplan-deps.pth"
 	build/wheel-check/venv/bin/lumboplan --help >/dev/null
 	cd build/wheel-check && $(HEADLESS) venv/bin/python ../../scripts/smoke_installed.py
 

@@ -18,6 +18,7 @@ from harness import machine_header, measure, table
 
 from lumboplan_app.segmentation.inference import (
     Segmenter,
+    TorchNetwork,
     cpu_has_native_bfloat16,
     inference_dtype,
 )
@@ -32,7 +33,8 @@ def main() -> None:
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.repeats = 1
-    segmenter = Segmenter(device="cpu")
+    segmenter = Segmenter(device="torch-cpu")
+    assert isinstance(segmenter.network, TorchNetwork)
     window = torch.randn(1, 1, *segmenter.card.patch_size)
 
     def run(dtype: torch.dtype | None) -> None:
@@ -40,7 +42,7 @@ def main() -> None:
             torch.autocast("cpu", dtype=dtype) if dtype is not None else contextlib.nullcontext()
         )
         with torch.no_grad(), precision:
-            segmenter.network(window)
+            segmenter.network.module(window)
 
     timings = [measure("one window, float32", lambda: run(None), arguments.repeats)]
     timings.append(

@@ -28,6 +28,8 @@ from lumboplan_app.errors import (
     shown_text,
 )
 from lumboplan_app.logs import configure_logging
+from lumboplan_app.segmentation import SEGMENTER_DEVICES
+from lumboplan_app.shipped import DEMO_SCAN
 
 if TYPE_CHECKING:
     from lumboplan_app.io import SeriesInfo
@@ -84,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lumboplan",
         description="Plan percutaneous endoscopic lumbar discectomy (PELD) at L5/S1 from MR.",
+        epilog=f"A demo scan to try: {DEMO_SCAN}",
     )
     parser.add_argument("--version", action="version", version=f"lumboplan {__version__}")
     parser.add_argument(
@@ -166,9 +169,7 @@ def _build_parser() -> argparse.ArgumentParser:
     segment.add_argument("scan", type=Path, help="DICOM folder, DICOMDIR, DICOM or volume file")
     segment.add_argument("-o", "--output", type=Path, required=True, help="LABELS.nii.gz")
     _add_series_option(segment)
-    segment.add_argument(
-        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="(auto)"
-    )
+    _add_device_option(segment)
     segment.add_argument("--weights", type=Path, help="model .safetensors (its card beside it)")
     segment.set_defaults(handler=_command_segment)
 
@@ -189,9 +190,7 @@ def _build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--diameter", type=float, default=8.0, help="channel diameter, mm (8)")
     plan.add_argument("--length", type=float, default=150.0, help="channel length, mm (150)")
     plan.add_argument("--weights", type=Path, help="model .safetensors, when segmenting")
-    plan.add_argument(
-        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="(auto)"
-    )
+    _add_device_option(plan)
     plan.set_defaults(handler=_command_plan)
 
     pose = commands.add_parser(
@@ -301,6 +300,18 @@ def _build_parser() -> argparse.ArgumentParser:
         "equally often)",
     )
     train.set_defaults(handler=_command_train)
+
+    export = commands.add_parser(
+        "export-onnx",
+        help="export model weights to ONNX, the runtime the app segments with without PyTorch",
+        description="Export WEIGHTS (the shipped model by default) to an .onnx file beside them, "
+        "check that ONNX Runtime computes what PyTorch does, and record the file and its SHA-256 "
+        "in the model card. Run it whenever weights are shipped; needs the 'train' extra.",
+    )
+    export.add_argument(
+        "weights", type=Path, nargs="?", help="model .safetensors with its card (the shipped one)"
+    )
+    export.set_defaults(handler=_command_export_onnx)
     return parser
 
 
@@ -321,8 +332,16 @@ def _share(text: str) -> float:
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deidentify", action="store_true", help="de-identified reports")
     parser.add_argument("--weights", type=Path, help="model .safetensors (else the shipped one)")
+    _add_device_option(parser)
+
+
+def _add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="(auto)"
+        "--device",
+        choices=SEGMENTER_DEVICES,
+        default="auto",
+        help="where the model runs (auto: a GPU through PyTorch if there is one, else the CPU "
+        "through ONNX Runtime; cpu: ONNX Runtime; torch-cpu: the CPU through PyTorch)",
     )
 
 
@@ -614,6 +633,17 @@ def _command_batch(arguments: argparse.Namespace) -> int:
     if summary.failed:
         print(f"The failures are listed in {FAILURES_CSV}; rerun to retry them.", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _command_export_onnx(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.segmentation.export import export_onnx
+
+    path, difference = export_onnx(arguments.weights)
+    print(
+        f"Wrote {path.name} (logits within {difference:.2g} of PyTorch) and recorded it in "
+        f"{path.with_suffix('.json').name}"
+    )
+    return 0
 
 
 def _command_train(arguments: argparse.Namespace) -> int:

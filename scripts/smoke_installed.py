@@ -1,7 +1,9 @@
 """Smoke test of an installed LumboPlan (run by `make wheel-check` outside the source tree).
 
 Writes a small DICOM series with the installed package, runs `lumboplan info` and `lumboplan
-convert` on it as a user would, and builds the main window offscreen: fails if a module or a
+convert` on it as a user would, checks that the shipped model and demo case lie inside the
+installed package, runs the demo from scan to report with PyTorch made unimportable (the shipped
+app segments on ONNX Runtime), and builds the main window offscreen: fails if a module or a
 package data file is missing from the wheel.
 """
 
@@ -17,6 +19,7 @@ import numpy as np
 import lumboplan_app
 from lumboplan_app.io import read_scan
 from lumboplan_app.io.dicom_export import write_dicom_series
+from lumboplan_app.shipped import DEMO_SCAN, SHIPPED_WEIGHTS
 from lumboplan_app.volume import Grid, Volume
 
 source_tree = Path(__file__).resolve().parents[1] / "lumboplan_app"
@@ -41,6 +44,23 @@ with tempfile.TemporaryDirectory() as work:
         capture_output=True,
     )
     assert read_scan(Path(work) / "scan.nii.gz").grid.shape_zyx == (10, 12, 14)
+
+package = Path(lumboplan_app.__file__).resolve().parent
+for shipped in (SHIPPED_WEIGHTS, DEMO_SCAN):
+    if not (shipped.exists() and shipped.resolve().is_relative_to(package)):
+        sys.exit(f"{shipped.name} is not shipped inside the installed package")
+without_torch = (
+    "import sys; sys.modules['torch'] = None; from lumboplan_app.cli import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
+with tempfile.TemporaryDirectory() as work:
+    demo = subprocess.run(
+        [sys.executable, "-c", without_torch, "run", DEMO_SCAN, "-o", Path(work) / "demo"],
+        capture_output=True,
+        text=True,
+    )
+    if demo.returncode != 0 or not (Path(work) / "demo" / "report.pdf").is_file():
+        sys.exit(f"lumboplan run on the demo failed without PyTorch:\n{demo.stderr}")
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from lumboplan_app.gui.app import create_application, create_window, load_style_sheet  # noqa: E402

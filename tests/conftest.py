@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from lumboplan_app.io.dicom_export import SeriesHeader, write_dicom_series
+from lumboplan_app.phantom.mr import Acquisition
+from lumboplan_app.segmentation.training import TrainingConfig
 from lumboplan_app.volume import Grid, Volume
 
 if TYPE_CHECKING:
@@ -27,6 +29,51 @@ DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
 #: Direction of a sagittal acquisition: rows run anterior->posterior, columns superior->inferior,
 #: slices right->left (columns of the matrix are the x, y, z index axes in LPS).
 SAGITTAL_DIRECTION = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+
+#: A small axial scan of a phantom, and a model small enough to train on it in seconds.
+TINY_SCAN = Acquisition(
+    plane="axial",
+    in_plane_mm=2.0,
+    slice_mm=2.0,
+    fov_half_mm=(70.0, 60.0, 40.0),
+    fov_centre_mm=(0.0, 10.0, 5.0),
+)
+TINY = TrainingConfig(
+    folds=3,
+    fold=0,
+    max_steps=12,
+    batch_size=2,
+    learning_rate=3e-3,
+    validate_every=6,
+    spacing_mm=4.0,
+    patch_size=(32, 32, 32),
+    features=(4, 4, 8, 8, 16, 4),
+    device="cpu",
+    training_data="3 tiny synthetic phantoms (tests)",
+)
+
+
+@pytest.fixture(scope="session")
+def phantoms(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three tiny phantom cases (seeds 21-23) in :data:`TINY_SCAN`, with their labels."""
+    from lumboplan_app.phantom.case import generate_case, write_case
+    from lumboplan_app.phantom.mr import default_contrast
+
+    folder = tmp_path_factory.mktemp("phantoms")
+    for seed in (21, 22, 23):
+        case = generate_case(seed, acquisition=TINY_SCAN, contrast=default_contrast())
+        write_case(case, folder / f"case_{seed}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained(phantoms: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the :data:`TINY` model trained on :func:`phantoms` (not exported)."""
+    from lumboplan_app.segmentation.training import train
+
+    model_dir = tmp_path_factory.mktemp("model")
+    train([phantoms], model_dir, TINY)
+    return model_dir
 
 
 @pytest.fixture(autouse=True)

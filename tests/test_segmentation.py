@@ -10,8 +10,8 @@ import pytest
 from lumboplan_app.cli import main
 from lumboplan_app.errors import ModelError, UnsuitableScanError
 from lumboplan_app.labels import Structure
-from lumboplan_app.phantom.case import generate_case, write_case
-from lumboplan_app.phantom.mr import Acquisition, default_contrast
+from lumboplan_app.phantom.case import generate_case
+from lumboplan_app.phantom.mr import default_contrast
 from lumboplan_app.segmentation.inference import (
     Segmenter,
     check_plausible,
@@ -22,52 +22,14 @@ from lumboplan_app.segmentation.inference import (
 from lumboplan_app.segmentation.model_card import ModelCard, card_path_for, read_card
 from lumboplan_app.segmentation.preprocess import PercentileZScore
 from lumboplan_app.segmentation.training import (
-    TrainingConfig,
     poly_learning_rate,
     split_folds,
     train,
 )
 from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume
-from tests.conftest import ramp_volume
+from tests.conftest import TINY, TINY_SCAN, ramp_volume
 
 pytestmark = pytest.mark.slow
-
-TINY_SCAN = Acquisition(
-    plane="axial",
-    in_plane_mm=2.0,
-    slice_mm=2.0,
-    fov_half_mm=(70.0, 60.0, 40.0),
-    fov_centre_mm=(0.0, 10.0, 5.0),
-)
-TINY = TrainingConfig(
-    folds=3,
-    fold=0,
-    max_steps=12,
-    batch_size=2,
-    learning_rate=3e-3,
-    validate_every=6,
-    spacing_mm=4.0,
-    patch_size=(32, 32, 32),
-    features=(4, 4, 8, 8, 16, 4),
-    device="cpu",
-    training_data="3 tiny synthetic phantoms (tests)",
-)
-
-
-@pytest.fixture(scope="module")
-def phantoms(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("phantoms")
-    for seed in (21, 22, 23):
-        case = generate_case(seed, acquisition=TINY_SCAN, contrast=default_contrast())
-        write_case(case, folder / f"case_{seed}")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def trained(phantoms, tmp_path_factory) -> Path:
-    model_dir = tmp_path_factory.mktemp("model")
-    train([phantoms], model_dir, TINY)
-    return model_dir
 
 
 def test_training_lowers_the_loss_and_writes_a_valid_model(trained) -> None:

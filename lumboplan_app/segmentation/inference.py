@@ -9,9 +9,15 @@ back to the original grid, drops the pieces of each structure that cannot be it 
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
+import itertools
 import logging
+import platform
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +27,13 @@ from lumboplan_app.errors import Cancelled, ModelError
 from lumboplan_app.io.checks import require_segmentable
 from lumboplan_app.labels import Structure
 from lumboplan_app.progress import CancelCheck, ProgressCallback
-from lumboplan_app.segmentation.model_card import DEFAULT_WEIGHTS, read_card
+from lumboplan_app.segmentation import SEGMENTER_DEVICES
+from lumboplan_app.segmentation.model_card import (
+    DEFAULT_WEIGHTS,
+    ModelCard,
+    onnx_path_for,
+    read_card,
+)
 from lumboplan_app.segmentation.network import build_network
 from lumboplan_app.segmentation.preprocess import transforms_for
 from lumboplan_app.volume import Grid, LabelMap, Volume, resample_volume
@@ -93,38 +105,260 @@ def inference_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if cpu_has_native_bfloat16() else None
 
 
+class WindowNetwork(Protocol):
+    """The network, on one runtime: windows (N, 1, Z, Y, X) -> logits (N, classes, Z, Y, X).
+
+    Both arrays are float32; the logits are before the softmax.
+    """
+
+    #: ``"onnxruntime"`` or ``"torch"``.
+    runtime: str
+    #: Where it runs: ``"cpu"``, ``"cuda"`` or ``"mps"``.
+    device: str
+
+    def __call__(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Return the logits of ``windows``."""
+
+
+class OnnxNetwork:
+    """The network exported to ONNX, run by ONNX Runtime on the CPU (float32; no torch).
+
+    Raises
+    ------
+    ModelError
+        If ONNX Runtime is not installed or cannot read the file.
+    """
+
+    runtime = "onnxruntime"
+    device = "cpu"
+
+    def __init__(self, path: Path) -> None:
+        try:
+            import onnxruntime
+        except ImportError as error:
+            raise ModelError("ONNX Runtime is not installed; reinstall LumboPlan.") from error
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # ONNX Runtime raises its own, untyped, exceptions
+            raise ModelError(
+                f"The ONNX model '{path.name}' cannot be read; reinstall LumboPlan."
+            ) from error
+        self._input = self.session.get_inputs()[0].name
+
+    def __call__(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Return the logits of ``windows`` (see :class:`WindowNetwork`)."""
+        (logits,) = self.session.run(None, {self._input: windows})
+        return cast("npt.NDArray[np.float32]", logits)
+
+
+class TorchNetwork:
+    """The network in PyTorch on ``device``, in reduced precision where it is native there.
+
+    Raises
+    ------
+    ModelError
+        If the weights do not fit the architecture their card describes.
+    """
+
+    runtime = "torch"
+
+    def __init__(self, weights: Path, card: ModelCard, device: torch.device) -> None:
+        from safetensors.torch import load_file
+
+        self.module = build_network(card)
+        try:
+            self.module.load_state_dict(load_file(str(weights)))
+        except RuntimeError as error:
+            raise ModelError(
+                "The weights do not fit the architecture their card describes; the model files "
+                "are inconsistent. Reinstall LumboPlan or retrain."
+            ) from error
+        self.module.to(device).eval()
+        self.torch_device = device
+        self.device = device.type
+        self.dtype = inference_dtype(device)
+
+    def __call__(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Return the logits of ``windows`` (see :class:`WindowNetwork`)."""
+        import torch
+
+        precision = (
+            torch.autocast(self.device, dtype=self.dtype)
+            if self.dtype is not None
+            else contextlib.nullcontext()
+        )
+        with torch.no_grad(), precision:
+            logits = self.module(torch.from_numpy(windows).to(self.torch_device))
+        return cast("npt.NDArray[np.float32]", logits.float().cpu().numpy())
+
+
+def _torch_installed() -> bool:
+    """Whether PyTorch can be imported here (it is not imported)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def _gpu_may_be_present() -> bool:
+    """Whether PyTorch is installed and a CUDA, ROCm or Apple MPS GPU may be here.
+
+    Decided without importing torch (seconds, hundreds of MB), from the platform and the GPU
+    driver's files; PyTorch confirms before a GPU is used.
+    """
+    if not _torch_installed():
+        return False
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    if sys.platform == "win32":
+        import ctypes.util
+
+        return ctypes.util.find_library("nvcuda") is not None
+    return Path("/proc/driver/nvidia/version").is_file() or Path("/dev/kfd").exists()
+
+
+def load_network(weights: Path, card: ModelCard, device: str = "auto") -> WindowNetwork:
+    """Load the network of ``weights`` on the runtime and device ``device`` asks for.
+
+    ``"auto"``: PyTorch on a GPU when there is one, else ONNX Runtime on the CPU. ``"cpu"``:
+    ONNX Runtime on the CPU. Where the card's ONNX export is missing or does not match, both
+    fall back to PyTorch on the CPU if it is installed. ``"torch-cpu"``, ``"cuda"``, ``"mps"``:
+    PyTorch on that device.
+
+    Raises
+    ------
+    ModelError
+        An unknown or unavailable device; PyTorch needed but not installed; no usable ONNX
+        export and no PyTorch to fall back on; weights that do not fit their card.
+    """
+    if device not in SEGMENTER_DEVICES:
+        raise ModelError(f"Unknown device {device!r}: use {', '.join(SEGMENTER_DEVICES)}.")
+    if device == "auto" and _gpu_may_be_present():
+        gpu = choose_device("auto")
+        if gpu.type != "cpu":
+            return TorchNetwork(weights, card, gpu)
+    if device in ("auto", "cpu"):
+        try:
+            return OnnxNetwork(onnx_path_for(weights, card))
+        except ModelError as error:
+            if not _torch_installed():
+                raise
+            logger.warning("%s Running the model on PyTorch instead.", error)
+    if not _torch_installed():
+        raise ModelError(
+            f"The device {device!r} needs PyTorch, which is not installed here; use --device "
+            "cpu, or install LumboPlan with its 'train' extra."
+        )
+    return TorchNetwork(weights, card, choose_device("cpu" if device == "torch-cpu" else device))
+
+
+def window_starts(size: int, patch: int, overlap: float = WINDOW_OVERLAP) -> list[int]:
+    """Return where windows of ``patch`` voxels start along an axis of ``size >= patch`` voxels.
+
+    MONAI's grid: a step of ``patch * (1 - overlap)`` voxels, the last window moved back to end
+    at the edge.
+    """
+    step = patch if size == patch else max(int(patch * (1 - overlap)), 1)
+    count = -(-(size - patch) // step) + 1
+    return [min(index * step, size - patch) for index in range(count)]
+
+
+def gaussian_importance(
+    patch: Sequence[int], sigma_scale: float = 0.125
+) -> npt.NDArray[np.float32]:
+    """Return the weight (Z, Y, X) float32 of each voxel of a window when windows are blended.
+
+    A Gaussian of ``sigma_scale`` times the patch per axis, at least 1e-3 (MONAI's "gaussian"
+    mode): a window's centre counts more than its edges.
+    """
+    weights = np.ones((), dtype=np.float32)
+    for size in patch:
+        offset = np.arange(size, dtype=np.float32) - np.float32((size - 1) / 2)
+        axis = np.exp(offset**2 / np.float32(-2 * (sigma_scale * size) ** 2))
+        weights = np.multiply.outer(weights, axis)
+    return np.maximum(weights, max(float(weights.min()), 1e-3)).astype(np.float32)
+
+
+def sliding_window_logits(
+    image: npt.NDArray[np.float32],
+    network: WindowNetwork,
+    patch: Sequence[int],
+    after_window: Callable[[int, int], None] | None = None,
+) -> npt.NDArray[np.float32]:
+    """Return the logits (classes, Z, Y, X) of ``image`` (Z, Y, X) from blended windows.
+
+    MONAI's ``sliding_window_inference`` (mode "gaussian", one window at a time), on numpy so
+    that every runtime shares it: an image smaller than ``patch`` is padded with zeros
+    (centred), windows overlap by :data:`WINDOW_OVERLAP`, each window's logits are weighted by
+    :func:`gaussian_importance` and the weighted sum is divided by the summed weights.
+    ``after_window(done, count)`` is called after each window (it may raise to stop).
+    """
+    short = [max(p - n, 0) for n, p in zip(image.shape, patch, strict=True)]
+    padding = [(gap // 2, gap - gap // 2) for gap in short]
+    padded = np.pad(image, padding)
+    corners = list(
+        itertools.product(*(window_starts(n, p) for n, p in zip(padded.shape, patch, strict=True)))
+    )
+    weights = gaussian_importance(patch)
+    summed: npt.NDArray[np.float32] | None = None
+    summed_weights = np.zeros(padded.shape, dtype=np.float32)
+    for done, corner in enumerate(corners, start=1):
+        box = tuple(slice(s, s + p) for s, p in zip(corner, patch, strict=True))
+        logits = network(np.ascontiguousarray(padded[box])[None, None])[0]
+        if summed is None:
+            summed = np.zeros((logits.shape[0], *padded.shape), dtype=np.float32)
+        summed[(slice(None), *box)] += logits * weights
+        summed_weights[box] += weights
+        if after_window is not None:
+            after_window(done, len(corners))
+    if summed is None:
+        raise ValueError("an image without voxels has no windows")
+    inside = tuple(
+        slice(before, before + n) for (before, _), n in zip(padding, image.shape, strict=True)
+    )
+    return cast("npt.NDArray[np.float32]", summed[(slice(None), *inside)] / summed_weights[inside])
+
+
+def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Return the class probabilities (classes, ...) of ``logits`` (classes, ...), float32."""
+    exponent = np.exp(logits - logits.max(axis=0, keepdims=True))
+    return cast("npt.NDArray[np.float32]", exponent / exponent.sum(axis=0, keepdims=True))
+
+
 class Segmenter:
     """A loaded model, ready to segment scans.
 
     Parameters
     ----------
     weights : Path, optional
-        ``.safetensors`` file with its card beside it; the shipped model by default.
+        ``.safetensors`` file with its card (and ONNX export) beside it; the shipped model by
+        default.
     device : str
-        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        One of ``SEGMENTER_DEVICES``; see :func:`load_network`. ``"auto"`` runs on ONNX Runtime on
+        the CPU unless PyTorch finds a GPU.
 
     Raises
     ------
     ModelError
-        Missing or tampered weights, a card for other classes, an unavailable device.
+        Missing or tampered weights, a card for other classes, an unavailable device, no
+        runtime to run the model on.
     """
 
     def __init__(self, weights: Path | None = None, device: str = "auto") -> None:
-        from safetensors.torch import load_file
-
         self.weights = weights or DEFAULT_WEIGHTS
         self.card = read_card(self.weights)
-        self.device = choose_device(device)
-        self.network = build_network(self.card)
-        try:
-            self.network.load_state_dict(load_file(str(self.weights)))
-        except RuntimeError as error:
-            raise ModelError(
-                "The weights do not fit the architecture their card describes; the model files "
-                "are inconsistent. Reinstall LumboPlan or retrain."
-            ) from error
-        self.network.to(self.device).eval()
+        self.network = load_network(self.weights, self.card, device)
         self._resample, self._normalise = transforms_for(self.card)
+        logger.info("model runs on %s (%s)", self.network.runtime, self.network.device)
+
+    @property
+    def runtime(self) -> str:
+        """``"onnxruntime"`` or ``"torch"``."""
+        return self.network.runtime
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: ``"cpu"``, ``"cuda"`` or ``"mps"``."""
+        return self.network.device
 
     def segment(
         self,
@@ -185,61 +419,29 @@ class Segmenter:
         should_cancel: CancelCheck | None,
     ) -> npt.NDArray[np.float32]:
         """Class probabilities (classes, Z, Y, X) of ``image`` and its mirror image, averaged."""
-        import torch
-        from monai.inferers import sliding_window_inference
 
-        patch = tuple(int(n) for n in self.card.patch_size)
-        padded_shape = [max(n, p) for n, p in zip(image.shape, patch, strict=True)]
-        windows = 2 * int(
-            np.prod(
-                [
-                    max(1, int(np.ceil((n - p) / (p * (1 - WINDOW_OVERLAP)))) + 1)
-                    for n, p in zip(padded_shape, patch, strict=True)
-                ]
-            )
-        )
-        done = 0
-
-        def predictor(batch: torch.Tensor) -> torch.Tensor:
-            nonlocal done
+        def after_window(done: int, count: int, passes_done: int) -> None:
             if should_cancel is not None and should_cancel():
                 raise Cancelled()
-            output: torch.Tensor = self.network(batch)
-            done += batch.shape[0]
             if progress is not None:
-                progress(min(done / windows, 0.96), f"Segmenting ({done}/{windows} windows)")
-            return output
+                done, count = passes_done * count + done, 2 * count
+                progress(min(done / count, 0.96), f"Segmenting ({done}/{count} windows)")
 
-        tensor = torch.from_numpy(image)[None, None].to(self.device)
-        dtype = inference_dtype(self.device)
-        precision = (
-            torch.autocast(self.device.type, dtype=dtype)
-            if dtype is not None
-            else contextlib.nullcontext()
-        )
-        left_right = 4  # (batch, channel, Z, Y, X): the axis training mirrors (X, in LPS)
-        passes = []
-        with torch.no_grad(), precision:
-            for mirrored in (False, True):
-                source = torch.flip(tensor, [left_right]) if mirrored else tensor
-                # MONAI types the result as a tensor, a tuple or a dict; one output is a tensor.
-                logits = cast(
-                    "torch.Tensor",
-                    sliding_window_inference(
-                        source,
-                        roi_size=patch,
-                        sw_batch_size=1,
-                        predictor=predictor,
-                        overlap=WINDOW_OVERLAP,
-                        mode="gaussian",
-                    ),
-                )
-                probabilities = torch.softmax(logits.float(), dim=1)
-                if mirrored:
-                    probabilities = torch.flip(probabilities, [left_right])
-                passes.append(probabilities)
-        average = (passes[0] + passes[1]) / 2
-        return cast("npt.NDArray[np.float32]", average[0].cpu().numpy())
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
+        passes: list[npt.NDArray[np.float32]] = []
+        for mirrored in (False, True):
+            # (Z, Y, X): X, the last axis, is the one training mirrors (left-right, in LPS).
+            source = image[..., ::-1] if mirrored else image
+            logits = sliding_window_logits(
+                source,
+                self.network,
+                self.card.patch_size,
+                functools.partial(after_window, passes_done=len(passes)),
+            )
+            probabilities = softmax(logits)
+            passes.append(probabilities[..., ::-1] if mirrored else probabilities)
+        return cast("npt.NDArray[np.float32]", (passes[0] + passes[1]) / 2)
 
 
 def most_probable_labels(

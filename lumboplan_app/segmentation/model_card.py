@@ -19,12 +19,11 @@ from typing import Any
 from lumboplan_app.atomic import atomic_output, write_text_atomic
 from lumboplan_app.errors import ModelError
 from lumboplan_app.labels import Structure
+from lumboplan_app.shipped import SHIPPED_WEIGHTS
 
 CARD_SCHEMA = "lumboplan.model/1"
-#: Where the shipped weights live (``model_weights/`` beside the package in a checkout).
-DEFAULT_WEIGHTS = (
-    Path(__file__).resolve().parents[2] / "model_weights" / "lumboplan_unet.safetensors"
-)
+#: The shipped weights (in the installed package, or ``model_weights/`` in a checkout).
+DEFAULT_WEIGHTS = SHIPPED_WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,10 @@ class ModelCard:
         Measured results (cross-validation and held-out), per structure.
     sha256 : str
         Hash of the weights file.
+    onnx : dict
+        The weights exported to ONNX (``lumboplan export-onnx``), empty when not exported:
+        ``file`` (name, beside the weights), ``sha256`` (of that file), ``weights_sha256``
+        (of the weights it was exported from), ``opset``, ``exporter``.
     extra : dict
         Provenance: seeds, library versions, git commit, training arguments.
     """
@@ -69,6 +72,7 @@ class ModelCard:
     training_data: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
+    onnx: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -147,6 +151,36 @@ def read_card(weights: Path) -> ModelCard:
     return card
 
 
+def onnx_path_for(weights: Path, card: ModelCard) -> Path:
+    """Return the ONNX export of ``weights`` its card records, checked.
+
+    Raises
+    ------
+    ModelError
+        If the card records no export, the export is of other weights, or the ``.onnx`` file
+        is missing or its SHA-256 differs from the card's (damaged or changed).
+    """
+    if not card.onnx:
+        raise ModelError(
+            f"The model card of '{weights.name}' records no ONNX export; run "
+            "'lumboplan export-onnx' where PyTorch is installed."
+        )
+    path = weights.parent / Path(str(card.onnx.get("file", ""))).name  # beside, never elsewhere
+    if card.onnx.get("weights_sha256") != card.sha256:
+        raise ModelError(
+            f"The ONNX model '{path.name}' was exported from other weights than "
+            f"'{weights.name}'; run 'lumboplan export-onnx' again."
+        )
+    if not path.is_file():
+        raise ModelError(f"The ONNX model '{path.name}' is missing. Reinstall LumboPlan.")
+    if file_sha256(path) != card.onnx.get("sha256"):
+        raise ModelError(
+            f"The ONNX model '{path.name}' does not match its model card (SHA-256 differs): the "
+            "file is damaged or was changed. Reinstall LumboPlan."
+        )
+    return path
+
+
 def write_model(state: dict[str, Any], card: ModelCard, weights: Path) -> ModelCard:
     """Write ``state`` (name -> tensor) as safetensors and its card with the hash; atomic.
 
@@ -156,7 +190,8 @@ def write_model(state: dict[str, Any], card: ModelCard, weights: Path) -> ModelC
 
     with atomic_output(weights) as temporary:
         save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(temporary))
-        written = ModelCard(**{**asdict(card), "sha256": file_sha256(temporary)})
+        # New weights: an ONNX export of other weights no longer describes them.
+        written = ModelCard(**{**asdict(card), "sha256": file_sha256(temporary), "onnx": {}})
         write_text_atomic(card_path_for(weights), json.dumps(written.to_json(), indent=2))
     return written
 

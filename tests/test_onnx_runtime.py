@@ -1,0 +1,183 @@
+"""The ONNX export and the runtime without PyTorch: parity, hash checks, fallbacks, windowing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumboplan_app.cli import main
+from lumboplan_app.errors import ModelError
+from lumboplan_app.io import read_scan
+from lumboplan_app.segmentation import inference
+from lumboplan_app.segmentation.inference import Segmenter, sliding_window_logits
+from lumboplan_app.segmentation.model_card import (
+    DEFAULT_WEIGHTS,
+    card_path_for,
+    onnx_path_for,
+    read_card,
+)
+from lumboplan_app.shipped import DEMO_SCAN, SHIPPED_WEIGHTS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def exported(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny trained model, exported to ONNX with the command a release runs."""
+    folder = tmp_path_factory.mktemp("exported")
+    for name in ("lumboplan_unet.safetensors", "lumboplan_unet.json"):
+        shutil.copy(trained / name, folder / name)
+    weights = folder / "lumboplan_unet.safetensors"
+    assert main(["export-onnx", str(weights)]) == 0
+    return weights
+
+
+@pytest.fixture
+def copy_of(exported: Path, tmp_path: Path) -> Path:
+    """A copy of the exported model that a test may damage."""
+    for path in exported.parent.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path / exported.name
+
+
+def test_export_adds_only_the_onnx_record_to_the_card(exported: Path, trained: Path) -> None:
+    before = json.loads(card_path_for(trained / exported.name).read_text())
+    after = json.loads(card_path_for(exported).read_text())
+    record = after.pop("onnx")
+    assert before.pop("onnx") == {}  # training leaves new weights without an export
+    assert after == before
+    keys = list(json.loads(card_path_for(exported).read_text()))
+    assert keys[keys.index("sha256") + 1] == "onnx"  # beside the weights' hash
+    card = read_card(exported)
+    assert record["file"] == "lumboplan_unet.onnx"
+    assert record["weights_sha256"] == card.sha256
+    assert record["opset"] == 17
+    assert onnx_path_for(exported, card) == exported.with_suffix(".onnx")
+
+
+def test_onnx_runtime_gives_torch_float32_labels_and_probabilities(
+    exported: Path, phantoms: Path
+) -> None:
+    onnx = Segmenter(exported, device="cpu")
+    torch_fp32 = Segmenter(exported, device="torch-cpu")
+    torch_fp32.network.dtype = None  # float32 even on a CPU with native bfloat16
+    assert (onnx.runtime, torch_fp32.runtime) == ("onnxruntime", "torch")
+    volume = read_scan(phantoms / "case_22" / "image.nii.gz")
+    image = onnx._normalise(onnx._resample(volume).array)
+    probabilities = onnx._predict(image, None, None)
+    assert probabilities.shape[0] == 7
+    assert np.abs(probabilities - torch_fp32._predict(image, None, None)).max() < 1e-4
+    labels = onnx.predict_labels(volume).array
+    assert len(np.unique(labels)) > 1  # a model that labels something, not all background
+    assert np.array_equal(labels, torch_fp32.predict_labels(volume).array)
+
+
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_the_onnx_path_never_imports_torch(exported: Path, phantoms: Path, device: str) -> None:
+    if device == "auto" and inference._gpu_may_be_present():
+        pytest.skip("a GPU may be here: auto runs PyTorch on it")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from lumboplan_app.errors import ModelError\n"
+        "from lumboplan_app.io import read_scan\n"
+        "from lumboplan_app.segmentation.inference import Segmenter\n"
+        f"segmenter = Segmenter(Path({str(exported)!r}), device={device!r})\n"
+        f"volume = read_scan(Path({str(phantoms / 'case_21' / 'image.nii.gz')!r}))\n"
+        "try:\n"
+        "    segmenter.segment(volume)\n"
+        "except ModelError:\n"
+        "    pass  # the tiny model's labels may be implausible; the network ran before\n"
+        "print(segmenter.runtime, 'torch' in sys.modules, 'monai' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert result.stdout.split() == ["onnxruntime", "False", "False"]
+
+
+def test_onnx_path_for_refuses_a_missing_changed_or_stale_export(copy_of: Path) -> None:
+    card = read_card(copy_of)
+    onnx = copy_of.with_suffix(".onnx")
+    with pytest.raises(ModelError, match="exported from other weights"):
+        onnx_path_for(copy_of, replace(card, sha256="0" * 64))
+    with pytest.raises(ModelError, match="records no ONNX export"):
+        onnx_path_for(copy_of, replace(card, onnx={}))
+    data = bytearray(onnx.read_bytes())
+    data[-5] ^= 0xFF
+    onnx.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"'lumboplan_unet\.onnx' does not match its model card"):
+        onnx_path_for(copy_of, card)
+    onnx.unlink()
+    with pytest.raises(ModelError, match=r"'lumboplan_unet\.onnx' is missing\. Reinstall"):
+        onnx_path_for(copy_of, card)
+
+
+def test_a_damaged_export_falls_back_to_torch_or_is_refused_without_it(
+    copy_of: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    onnx = copy_of.with_suffix(".onnx")
+    onnx.write_bytes(onnx.read_bytes()[:-10])
+    with caplog.at_level(logging.WARNING):
+        segmenter = Segmenter(copy_of, device="cpu")
+    assert segmenter.runtime == "torch"
+    assert "Running the model on PyTorch instead" in caplog.text
+    monkeypatch.setattr(inference, "_torch_installed", lambda: False)
+    with pytest.raises(ModelError, match="does not match its model card"):
+        Segmenter(copy_of, device="cpu")
+
+
+def test_devices_that_need_torch_say_so_where_it_is_missing(
+    exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ModelError, match="Unknown device 'tpu'"):
+        Segmenter(exported, device="tpu")
+    monkeypatch.setattr(inference, "_torch_installed", lambda: False)
+    assert Segmenter(exported, device="auto").runtime == "onnxruntime"
+    for device in ("torch-cpu", "cuda"):
+        with pytest.raises(ModelError, match="needs PyTorch, which is not installed"):
+            Segmenter(exported, device=device)
+
+
+@pytest.mark.parametrize("shape", [(40, 70, 100), (20, 130, 64), (32, 48, 64)])
+def test_the_windowing_is_monais_gaussian_sliding_window(shape: tuple[int, int, int]) -> None:
+    """One windowing for every runtime, and it is the one inference had with MONAI."""
+    import torch
+    from monai.inferers import sliding_window_inference
+
+    class TwoChannels:
+        runtime, device = "numpy", "cpu"
+
+        def __call__(self, windows: np.ndarray) -> np.ndarray:
+            return np.concatenate([windows, windows**2 + 1], axis=1)
+
+    image = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    ours = sliding_window_logits(image, TwoChannels(), (32, 48, 64))
+    monai = sliding_window_inference(
+        torch.from_numpy(image)[None, None],
+        (32, 48, 64),
+        1,
+        lambda batch: torch.cat([batch, batch**2 + 1], 1),
+        overlap=inference.WINDOW_OVERLAP,
+        mode="gaussian",
+    )[0].numpy()
+    assert ours.shape == (2, *shape)
+    assert np.abs(ours - monai).max() < 1e-5
+
+
+def test_the_shipped_model_and_demo_are_found_and_the_export_matches() -> None:
+    assert DEFAULT_WEIGHTS == SHIPPED_WEIGHTS
+    assert SHIPPED_WEIGHTS.is_file(), "model_weights/ is not where the package looks"
+    assert (DEMO_SCAN / "..").resolve().name == "case_00009"
+    assert DEMO_SCAN.is_dir(), "resources/ is not where the package looks"
+    card = read_card(SHIPPED_WEIGHTS)
+    path = onnx_path_for(SHIPPED_WEIGHTS, card)  # raises: run `lumboplan export-onnx`
+    assert path.name == "lumboplan_unet.onnx"
