@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -110,9 +111,15 @@ def test_plan_and_export_the_report_from_the_window(demo_window, qtbot, tmp_path
     with qtbot.waitSignal(window.planned, timeout=SEGMENT_TIMEOUT_MS):
         window.plan_action.trigger()
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=5000)
-    assert window.case_plan.sides[Side.LEFT].group == "B"
-    # Right: 0.72 mm clear of the IAP on the exact geometry, under half a voxel on the labels.
-    assert window.case_plan.sides[Side.RIGHT].group == "B"
+    truth = json.loads((DEMO / "truth.json").read_text())["plan"]
+    for side in (Side.LEFT, Side.RIGHT):
+        planned = window.case_plan.sides[side]
+        # The plan on the labels agrees with the exact geometry, or a clearance under half a
+        # voxel is counted as touching and says so: never a Group A the truth does not have.
+        expected = truth[side.value]["group"]
+        assert planned.group == expected or (
+            expected == "A" and planned.group == "B" and "counted as touching" in planned.reasons[0]
+        )
     assert "Left foramen: Group B" in window.structures_panel.plan_label.text()
     assert window.report_action.isEnabled()
     output = tmp_path / "report.pdf"
