@@ -15,6 +15,7 @@ import pytest
 
 from lumboplan_app.errors import Cancelled
 from lumboplan_app.gui import main_window as main_window_module
+from lumboplan_app.gui import tasks as tasks_module
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.gui.workers import Worker, mesh_job
 from lumboplan_app.labels import Structure
@@ -87,7 +88,7 @@ def test_newer_labels_cancel_the_surfaces_still_being_built(window, qtbot, monke
 
     monkeypatch.setattr(meshes_module, "_binary_surface", held_surface)
     window.show_labels(boxes(Structure.L5, Structure.DISC, Structure.S1))
-    first = window._mesh_worker
+    first = window.tasks.worker("meshes")
     qtbot.waitUntil(lambda: meshed == [int(Structure.L5)], timeout=5000)
     with (
         qtbot.waitSignal(first.failed, timeout=10_000) as failed,
@@ -108,7 +109,7 @@ def test_an_edit_cancels_the_surfaces_being_built_at_once(window, qtbot, monkeyp
     monkeypatch.setattr(main_window_module, "mesh_job", slow_mesh_job(started))
     window.show_labels(boxes(Structure.L5))
     assert started.wait(5)
-    building = window._mesh_worker
+    building = window.tasks.worker("meshes")
     with qtbot.waitSignal(building.failed, timeout=5000) as failed:
         assert window.paint_labels(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
         # At once, not when the rebuild timer fires: its surfaces are of the labels before.
@@ -137,13 +138,14 @@ def test_surfaces_finished_after_an_edit_are_neither_shown_nor_announced(
     monkeypatch.setattr(main_window_module, "mesh_job", past_its_last_cancel_point)
     window.show_labels(boxes(Structure.L5))
     assert started.wait(5)
-    building = window._mesh_worker
+    building = window.tasks.worker("meshes")
     announced: list[dict] = []
     window.meshes_shown.connect(announced.append)
     assert window.paint_labels(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
     monkeypatch.setattr(main_window_module, "mesh_job", mesh_job)
     release.set()
-    qtbot.waitUntil(lambda: window._mesh_worker is not building, timeout=5000)  # result taken
+    result_taken = lambda: window.tasks.worker("meshes") is not building  # noqa: E731
+    qtbot.waitUntil(result_taken, timeout=5000)
     assert announced == []
     assert window.meshes is None
     with qtbot.waitSignal(window.meshes_shown, timeout=10_000):
@@ -156,19 +158,17 @@ def test_surfaces_finished_after_an_edit_are_neither_shown_nor_announced(
 
 
 def test_closing_waits_for_a_worker_slower_to_stop_than_the_limit(window, qtbot, monkeypatch):
-    # WORKER_STOP_TIMEOUT_MS: the limit's name when the window gave up after it.
-    for name in ("WORKER_SLOW_STOP_MS", "WORKER_STOP_TIMEOUT_MS"):
-        monkeypatch.setattr(main_window_module, name, 50, raising=False)
+    monkeypatch.setattr(tasks_module, "WORKER_SLOW_STOP_MS", 50)
     started = threading.Event()
     monkeypatch.setattr(main_window_module, "mesh_job", slow_mesh_job(started))
     threads = []
-    start = main_window_module.start_worker
+    start = tasks_module.start_worker
 
     def start_and_keep(worker: Worker):
         threads.append(start(worker))
         return threads[-1]
 
-    monkeypatch.setattr(main_window_module, "start_worker", start_and_keep)
+    monkeypatch.setattr(tasks_module, "start_worker", start_and_keep)
     messages: list[str] = []
     window.statusBar().messageChanged.connect(messages.append)
     window.show_labels(boxes(Structure.L5))
@@ -190,12 +190,12 @@ EXIT_SCRIPT = textwrap.dedent(
     import gc, threading, time
     from PySide6.QtWidgets import QMessageBox
     from lumboplan_app.errors import Cancelled
-    from lumboplan_app.gui import main_window
+    from lumboplan_app.gui import main_window, tasks
     from lumboplan_app.gui.app import create_application
     from tests.test_gui_workers import boxes, scan, slow_mesh_job
     from lumboplan_app.labels import Structure
 
-    main_window.WORKER_SLOW_STOP_MS = main_window.WORKER_STOP_TIMEOUT_MS = 50
+    tasks.WORKER_SLOW_STOP_MS = 50
     started = threading.Event()
     main_window.mesh_job = slow_mesh_job(started)
     main_window.MainWindow.ask_unsaved_changes = lambda self: QMessageBox.StandardButton.Discard

@@ -21,7 +21,8 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from lumboplan_app import __version__
-from lumboplan_app.gui.main_window import MainWindow, code_location
+from lumboplan_app.gui.main_window import MainWindow
+from lumboplan_app.gui.tasks import code_location
 from lumboplan_app.logs import configure_logging
 
 logger = logging.getLogger(__name__)

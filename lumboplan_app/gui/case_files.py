@@ -21,14 +21,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from lumboplan_app.errors import LumboPlanError
 from lumboplan_app.labels import Side
 
 if TYPE_CHECKING:
     from lumboplan_app.gui.main_window import MainWindow
-    from lumboplan_app.gui.workers import Worker
     from lumboplan_app.planning.plan import CasePlan
     from lumboplan_app.recovery import Autosave
     from lumboplan_app.session import CaseFile
@@ -77,7 +76,6 @@ class CaseKeeper(QObject):
         self._recovering: Autosave | None = None
         #: The autosave's key of the case shown (a hash; new for every new case).
         self.autosave_key = ""
-        self._autosave_worker: tuple[Worker, QThread] | None = None
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
         self.autosave_timer.timeout.connect(self.autosave)
@@ -325,10 +323,9 @@ class CaseKeeper(QObject):
 
         One autosave at a time: a timer tick while one is written is skipped.
         """
-        from lumboplan_app.gui.workers import Worker, start_worker
-
+        tasks = self.window.tasks
         case = self.current_case()
-        if not self.modified or case is None or self._autosave_worker is not None:
+        if not self.modified or case is None or tasks.is_running("autosave"):
             return False
         from lumboplan_app.volume import LabelMap
 
@@ -340,33 +337,12 @@ class CaseKeeper(QObject):
 
             return write_autosave(case, key, path)
 
-        worker = Worker(job, name="autosave")
-        worker.finished.connect(self._on_autosaved)
-        worker.failed.connect(self._on_autosave_failed)
-        self._autosave_worker = (worker, start_worker(worker))
-        return True
-
-    def _end_autosave(self) -> None:
-        if self._autosave_worker is not None:
-            thread = self._autosave_worker[1]
-            thread.quit()
-            thread.wait()
-            self._autosave_worker = None
-
-    def _is_current_autosave(self, worker: object) -> bool:
-        """Whether ``worker`` writes the autosave still wanted (not one discarded meanwhile)."""
-        return self._autosave_worker is not None and worker is self._autosave_worker[0]
-
-    def _on_autosaved(self, autosave: Autosave) -> None:
-        if not self._is_current_autosave(self.sender()):
-            return  # discarded (saved, or closed without keeping changes) while being written
-        self._end_autosave()
-        self.autosaved.emit(autosave)
+        # An autosave discarded (saved, or closed without keeping changes) while being written
+        # is waited for and reports nothing.
+        started = tasks.start("autosave", job, self.autosaved.emit, self._on_autosave_failed)
+        return started is not None
 
     def _on_autosave_failed(self, error: BaseException) -> None:
-        if not self._is_current_autosave(self.sender()):
-            return
-        self._end_autosave()
         logger.warning("the autosave could not be written: %s", type(error).__name__)
         self.window.statusBar().showMessage(
             "The case could not be autosaved; save it (Ctrl+S) to keep your changes.", 8000
@@ -376,7 +352,7 @@ class CaseKeeper(QObject):
         """Remove the case's autosave (after a save, or a close without changes to keep)."""
         from lumboplan_app.recovery import discard_autosave
 
-        self._end_autosave()
+        self.window.tasks.stop("autosave")
         discard_autosave(self.autosave_key)
 
     def recover(self, autosave: Autosave, scan: Path | None = None) -> bool:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -27,7 +26,6 @@ from PySide6.QtGui import (
     QPaintEvent,
 )
 from PySide6.QtWidgets import (
-    QApplication,
     QComboBox,
     QDockWidget,
     QFileDialog,
@@ -54,19 +52,23 @@ from lumboplan_app.gui.info_panel import InfoPanel
 from lumboplan_app.gui.series_dialog import SeriesChooserDialog
 from lumboplan_app.gui.slice_view import SliceView
 from lumboplan_app.gui.structures_panel import StructuresPanel
+from lumboplan_app.gui.tasks import (
+    NOTHING_CHANGED,
+    TaskRunner,
+    failure_message,
+    log_unexpected,
+)
 from lumboplan_app.gui.view3d import View3D
 from lumboplan_app.gui.workers import (
     CancelCheck,
     Job,
     ProgressCallback,
-    Worker,
     case_job,
     load_scan_job,
     mesh_job,
     plan_job,
     report_job,
     segment_job,
-    start_worker,
 )
 from lumboplan_app.labels import Side, Structure
 from lumboplan_app.viewing import CAMERA_PRESETS, PLANE_AXIS, PLANES, Change, Plane, ViewState
@@ -76,7 +78,6 @@ if TYPE_CHECKING:
     from lumboplan_app.io.series import SeriesInfo
     from lumboplan_app.planning.interactive import ChannelPlanner, PoseAssessment
     from lumboplan_app.planning.plan import CasePlan
-    from lumboplan_app.session import CaseFile
     from lumboplan_app.volume import LabelMap, Volume
 
 logger = logging.getLogger(__name__)
@@ -84,9 +85,8 @@ logger = logging.getLogger(__name__)
 EMPTY_STATE_TEXT = "Open a DICOM folder or image file: File > Open…"
 #: Milliseconds after the last label edit before the 3-D surfaces are rebuilt.
 MESH_REBUILD_DELAY_MS = 600
-#: Milliseconds a closing window waits for a cancelled worker before it logs that the worker is
-#: slow to stop; it then goes on waiting (see :meth:`MainWindow.closeEvent`).
-WORKER_SLOW_STOP_MS = 5000
+#: The slots of the jobs the status bar shows, one at a time: a busy window starts no other.
+_FOREGROUND = ("load", "task")
 #: Grid cell of each slice view; the fourth cell (1, 1) holds the 3-D pane.
 _VIEW_CELLS: dict[Plane, tuple[int, int]] = {
     "sagittal": (0, 0),
@@ -107,18 +107,6 @@ def _load_state_job(path: Path, series: str | None) -> Job:
         return ViewState(volume)
 
     return job
-
-
-def code_location(trace: TracebackType | None) -> str:
-    """Name where an exception was raised: ``file:line in function`` of each frame.
-
-    Only LumboPlan's and the libraries' code is named, never source text, values or messages,
-    which may hold an input path or a patient's name.
-    """
-    frames = traceback.extract_tb(trace)
-    return " <- ".join(
-        f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" for frame in reversed(frames)
-    )
 
 
 def _scrolling(panels: tuple[QWidget, ...], parent: QWidget) -> QScrollArea:
@@ -186,9 +174,10 @@ class MainWindow(QMainWindow):
         self.series_dialog: SeriesChooserDialog | None = None
         self.error_box: QMessageBox | None = None
         self.about_box: QMessageBox | None = None
-        self._load_worker: Worker | None = None
-        self._task_worker: Worker | None = None
-        self._task_failure_title = ""
+        #: The background work: reading ("load"); segmenting, planning, the report, reading a
+        #: case ("task"); the surfaces ("meshes"); the autosave ("autosave").
+        self.tasks = TaskRunner(self)
+        self.tasks.slot_changed.connect(self._on_slot_changed)
         self._load_path: Path | None = None
         #: The model's weights file for "Segment" (None: the shipped model).
         self.model_weights: Path | None = None
@@ -205,7 +194,6 @@ class MainWindow(QMainWindow):
         self._line_a: dict[Side, tuple[object, object] | None] = {}
         #: The structures' surfaces shown in 3-D (None until built for the labels shown).
         self.meshes: dict | None = None
-        self._mesh_worker: Worker | None = None
         self._mesh_worker_generation = 0
         self._meshes_outdated = False
         #: Counts the label maps shown and their edits: surfaces of older ones are dropped.
@@ -218,7 +206,6 @@ class MainWindow(QMainWindow):
         self._mesh_timer.setInterval(MESH_REBUILD_DELAY_MS)
         self._mesh_timer.timeout.connect(self.build_meshes)
         self._maximised: QWidget | None = None
-        self._running: list[tuple[Worker, QThread]] = []
         self._shown_path: Path | None = None
         self._load_series: str | None = None
         #: The series shown when it was chosen from a folder of several (for the case file).
@@ -538,11 +525,11 @@ class MainWindow(QMainWindow):
 
     def is_loading(self) -> bool:
         """Whether a scan is being read."""
-        return self._load_worker is not None
+        return self.tasks.is_running("load")
 
     def active_worker_count(self) -> int:
         """Return the number of worker threads not yet finished and released."""
-        return len(self._running)
+        return self.tasks.count()
 
     def open_path(self, path: Path, series: str | None = None) -> bool:
         """Start reading the scan at ``path`` (folder or file) in a worker.
@@ -566,29 +553,25 @@ class MainWindow(QMainWindow):
         self._last_folder = path if path.is_dir() else path.parent
         self._load_path = path
         self._load_series = series
-        worker = Worker(_load_state_job(path, series), name="load")
-        worker.progress.connect(self._on_load_progress)
-        worker.finished.connect(self._on_load_finished)
-        worker.failed.connect(self._on_load_failed)
-        self._load_worker = worker
-        self._set_loading_ui(True)
+        self.tasks.start(
+            "load",
+            _load_state_job(path, series),
+            self._on_load_finished,
+            self._on_load_failed,
+            self._on_progress,
+        )
         self.statusBar().showMessage(f"Opening {path.name}…")
-        self._running.append((worker, start_worker(worker)))
         return True
 
     def cancel_load(self) -> None:
         """Ask the running load to stop; the volume shown stays."""
-        if self._load_worker is not None:
-            self._load_worker.request_cancel()
+        if self.tasks.cancel("load"):
             self.cancel_button.setEnabled(False)
             self.statusBar().showMessage("Cancelling…")
 
     def cancel_running(self) -> None:
         """Cancel what the status bar shows running: the load, or the segmentation."""
-        if self._load_worker is not None:
-            self.cancel_load()
-        elif self._task_worker is not None:
-            self._task_worker.request_cancel()
+        if any(self.tasks.cancel(slot) for slot in _FOREGROUND):
             self.cancel_button.setEnabled(False)
             self.statusBar().showMessage("Cancelling…")
 
@@ -596,7 +579,7 @@ class MainWindow(QMainWindow):
 
     def is_busy(self) -> bool:
         """Whether a scan is being read or segmented."""
-        return self._load_worker is not None or self._task_worker is not None
+        return self.tasks.is_running(*_FOREGROUND)
 
     def segment(self) -> bool:
         """Segment the scan shown in a worker; the labels appear over it when done.
@@ -607,9 +590,11 @@ class MainWindow(QMainWindow):
             return False
         if self.state.labels is not None and not self._may_discard_changes():
             return False
-        worker = Worker(segment_job(self.state.volume, self.model_weights), name="segment")
         return self._start_task(
-            worker, "Segmenting…", self._on_segmented, "LumboPlan could not segment the scan"
+            segment_job(self.state.volume, self.model_weights),
+            "Segmenting…",
+            self._on_segmented,
+            "LumboPlan could not segment the scan",
         )
 
     def open_labels(self) -> None:
@@ -669,24 +654,16 @@ class MainWindow(QMainWindow):
         """
         if self.state is None or self.state.labels is None or self._closing:
             return
-        if self._mesh_worker is not None:
+        if self.tasks.cancel("meshes"):
             self._meshes_outdated = True
-            self._mesh_worker.request_cancel()
             return
         self._meshes_outdated = False
-        worker = Worker(mesh_job(self.state.labels), name="meshes")
-        worker.finished.connect(self._on_meshes_built)
-        worker.failed.connect(self._on_meshes_failed)
-        self._mesh_worker = worker
         self._mesh_worker_generation = self._labels_generation
-        self._running.append((worker, start_worker(worker)))
+        self.tasks.start(
+            "meshes", mesh_job(self.state.labels), self._on_meshes_built, self._on_meshes_failed
+        )
 
     def _on_meshes_built(self, meshes: dict) -> None:
-        worker = self.sender()
-        self._release(worker)
-        if self._closing or worker is not self._mesh_worker:
-            return
-        self._mesh_worker = None
         current = self._mesh_worker_generation == self._labels_generation
         if current:
             first = self.meshes is None and not self._meshes_shown_once
@@ -705,20 +682,11 @@ class MainWindow(QMainWindow):
             self.meshes_shown.emit(meshes)
 
     def _on_meshes_failed(self, error: BaseException) -> None:
-        worker = self.sender()
-        self._release(worker)
-        if worker is not self._mesh_worker:
-            return
-        self._mesh_worker = None
-        if self._meshes_outdated and not self._closing:
+        if self._meshes_outdated:
             self.build_meshes()
             return
         if not isinstance(error, Cancelled):
-            logger.error(
-                "the 3-D surfaces could not be built: %s at %s",
-                type(error).__name__,
-                code_location(error.__traceback__),
-            )
+            log_unexpected(error, "building the 3-D surfaces")
             self.statusBar().showMessage(
                 "The 3-D view could not be built; the slice views and the plan are unaffected.",
                 8000,
@@ -783,7 +751,7 @@ class MainWindow(QMainWindow):
         if self.state is None or self.state.labels is None or self.is_busy() or self._closing:
             return False
         return self._start_task(
-            Worker(plan_job(self.state.labels), name="plan"),
+            plan_job(self.state.labels),
             "Planning…",
             self._on_planned,
             "LumboPlan could not plan the case",
@@ -806,9 +774,8 @@ class MainWindow(QMainWindow):
         labels = self.state.labels
         assert labels is not None  # a plan exists only for labels shown
         case = case_from_plan(self.case_plan, labels, self.state.volume, None, None)
-        worker = Worker(report_job(case, path, self.state.volume, deidentify), name="report")
         return self._start_task(
-            worker,
+            report_job(case, path, self.state.volume, deidentify),
             "Writing the report…",
             self._on_report_written,
             "LumboPlan could not write the report",
@@ -918,8 +885,7 @@ class MainWindow(QMainWindow):
         # Surfaces being built are of the labels before this edit: stop that build now, not
         # when the rebuild timer fires, and never show its surfaces.
         self._labels_generation += 1
-        if self._mesh_worker is not None:
-            self._mesh_worker.request_cancel()
+        self.tasks.cancel("meshes")
         self._mesh_timer.start()
         self.cases.set_modified(True)
 
@@ -970,19 +936,14 @@ class MainWindow(QMainWindow):
         """
         if self.is_busy() or self._closing:
             return False
-        worker = Worker(case_job(path, name, autosave), name="case")
+        # A cancel that comes as the read ends counts: the case is not opened.
         return self._start_task(
-            worker, f"Opening {name}…", self._on_case_read, "LumboPlan could not open the case"
+            case_job(path, name, autosave),
+            f"Opening {name}…",
+            self.cases.case_read,
+            "LumboPlan could not open the case",
+            late_cancel_counts=True,
         )
-
-    def _on_case_read(self, case: CaseFile) -> None:
-        worker = self._task_worker
-        if worker is not None and worker.is_cancel_requested():
-            self._on_task_failed(Cancelled())  # the cancel came as the read ended: it counts
-            return
-        self._finish_task()
-        if not self._closing:
-            self.cases.case_read(case)
 
     def ask_scan_path(self, case_name: str, reference: str | None) -> Path | None:
         """Ask where the scan of the case ``case_name`` is now; None if the surgeon cancels.
@@ -1329,23 +1290,28 @@ class MainWindow(QMainWindow):
         if isinstance(view, QWidget):
             self.toggle_maximise(view)
 
-    def _start_task(self, worker: Worker, message: str, done, failure_title: str) -> bool:
-        # Bound methods of the window only: Qt then queues the worker's signals to the GUI
-        # thread (a lambda would run in the worker's thread).
-        worker.progress.connect(self._on_task_progress)
-        worker.finished.connect(done)
-        worker.failed.connect(self._on_task_failed)
-        self._task_failure_title = failure_title
-        self._task_worker = worker
-        self._set_busy_ui(True)
-        self.statusBar().showMessage(message)
-        self._running.append((worker, start_worker(worker)))
-        return True
+    def _start_task(
+        self,
+        job: Job,
+        message: str,
+        done: Callable[[Any], None],
+        failure_title: str,
+        late_cancel_counts: bool = False,
+    ) -> bool:
+        """Run ``job`` as the window's task; a failure is reported under ``failure_title``."""
+        started = self.tasks.start(
+            "task",
+            job,
+            done,
+            lambda error: self._on_task_failed(error, failure_title),
+            self._on_progress,
+            late_cancel_counts,
+        )
+        if started is not None:
+            self.statusBar().showMessage(message)
+        return started is not None
 
     def _on_planned(self, plan: CasePlan) -> None:
-        self._finish_task()
-        if self._closing:
-            return
         self._drop_plan()
         self.case_plan = plan
         self.plan_stale = False
@@ -1360,50 +1326,32 @@ class MainWindow(QMainWindow):
         self.planned.emit(plan)
 
     def _on_report_written(self, path: Path) -> None:
-        self._finish_task()
-        if self._closing:
-            return
         self.report_path = path
         self.statusBar().showMessage(f"Report written: {path.name}", 8000)
         self.report_written.emit(path)
 
-    def _set_busy_ui(self, busy: bool) -> None:
-        self._set_loading_ui(busy)
-        self._update_case_actions()
+    def _on_slot_changed(self, slot: str) -> None:
+        """Show or hide the progress of a job the status bar shows (it started or ended)."""
+        if slot in _FOREGROUND:
+            busy = self.is_busy()
+            self.open_folder_action.setEnabled(not busy)
+            self.open_file_action.setEnabled(not busy)
+            self.progress_bar.setValue(0)
+            self.progress_bar.setVisible(busy)
+            self.cancel_button.setEnabled(busy)
+            self.cancel_button.setVisible(busy)
+            self._update_case_actions()
 
-    def _release(self, worker: object) -> None:
-        for entry in list(self._running):
-            if entry[0] is worker:
-                entry[1].quit()
-                entry[1].wait()
-                self._running.remove(entry)
-
-    def _finish_task(self) -> None:
-        if self._task_worker is not None:
-            self._release(self._task_worker)
-            self._task_worker = None
-            self._set_busy_ui(False)
-
-    def _on_task_progress(self, fraction: float, text: str) -> None:
-        if self._closing:
-            return
+    def _on_progress(self, fraction: float, text: str) -> None:
         self.progress_bar.setValue(round(fraction * _PROGRESS_STEPS))
-        if self._task_worker is not None and not self._task_worker.is_cancel_requested():
+        if not any(self.tasks.is_cancelling(slot) for slot in _FOREGROUND):
             self.statusBar().showMessage(text)
 
     def _on_segmented(self, labels: LabelMap) -> None:
-        self._finish_task()
-        if self._closing:
-            return
         self.show_labels(labels)
         self.statusBar().showMessage("Segmented: review the labels in the three views.", 8000)
 
-    def _on_task_failed(self, error: BaseException) -> None:
-        title = self._task_failure_title
-        self._finish_task()
-        if self._closing:
-            self.cases.opening_failed(keep_labels_shown=False)
-            return
+    def _on_task_failed(self, error: BaseException, title: str) -> None:
         # Planning a case being opened: its scan and labels are shown, it opens without a plan.
         without_plan = self.cases.opening_failed()
         outcome = (
@@ -1414,50 +1362,14 @@ class MainWindow(QMainWindow):
         if isinstance(error, Cancelled):
             self.statusBar().showMessage(f"Cancelled. {outcome}", 8000)
             return
+        self._show_failure(error, title, outcome)
+
+    def _show_failure(self, error: BaseException, title: str, outcome: str) -> None:
+        """Report a failed job in a dialog (see :func:`.tasks.failure_message`)."""
         self.statusBar().clearMessage()
-        if isinstance(error, LumboPlanError):
-            logger.info("a task failed: %s", type(error).__name__)
-            self.show_error(f"{error} {outcome}" if without_plan else str(error), title)
-        else:
-            logger.error(
-                "unexpected %s in a task, raised at %s",
-                type(error).__name__,
-                code_location(error.__traceback__),
-            )
-            self.show_error(
-                f"{title} because of an unexpected problem ({type(error).__name__}). {outcome} "
-                "Try again; if it happens again, contact LumboPlan's support.",
-                title,
-            )
-
-    def _set_loading_ui(self, loading: bool) -> None:
-        self.open_folder_action.setEnabled(not loading)
-        self.open_file_action.setEnabled(not loading)
-        self.progress_bar.setValue(0)
-        self.progress_bar.setVisible(loading)
-        self.cancel_button.setEnabled(loading)
-        self.cancel_button.setVisible(loading)
-
-    def _finish_load(self, worker: Worker) -> None:
-        """Release the finished worker's thread (its job has returned, so it stops at once)."""
-        self._release(worker)
-        if self._load_worker is worker:
-            self._load_worker = None
-            self._set_loading_ui(False)
-
-    def _on_load_progress(self, fraction: float, text: str) -> None:
-        if self._closing:
-            return
-        self.progress_bar.setValue(round(fraction * _PROGRESS_STEPS))
-        if self._load_worker is not None and not self._load_worker.is_cancel_requested():
-            self.statusBar().showMessage(text)
+        self.show_error(failure_message(error, title, outcome), title)
 
     def _on_load_finished(self, state: ViewState) -> None:
-        worker = self._load_worker
-        if worker is not None:
-            self._finish_load(worker)
-        if self._closing:
-            return
         self._shown_path = self._load_path
         self.shown_series = self._load_series
         self.show_state(state)
@@ -1469,13 +1381,8 @@ class MainWindow(QMainWindow):
         )
 
     def _on_load_failed(self, error: BaseException) -> None:
-        worker = self._load_worker
-        if worker is not None:
-            self._finish_load(worker)
-        if self._closing or not isinstance(error, SeriesChoiceRequired):
+        if not isinstance(error, SeriesChoiceRequired):
             self.cases.opening_failed()  # a case being opened waits for the series chosen
-        if self._closing:
-            return
         if isinstance(error, Cancelled):
             self.statusBar().showMessage("Opening cancelled; nothing was changed.", 8000)
         elif isinstance(error, SeriesChoiceRequired):
@@ -1486,22 +1393,8 @@ class MainWindow(QMainWindow):
                 else f"{error} Choose the series the case was planned on: {planned_on[1]}."
             )
             self._choose_series(error.series, planned_on[0] if planned_on else "")
-        elif isinstance(error, LumboPlanError):
-            self.statusBar().clearMessage()
-            logger.info("a scan could not be opened: %s", type(error).__name__)
-            self.show_error(str(error))
         else:
-            self.statusBar().clearMessage()
-            logger.error(
-                "unexpected %s while opening a scan, raised at %s",
-                type(error).__name__,
-                code_location(error.__traceback__),
-            )
-            self.show_error(
-                f"LumboPlan could not open this scan because of an unexpected problem "
-                f"({type(error).__name__}). Nothing was changed. Try again; if it happens again, "
-                "export the series again or contact LumboPlan's support."
-            )
+            self._show_failure(error, "LumboPlan could not open the scan", NOTHING_CHANGED)
         self.load_failed.emit(error)
 
     def _choose_series(self, series: list[SeriesInfo], preferred_description: str = "") -> None:
@@ -1551,8 +1444,7 @@ class MainWindow(QMainWindow):
         )
         self.structures_panel.set_state(state)
         self._drop_plan()
-        if self._mesh_worker is not None:
-            self._mesh_worker.request_cancel()  # surfaces of the previous scan's labels
+        self.tasks.cancel("meshes")  # surfaces of the previous scan's labels
         self.meshes = None
         self._meshes_shown_once = False
         self.editor = None
@@ -1717,19 +1609,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Offer to save changes; stop the workers (cancel, then wait) and let go of the model.
 
-        Each worker is asked to cancel, and the window then waits until its thread has
-        finished, with no time limit: a QThread destroyed while it runs makes Qt abort the
-        process, and the window holds the last reference to its threads. The wait is bounded
-        because every long job stops at its next cancel point, a short step away: the reader
-        between slices, segmentation between windows, planning between stages, the surfaces
-        between structures (a report or an autosave being written has no cancel point; it is
-        a single write). Meanwhile the status bar says why the window is still there and the
-        cursor is busy; a wait longer than :data:`WORKER_SLOW_STOP_MS` is logged.
-
-        Not chosen: giving up after a timeout and keeping the running threads alive elsewhere.
-        They would go on using the model and the CPU after the window is gone, their results
-        would arrive at a closed window, and the process would still have to wait for them
-        before it exits.
+        The wait has no time limit (see :meth:`~lumboplan_app.gui.tasks.TaskRunner.shutdown`):
+        every long job stops at its next cancel point, a short step away (a report or an
+        autosave being written has none; it is a single write). Meanwhile the status bar says
+        why the window is still there.
         """
         if not self._closing and not self._may_discard_changes():
             event.ignore()
@@ -1739,10 +1622,8 @@ class MainWindow(QMainWindow):
         # A clean close keeps nothing to recover: what the surgeon kept is saved.
         self.cases.autosave_timer.stop()
         self.cases.discard_autosave()
-        self._stop_workers()
-        self._load_worker = None
-        self._task_worker = None
-        self._mesh_worker = None
+        self.tasks.shutdown(self._say_stopping)
+        self.cases.opening_failed(keep_labels_shown=False)
         self.view3d.view.close_scene()
         for view in self.views.values():
             view.detach()
@@ -1750,28 +1631,6 @@ class MainWindow(QMainWindow):
             self.state.unsubscribe(self._on_state_changed)
         super().closeEvent(event)
 
-    def _stop_workers(self) -> None:
-        """Cancel every worker and wait until each thread has finished (see closeEvent)."""
-        for worker, thread in self._running:
-            worker.request_cancel()
-            thread.quit()  # its event loop ends as soon as the job has returned
-        if not any(thread.isRunning() for _, thread in self._running):
-            self._running.clear()
-            return
+    def _say_stopping(self) -> None:
         self.statusBar().showMessage("Stopping the work in progress before closing…")
         self.statusBar().repaint()  # the event loop is not running while we wait
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        started = time.perf_counter()
-        try:
-            for worker, thread in list(self._running):
-                if not thread.wait(WORKER_SLOW_STOP_MS):
-                    logger.warning(
-                        "the %s worker has not stopped within %d ms; waiting for it",
-                        worker.name,
-                        WORKER_SLOW_STOP_MS,
-                    )
-                    thread.wait()
-                self._running.remove((worker, thread))
-        finally:
-            QApplication.restoreOverrideCursor()
-        logger.info("workers stopped in %.0f ms", 1000 * (time.perf_counter() - started))
