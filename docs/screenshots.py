@@ -70,7 +70,7 @@ def main() -> None:
     window.snap_channel_to_best()
     shoot(window, folder, "4_best_free")
     window.reset_channel()
-    iap = np.argwhere(window.case_plan.parts.array == Part.L5_IAP_LEFT)
+    iap = np.argwhere(window.session.plan.parts.array == Part.L5_IAP_LEFT)
     window.state.set_cursor(window.state.clamp_index(iap.mean(axis=0)))
     window.side_tabs.setCurrentWidget(window.review_tab)
     window.edit_panel.set_tool("paint")

@@ -78,7 +78,7 @@ def test_a_moved_study_opens_the_case_own_series(window, qtbot, make_series, tmp
     assert window.series_dialog is None
     assert window.state.volume.meta.series_description == "T2 SPACE sag"
     assert np.count_nonzero(window.state.labels.array == Structure.L5) == 5 * 6 * 7
-    assert window.cases.path == case
+    assert window.session.case_path == case
     assert window.windowTitle().startswith("t2")
 
 
@@ -98,7 +98,7 @@ def test_a_case_scan_among_several_series_is_chosen_in_the_chooser(
         qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     assert window.state.volume.meta.series_description == "T2 SPACE sag"
     assert window.state.labels is not None
-    assert window.cases.path == case
+    assert window.session.case_path == case
     assert window.error_box is None  # its own series (the same UID): no warning
 
 
@@ -144,7 +144,7 @@ def test_a_case_whose_scan_fails_to_open_leaves_the_case_shown(
         assert window.cases.open_case(other)
     qtbot.waitUntil(lambda: not window.is_busy())
     # Nothing was replaced: the case shown keeps its file (Ctrl+S saves there), autosave, title.
-    assert window.cases.path == shown
+    assert window.session.case_path == shown
     assert window.cases.autosave_key == key
     assert window.windowTitle() == title
     assert window.state.labels is not None
@@ -182,7 +182,7 @@ def test_planning_that_fails_while_a_recovered_case_opens_keeps_the_work(
     assert "The case is open without its plan: plan again (Ctrl+P)." in shown.args[0]
     assert np.count_nonzero(window.state.labels.array == Structure.L5) == 5 * 6 * 7
     assert window.cases.autosave_key == "feed"
-    assert window.cases.path == Path("/cases/spine.lumboplan")
+    assert window.session.case_path == Path("/cases/spine.lumboplan")
     assert window.cases.modified
     assert [pending.key for pending in pending_autosaves()] == ["feed"]
 
@@ -227,4 +227,4 @@ def test_a_full_disk_on_save_says_so_and_keeps_the_case_open(
     assert len(messages) == 1
     assert messages[0].startswith(str(full))  # the reason, not "WriteError"
     assert "still open" in messages[0]
-    assert window.cases.path == shown
+    assert window.session.case_path == shown

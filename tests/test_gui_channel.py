@@ -37,8 +37,8 @@ def point(position) -> QPoint:
 
 
 def end_of_pose(window: MainWindow, alpha: float, beta: float) -> np.ndarray:
-    planner = window.channel_planner
-    side = window.active_side
+    planner = window.session.planner
+    side = window.session.active_side
     normal = planner.plan.landmarks["planes"]["disc_mid"]["normal"]
     axis = direction_for_pose(alpha, beta, normal, side)
     return planner.point_b(side) + planner.plan.channel.length_mm * axis
@@ -46,8 +46,8 @@ def end_of_pose(window: MainWindow, alpha: float, beta: float) -> np.ndarray:
 
 def test_planning_shows_the_paper_channel_in_every_view(planned_window) -> None:
     window = planned_window
-    assert window.active_side is Side.LEFT
-    assessment = window.assessments[Side.LEFT]
+    assert window.session.active_side is Side.LEFT
+    assessment = window.session.assessments[Side.LEFT]
     # The demo's left foramen is Group B: the paper's channel runs into the IAP.
     assert not assessment.clear
     assert Part.L5_IAP_LEFT in {contact.part for contact in assessment.blocked_by}
@@ -67,7 +67,7 @@ def test_planning_shows_the_paper_channel_in_every_view(planned_window) -> None:
 def test_dragging_in_the_axial_view_turns_the_channel_into_the_ilium(planned_window, qtbot):
     window = planned_window
     view = window.views["axial"]
-    b = window.channel_planner.point_b(Side.LEFT)
+    b = window.session.planner.point_b(Side.LEFT)
     window.state.set_cursor(window.state.clamp_index(window.state.volume.grid.lps_to_index(b)))
     start = view.channel_handle_position()
     qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=point(start))
@@ -77,7 +77,7 @@ def test_dragging_in_the_axial_view_turns_the_channel_into_the_ilium(planned_win
     for fraction in np.linspace(0.2, 1.0, 5):
         qtbot.mouseMove(view, pos=point(start + fraction * (target - start)))
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=point(target))
-    moved = window.assessments[Side.LEFT]
+    moved = window.session.assessments[Side.LEFT]
     assert moved.alpha_deg < 15.0
     assert abs(moved.beta_deg) < 5.0
     touched = {contact.part for contact in moved.blocked_by}
@@ -88,8 +88,8 @@ def test_dragging_in_the_axial_view_turns_the_channel_into_the_ilium(planned_win
 def test_dragging_in_3d_to_the_best_trajectory_clears_the_contact(planned_window, qtbot):
     window = planned_window
     view = window.view3d.view
-    best = window.channel_planner.best_pose(Side.LEFT)
-    paper = window.channel_planner.paper_pose(Side.LEFT)
+    best = window.session.planner.best_pose(Side.LEFT)
+    paper = window.session.planner.paper_pose(Side.LEFT)
     assert best is not None
     seen_clear = []
     qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=point(view.handle_position()))
@@ -99,8 +99,8 @@ def test_dragging_in_3d_to_the_best_trajectory_clears_the_contact(planned_window
         for _ in range(8):
             x, y = view.scene.to_display(end_of_pose(window, *target))
             qtbot.mouseMove(view, pos=QPoint(round(x), round(y)))
-        seen_clear.append(window.assessments[Side.LEFT].clear)
-        alpha, beta = window.poses[Side.LEFT]
+        seen_clear.append(window.session.assessments[Side.LEFT].clear)
+        alpha, beta = window.session.poses[Side.LEFT]
         assert abs(alpha - target[0]) < 2.0
         assert abs(beta - target[1]) < 2.0
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton)
@@ -113,19 +113,25 @@ def test_reset_snap_and_switch_side(planned_window, qtbot) -> None:
     window = planned_window
     assert window.snap_channel_action.isEnabled()
     qtbot.keyClick(window, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
-    best = window.assessments[Side.LEFT]
-    assert window.poses[Side.LEFT] == pytest.approx(window.channel_planner.best_pose(Side.LEFT))
+    best = window.session.assessments[Side.LEFT]
+    assert window.session.poses[Side.LEFT] == pytest.approx(
+        window.session.planner.best_pose(Side.LEFT)
+    )
     assert best.clear
     assert window.view3d.view.scene.touched == ()
     window.reset_channel_action.trigger()
-    assert window.poses[Side.LEFT] == pytest.approx(window.channel_planner.paper_pose(Side.LEFT))
+    assert window.session.poses[Side.LEFT] == pytest.approx(
+        window.session.planner.paper_pose(Side.LEFT)
+    )
     window.switch_side_action.trigger()
-    assert window.active_side is Side.RIGHT
-    right = window.assessments[Side.RIGHT]
+    assert window.session.active_side is Side.RIGHT
+    right = window.session.assessments[Side.RIGHT]
     assert {c.part for c in right.blocked_by} == {Part.L5_IAP_RIGHT}
     assert window.views["axial"].channel_handle_position() is not None
     # Each side keeps its own pose.
-    assert window.poses[Side.LEFT] == pytest.approx(window.channel_planner.paper_pose(Side.LEFT))
+    assert window.session.poses[Side.LEFT] == pytest.approx(
+        window.session.planner.paper_pose(Side.LEFT)
+    )
 
 
 def test_camera_presets_visibility_and_maximise(planned_window, qtbot) -> None:
@@ -199,10 +205,12 @@ def test_save_reopen_and_the_unsaved_changes_prompt(
         assert reopened.cases.open_case(saved, scan=DEMO / "dicom")
     assert np.array_equal(reopened.state.labels.array, window.state.labels.array)
     # The left channel is where it was saved (the best pose), not the paper's placement.
-    assert reopened.poses[Side.LEFT] == pytest.approx((best.alpha_deg, best.beta_deg), abs=0.5)
-    assert reopened.assessments[Side.LEFT].clear
+    assert reopened.session.poses[Side.LEFT] == pytest.approx(
+        (best.alpha_deg, best.beta_deg), abs=0.5
+    )
+    assert reopened.session.assessments[Side.LEFT].clear
     assert not reopened.isWindowModified()
-    assert reopened.cases.path == saved
+    assert reopened.session.case_path == saved
     monkeypatch.setattr(
         MainWindow, "ask_unsaved_changes", lambda self: QMessageBox.StandardButton.Discard
     )
@@ -219,14 +227,14 @@ def test_a_case_is_not_opened_without_its_scan(planned_window, qtbot, tmp_path) 
             "needs the scan case.lumboplan was planned on" in window.statusBar().currentMessage()
         )
     )
-    assert window.cases.path == tmp_path / "case.lumboplan"  # the case shown stays
+    assert window.session.case_path == tmp_path / "case.lumboplan"  # the case shown stays
     assert not window.is_busy()
     (tmp_path / "broken.lumboplan").write_bytes(b"not a zip")
     with qtbot.waitSignal(window.error_box_shown) as shown:
         assert window.cases.open_case(tmp_path / "broken.lumboplan")
     assert "not a readable LumboPlan case" in shown.args[0]
     assert window.error_box.windowTitle() == "LumboPlan could not open the case"
-    assert window.cases.path == tmp_path / "case.lumboplan"
+    assert window.session.case_path == tmp_path / "case.lumboplan"
 
 
 def test_a_case_is_read_in_the_background_and_can_be_cancelled(
@@ -254,8 +262,8 @@ def test_a_case_is_read_in_the_background_and_can_be_cancelled(
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=10_000)
     assert "Cancelled" in window.statusBar().currentMessage()
     assert asked == []  # nothing goes on after a cancel
-    assert window.case_plan is not None  # the case shown stays
-    assert window.cases.path == tmp_path / "case.lumboplan"
+    assert window.session.plan is not None  # the case shown stays
+    assert window.session.case_path == tmp_path / "case.lumboplan"
 
 
 def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
@@ -282,7 +290,7 @@ def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
     # The case names no scan (saved from a volume set directly): the surgeon is asked for it.
     assert asked == ["case.lumboplan"]
     assert reads == [saved]  # read once, not once for the question and again to open it
-    assert window.cases.path == saved
+    assert window.session.case_path == saved
 
     (tmp_path / "broken.lumboplan").write_bytes(b"not a zip")
     chosen[0] = str(tmp_path / "broken.lumboplan")
@@ -295,9 +303,9 @@ def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
 def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, qtbot) -> None:
     window = planned_window
     labels = window.state.labels
-    before = window.case_plan.sides[Side.LEFT]
+    before = window.session.plan.sides[Side.LEFT]
     assert any(c.part is Part.L5_IAP_LEFT and c.clearance_mm < 0 for c in before.contacts)
-    iap = np.argwhere(window.case_plan.parts.array == Part.L5_IAP_LEFT)
+    iap = np.argwhere(window.session.plan.parts.array == Part.L5_IAP_LEFT)
     centre = iap.mean(axis=0)
     window.state.set_cursor(window.state.clamp_index(centre))
     panel = window.edit_panel
@@ -314,11 +322,11 @@ def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, q
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=point(start) + QPoint(6, 0))
     erased = int(np.count_nonzero(labels.array == Structure.L5))
     assert erased < l5_before
-    assert window.plan_stale
+    assert window.session.plan_stale
     assert not window.report_action.isEnabled()
     # The plan of the old labels is gone: no channel can be moved against old anatomy.
-    assert window.case_plan is None
-    assert window.channel_planner is None
+    assert window.session.plan is None
+    assert window.session.planner is None
     assert window.views["axial"].channel_handle_position() is None
     assert window.move_channel_end(np.zeros(3)) is None
     # One stroke, one undo step; Ctrl+Z and Ctrl+Y.
@@ -332,13 +340,15 @@ def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, q
             window.paint_labels(Structure.L5, (z, y, x), "axial", 4.0, erase=True)
     with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
         assert window.plan()
-    after = window.case_plan.sides[Side.LEFT]
-    assert not window.plan_stale
+    after = window.session.plan.sides[Side.LEFT]
+    assert not window.session.plan_stale
     assert window.report_action.isEnabled()
     assert not any(c.part is Part.L5_IAP_LEFT and c.clearance_mm < 0 for c in after.contacts)
     assert after.to_json() != before.to_json()
     # Planned again, the left channel is back where it was before the edits (the paper's pose).
-    assert window.poses[Side.LEFT] == pytest.approx((before.alpha_deg, before.beta_deg), abs=0.01)
+    assert window.session.poses[Side.LEFT] == pytest.approx(
+        (before.alpha_deg, before.beta_deg), abs=0.01
+    )
 
 
 def test_the_foramen_panel_follows_the_channel_and_its_chart_moves_it(planned_window, qtbot):
@@ -348,19 +358,21 @@ def test_the_foramen_panel_follows_the_channel_and_its_chart_moves_it(planned_wi
     assert panel.status_label.property("state") == "blocked"
     assert panel.contacts_table.rowCount() >= 1
     # A click on the chart at the best free pose puts the channel there: clear.
-    best = window.channel_planner.best_pose(Side.LEFT)
+    best = window.session.planner.best_pose(Side.LEFT)
     chart = panel.chart
     qtbot.mouseClick(chart, Qt.MouseButton.LeftButton, pos=point(chart.point_for_pose(*best)))
-    assert window.poses[Side.LEFT] == pytest.approx(best, abs=0.6)
-    assert window.assessments[Side.LEFT].clear
+    assert window.session.poses[Side.LEFT] == pytest.approx(best, abs=0.6)
+    assert window.session.assessments[Side.LEFT].clear
     assert panel.status_label.property("state") == "clear"
-    assert chart.marks[0] == pytest.approx(window.poses[Side.LEFT])
+    assert chart.marks[0] == pytest.approx(window.session.poses[Side.LEFT])
     # The panel's Right button shows and moves the right foramen.
     qtbot.mouseClick(panel.side_buttons[Side.RIGHT], Qt.MouseButton.LeftButton)
-    assert window.active_side is Side.RIGHT
+    assert window.session.active_side is Side.RIGHT
     assert panel.side is Side.RIGHT
     qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
-    assert window.poses[Side.RIGHT] == pytest.approx(window.channel_planner.paper_pose(Side.RIGHT))
+    assert window.session.poses[Side.RIGHT] == pytest.approx(
+        window.session.planner.paper_pose(Side.RIGHT)
+    )
 
 
 def test_autosave_and_recovery_after_a_crash(planned_window, qtbot, monkeypatch) -> None:
@@ -388,7 +400,9 @@ def test_autosave_and_recovery_after_a_crash(planned_window, qtbot, monkeypatch)
     # Saved from a volume set directly, the case names no scan: the surgeon points to it.
     assert asked == ["the recovered case"]
     assert np.array_equal(recovered.state.labels.array, window.state.labels.array)
-    assert recovered.poses[Side.LEFT] == pytest.approx((best.alpha_deg, best.beta_deg), abs=0.5)
+    assert recovered.session.poses[Side.LEFT] == pytest.approx(
+        (best.alpha_deg, best.beta_deg), abs=0.5
+    )
     assert recovered.cases.modified  # recovered work is unsaved until saved
     assert recovered.isWindowModified()
     # Closing with the changes discarded removes the autosave: nothing left to recover.
@@ -430,7 +444,7 @@ def test_saved_cases_are_offered_as_recent(planned_window, qtbot, tmp_path, monk
     with qtbot.waitSignal(window.cases.case_opened, timeout=PLAN_TIMEOUT_MS):
         actions[1].trigger()
     assert asked == ["first.lumboplan"]
-    assert window.cases.path == tmp_path / "first.lumboplan"
+    assert window.session.case_path == tmp_path / "first.lumboplan"
 
 
 def test_the_brush_can_fill_beside_bone_without_painting_over_it(qtbot, demo_volume) -> None:
@@ -464,14 +478,14 @@ def test_the_brush_can_fill_beside_bone_without_painting_over_it(qtbot, demo_vol
 
 def test_dragging_in_the_coronal_view_tilts_the_channel(planned_window, qtbot) -> None:
     window = planned_window
-    before = window.poses[Side.LEFT]
+    before = window.session.poses[Side.LEFT]
     view = window.views["coronal"]
     start = view.channel_handle_position()
     qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=point(start))
     for dy in (-15, -30, -45, -60):
         qtbot.mouseMove(view, pos=point(start) + QPoint(0, dy))
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=point(start) + QPoint(0, -60))
-    alpha, beta = window.poses[Side.LEFT]
+    alpha, beta = window.session.poses[Side.LEFT]
     # Up in the coronal view tilts the channel cranially, keeping its tilt out of the coronal
     # plane: alpha moves a little, it does not snap to straight lateral (the current slice runs
     # through b, where a point on the slice would have no posterior component).
@@ -489,11 +503,11 @@ def test_a_side_switch_alone_leaves_a_saved_case_unmodified(planned_window, tmp_
 
 def test_planning_can_be_cancelled(planned_window, qtbot) -> None:
     window = planned_window
-    before = window.case_plan
+    before = window.session.plan
     with qtbot.waitSignal(window.statusBar().messageChanged, timeout=PLAN_TIMEOUT_MS):
         assert window.plan()
     window.cancel_running()
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=PLAN_TIMEOUT_MS)
     # The plan shown is the one from before: the cancelled one never arrived.
-    assert window.case_plan is before
-    assert window.channel_planner is not None
+    assert window.session.plan is before
+    assert window.session.planner is not None

@@ -113,7 +113,7 @@ def test_plan_and_export_the_report_from_the_window(demo_window, qtbot, tmp_path
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=5000)
     truth = json.loads((DEMO / "truth.json").read_text())["plan"]
     for side in (Side.LEFT, Side.RIGHT):
-        planned = window.case_plan.sides[side]
+        planned = window.session.plan.sides[side]
         # The plan on the labels agrees with the exact geometry, or a clearance under half a
         # voxel is counted as touching and says so: never a Group A the truth does not have.
         expected = truth[side.value]["group"]
@@ -129,5 +129,5 @@ def test_plan_and_export_the_report_from_the_window(demo_window, qtbot, tmp_path
     assert output.read_bytes().startswith(b"%PDF")
     # New labels drop the plan: a report can no longer describe labels it was not made from.
     assert window.load_labels(DEMO / "labels.nii.gz")
-    assert window.case_plan is None
+    assert window.session.plan is None
     assert not window.report_action.isEnabled()

@@ -1,9 +1,10 @@
 """The window's case on disk: save, open, autosave and recover; the title and unsaved changes.
 
-A :class:`CaseKeeper` follows the window's work (labels shown, plan, channel moved, labels
-edited), marks the case modified (the title's ``*``), and saves it with
-:func:`lumboplan_app.session.write_case` (atomic: a failed save leaves the previous file and
-the window's work as they were). Opening a case reads it in a worker, opens the scan it
+A :class:`CaseKeeper` follows the window's :class:`~lumboplan_app.case_session.CaseSession`
+(a new scan starts a new case; labels shown or edited, a plan, a channel moved modify it),
+marks the case modified (the title's ``*``), and saves what the session says the case file
+holds with :func:`lumboplan_app.session.write_case` (atomic: a failed save leaves the previous
+file and the window's work as they were). Opening a case reads it in a worker, opens the scan it
 references (or the one the surgeon points to), shows its labels, plans them again and puts each
 channel back where it was left. The headless equivalents are ``lumboplan plan`` and
 :func:`~lumboplan_app.session.read_case`.
@@ -27,11 +28,10 @@ from lumboplan_app.errors import LumboPlanError
 from lumboplan_app.labels import Side
 
 if TYPE_CHECKING:
+    from lumboplan_app.case_session import SessionChange
     from lumboplan_app.gui.main_window import MainWindow
-    from lumboplan_app.planning.plan import CasePlan
     from lumboplan_app.recovery import Autosave
     from lumboplan_app.session import CaseFile
-    from lumboplan_app.volume import Volume
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +62,8 @@ class CaseKeeper(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
-        #: Where the case is saved (None: never saved).
-        self.path: Path | None = None
-        #: The scan shown, as opened (a folder or file), for the case's reference.
-        self.scan_path: Path | None = None
+        #: The case shown, and where it is saved (``session.case_path``).
+        self.session = window.session
         self.modified = False
         #: The case file being read, and the scan the caller gave for it (None: its own).
         self._reading: tuple[Path, Path | None] | None = None
@@ -81,12 +79,19 @@ class CaseKeeper(QObject):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
         self._new_autosave_key()
+        self.session.subscribe(self._on_session_changed)
 
     # -- state ----------------------------------------------------------------------------------
 
+    def _on_session_changed(self, change: SessionChange) -> None:
+        if change == "volume":
+            self._new_case()
+        else:
+            self.set_modified(True)
+
     def set_modified(self, modified: bool = True) -> None:
         """Mark the case changed since it was saved (or not) and update the title."""
-        if self.window.state is None or self.window.state.labels is None:
+        if not self.session.has_case:
             modified = False  # a scan alone is not a case: nothing to lose
         if modified != self.modified:
             self.modified = modified
@@ -95,9 +100,9 @@ class CaseKeeper(QObject):
 
     def update_title(self) -> None:
         """Title: the case's file name (or the series), and ``*`` while changes are unsaved."""
-        state = self.window.state
-        if self.path is not None:
-            name = self.path.stem
+        state = self.session.view
+        if self.session.case_path is not None:
+            name = self.session.case_path.stem
         elif state is not None:
             name = state.volume.meta.series_description or "untitled case"
         else:
@@ -106,16 +111,14 @@ class CaseKeeper(QObject):
         self.window.setWindowTitle(f"{name}[*] — LumboPlan")
         self.window.setWindowModified(self.modified)
 
-    def scan_shown(self, path: Path | None) -> None:
+    def _new_case(self) -> None:
         """Start a new, unsaved case for a new scan, or for the scan of the case being opened.
 
         The case shown before is gone (its changes were saved or discarded when the surgeon
         was asked), so is its autosave. A case being opened gets its file back once open.
         """
-        self.scan_path = path
         self.discard_autosave()
         self._new_autosave_key()
-        self.path = None
         self.set_modified(False)
 
     def _new_autosave_key(self) -> None:
@@ -125,41 +128,11 @@ class CaseKeeper(QObject):
 
     # -- the case -------------------------------------------------------------------------------
 
-    def current_case(self) -> CaseFile | None:
-        """Return the case shown (labels, plan, channels as left); None without labels."""
-        from lumboplan_app.session import CaseFile, channel_json, scan_summary
-
-        window = self.window
-        state = window.state
-        if state is None or state.labels is None:
-            return None
-        plan: CasePlan | None = window.case_plan
-        volume: Volume = state.volume
-        patient = volume.meta.patient
-        channels = {
-            side.value: channel_json(
-                window.assessments[side].channel if side in window.assessments else None
-            )
-            for side in Side
-        }
-        return CaseFile(
-            labels=state.labels,
-            plan={} if plan is None else plan.to_json(),
-            parts=None if plan is None else plan.parts,
-            scan={
-                "reference": None if self.scan_path is None else str(self.scan_path),
-                "series_id": self.window.shown_series,
-                "summary": scan_summary(volume),
-            },
-            channels=channels,
-            patient=patient if any((patient.name, patient.patient_id)) else None,
-        )
-
     def save_to(self, path: Path) -> bool:
         """Save the case to ``path`` (atomic); False, with a dialog, if it cannot be written."""
         from lumboplan_app.session import CASE_SUFFIX, write_case
 
-        case = self.current_case()
+        case = self.session.case_file()
         if case is None:
             self.window.show_error(
                 "There is nothing to save yet: segment the scan or open its labels first.",
@@ -184,7 +157,7 @@ class CaseKeeper(QObject):
                 "LumboPlan could not save the case",
             )
             return False
-        self.path = path
+        self.session.case_path = path
         self.set_modified(False)
         self.discard_autosave()
         self._remember(path)
@@ -243,7 +216,7 @@ class CaseKeeper(QObject):
         case = self._opening
         if case is None:
             return
-        state = self.window.state
+        state = self.session.view
         if state is None or not case.labels.grid.matches(state.volume.grid):
             self.opening_failed()
             self.window.show_error(
@@ -277,9 +250,9 @@ class CaseKeeper(QObject):
         from lumboplan_app.session import channel_from_json
 
         window = self.window
-        planner = window.channel_planner
+        planner = self.session.planner
         if planner is not None:
-            active = window.active_side
+            active = self.session.active_side
             for side in Side:
                 channel = channel_from_json(case.channels.get(side.value))
                 if channel is not None and window.set_active_side(side):
@@ -300,10 +273,12 @@ class CaseKeeper(QObject):
             # case file it belonged to (if any). One written while it opened goes.
             self.discard_autosave()
             self.autosave_key = recovered.key
-            self.path = None if recovered.case_path is None else Path(recovered.case_path)
+            self.session.case_path = (
+                None if recovered.case_path is None else Path(recovered.case_path)
+            )
             self.set_modified(True)
         else:
-            self.path = path
+            self.session.case_path = path
             self.set_modified(False)
             if path is not None:
                 self._remember(path)
@@ -324,13 +299,13 @@ class CaseKeeper(QObject):
         One autosave at a time: a timer tick while one is written is skipped.
         """
         tasks = self.window.tasks
-        case = self.current_case()
+        case = self.session.case_file()
         if not self.modified or case is None or tasks.is_running("autosave"):
             return False
         from lumboplan_app.volume import LabelMap
 
         case.labels = LabelMap(case.labels.array.copy(), case.labels.grid)  # edits go on
-        key, path = self.autosave_key, self.path
+        key, path = self.autosave_key, self.session.case_path
 
         def job(progress: object, should_cancel: object) -> Autosave:
             from lumboplan_app.recovery import write_autosave

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from lumboplan_app import __version__
+from lumboplan_app.case_session import CaseSession
 from lumboplan_app.errors import Cancelled, LumboPlanError, PlanningError, SeriesChoiceRequired
 from lumboplan_app.gui.case_files import CaseKeeper
 from lumboplan_app.gui.edit_panel import EditPanel
@@ -74,9 +75,8 @@ from lumboplan_app.labels import Side, Structure
 from lumboplan_app.viewing import CAMERA_PRESETS, PLANE_AXIS, PLANES, Change, Plane, ViewState
 
 if TYPE_CHECKING:
-    from lumboplan_app.editing import LabelEditor
     from lumboplan_app.io.series import SeriesInfo
-    from lumboplan_app.planning.interactive import ChannelPlanner, PoseAssessment
+    from lumboplan_app.planning.interactive import PoseAssessment
     from lumboplan_app.planning.plan import CasePlan
     from lumboplan_app.volume import LabelMap, Volume
 
@@ -170,7 +170,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("LumboPlan")
         self.setAcceptDrops(True)
-        self.state: ViewState | None = None
+        #: The case shown: scan, labels, plan, channels, its file (the window's model).
+        self.session = CaseSession()
         self.series_dialog: SeriesChooserDialog | None = None
         self.error_box: QMessageBox | None = None
         self.about_box: QMessageBox | None = None
@@ -181,15 +182,8 @@ class MainWindow(QMainWindow):
         self._load_path: Path | None = None
         #: The model's weights file for "Segment" (None: the shipped model).
         self.model_weights: Path | None = None
-        #: The plan of the labels shown (None until planned; dropped when the labels change).
-        self.case_plan: CasePlan | None = None
         self.report_path: Path | None = None
-        #: The moved channel: its planner, each side's pose (alpha, beta degrees) and last
-        #: assessment, the side being moved, and how long the last update took (ms).
-        self.channel_planner: ChannelPlanner | None = None
-        self.poses: dict[Side, tuple[float, float]] = {}
-        self.assessments: dict[Side, PoseAssessment] = {}
-        self.active_side = Side.LEFT
+        #: How long the last update of the moved channel took (ms).
         self.last_update_ms = 0.0
         self._line_a: dict[Side, tuple[object, object] | None] = {}
         #: The structures' surfaces shown in 3-D (None until built for the labels shown).
@@ -206,15 +200,7 @@ class MainWindow(QMainWindow):
         self._mesh_timer.setInterval(MESH_REBUILD_DELAY_MS)
         self._mesh_timer.timeout.connect(self.build_meshes)
         self._maximised: QWidget | None = None
-        self._shown_path: Path | None = None
         self._load_series: str | None = None
-        #: The series shown when it was chosen from a folder of several (for the case file).
-        self.shown_series: str | None = None
-        #: The correction of the labels shown (None without labels), and whether the plan
-        #: shown rests on labels edited since.
-        self.editor: LabelEditor | None = None
-        self.plan_stale = False
-        self._kept_poses: dict[Side, tuple[float, float]] = {}
         #: The case on disk: its file, whether it changed, saving and opening.
         self.cases = CaseKeeper(self)
         self._last_folder = Path.home()
@@ -225,6 +211,11 @@ class MainWindow(QMainWindow):
         self._create_central()
         self._create_status_bar()
         self.resize(QSize(1280, 860))
+
+    @property
+    def state(self) -> ViewState | None:
+        """The view state of the scan shown (the session's), or None."""
+        return self.session.view
 
     # -- construction -----------------------------------------------------------------------
 
@@ -628,21 +619,15 @@ class MainWindow(QMainWindow):
         The structures' surfaces are built in the background for the 3-D pane.
         """
         if self.state is not None:
-            from lumboplan_app.editing import LabelEditor
-
-            self.state.set_labels(labels)
+            self.session.set_labels(labels)
             self._labels_generation += 1
             self.meshes = None
             self._meshes_shown_once = False
-            self.editor = LabelEditor(labels)
-            self.plan_stale = False
-            self._kept_poses = {}  # poses kept across edits belong to the labels replaced
             self._update_history()
             self.structures_panel.refresh()
-            self._drop_plan()
+            self._clear_plan_views()
             self._update_case_actions()
             self.build_meshes()
-            self.cases.set_modified(True)
 
     def build_meshes(self) -> None:
         """Build the surfaces of the labels shown in the background (the 3-D pane shows them).
@@ -669,9 +654,9 @@ class MainWindow(QMainWindow):
             first = self.meshes is None and not self._meshes_shown_once
             self.meshes = meshes
             self._meshes_shown_once = True
-            if self.case_plan is not None:
+            if self.session.plan is not None:
                 self.view3d.view.scene.set_plan_frame(
-                    self.case_plan.landmarks, self.case_plan.parts
+                    self.session.plan.landmarks, self.session.plan.parts
                 )
             self.view3d.show_structures(meshes, reset_camera=first)
             self._sync_scene_visibility()
@@ -700,12 +685,8 @@ class MainWindow(QMainWindow):
             scene.set_structure_visible(structure, self.state.is_structure_visible(structure))
         self.view3d.view.request_render()
 
-    def _drop_plan(self) -> None:
-        """Forget the plan and the moved channel (the labels changed)."""
-        self.case_plan = None
-        self.channel_planner = None
-        self.poses = {}
-        self.assessments = {}
+    def _clear_plan_views(self) -> None:
+        """Show no plan and no channel (the session dropped them)."""
         self._line_a = {}
         self.structures_panel.show_plan(None)
         self.foramen_panel.clear()
@@ -727,22 +708,24 @@ class MainWindow(QMainWindow):
         self.plan_action.setEnabled(
             idle and self.state is not None and self.state.labels is not None
         )
-        self.report_action.setEnabled(idle and self.case_plan is not None and not self.plan_stale)
-        self.edit_panel.setEnabled(idle and self.editor is not None)
+        self.report_action.setEnabled(
+            idle and self.session.plan is not None and not self.session.plan_stale
+        )
+        self.edit_panel.setEnabled(idle and self.session.editor is not None)
         has_case = idle and self.state is not None and self.state.labels is not None
         self.save_case_action.setEnabled(has_case)
         self.save_case_as_action.setEnabled(has_case)
-        moving = self.active_side in self.poses
+        moving = self.session.active_side in self.session.poses
         self.reset_channel_action.setEnabled(moving)
         self.snap_channel_action.setEnabled(
             moving
-            and self.channel_planner is not None
-            and self.channel_planner.best_pose(self.active_side) is not None
+            and self.session.planner is not None
+            and self.session.planner.best_pose(self.session.active_side) is not None
         )
         self.open_case_action.setEnabled(not self.is_busy())
         self.recent_menu.setEnabled(not self.is_busy())
         self.open_labels_action.setEnabled(not self.is_busy() and self.state is not None)
-        self.switch_side_action.setEnabled(len(self.poses) > 1)
+        self.switch_side_action.setEnabled(len(self.session.poses) > 1)
 
     # -- planning and the report -------------------------------------------------------------
 
@@ -769,11 +752,11 @@ class MainWindow(QMainWindow):
         """Write the plan's PDF report to ``path`` in a worker; False if there is no plan."""
         from lumboplan_app.session import case_from_plan
 
-        if self.case_plan is None or self.state is None or self.is_busy() or self._closing:
+        if self.session.plan is None or self.state is None or self.is_busy() or self._closing:
             return False
         labels = self.state.labels
         assert labels is not None  # a plan exists only for labels shown
-        case = case_from_plan(self.case_plan, labels, self.state.volume, None, None)
+        case = case_from_plan(self.session.plan, labels, self.state.volume, None, None)
         return self._start_task(
             report_job(case, path, self.state.volume, deidentify),
             "Writing the report…",
@@ -790,25 +773,26 @@ class MainWindow(QMainWindow):
             view.set_brush(radius)
 
     def _on_brush_pressed(self, index_zyx: tuple[float, float, float]) -> None:
-        if self.editor is None or self.is_busy():
+        editor = self.session.editor
+        if editor is None or self.is_busy():
             return
-        self.editor.begin_stroke()
+        editor.begin_stroke()
         self._brush_dab(index_zyx)
 
     def _on_brush_moved(self, index_zyx: tuple[float, float, float]) -> None:
         self._brush_dab(index_zyx)
 
     def _brush_dab(self, index_zyx: tuple[float, float, float]) -> None:
-        view = self.sender()
+        view, editor = self.sender(), self.session.editor
         if (
-            self.editor is None
-            or not self.editor.in_stroke
+            editor is None
+            or not editor.in_stroke
             or self.state is None
             or not isinstance(view, SliceView)
         ):
             return
-        before = self.editor.revision
-        self.editor.paint(
+        before = editor.revision
+        editor.paint(
             self.edit_panel.structure,
             index_zyx,
             view.plane,
@@ -816,27 +800,26 @@ class MainWindow(QMainWindow):
             erase=self.edit_panel.tool == "erase",
             overwrite=self.edit_panel.overwrite,
         )
-        if self.editor.revision != before:
+        if editor.revision != before:
             self.state.set_labels(self.state.labels)  # the views redraw the overlay
 
     def _on_brush_released(self) -> None:
-        if self.editor is not None and self.editor.end_stroke() is not None:
+        editor = self.session.editor
+        if editor is not None and editor.end_stroke() is not None:
             self._labels_edited()
 
     def undo_edit(self) -> bool:
         """Undo the last label stroke; False if there is none."""
-        if self.editor is None or self.is_busy() or self.editor.in_stroke:
-            return False
-        if self.editor.undo() is None:
+        editor = self.session.editor
+        if editor is None or self.is_busy() or editor.in_stroke or editor.undo() is None:
             return False
         self._labels_edited()
         return True
 
     def redo_edit(self) -> bool:
         """Redo the last undone label stroke; False if there is none."""
-        if self.editor is None or self.is_busy() or self.editor.in_stroke:
-            return False
-        if self.editor.redo() is None:
+        editor = self.session.editor
+        if editor is None or self.is_busy() or editor.in_stroke or editor.redo() is None:
             return False
         self._labels_edited()
         return True
@@ -855,10 +838,10 @@ class MainWindow(QMainWindow):
         ``overwrite`` False paints unlabelled voxels only (the panel's "Paint over other
         structures" unchecked).
         """
-        if self.editor is None or self.is_busy() or self.editor.in_stroke:
+        editor = self.session.editor
+        if editor is None or self.is_busy() or editor.in_stroke:
             return False
-        dab = self.editor.paint(structure, centre_index_zyx, plane, radius_mm, erase, overwrite)
-        if dab is None:
+        if editor.paint(structure, centre_index_zyx, plane, radius_mm, erase, overwrite) is None:
             return False
         self._labels_edited()
         return True
@@ -867,15 +850,10 @@ class MainWindow(QMainWindow):
         """Redraw hand-edited labels, rebuild the 3-D surfaces and flag the plan as stale."""
         if self.state is None:
             return
-        self.state.set_labels(self.state.labels)
+        dropped = self.session.labels_edited()  # the plan, if any: it is of the old labels
         self._update_history()
-        if self.case_plan is not None:
-            # The plan's distance fields are of the old labels: a channel moved against them
-            # could read as clear through a nerve just painted. Drop the plan; its poses come
-            # back when the case is planned again.
-            self._kept_poses = dict(self.poses)
-            self._drop_plan()
-            self.plan_stale = True
+        if dropped:
+            self._clear_plan_views()
             self.structures_panel.plan_label.setText(
                 "The labels were edited after planning: plan again (Ctrl+P) to update the "
                 "foramina and the report."
@@ -887,11 +865,11 @@ class MainWindow(QMainWindow):
         self._labels_generation += 1
         self.tasks.cancel("meshes")
         self._mesh_timer.start()
-        self.cases.set_modified(True)
 
     def _update_history(self) -> None:
-        can_undo = self.editor is not None and self.editor.can_undo
-        can_redo = self.editor is not None and self.editor.can_redo
+        editor = self.session.editor
+        can_undo = editor is not None and editor.can_undo
+        can_redo = editor is not None and editor.can_redo
         self.edit_panel.set_history(can_undo, can_redo)
         self.undo_action.setEnabled(can_undo)
         self.redo_action.setEnabled(can_redo)
@@ -900,15 +878,15 @@ class MainWindow(QMainWindow):
 
     def save_case(self) -> bool:
         """Save the case where it was saved before, or ask where; False if not saved."""
-        if self.cases.path is None:
+        if self.session.case_path is None:
             return self.save_case_as()
-        return self.cases.save_to(self.cases.path)
+        return self.cases.save_to(self.session.case_path)
 
     def save_case_as(self) -> bool:
         """Ask where to save the case and save it there; False if not saved."""
         from lumboplan_app.session import CASE_SUFFIX
 
-        suggested = self.cases.path or self._last_folder / f"case{CASE_SUFFIX}"
+        suggested = self.session.case_path or self._last_folder / f"case{CASE_SUFFIX}"
         dialog = QFileDialog(self, "Save case", str(suggested), f"LumboPlan case (*{CASE_SUFFIX})")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setDefaultSuffix(CASE_SUFFIX.lstrip("."))  # the dialog then asks before overwriting
@@ -1055,30 +1033,19 @@ class MainWindow(QMainWindow):
 
     # -- the moved channel -----------------------------------------------------------------------
 
-    def _start_channel(self, plan: CasePlan) -> None:
-        """Put each side's channel on the paper's placement and show the first assessable side."""
-        from lumboplan_app.planning.interactive import ChannelPlanner
-
-        try:
-            planner = ChannelPlanner(plan)
-        except PlanningError:
+    def _show_channels(self) -> None:
+        """Show the session's channels on a new plan, the active side's first."""
+        session = self.session
+        planner = session.planner
+        if planner is None:
             return
-        self.channel_planner = planner
-        self.poses = {side: pose for side in Side if (pose := planner.paper_pose(side)) is not None}
-        # Planned again after label edits: each channel goes back where the surgeon had it.
-        kept, self._kept_poses = self._kept_poses, {}
-        self.poses.update({side: pose for side, pose in kept.items() if side in self.poses})
-        self.assessments = {side: planner.assess(side, *pose) for side, pose in self.poses.items()}
         self._line_a = {side: planner.line_a_segment(side) for side in Side}
         if self.view3d.view.has_scene or self.meshes is not None:
-            self.view3d.view.scene.set_plan_frame(plan.landmarks, plan.parts)
+            self.view3d.view.scene.set_plan_frame(planner.plan.landmarks, planner.plan.parts)
             self.view3d.set_camera(self.view3d.camera)
-        sides = [side for side in Side if side in self.poses]
-        self.set_active_side(
-            self.active_side if self.active_side in sides or not sides else sides[0]
-        )
-        if sides and self.state is not None:
-            index = self.state.volume.grid.lps_to_index(planner.point_b(self.active_side))
+        self.set_active_side(session.active_side)
+        if session.poses and self.state is not None:
+            index = self.state.volume.grid.lps_to_index(planner.point_b(session.active_side))
             self.state.set_cursor(self.state.clamp_index(tuple(float(v) for v in index)))
 
     def set_active_side(self, side: Side) -> bool:
@@ -1086,10 +1053,9 @@ class MainWindow(QMainWindow):
 
         A side that is not assessable is shown with its reasons, and no channel to move.
         """
-        self.active_side = side
         self.view3d.side = side
-        if side in self.poses:
-            self.set_channel_pose(*self.poses[side])
+        if self.session.set_active_side(side):
+            self.set_channel_pose(*self.session.poses[side])
             return True
         for view in self.views.values():
             view.set_channel(None)
@@ -1097,7 +1063,7 @@ class MainWindow(QMainWindow):
         if self.view3d.view.has_scene:
             scene = self.view3d.view.scene
             for other in Side:
-                shown = self.assessments.get(other)
+                shown = self.session.assessments.get(other)
                 scene.set_channel(other, None if shown is None else shown.channel, False, False)
                 scene.set_markers(other, dict.fromkeys("abcd"), {"line_a": None, "line_b": None})
             scene.set_touched(())
@@ -1107,7 +1073,7 @@ class MainWindow(QMainWindow):
 
     def switch_side(self) -> bool:
         """Move the other side's channel; False if it has none."""
-        other = Side.RIGHT if self.active_side is Side.LEFT else Side.LEFT
+        other = Side.RIGHT if self.session.active_side is Side.LEFT else Side.LEFT
         return self.set_active_side(other)
 
     def set_channel_pose(self, alpha_deg: float, beta_deg: float) -> PoseAssessment | None:
@@ -1115,32 +1081,26 @@ class MainWindow(QMainWindow):
 
         Returns the assessment, or None when there is no channel or no such pose exists.
         """
-        planner = self.channel_planner
-        if planner is None or self.active_side not in self.poses:
-            return None
         started = time.perf_counter()
         try:
-            assessment = planner.assess(self.active_side, alpha_deg, beta_deg)
+            assessment = self.session.set_pose(alpha_deg, beta_deg)
         except PlanningError as error:
             self.statusBar().showMessage(str(error), 4000)
             return None
-        previous = self.poses.get(self.active_side)
-        self.poses[self.active_side] = (assessment.alpha_deg, assessment.beta_deg)
-        self.assessments[self.active_side] = assessment
+        if assessment is None:
+            return None
         self._show_channel()
-        if previous is None or not np.allclose(previous, self.poses[self.active_side], atol=1e-6):
-            self.cases.set_modified(True)
         self.last_update_ms = 1000.0 * (time.perf_counter() - started)
         self.channel_moved.emit(assessment)
         return assessment
 
     def move_channel_end(self, point_lps_mm: object) -> PoseAssessment | None:
         """Point the moved channel from b towards ``point_lps_mm`` (a dragged handle, LPS mm)."""
-        planner = self.channel_planner
-        if planner is None or self.active_side not in self.poses:
+        planner = self.session.planner
+        if planner is None or self.session.active_side not in self.session.poses:
             return None
         try:
-            alpha, beta = planner.pose_towards(self.active_side, point_lps_mm)  # type: ignore[arg-type]
+            alpha, beta = planner.pose_towards(self.session.active_side, point_lps_mm)  # type: ignore[arg-type]
         except PlanningError as error:
             self.statusBar().showMessage(str(error), 4000)
             return None
@@ -1154,13 +1114,13 @@ class MainWindow(QMainWindow):
         definition) and beta stays; in the coronal and sagittal views the channel keeps its tilt
         out of the view's plane.
         """
-        planner = self.channel_planner
-        shown = self.assessments.get(self.active_side)
+        planner = self.session.planner
+        shown = self.session.assessments.get(self.session.active_side)
         if planner is None or shown is None or self.state is None:
             return None
         index_axis = 2 - PLANE_AXIS[plane]  # the index axis along the plane's normal (x, y, z)
         normal = self.state.volume.grid.direction[:, index_axis]
-        tip = planner.point_b(self.active_side)
+        tip = planner.point_b(self.session.active_side)
         within = np.asarray(point_lps_mm, dtype=np.float64) - tip
         within -= (within @ normal) * normal
         axis = shown.channel.axis
@@ -1168,7 +1128,7 @@ class MainWindow(QMainWindow):
         if np.linalg.norm(within) < 1e-6 or np.linalg.norm(axis_within) < 1e-6:
             return None
         if plane == "axial":
-            alpha, _ = planner.pose_towards(self.active_side, tip + within)
+            alpha, _ = planner.pose_towards(self.session.active_side, tip + within)
             return self.set_channel_pose(alpha, shown.beta_deg)
         tilt = float(axis @ normal) / float(np.linalg.norm(axis_within))
         direction = within / np.linalg.norm(within) + tilt * normal
@@ -1181,8 +1141,8 @@ class MainWindow(QMainWindow):
         """Put the moved channel back on the paper's placement."""
         pose = (
             None
-            if self.channel_planner is None
-            else self.channel_planner.paper_pose(self.active_side)
+            if self.session.planner is None
+            else self.session.planner.paper_pose(self.session.active_side)
         )
         return None if pose is None else self.set_channel_pose(*pose)
 
@@ -1190,29 +1150,29 @@ class MainWindow(QMainWindow):
         """Put the moved channel on the side's best free trajectory (None if there is none)."""
         pose = (
             None
-            if self.channel_planner is None
-            else self.channel_planner.best_pose(self.active_side)
+            if self.session.planner is None
+            else self.session.planner.best_pose(self.session.active_side)
         )
         if pose is None:
             self.statusBar().showMessage(
-                f"No free trajectory on the {self.active_side.value} side.", 6000
+                f"No free trajectory on the {self.session.active_side.value} side.", 6000
             )
             return None
         return self.set_channel_pose(*pose)
 
     def _show_foramen(self) -> None:
         """Show the side's paper result, the moved channel's assessment and the map."""
-        planner = self.channel_planner
+        planner = self.session.planner
         if planner is None:
             self.foramen_panel.clear()
             return
-        side = self.active_side
+        side = self.session.active_side
         side_plan = planner.plan.sides.get(side)
         assessable = side_plan is not None and side_plan.group != "not_assessable"
         self.foramen_panel.show_foramen(
             side,
             side_plan,
-            self.assessments.get(side),
+            self.session.assessments.get(side),
             planner.plan.maps.get(side) if assessable else None,
             planner.paper_pose(side),
             planner.best_pose(side) if assessable else None,
@@ -1220,8 +1180,8 @@ class MainWindow(QMainWindow):
 
     def _show_channel(self) -> None:
         """Draw both sides' channels, the moved one's points, lines and touched parts."""
-        planner = self.channel_planner
-        assessment = self.assessments.get(self.active_side)
+        planner = self.session.planner
+        assessment = self.session.assessments.get(self.session.active_side)
         if planner is None or assessment is None:
             return
         self._show_foramen()
@@ -1238,8 +1198,8 @@ class MainWindow(QMainWindow):
         scene = self.view3d.view.scene
         landmarks = planner.plan.landmarks.get("points_lps_mm", {})
         for side in Side:
-            shown = self.assessments.get(side)
-            active = side is self.active_side
+            shown = self.session.assessments.get(side)
+            active = side is self.session.active_side
             scene.set_channel(
                 side, None if shown is None else shown.channel, bool(shown and shown.clear), active
             )
@@ -1312,14 +1272,12 @@ class MainWindow(QMainWindow):
         return started is not None
 
     def _on_planned(self, plan: CasePlan) -> None:
-        self._drop_plan()
-        self.case_plan = plan
-        self.plan_stale = False
+        self._clear_plan_views()
+        self.session.set_plan(plan)
         self.structures_panel.show_plan(plan)
-        self._start_channel(plan)
+        self._show_channels()
         self.side_tabs.setCurrentWidget(self.foramen_tab)
         self._update_case_actions()
-        self.cases.set_modified(True)
         self.cases.planned()
         groups = ", ".join(f"{side.value} {plan.sides[side].group}" for side in plan.sides)
         self.statusBar().showMessage(f"Planned: {groups}", 8000)
@@ -1370,9 +1328,7 @@ class MainWindow(QMainWindow):
         self.show_error(failure_message(error, title, outcome), title)
 
     def _on_load_finished(self, state: ViewState) -> None:
-        self._shown_path = self._load_path
-        self.shown_series = self._load_series
-        self.show_state(state)
+        self.show_state(state, self._load_path, self._load_series)
         self.cases.volume_shown()
         meta = state.volume.meta
         size = " x ".join(str(n) for n in state.shape_zyx[::-1])
@@ -1424,15 +1380,19 @@ class MainWindow(QMainWindow):
 
     def set_volume(self, volume: Volume) -> None:
         """Show ``volume`` (a canonical LPS volume) in the views, replacing the current one."""
-        self._shown_path = None
-        self.shown_series = None
         self.show_state(ViewState(volume))
 
-    def show_state(self, state: ViewState) -> None:
-        """Show the volume of ``state``; the views follow ``state`` from now on."""
+    def show_state(
+        self, state: ViewState, scan_path: Path | None = None, series: str | None = None
+    ) -> None:
+        """Show the volume of ``state``, a new case; the views follow ``state`` from now on.
+
+        ``scan_path`` is the scan as opened and ``series`` the series chosen from a folder of
+        several, for the case file (None for a volume given in memory).
+        """
         if self.state is not None:
             self.state.unsubscribe(self._on_state_changed)
-        self.state = state
+        self.session.show_volume(state, scan_path, series)
         for view in self.views.values():
             view.set_state(state)
         state.subscribe(self._on_state_changed)
@@ -1443,13 +1403,10 @@ class MainWindow(QMainWindow):
             self.side_tabs.indexOf(self.info_panel) if state.volume.meta.warnings else 0
         )
         self.structures_panel.set_state(state)
-        self._drop_plan()
+        self._clear_plan_views()
         self.tasks.cancel("meshes")  # surfaces of the previous scan's labels
         self.meshes = None
         self._meshes_shown_once = False
-        self.editor = None
-        self.plan_stale = False
-        self._kept_poses = {}
         self._update_history()
         self.edit_panel.set_tool("review")
         self._labels_generation += 1
@@ -1459,7 +1416,6 @@ class MainWindow(QMainWindow):
             self.view3d.view.request_render()
         self._update_case_actions()
         self.open_labels_action.setEnabled(True)
-        self.cases.scan_shown(self._shown_path)
         self.stack.setCurrentIndex(1)
         self._update_cursor_label()
         self._update_window_label()
