@@ -1,0 +1,28 @@
+"""The OpenGL check behind the window's plain message on Remote Desktop (issue 20)."""
+
+import pytest
+
+
+def test_opengl_check_finds_this_machines_opengl_enough() -> None:
+    from lumboplan_app.reconstruction.opengl import opengl_support
+
+    support = opengl_support()
+    assert support.supported
+    assert support.version
+
+
+def test_opengl_check_says_what_to_do_when_the_driver_crashes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lumboplan_app.errors import CorruptFileError
+    from lumboplan_app.reconstruction import opengl
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise CorruptFileError("the child died")
+
+    monkeypatch.setattr(opengl, "run_isolated", crash)
+    support = opengl.opengl_support()
+    assert not support.supported
+    assert "OpenGL 3.2" in support.message()
+    assert "Remote Desktop" in support.message()
+    assert "slice views" in opengl.OpenGLSupport(False, "1.1.0").message()
