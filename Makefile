@@ -19,7 +19,8 @@ else
 HEADLESS :=
 endif
 
-.PHONY: all venv system-deps run test test-fast lint format typecheck bench wheel-check clean
+.PHONY: all venv system-deps run test test-fast lint format typecheck bench wheel-check installer \
+	installer-check clean
 
 all: test
 
@@ -76,6 +77,17 @@ wheel-check: venv
 		> "$$(build/wheel-check/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/lumboplan-deps.pth"
 	build/wheel-check/venv/bin/lumboplan --help >/dev/null
 	cd build/wheel-check && $(HEADLESS) venv/bin/python ../../scripts/smoke_installed.py
+
+# The Linux installers (dist/installer/: a .deb and a makeself .run) from a PyInstaller bundle
+# built in its own environment, build/installer-venv (installer/requirements.txt, no torch).
+# A few CPU-minutes; not part of `make test`. docs/installer.md has the Windows build.
+installer: system-deps
+	installer/build.sh
+
+# Install the .run into a temporary prefix without network and with an empty environment, and
+# run the installed app there: --version, the demo from scan to report, the window under Xvfb.
+installer-check: system-deps
+	installer/check.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the system libraries LumboPlan needs on Debian/Ubuntu, only those that are missing:
-# Qt's xcb platform plugin (xcb-cursor, xkbcommon, ...), EGL/OpenGL for Qt and VTK, fontconfig,
-# and Xvfb + xauth so GUI tests and screenshots run without a screen.
+# Qt's xcb and Wayland platform plugins (xcb-cursor, xkbcommon, libwayland-*, ...), EGL/OpenGL
+# for Qt and VTK, fontconfig, and Xvfb + xauth so GUI tests and screenshots run without a
+# screen; makeself, nsis (makensis) and desktop-file-utils build and check the installers
+# (`make installer`, tests/test_installer.py).
 # On other systems it says what it would need and changes nothing.
 set -euo pipefail
 
@@ -11,6 +13,8 @@ packages=(
   libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
   libxcb-xfixes0 libxcb-xkb1 libx11-xcb1 libxrender1 libxi6 libxext6 libsm6 libice6
   xvfb xauth
+  libwayland-client0 libwayland-cursor0 libwayland-egl1
+  makeself nsis desktop-file-utils
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -1,0 +1,260 @@
+"""The installer's sources, checked without building the bundle (that is `make installer`).
+
+The spec's contents (installer/bundle.py), the packaging script on a stub bundle (the .deb's
+layout and Depends, the .run installing into a prefix as IT runs it), the menu entry
+(desktop-file-validate) and the Windows NSIS script compiled against a stub payload. Each
+packaging check takes well under a second; a tool missing here (not Debian) skips its test.
+"""
+
+import ast
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTALLER = ROOT / "installer"
+
+
+def load_bundle():
+    spec = importlib.util.spec_from_file_location("bundle", INSTALLER / "bundle.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} is not installed (scripts/install-system-deps.sh installs it)")
+    return path
+
+
+def test_spec_takes_its_contents_from_bundle_py() -> None:
+    spec = (INSTALLER / "lumboplan.spec").read_text(encoding="utf-8")
+    for use in ("bundle.package_data()", "bundle.package_modules()", "bundle.EXCLUDES"):
+        assert use in spec
+    assert "COLLECT(" in spec  # one folder, not --onefile
+
+
+def test_bundle_excludes_torch_and_training() -> None:
+    bundle = load_bundle()
+    assert {"torch", "monai", "safetensors", "onnx"} <= set(bundle.EXCLUDES)
+    assert "onnxruntime" not in bundle.EXCLUDES
+
+
+def test_bundle_holds_every_module_and_the_package_data() -> None:
+    bundle = load_bundle()
+    modules = bundle.package_modules()
+    for name in ("lumboplan_app.cli", "lumboplan_app.gui.app", "lumboplan_app.report"):
+        assert name in modules
+    datas = {
+        (Path(source).relative_to(ROOT).as_posix(), target)
+        for source, target in bundle.package_data()
+    }
+    assert ("model_weights/lumboplan_unet.onnx", "lumboplan_app/model_weights") in datas
+    assert ("model_weights/lumboplan_unet.json", "lumboplan_app/model_weights") in datas
+    assert ("resources", "lumboplan_app/resources") in datas
+    assert ("lumboplan_app/gui/ui/lumboplan.qss", "lumboplan_app/gui/ui") in datas
+    for source, _ in bundle.package_data():
+        assert Path(source).exists()
+
+
+def test_bundle_ships_the_model_files_the_wheel_ships() -> None:
+    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    wheel = next(
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.AnnAssign | ast.Assign)
+        and "MODEL_FILES"
+        in ast.unparse(node.target if isinstance(node, ast.AnnAssign) else node.targets[0])
+    )
+    assert tuple(wheel) == load_bundle().MODEL_FILES
+
+
+def test_build_requirements_are_pinned_and_hold_no_torch() -> None:
+    lines = [
+        line
+        for line in (INSTALLER / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert all("==" in line for line in lines)
+    names = {line.split("==")[0].lower() for line in lines}
+    assert {
+        "pyinstaller",
+        "pyinstaller-hooks-contrib",
+        "onnxruntime",
+        "pyside6_essentials",
+    } <= names
+    assert not names & {"torch", "monai"}
+
+
+def test_deb_depends_on_the_system_libraries_qt_needs() -> None:
+    depends = (INSTALLER / "linux" / "deb-depends.txt").read_text(encoding="utf-8")
+    assert "libxcb-cursor0" in depends.split()
+    system = (ROOT / "scripts" / "install-system-deps.sh").read_text(encoding="utf-8")
+    libraries = system.split("packages=(")[1].split(")")[0].split()
+    for package in libraries:
+        if package.startswith("lib"):
+            assert package in depends, package
+
+
+@pytest.fixture(scope="module")
+def stub_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The .deb and .run that package.sh makes of a stub bundle (two shell scripts)."""
+    need("dpkg-deb")
+    need("makeself")
+    work = tmp_path_factory.mktemp("stub")
+    bundle = work / "LumboPlan"
+    (bundle / "_internal").mkdir(parents=True)
+    (bundle / "_internal" / "data.txt").write_text("stub\n")
+    for name in ("lumboplan", "lumboplan-gui"):
+        (bundle / name).write_text(f'#!/bin/sh\necho "{name} $*"\n')
+        (bundle / name).chmod(0o755)
+    subprocess.run(
+        [INSTALLER / "linux" / "package.sh", bundle, work / "out", "9.8.7"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return work / "out"
+
+
+def test_deb_installs_into_opt_with_menu_entry_and_command(stub_packages: Path) -> None:
+    deb = stub_packages / "lumboplan_9.8.7_amd64.deb"
+    listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True, check=True)
+    paths = listing.stdout
+    for path in (
+        "./opt/lumboplan/lumboplan\n",
+        "./opt/lumboplan/_internal/data.txt\n",
+        "./usr/share/applications/lumboplan.desktop\n",
+        "./usr/share/icons/hicolor/scalable/apps/lumboplan.svg\n",
+        "./usr/bin/lumboplan -> /opt/lumboplan/lumboplan\n",
+        "./usr/bin/lumboplan-gui -> /opt/lumboplan/lumboplan-gui\n",
+    ):
+        assert path in paths
+    control = subprocess.run(
+        ["dpkg-deb", "-f", deb, "Package", "Version", "Depends"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Version: 9.8.7" in control
+    assert "libxcb-cursor0," in control
+
+
+def test_deb_menu_entry_is_valid(stub_packages: Path, tmp_path: Path) -> None:
+    validate = need("desktop-file-validate")
+    deb = stub_packages / "lumboplan_9.8.7_amd64.deb"
+    subprocess.run(["dpkg-deb", "-x", deb, tmp_path], check=True)
+    entry = tmp_path / "usr" / "share" / "applications" / "lumboplan.desktop"
+    assert "Exec=/opt/lumboplan/lumboplan-gui %f" in entry.read_text()
+    result = subprocess.run([validate, entry], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    assert not result.stdout.strip()
+
+
+def test_run_installs_for_one_user_into_the_prefix_without_questions(
+    stub_packages: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    prefix = tmp_path / "apps" / "LumboPlan"
+    run = stub_packages / "LumboPlan-9.8.7-linux-x86_64.run"
+    environment = {"HOME": str(home), "PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", run, "--", "--prefix", prefix],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert os.access(prefix / "lumboplan", os.X_OK)
+    assert (prefix / "_internal" / "data.txt").is_file()
+    assert not (prefix / "install.sh").exists()
+    command = subprocess.run([prefix / "lumboplan", "--version"], capture_output=True, text=True)
+    assert command.stdout == "lumboplan --version\n"
+    entry = home / ".local" / "share" / "applications" / "lumboplan.desktop"
+    assert f"Exec={prefix}/lumboplan-gui %f" in entry.read_text()
+    assert (home / ".local" / "bin" / "lumboplan").resolve() == prefix / "lumboplan"
+    if shutil.which("desktop-file-validate"):
+        subprocess.run(["desktop-file-validate", entry], check=True)
+    # Nothing outside the prefix, HOME and the unpacking folder (TMPDIR, removed afterwards).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["apps", "home"]
+
+    # Again into the same prefix (an update), then the uninstaller removes all it made.
+    subprocess.run(
+        ["bash", run, "--", "--prefix", prefix], env=environment, check=True, capture_output=True
+    )
+    subprocess.run([prefix / "uninstall.sh"], env=environment, check=True, capture_output=True)
+    assert not prefix.exists()
+    assert not entry.exists()
+    assert not (home / ".local" / "bin" / "lumboplan").exists()
+
+
+def test_run_refuses_a_folder_that_is_not_lumboplan(stub_packages: Path, tmp_path: Path) -> None:
+    (tmp_path / "documents").mkdir()
+    (tmp_path / "documents" / "letter.txt").write_text("keep me")
+    result = subprocess.run(
+        [
+            "bash",
+            stub_packages / "LumboPlan-9.8.7-linux-x86_64.run",
+            "--",
+            "--prefix",
+            tmp_path / "documents",
+        ],
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert (tmp_path / "documents" / "letter.txt").read_text() == "keep me"
+
+
+def test_windows_installer_script_compiles(tmp_path: Path) -> None:
+    makensis = need("makensis")
+    payload = tmp_path / "LumboPlan"
+    (payload / "_internal").mkdir(parents=True)
+    for name in ("lumboplan.exe", "lumboplan-gui.exe", "_internal/python311.dll"):
+        (payload / name).write_bytes(b"stub")
+    setup = tmp_path / "LumboPlan-setup.exe"
+    result = subprocess.run(
+        [
+            makensis,
+            "-V2",
+            "-WX",
+            f"-DPAYLOAD={payload}",
+            f"-DOUTFILE={setup}",
+            "-DVERSION=9.8.7",
+            INSTALLER / "windows" / "lumboplan.nsi",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert setup.read_bytes()[:2] == b"MZ"
+
+
+def test_entry_point_picks_the_window_by_the_executable_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = importlib.util.spec_from_file_location("entry", INSTALLER / "entry.py")
+    assert spec is not None
+    assert spec.loader is not None
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    called = []
+    monkeypatch.setattr("lumboplan_app.cli.main", lambda: called.append("cli") or 0)
+    monkeypatch.setattr(sys, "executable", "/opt/lumboplan/lumboplan")
+    assert entry.main() == 0
+    assert called == ["cli"]
