@@ -8,6 +8,8 @@ the rest of the case:
 - an edit of planned labels drops the plan too (its distance fields are of the old labels: a
   channel moved against them could read as clear through a nerve just painted), marks it
   stale, and keeps each side's pose: planning again puts each channel back where it was;
+- a reopened case's channels keep the direction they were left in, their tips on the new
+  plan's point b (:meth:`CaseSession.restore_channels`);
 - what the case file will hold (:meth:`CaseSession.case_file`).
 
 Observers are plain callables, called synchronously after the change with what changed:
@@ -18,15 +20,18 @@ Observers are plain callables, called synchronously after the change with what c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+
+import numpy as np
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Side
 
 if TYPE_CHECKING:
     from lumboplan_app.editing import LabelEditor
+    from lumboplan_app.planning.channel import Channel
     from lumboplan_app.planning.interactive import ChannelPlanner, PoseAssessment
     from lumboplan_app.planning.plan import CasePlan
     from lumboplan_app.session import CaseFile
@@ -218,7 +223,29 @@ class CaseSession:
         side = self.active_side
         if self.planner is None or side not in self.poses:
             return None
-        assessment = self.planner.assess(side, alpha_deg, beta_deg)
+        return self._move(side, self.planner.assess(side, alpha_deg, beta_deg))
+
+    def restore_channels(self, channels: Mapping[Side, Channel]) -> None:
+        """Turn each side's channel the way ``channels`` (a case file's) point.
+
+        A channel keeps its direction; its tip is this plan's point b (the labels may have
+        moved it). Sides without a channel on this plan, and directions no pose reaches, keep
+        the plan's pose.
+        """
+        planner = self.planner
+        if planner is None:
+            return
+        for side, channel in channels.items():
+            if side not in self.poses:
+                continue
+            towards = planner.point_b(side) + 100.0 * np.asarray(channel.axis, dtype=np.float64)
+            try:
+                self._move(side, planner.assess_towards(side, towards))
+            except PlanningError:
+                logger.info("the %s channel of the case could not be restored", side.value)
+
+    def _move(self, side: Side, assessment: PoseAssessment) -> PoseAssessment:
+        """Keep ``assessment`` as ``side``'s channel; tell observers if the pose changed."""
         before, now = self.poses[side], (assessment.alpha_deg, assessment.beta_deg)
         self.poses[side] = now
         self.assessments[side] = assessment

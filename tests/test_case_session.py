@@ -155,3 +155,15 @@ def test_a_new_scan_forgets_the_case(session, plan) -> None:
     session.show_volume(ViewState(scan_of(plan)))
     assert (session.plan, session.editor, session.labels, session.case_path) == (None,) * 4
     assert (session.scan_path, session.series, session.poses) == (None, None, {})
+
+
+def test_a_reopened_case_gets_its_channels_back_in_their_direction(session, plan) -> None:
+    session.set_plan(plan)
+    left_as_left = session.planner.assess(Side.LEFT, 20.0, 5.0).channel
+    heard = Heard()
+    session.subscribe(heard)
+    session.restore_channels({Side.LEFT: left_as_left, Side.RIGHT: left_as_left})
+    assert heard == ["pose"]
+    assert session.poses[Side.LEFT] == pytest.approx((20.0, 5.0), abs=1e-6)
+    assert Side.RIGHT not in session.poses  # no channel on this plan: nothing to restore
+    assert session.assessments[Side.LEFT].channel.tip_lps_mm == pytest.approx((10.0, 0.0, 0.0))

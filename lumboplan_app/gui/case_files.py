@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -28,12 +28,65 @@ from lumboplan_app.errors import LumboPlanError
 from lumboplan_app.labels import Side
 
 if TYPE_CHECKING:
-    from lumboplan_app.case_session import SessionChange
-    from lumboplan_app.gui.main_window import MainWindow
+    from lumboplan_app.case_session import CaseSession, SessionChange
+    from lumboplan_app.gui.tasks import TaskRunner
     from lumboplan_app.recovery import Autosave
     from lumboplan_app.session import CaseFile
+    from lumboplan_app.volume import LabelMap
 
 logger = logging.getLogger(__name__)
+
+
+class CaseWindow(Protocol):
+    """What the case keeper may ask of the window (the window is not imported here).
+
+    Its case and its background work; the steps of opening a case (read the file, open the
+    scan, show the labels, plan them); the surgeon: questions, errors, messages, the title.
+    """
+
+    session: CaseSession
+    tasks: TaskRunner
+
+    def read_case_file(self, path: Path, name: str, autosave: bool = False) -> bool:
+        """Start reading a case file in a worker; then call :meth:`CaseKeeper.case_read`."""
+        ...
+
+    def open_path(self, path: Path, series: str | None = None) -> bool:
+        """Start opening a scan; then call :meth:`CaseKeeper.volume_shown`."""
+        ...
+
+    def show_labels(self, labels: LabelMap) -> None:
+        """Show ``labels`` over the scan shown."""
+        ...
+
+    def plan(self) -> bool:
+        """Start planning the labels shown; then call :meth:`CaseKeeper.planned`."""
+        ...
+
+    def ask_scan_path(self, case_name: str, reference: str | None) -> Path | None:
+        """Ask where the scan of a case is now; None if the surgeon cancels."""
+        ...
+
+    def show_error(self, message: str, title: str = ...) -> None:
+        """Show an error dialog."""
+        ...
+
+    def show_status(self, message: str, timeout_ms: int = 0) -> None:
+        """Show a message in the status bar."""
+        ...
+
+    def case_saved(self, path: Path) -> None:
+        """Say that the case was saved to ``path``."""
+        ...
+
+    def setWindowTitle(self, title: str, /) -> None:
+        """Set the window's title (``[*]`` marks where the modified mark goes)."""
+        ...
+
+    def setWindowModified(self, modified: bool, /) -> None:
+        """Show or hide the modified mark in the title."""
+        ...
+
 
 #: How often a case with unsaved changes is autosaved (ms).
 AUTOSAVE_INTERVAL_MS = 60_000
@@ -41,6 +94,13 @@ AUTOSAVE_INTERVAL_MS = 60_000
 
 class CaseKeeper(QObject):
     """Keeps the window's case: where it is saved, whether it changed, saving and opening.
+
+    Parameters
+    ----------
+    window : CaseWindow
+        The window, as far as the keeper may use it (its session, tasks, steps and dialogs).
+    parent : QObject, optional
+        The keeper's Qt parent (the window).
 
     Signals
     -------
@@ -59,8 +119,8 @@ class CaseKeeper(QObject):
     recovery_ended = Signal(bool)
     autosaved = Signal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: CaseWindow, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.window = window
         #: The case shown, and where it is saved (``session.case_path``).
         self.session = window.session
@@ -86,8 +146,10 @@ class CaseKeeper(QObject):
     def _on_session_changed(self, change: SessionChange) -> None:
         if change == "volume":
             self._new_case()
-        else:
-            self.set_modified(True)
+            return
+        if change == "plan" and self._opening is not None:
+            self._restore_channels(self._opening)
+        self.set_modified(True)
 
     def set_modified(self, modified: bool = True) -> None:
         """Mark the case changed since it was saved (or not) and update the title."""
@@ -192,7 +254,7 @@ class CaseKeeper(QObject):
         if scan_path is None or not scan_path.exists():
             scan_path = self.window.ask_scan_path(self._case_name(path), reference)
             if scan_path is None:
-                self.window.statusBar().showMessage(
+                self.window.show_status(
                     f"Not opened: LumboPlan needs the scan {self._case_name(path)} was planned on.",
                     10_000,
                 )
@@ -242,24 +304,19 @@ class CaseKeeper(QObject):
         else:
             self._finish_opening()
 
-    def planned(self) -> None:
-        """Put an opened case's channels back once its plan arrived, and finish opening."""
-        case = self._opening
-        if case is None:
-            return
+    def _restore_channels(self, case: CaseFile) -> None:
+        """Put the channels of the case being opened back, on the plan that just arrived."""
         from lumboplan_app.session import channel_from_json
 
-        window = self.window
-        planner = self.session.planner
-        if planner is not None:
-            active = self.session.active_side
-            for side in Side:
-                channel = channel_from_json(case.channels.get(side.value))
-                if channel is not None and window.set_active_side(side):
-                    # The channel keeps its direction; its tip is the new plan's point b.
-                    window.move_channel_end(planner.point_b(side) + 100.0 * channel.axis)
-            window.set_active_side(active)
-        self._finish_opening()
+        channels = {side: channel_from_json(case.channels.get(side.value)) for side in Side}
+        self.session.restore_channels(
+            {side: channel for side, channel in channels.items() if channel is not None}
+        )
+
+    def planned(self) -> None:
+        """Finish opening a case once its plan arrived (and its channels were put back)."""
+        if self._opening is not None:
+            self._finish_opening()
 
     def _finish_opening(self) -> None:
         path = self._opening_path
@@ -319,7 +376,7 @@ class CaseKeeper(QObject):
 
     def _on_autosave_failed(self, error: BaseException) -> None:
         logger.warning("the autosave could not be written: %s", type(error).__name__)
-        self.window.statusBar().showMessage(
+        self.window.show_status(
             "The case could not be autosaved; save it (Ctrl+S) to keep your changes.", 8000
         )
 

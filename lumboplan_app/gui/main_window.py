@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         self._maximised: QWidget | None = None
         self._load_series: str | None = None
         #: The case on disk: its file, whether it changed, saving and opening.
-        self.cases = CaseKeeper(self)
+        self.cases = CaseKeeper(self, self)
         self._last_folder = Path.home()
         self._painted = False
         self._closing = False
@@ -1001,6 +1001,10 @@ class MainWindow(QMainWindow):
         box.exec()
         clicked = box.clickedButton()
         return "recover" if clicked is recover else "discard" if clicked is discard else "later"
+
+    def show_status(self, message: str, timeout_ms: int = 0) -> None:
+        """Show ``message`` in the status bar for ``timeout_ms`` (0: until replaced)."""
+        self.statusBar().showMessage(message, timeout_ms)
 
     def case_saved(self, path: Path) -> None:
         """Say that the case was saved to ``path``."""
