@@ -23,7 +23,7 @@ mkdir -p "$(dirname "$report")"
 say() { echo "$*" | tee -a "$report"; }
 
 start=$(date +%s.%N)
-isolated bash "$run" -- --prefix "$prefix" >/dev/null
+isolated bash "$run" -- --prefix "$prefix" >/dev/null 2>&1
 say "install_s $(echo "$(date +%s.%N) - $start" | bc)"
 say "installed_mb $(( $(du -sk "$prefix" | cut -f1) / 1024 ))"
 
