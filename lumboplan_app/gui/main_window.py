@@ -22,7 +22,6 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QKeySequence,
     QPaintEvent,
 )
 from PySide6.QtWidgets import (
@@ -44,8 +43,17 @@ from PySide6.QtWidgets import (
 )
 
 from lumboplan_app import __version__
-from lumboplan_app.case_session import CaseSession
+from lumboplan_app.case_session import CaseSession, SessionChange
 from lumboplan_app.errors import Cancelled, LumboPlanError, PlanningError, SeriesChoiceRequired
+from lumboplan_app.gui.actions import (
+    RECENT,
+    Enableable,
+    apply_enabled,
+    create_actions,
+    enabled_states,
+    fill_menus,
+    fill_toolbar,
+)
 from lumboplan_app.gui.case_files import CaseKeeper
 from lumboplan_app.gui.edit_panel import EditPanel
 from lumboplan_app.gui.foramen_panel import ForamenPanel
@@ -210,6 +218,15 @@ class MainWindow(QMainWindow):
         self._create_menus()
         self._create_central()
         self._create_status_bar()
+        #: What :func:`.actions.enabled_states` enables: the actions and the controls with them.
+        self._enable_targets: dict[str, Enableable] = {
+            **self.commands,
+            "recent_menu": self.recent_menu,
+            "segment_button": self.structures_panel.segment_button,
+            "edit_panel": self.edit_panel,
+        }
+        self.session.subscribe(self._on_session_changed)
+        self._update_actions()
         self.resize(QSize(1280, 860))
 
     @property
@@ -220,137 +237,22 @@ class MainWindow(QMainWindow):
     # -- construction -----------------------------------------------------------------------
 
     def _create_actions(self) -> None:
-        self.open_folder_action = QAction("Open DICOM folder…", self)
-        self.open_folder_action.setShortcut(QKeySequence("Ctrl+O"))
-        self.open_folder_action.setStatusTip("Open a folder holding a DICOM series (CD, PACS)")
-        self.open_folder_action.triggered.connect(self.open_folder)
-        self.open_file_action = QAction("Open image file…", self)
-        self.open_file_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.open_file_action.setStatusTip("Open a NIfTI, NRRD or MetaImage volume")
-        self.open_file_action.triggered.connect(self.open_file)
-        self.open_labels_action = QAction("Open labels…", self)
-        self.open_labels_action.setShortcut(QKeySequence("Ctrl+L"))
-        self.open_labels_action.setStatusTip(
-            "Show a label map of this scan (NIfTI, NRRD or MetaImage on the scan's grid)"
-        )
-        self.open_labels_action.setEnabled(False)
-        self.open_labels_action.triggered.connect(self.open_labels)
-        self.open_case_action = QAction("Open case…", self)
-        self.open_case_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
-        self.open_case_action.setStatusTip("Open a saved LumboPlan case (.lumboplan) and its scan")
-        self.open_case_action.triggered.connect(self.open_case_dialog)
-        self.save_case_action = QAction("Save case", self)
-        self.save_case_action.setShortcut(QKeySequence.StandardKey.Save)
-        self.save_case_action.setStatusTip("Save the labels, the plan and the channels")
-        self.save_case_action.setEnabled(False)
-        self.save_case_action.triggered.connect(self.save_case)
-        self.save_case_as_action = QAction("Save case as…", self)
-        self.save_case_as_action.setShortcut(QKeySequence.StandardKey.SaveAs)
-        self.save_case_as_action.setEnabled(False)
-        self.save_case_as_action.triggered.connect(self.save_case_as)
-        self.segment_action = QAction("Segment", self)
-        self.segment_action.setShortcut(QKeySequence("Ctrl+G"))
-        self.segment_action.setStatusTip(
-            "Label L5, the L5/S1 disc, S1, the nerves, the iliac bone and the skin"
-        )
-        self.segment_action.setEnabled(False)
-        self.segment_action.triggered.connect(self.segment)
-        self.plan_action = QAction("Plan", self)
-        self.plan_action.setShortcut(QKeySequence("Ctrl+P"))
-        self.plan_action.setStatusTip(
-            "Place the working channel on both foramina and classify them (Group A/B)"
-        )
-        self.plan_action.setEnabled(False)
-        self.plan_action.triggered.connect(self.plan)
-        self.report_action = QAction("Export report…", self)
-        self.report_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.report_action.setStatusTip("Write the PDF report of the plan")
-        self.report_action.setEnabled(False)
-        self.report_action.triggered.connect(self.export_report)
-        self.quit_action = QAction("Quit", self)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.quit_action.triggered.connect(self.close)
-        self.reset_channel_action = QAction("Reset to the paper's placement", self)
-        self.reset_channel_action.setShortcut(QKeySequence("Ctrl+R"))
-        self.reset_channel_action.setStatusTip("Put the channel back where the paper places it")
-        self.reset_channel_action.triggered.connect(self.reset_channel)
-        self.snap_channel_action = QAction("Snap to the best free trajectory", self)
-        self.snap_channel_action.setShortcut(QKeySequence("Ctrl+B"))
-        self.snap_channel_action.setStatusTip(
-            "Turn the channel to the pose that keeps farthest from every blocking part and bone"
-        )
-        self.snap_channel_action.triggered.connect(self.snap_channel_to_best)
-        self.switch_side_action = QAction("Switch side", self)
-        self.switch_side_action.setShortcut(QKeySequence("Ctrl+T"))
-        self.switch_side_action.setStatusTip("Move the other foramen's channel")
-        self.switch_side_action.triggered.connect(self.switch_side)
-        self.camera_actions: dict[str, QAction] = {}
-        for number, preset in enumerate(CAMERA_PRESETS, start=1):
-            action = QAction(f"{preset.title()} view", self)
-            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
-            action.setStatusTip(f"Look at the disc in 3-D from the {preset} view")
-            action.triggered.connect(lambda _=False, name=preset: self.view3d.set_camera(name))
-            self.camera_actions[preset] = action
-        self.maximise_3d_action = QAction("Maximise the 3-D view", self)
-        self.maximise_3d_action.setShortcut(QKeySequence("Ctrl+M"))
-        self.maximise_3d_action.triggered.connect(self._toggle_maximise_3d)
-        self.undo_action = QAction("Undo label edit", self)
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.undo_action.setEnabled(False)
-        self.undo_action.triggered.connect(self.undo_edit)
-        self.redo_action = QAction("Redo label edit", self)
-        redo_keys = {"Ctrl+Shift+Z", "Ctrl+Y"} | {
-            key.toString() for key in QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+        #: The window's commands by key (:data:`.actions.ACTIONS`); each is also the attribute
+        #: ``<key>_action`` (``window.plan_action``).
+        self.commands = create_actions(self)
+        for key, action in self.commands.items():
+            setattr(self, f"{key}_action", action)
+        self.camera_actions: dict[str, QAction] = {
+            preset: self.commands[f"camera_{preset}"] for preset in CAMERA_PRESETS
         }
-        self.redo_action.setShortcuts([QKeySequence(key) for key in sorted(redo_keys)])
-        self.redo_action.setEnabled(False)
-        self.redo_action.triggered.connect(self.redo_edit)
-        self.about_action = QAction("About LumboPlan", self)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.about_action.triggered.connect(self.show_about)
 
     def _create_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(self.open_folder_action)
-        file_menu.addAction(self.open_file_action)
-        file_menu.addAction(self.open_labels_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.open_case_action)
-        self.recent_menu = file_menu.addMenu("Open recent case")
-        self.recent_menu.setObjectName("recentMenu")
+        self.recent_menu = fill_menus(self.menuBar(), self.commands)[RECENT]
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addAction(self.save_case_action)
-        file_menu.addAction(self.save_case_as_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = self.menuBar().addMenu("&Edit")
-        edit_menu.addAction(self.undo_action)
-        edit_menu.addAction(self.redo_action)
-        case_menu = self.menuBar().addMenu("&Case")
-        case_menu.addAction(self.segment_action)
-        case_menu.addAction(self.plan_action)
-        case_menu.addAction(self.report_action)
-        channel_menu = self.menuBar().addMenu("C&hannel")
-        channel_menu.addAction(self.reset_channel_action)
-        channel_menu.addAction(self.snap_channel_action)
-        channel_menu.addAction(self.switch_side_action)
-        view_menu = self.menuBar().addMenu("&View")
-        for action in self.camera_actions.values():
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.maximise_3d_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self.about_action)
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("mainToolBar")
         toolbar.setMovable(False)
-        toolbar.addAction(self.open_folder_action)
-        toolbar.addAction(self.open_file_action)
-        toolbar.addAction(self.segment_action)
-        toolbar.addAction(self.plan_action)
-        toolbar.addAction(self.report_action)
-        toolbar.addSeparator()
+        fill_toolbar(toolbar, self.commands)
         window_label = QLabel("Window ", toolbar)
         window_label.setObjectName("toolbarLabel")
         toolbar.addWidget(window_label)
@@ -382,9 +284,9 @@ class MainWindow(QMainWindow):
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         open_folder_button = QPushButton("Open DICOM folder…", empty)
         open_folder_button.setObjectName("primaryButton")
-        open_folder_button.clicked.connect(self.open_folder_action.trigger)
+        open_folder_button.clicked.connect(self.commands["open_folder"].trigger)
         open_file_button = QPushButton("Open image file…", empty)
-        open_file_button.clicked.connect(self.open_file_action.trigger)
+        open_file_button.clicked.connect(self.commands["open_file"].trigger)
         buttons = QWidget(empty)
         buttons_layout = QGridLayout(buttons)
         buttons_layout.addWidget(open_folder_button, 0, 0)
@@ -411,7 +313,7 @@ class MainWindow(QMainWindow):
             grid.addWidget(view, row, column)
         self.view3d = View3D(viewer)
         grid.addWidget(self.view3d, 1, 1)
-        self.view3d.maximise_toggled.connect(self._toggle_maximise_3d)
+        self.view3d.maximise_toggled.connect(self.toggle_maximise_3d)
         self.view3d.view.outer_end_dragged.connect(self.move_channel_end)
         for view in self.views.values():
             view.channel_dragged.connect(self._on_view_channel_dragged)
@@ -419,7 +321,7 @@ class MainWindow(QMainWindow):
         self._grid = grid
         # The workflow's panels dock at the right, so the 2 x 2 grid of views keeps its shape.
         self.structures_panel = StructuresPanel(self)
-        self.structures_panel.segment_requested.connect(self.segment_action.trigger)
+        self.structures_panel.segment_requested.connect(self.commands["segment"].trigger)
         self.info_panel = InfoPanel(self)
         self.foramen_panel = ForamenPanel(self)
         self.foramen_panel.side_changed.connect(self.set_active_side)
@@ -623,10 +525,8 @@ class MainWindow(QMainWindow):
             self._labels_generation += 1
             self.meshes = None
             self._meshes_shown_once = False
-            self._update_history()
             self.structures_panel.refresh()
             self._clear_plan_views()
-            self._update_case_actions()
             self.build_meshes()
 
     def build_meshes(self) -> None:
@@ -701,31 +601,14 @@ class MainWindow(QMainWindow):
             scene.set_touched(())
             self.view3d.view.request_render()
 
-    def _update_case_actions(self) -> None:
-        idle = not self.is_busy() and self.state is not None
-        self.segment_action.setEnabled(idle)
-        self.structures_panel.segment_button.setEnabled(idle)
-        self.plan_action.setEnabled(
-            idle and self.state is not None and self.state.labels is not None
-        )
-        self.report_action.setEnabled(
-            idle and self.session.plan is not None and not self.session.plan_stale
-        )
-        self.edit_panel.setEnabled(idle and self.session.editor is not None)
-        has_case = idle and self.state is not None and self.state.labels is not None
-        self.save_case_action.setEnabled(has_case)
-        self.save_case_as_action.setEnabled(has_case)
-        moving = self.session.active_side in self.session.poses
-        self.reset_channel_action.setEnabled(moving)
-        self.snap_channel_action.setEnabled(
-            moving
-            and self.session.planner is not None
-            and self.session.planner.best_pose(self.session.active_side) is not None
-        )
-        self.open_case_action.setEnabled(not self.is_busy())
-        self.recent_menu.setEnabled(not self.is_busy())
-        self.open_labels_action.setEnabled(not self.is_busy() and self.state is not None)
-        self.switch_side_action.setEnabled(len(self.session.poses) > 1)
+    def _update_actions(self) -> None:
+        """Enable the actions and controls the case and the running work allow."""
+        states = enabled_states(self.session, self.is_busy())
+        apply_enabled(self._enable_targets, states)
+        self.edit_panel.set_history(states["undo"], states["redo"])
+
+    def _on_session_changed(self, change: SessionChange) -> None:
+        self._update_actions()
 
     # -- planning and the report -------------------------------------------------------------
 
@@ -851,7 +734,6 @@ class MainWindow(QMainWindow):
         if self.state is None:
             return
         dropped = self.session.labels_edited()  # the plan, if any: it is of the old labels
-        self._update_history()
         if dropped:
             self._clear_plan_views()
             self.structures_panel.plan_label.setText(
@@ -859,20 +741,11 @@ class MainWindow(QMainWindow):
                 "foramina and the report."
             )
         self.statusBar().showMessage("Labels edited.", 4000)
-        self._update_case_actions()
         # Surfaces being built are of the labels before this edit: stop that build now, not
         # when the rebuild timer fires, and never show its surfaces.
         self._labels_generation += 1
         self.tasks.cancel("meshes")
         self._mesh_timer.start()
-
-    def _update_history(self) -> None:
-        editor = self.session.editor
-        can_undo = editor is not None and editor.can_undo
-        can_redo = editor is not None and editor.can_redo
-        self.edit_panel.set_history(can_undo, can_redo)
-        self.undo_action.setEnabled(can_undo)
-        self.redo_action.setEnabled(can_redo)
 
     # -- cases ---------------------------------------------------------------------------------
 
@@ -1058,7 +931,9 @@ class MainWindow(QMainWindow):
         A side that is not assessable is shown with its reasons, and no channel to move.
         """
         self.view3d.side = side
-        if self.session.set_active_side(side):
+        moving = self.session.set_active_side(side)
+        self._update_actions()  # the session does not announce the active side
+        if moving:
             self.set_channel_pose(*self.session.poses[side])
             return True
         for view in self.views.values():
@@ -1246,8 +1121,13 @@ class MainWindow(QMainWindow):
         self._maximised = widget if maximise else None
         self.view3d.maximise_button.setChecked(self._maximised is self.view3d)
 
-    def _toggle_maximise_3d(self) -> None:
+    def toggle_maximise_3d(self) -> None:
+        """Give the 3-D pane the whole grid, or the room back."""
         self.toggle_maximise(self.view3d)
+
+    def set_camera(self, preset: str) -> None:
+        """Look at the disc in 3-D from ``preset`` (one of :data:`~.viewing.CAMERA_PRESETS`)."""
+        self.view3d.set_camera(preset)
 
     def _toggle_maximise_view(self) -> None:
         view = self.sender()
@@ -1281,7 +1161,6 @@ class MainWindow(QMainWindow):
         self.structures_panel.show_plan(plan)
         self._show_channels()
         self.side_tabs.setCurrentWidget(self.foramen_tab)
-        self._update_case_actions()
         self.cases.planned()
         groups = ", ".join(f"{side.value} {plan.sides[side].group}" for side in plan.sides)
         self.statusBar().showMessage(f"Planned: {groups}", 8000)
@@ -1296,13 +1175,11 @@ class MainWindow(QMainWindow):
         """Show or hide the progress of a job the status bar shows (it started or ended)."""
         if slot in _FOREGROUND:
             busy = self.is_busy()
-            self.open_folder_action.setEnabled(not busy)
-            self.open_file_action.setEnabled(not busy)
             self.progress_bar.setValue(0)
             self.progress_bar.setVisible(busy)
             self.cancel_button.setEnabled(busy)
             self.cancel_button.setVisible(busy)
-            self._update_case_actions()
+            self._update_actions()
 
     def _on_progress(self, fraction: float, text: str) -> None:
         self.progress_bar.setValue(round(fraction * _PROGRESS_STEPS))
@@ -1411,15 +1288,12 @@ class MainWindow(QMainWindow):
         self.tasks.cancel("meshes")  # surfaces of the previous scan's labels
         self.meshes = None
         self._meshes_shown_once = False
-        self._update_history()
         self.edit_panel.set_tool("review")
         self._labels_generation += 1
         if self.view3d.view.has_scene:
             self.view3d.view.scene.set_plan_frame(None, None)
             self.view3d.view.scene.set_meshes({})
             self.view3d.view.request_render()
-        self._update_case_actions()
-        self.open_labels_action.setEnabled(True)
         self.stack.setCurrentIndex(1)
         self._update_cursor_label()
         self._update_window_label()

@@ -1,0 +1,37 @@
+"""The window's action table: every menu entry is an action, every action calls a method."""
+
+from __future__ import annotations
+
+from lumboplan_app.case_session import CaseSession
+from lumboplan_app.gui.actions import (
+    ACTIONS,
+    MENUS,
+    RECENT,
+    SEPARATOR,
+    TOOLBAR,
+    enabled_states,
+)
+from lumboplan_app.gui.main_window import MainWindow
+
+_CONTROLS = {"recent_menu", "segment_button", "edit_panel"}
+
+
+def test_the_table_names_only_actions_and_methods_that_exist() -> None:
+    keys = [spec.key for spec in ACTIONS]
+    assert len(keys) == len(set(keys))
+    for spec in ACTIONS:
+        assert callable(getattr(MainWindow, spec.slot)), spec.slot
+    listed = {key for _, entries in MENUS for key in entries} | set(TOOLBAR)
+    assert listed - {SEPARATOR, RECENT} <= set(keys)
+    assert set(enabled_states(CaseSession(), busy=False)) <= set(keys) | _CONTROLS
+
+
+def test_without_a_scan_only_opening_is_enabled_and_busy_disables_it() -> None:
+    idle = enabled_states(CaseSession(), busy=False)
+    assert {key for key, enabled in idle.items() if enabled} == {
+        "open_folder",
+        "open_file",
+        "open_case",
+        "recent_menu",
+    }
+    assert not any(enabled_states(CaseSession(), busy=True).values())
