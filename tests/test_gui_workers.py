@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from lumboplan_app.errors import Cancelled
-from lumboplan_app.gui import main_window as main_window_module
 from lumboplan_app.gui import tasks as tasks_module
+from lumboplan_app.gui.controllers import surfaces as surfaces_module
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.gui.workers import Worker, mesh_job
 from lumboplan_app.labels import Structure
@@ -106,7 +106,7 @@ def test_newer_labels_cancel_the_surfaces_still_being_built(window, qtbot, monke
 
 def test_an_edit_cancels_the_surfaces_being_built_at_once(window, qtbot, monkeypatch) -> None:
     started = threading.Event()
-    monkeypatch.setattr(main_window_module, "mesh_job", slow_mesh_job(started))
+    monkeypatch.setattr(surfaces_module, "mesh_job", slow_mesh_job(started))
     window.show_labels(boxes(Structure.L5))
     assert started.wait(5)
     building = window.tasks.worker("meshes")
@@ -114,7 +114,7 @@ def test_an_edit_cancels_the_surfaces_being_built_at_once(window, qtbot, monkeyp
         assert window.paint_labels(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
         # At once, not when the rebuild timer fires: its surfaces are of the labels before.
         assert building.is_cancel_requested()
-        monkeypatch.setattr(main_window_module, "mesh_job", mesh_job)
+        monkeypatch.setattr(surfaces_module, "mesh_job", mesh_job)
     assert isinstance(failed.args[0], Cancelled)
     with qtbot.waitSignal(window.meshes_shown, timeout=10_000) as shown:
         pass  # the rebuild timer starts the build of the edited labels
@@ -135,14 +135,14 @@ def test_surfaces_finished_after_an_edit_are_neither_shown_nor_announced(
 
         return job
 
-    monkeypatch.setattr(main_window_module, "mesh_job", past_its_last_cancel_point)
+    monkeypatch.setattr(surfaces_module, "mesh_job", past_its_last_cancel_point)
     window.show_labels(boxes(Structure.L5))
     assert started.wait(5)
     building = window.tasks.worker("meshes")
     announced: list[dict] = []
     window.meshes_shown.connect(announced.append)
     assert window.paint_labels(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
-    monkeypatch.setattr(main_window_module, "mesh_job", mesh_job)
+    monkeypatch.setattr(surfaces_module, "mesh_job", mesh_job)
     release.set()
     result_taken = lambda: window.tasks.worker("meshes") is not building  # noqa: E731
     qtbot.waitUntil(result_taken, timeout=5000)
@@ -160,7 +160,7 @@ def test_surfaces_finished_after_an_edit_are_neither_shown_nor_announced(
 def test_closing_waits_for_a_worker_slower_to_stop_than_the_limit(window, qtbot, monkeypatch):
     monkeypatch.setattr(tasks_module, "WORKER_SLOW_STOP_MS", 50)
     started = threading.Event()
-    monkeypatch.setattr(main_window_module, "mesh_job", slow_mesh_job(started))
+    monkeypatch.setattr(surfaces_module, "mesh_job", slow_mesh_job(started))
     threads = []
     start = tasks_module.start_worker
 
@@ -191,13 +191,14 @@ EXIT_SCRIPT = textwrap.dedent(
     from PySide6.QtWidgets import QMessageBox
     from lumboplan_app.errors import Cancelled
     from lumboplan_app.gui import main_window, tasks
+    from lumboplan_app.gui.controllers import surfaces
     from lumboplan_app.gui.app import create_application
     from tests.test_gui_workers import boxes, scan, slow_mesh_job
     from lumboplan_app.labels import Structure
 
     tasks.WORKER_SLOW_STOP_MS = 50
     started = threading.Event()
-    main_window.mesh_job = slow_mesh_job(started)
+    surfaces.mesh_job = slow_mesh_job(started)
     main_window.MainWindow.ask_unsaved_changes = lambda self: QMessageBox.StandardButton.Discard
     app = create_application()
     window = main_window.MainWindow()

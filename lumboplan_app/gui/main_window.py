@@ -10,13 +10,11 @@ actionable message and its type is logged, never the input's path or the patient
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -44,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from lumboplan_app import __version__
 from lumboplan_app.case_session import CaseSession, SessionChange
-from lumboplan_app.errors import Cancelled, LumboPlanError, PlanningError, SeriesChoiceRequired
+from lumboplan_app.errors import Cancelled, LumboPlanError, SeriesChoiceRequired
 from lumboplan_app.gui.actions import (
     RECENT,
     Enableable,
@@ -55,6 +53,9 @@ from lumboplan_app.gui.actions import (
     fill_toolbar,
 )
 from lumboplan_app.gui.case_files import CaseKeeper
+from lumboplan_app.gui.controllers.brush import BrushController
+from lumboplan_app.gui.controllers.channel import ChannelController
+from lumboplan_app.gui.controllers.surfaces import SurfacesController
 from lumboplan_app.gui.edit_panel import EditPanel
 from lumboplan_app.gui.foramen_panel import ForamenPanel
 from lumboplan_app.gui.info_panel import InfoPanel
@@ -65,7 +66,6 @@ from lumboplan_app.gui.tasks import (
     NOTHING_CHANGED,
     TaskRunner,
     failure_message,
-    log_unexpected,
 )
 from lumboplan_app.gui.view3d import View3D
 from lumboplan_app.gui.workers import (
@@ -74,13 +74,12 @@ from lumboplan_app.gui.workers import (
     ProgressCallback,
     case_job,
     load_scan_job,
-    mesh_job,
     plan_job,
     report_job,
     segment_job,
 )
 from lumboplan_app.labels import Side, Structure
-from lumboplan_app.viewing import CAMERA_PRESETS, PLANE_AXIS, PLANES, Change, Plane, ViewState
+from lumboplan_app.viewing import CAMERA_PRESETS, PLANES, Change, Plane, ViewState
 
 if TYPE_CHECKING:
     from lumboplan_app.io.series import SeriesInfo
@@ -91,8 +90,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EMPTY_STATE_TEXT = "Open a DICOM folder or image file: File > Open…"
-#: Milliseconds after the last label edit before the 3-D surfaces are rebuilt.
-MESH_REBUILD_DELAY_MS = 600
 #: The slots of the jobs the status bar shows, one at a time: a busy window starts no other.
 _FOREGROUND = ("load", "task")
 #: Grid cell of each slice view; the fourth cell (1, 1) holds the 3-D pane.
@@ -191,22 +188,6 @@ class MainWindow(QMainWindow):
         #: The model's weights file for "Segment" (None: the shipped model).
         self.model_weights: Path | None = None
         self.report_path: Path | None = None
-        #: How long the last update of the moved channel took (ms).
-        self.last_update_ms = 0.0
-        self._line_a: dict[Side, tuple[object, object] | None] = {}
-        #: The structures' surfaces shown in 3-D (None until built for the labels shown).
-        self.meshes: dict | None = None
-        self._mesh_worker_generation = 0
-        self._meshes_outdated = False
-        #: Counts the label maps shown and their edits: surfaces of older ones are dropped.
-        self._labels_generation = 0
-        #: Whether the labels shown have had surfaces (the camera is set once per label map).
-        self._meshes_shown_once = False
-        #: Edits come in strokes: the surfaces are rebuilt once the edits pause.
-        self._mesh_timer = QTimer(self)
-        self._mesh_timer.setSingleShot(True)
-        self._mesh_timer.setInterval(MESH_REBUILD_DELAY_MS)
-        self._mesh_timer.timeout.connect(self.build_meshes)
         self._maximised: QWidget | None = None
         self._load_series: str | None = None
         #: The case on disk: its file, whether it changed, saving and opening.
@@ -314,9 +295,7 @@ class MainWindow(QMainWindow):
         self.view3d = View3D(viewer)
         grid.addWidget(self.view3d, 1, 1)
         self.view3d.maximise_toggled.connect(self.toggle_maximise_3d)
-        self.view3d.view.outer_end_dragged.connect(self.move_channel_end)
         for view in self.views.values():
-            view.channel_dragged.connect(self._on_view_channel_dragged)
             view.maximise_requested.connect(self._toggle_maximise_view)
         self._grid = grid
         # The workflow's panels dock at the right, so the 2 x 2 grid of views keeps its shape.
@@ -324,20 +303,9 @@ class MainWindow(QMainWindow):
         self.structures_panel.segment_requested.connect(self.commands["segment"].trigger)
         self.info_panel = InfoPanel(self)
         self.foramen_panel = ForamenPanel(self)
-        self.foramen_panel.side_changed.connect(self.set_active_side)
-        self.foramen_panel.pose_chosen.connect(self.set_channel_pose)
-        self.foramen_panel.reset_requested.connect(self.reset_channel)
-        self.foramen_panel.snap_requested.connect(self.snap_channel_to_best)
         self.foramen_panel.clear()
         self.edit_panel = EditPanel(self)
-        self.edit_panel.tool_changed.connect(self._on_tool_changed)
-        self.edit_panel.radius_spin.valueChanged.connect(self._on_tool_changed)
-        self.edit_panel.undo_requested.connect(self.undo_edit)
-        self.edit_panel.redo_requested.connect(self.redo_edit)
-        for view in self.views.values():
-            view.brush_pressed.connect(self._on_brush_pressed)
-            view.brush_moved.connect(self._on_brush_moved)
-            view.brush_released.connect(self._on_brush_released)
+        self._create_controllers()
         # The side tabs follow the workflow: review the labels, plan the foramina, the scan.
         self.side_tabs = QTabWidget(self)
         self.side_tabs.setObjectName("sideTabs")
@@ -358,6 +326,20 @@ class MainWindow(QMainWindow):
         grid.setColumnStretch(1, 1)
         self.stack.addWidget(viewer)
         self.setCentralWidget(self.stack)
+
+    def _create_controllers(self) -> None:
+        """Create what the controls do: the channel, the brush, the 3-D surfaces."""
+        self.channel = ChannelController(
+            self.session, self.views, self.view3d, self.foramen_panel, self.show_status, self
+        )
+        self.channel.moved.connect(self.channel_moved)
+        self.channel.side_shown.connect(lambda _side: self._update_actions())
+        self.brush = BrushController(self.session, self.views, self.edit_panel, self.is_busy, self)
+        self.brush.edited.connect(self._on_labels_edited)
+        self.surfaces = SurfacesController(
+            self.session, self.tasks, self.view3d, self.channel.show, self.show_status, self
+        )
+        self.surfaces.shown.connect(self.meshes_shown)
 
     def _create_status_bar(self) -> None:
         bar = self.statusBar()
@@ -522,84 +504,23 @@ class MainWindow(QMainWindow):
         """
         if self.state is not None:
             self.session.set_labels(labels)
-            self._labels_generation += 1
-            self.meshes = None
-            self._meshes_shown_once = False
             self.structures_panel.refresh()
             self._clear_plan_views()
-            self.build_meshes()
+            self.surfaces.new_labels()
+
+    @property
+    def meshes(self) -> dict | None:
+        """The structures' surfaces shown in 3-D (None until built for the labels shown)."""
+        return self.surfaces.meshes
 
     def build_meshes(self) -> None:
-        """Build the surfaces of the labels shown in the background (the 3-D pane shows them).
-
-        One build runs at a time: asked again while one runs (the labels were replaced), the
-        running build is cancelled (it stops before its next structure is meshed or decimated)
-        and a new one starts when it has stopped; an edit cancels it at once and rebuilds when
-        the edits pause. Surfaces of labels no longer shown are never shown nor announced.
-        """
-        if self.state is None or self.state.labels is None or self._closing:
-            return
-        if self.tasks.cancel("meshes"):
-            self._meshes_outdated = True
-            return
-        self._meshes_outdated = False
-        self._mesh_worker_generation = self._labels_generation
-        self.tasks.start(
-            "meshes", mesh_job(self.state.labels), self._on_meshes_built, self._on_meshes_failed
-        )
-
-    def _on_meshes_built(self, meshes: dict) -> None:
-        current = self._mesh_worker_generation == self._labels_generation
-        if current:
-            first = self.meshes is None and not self._meshes_shown_once
-            self.meshes = meshes
-            self._meshes_shown_once = True
-            if self.session.plan is not None:
-                self.view3d.view.scene.set_plan_frame(
-                    self.session.plan.landmarks, self.session.plan.parts
-                )
-            self.view3d.show_structures(meshes, reset_camera=first)
-            self._sync_scene_visibility()
-            self._show_channel()
-        if self._meshes_outdated or (not current and not self._mesh_timer.isActive()):
-            self.build_meshes()  # else the rebuild timer, running after an edit, starts it
-        elif current:
-            self.meshes_shown.emit(meshes)
-
-    def _on_meshes_failed(self, error: BaseException) -> None:
-        if self._meshes_outdated:
-            self.build_meshes()
-            return
-        if not isinstance(error, Cancelled):
-            log_unexpected(error, "building the 3-D surfaces")
-            self.statusBar().showMessage(
-                "The 3-D view could not be built; the slice views and the plan are unaffected.",
-                8000,
-            )
-
-    def _sync_scene_visibility(self) -> None:
-        if self.state is None or not self.view3d.view.has_scene:
-            return
-        scene = self.view3d.view.scene
-        for structure in scene.structures:
-            scene.set_structure_visible(structure, self.state.is_structure_visible(structure))
-        self.view3d.view.request_render()
+        """Build the surfaces of the labels shown in the background (see :class:`.surfaces`)."""
+        self.surfaces.build()
 
     def _clear_plan_views(self) -> None:
         """Show no plan and no channel (the session dropped them)."""
-        self._line_a = {}
         self.structures_panel.show_plan(None)
-        self.foramen_panel.clear()
-        for view in self.views.values():
-            view.set_channel(None)
-        self.view3d.view.set_handle(None)
-        if self.view3d.view.has_scene:
-            scene = self.view3d.view.scene
-            for side in Side:
-                scene.set_channel(side, None, True, False)
-                scene.set_markers(side, dict.fromkeys("abcd"), {"line_a": None, "line_b": None})
-            scene.set_touched(())
-            self.view3d.view.request_render()
+        self.channel.clear()
 
     def _update_actions(self) -> None:
         """Enable the actions and controls the case and the running work allow."""
@@ -649,63 +570,13 @@ class MainWindow(QMainWindow):
 
     # -- correcting the labels ---------------------------------------------------------------
 
-    def _on_tool_changed(self) -> None:
-        tool = self.edit_panel.tool
-        radius = None if tool == "review" else self.edit_panel.radius_mm
-        for view in self.views.values():
-            view.set_brush(radius)
-
-    def _on_brush_pressed(self, index_zyx: tuple[float, float, float]) -> None:
-        editor = self.session.editor
-        if editor is None or self.is_busy():
-            return
-        editor.begin_stroke()
-        self._brush_dab(index_zyx)
-
-    def _on_brush_moved(self, index_zyx: tuple[float, float, float]) -> None:
-        self._brush_dab(index_zyx)
-
-    def _brush_dab(self, index_zyx: tuple[float, float, float]) -> None:
-        view, editor = self.sender(), self.session.editor
-        if (
-            editor is None
-            or not editor.in_stroke
-            or self.state is None
-            or not isinstance(view, SliceView)
-        ):
-            return
-        before = editor.revision
-        editor.paint(
-            self.edit_panel.structure,
-            index_zyx,
-            view.plane,
-            self.edit_panel.radius_mm,
-            erase=self.edit_panel.tool == "erase",
-            overwrite=self.edit_panel.overwrite,
-        )
-        if editor.revision != before:
-            self.state.set_labels(self.state.labels)  # the views redraw the overlay
-
-    def _on_brush_released(self) -> None:
-        editor = self.session.editor
-        if editor is not None and editor.end_stroke() is not None:
-            self._labels_edited()
-
     def undo_edit(self) -> bool:
         """Undo the last label stroke; False if there is none."""
-        editor = self.session.editor
-        if editor is None or self.is_busy() or editor.in_stroke or editor.undo() is None:
-            return False
-        self._labels_edited()
-        return True
+        return self.brush.undo()
 
     def redo_edit(self) -> bool:
         """Redo the last undone label stroke; False if there is none."""
-        editor = self.session.editor
-        if editor is None or self.is_busy() or editor.in_stroke or editor.redo() is None:
-            return False
-        self._labels_edited()
-        return True
+        return self.brush.redo()
 
     def paint_labels(
         self,
@@ -721,19 +592,10 @@ class MainWindow(QMainWindow):
         ``overwrite`` False paints unlabelled voxels only (the panel's "Paint over other
         structures" unchecked).
         """
-        editor = self.session.editor
-        if editor is None or self.is_busy() or editor.in_stroke:
-            return False
-        if editor.paint(structure, centre_index_zyx, plane, radius_mm, erase, overwrite) is None:
-            return False
-        self._labels_edited()
-        return True
+        return self.brush.paint(structure, centre_index_zyx, plane, radius_mm, erase, overwrite)
 
-    def _labels_edited(self) -> None:
-        """Redraw hand-edited labels, rebuild the 3-D surfaces and flag the plan as stale."""
-        if self.state is None:
-            return
-        dropped = self.session.labels_edited()  # the plan, if any: it is of the old labels
+    def _on_labels_edited(self, dropped: bool) -> None:
+        """Show that the plan is of the old labels; rebuild the 3-D surfaces when edits pause."""
         if dropped:
             self._clear_plan_views()
             self.structures_panel.plan_label.setText(
@@ -741,11 +603,7 @@ class MainWindow(QMainWindow):
                 "foramina and the report."
             )
         self.statusBar().showMessage("Labels edited.", 4000)
-        # Surfaces being built are of the labels before this edit: stop that build now, not
-        # when the rebuild timer fires, and never show its surfaces.
-        self._labels_generation += 1
-        self.tasks.cancel("meshes")
-        self._mesh_timer.start()
+        self.surfaces.labels_edited()
 
     # -- cases ---------------------------------------------------------------------------------
 
@@ -910,196 +768,38 @@ class MainWindow(QMainWindow):
 
     # -- the moved channel -----------------------------------------------------------------------
 
-    def _show_channels(self) -> None:
-        """Show the session's channels on a new plan, the active side's first."""
-        session = self.session
-        planner = session.planner
-        if planner is None:
-            return
-        self._line_a = {side: planner.line_a_segment(side) for side in Side}
-        if self.view3d.view.has_scene or self.meshes is not None:
-            self.view3d.view.scene.set_plan_frame(planner.plan.landmarks, planner.plan.parts)
-            self.view3d.set_camera(self.view3d.camera)
-        self.set_active_side(session.active_side)
-        if session.poses and self.state is not None:
-            index = self.state.volume.grid.lps_to_index(planner.point_b(session.active_side))
-            self.state.set_cursor(self.state.clamp_index(tuple(float(v) for v in index)))
+    @property
+    def last_update_ms(self) -> float:
+        """How long the last update of the moved channel took (ms)."""
+        return self.channel.last_update_ms
 
     def set_active_side(self, side: Side) -> bool:
-        """Show ``side`` and move its channel from now on; False if it has no channel.
-
-        A side that is not assessable is shown with its reasons, and no channel to move.
-        """
-        self.view3d.side = side
-        moving = self.session.set_active_side(side)
-        self._update_actions()  # the session does not announce the active side
-        if moving:
-            self.set_channel_pose(*self.session.poses[side])
-            return True
-        for view in self.views.values():
-            view.set_channel(None)
-        self.view3d.view.set_handle(None)
-        if self.view3d.view.has_scene:
-            scene = self.view3d.view.scene
-            for other in Side:
-                shown = self.session.assessments.get(other)
-                scene.set_channel(other, None if shown is None else shown.channel, False, False)
-                scene.set_markers(other, dict.fromkeys("abcd"), {"line_a": None, "line_b": None})
-            scene.set_touched(())
-            self.view3d.view.request_render()
-        self._show_foramen()
-        return False
+        """Show ``side`` and move its channel from now on; False if it has no channel."""
+        return self.channel.set_active_side(side)
 
     def switch_side(self) -> bool:
         """Move the other side's channel; False if it has none."""
-        other = Side.RIGHT if self.session.active_side is Side.LEFT else Side.LEFT
-        return self.set_active_side(other)
+        return self.channel.switch_side()
 
     def set_channel_pose(self, alpha_deg: float, beta_deg: float) -> PoseAssessment | None:
-        """Put the moved channel at (alpha, beta) degrees about point b and show what it meets.
-
-        Returns the assessment, or None when there is no channel or no such pose exists.
-        """
-        started = time.perf_counter()
-        try:
-            assessment = self.session.set_pose(alpha_deg, beta_deg)
-        except PlanningError as error:
-            self.statusBar().showMessage(str(error), 4000)
-            return None
-        if assessment is None:
-            return None
-        self._show_channel()
-        self.last_update_ms = 1000.0 * (time.perf_counter() - started)
-        self.channel_moved.emit(assessment)
-        return assessment
+        """Put the moved channel at (alpha, beta) degrees about point b (None: no such pose)."""
+        return self.channel.set_pose(alpha_deg, beta_deg)
 
     def move_channel_end(self, point_lps_mm: object) -> PoseAssessment | None:
         """Point the moved channel from b towards ``point_lps_mm`` (a dragged handle, LPS mm)."""
-        planner = self.session.planner
-        if planner is None or self.session.active_side not in self.session.poses:
-            return None
-        try:
-            alpha, beta = planner.pose_towards(self.session.active_side, point_lps_mm)  # type: ignore[arg-type]
-        except PlanningError as error:
-            self.statusBar().showMessage(str(error), 4000)
-            return None
-        return self.set_channel_pose(alpha, beta)
+        return self.channel.move_end(point_lps_mm)
 
     def turn_channel_in_view(self, plane: Plane, point_lps_mm: object) -> PoseAssessment | None:
-        """Turn the moved channel, in a slice view, to point at ``point_lps_mm`` on its slice.
-
-        The view shows the channel's projection: the mouse sets the direction within the view's
-        plane, whatever slice the view shows. In the axial view that direction is alpha (its
-        definition) and beta stays; in the coronal and sagittal views the channel keeps its tilt
-        out of the view's plane.
-        """
-        planner = self.session.planner
-        shown = self.session.assessments.get(self.session.active_side)
-        if planner is None or shown is None or self.state is None:
-            return None
-        index_axis = 2 - PLANE_AXIS[plane]  # the index axis along the plane's normal (x, y, z)
-        normal = self.state.volume.grid.direction[:, index_axis]
-        tip = planner.point_b(self.session.active_side)
-        within = np.asarray(point_lps_mm, dtype=np.float64) - tip
-        within -= (within @ normal) * normal
-        axis = shown.channel.axis
-        axis_within = axis - (axis @ normal) * normal
-        if np.linalg.norm(within) < 1e-6 or np.linalg.norm(axis_within) < 1e-6:
-            return None
-        if plane == "axial":
-            alpha, _ = planner.pose_towards(self.session.active_side, tip + within)
-            return self.set_channel_pose(alpha, shown.beta_deg)
-        tilt = float(axis @ normal) / float(np.linalg.norm(axis_within))
-        direction = within / np.linalg.norm(within) + tilt * normal
-        return self.move_channel_end(tip + 100.0 * direction / np.linalg.norm(direction))
-
-    def _on_view_channel_dragged(self, payload: tuple[Plane, object]) -> None:
-        self.turn_channel_in_view(*payload)
+        """Turn the moved channel, in a slice view, to point at ``point_lps_mm`` on its slice."""
+        return self.channel.turn_in_view(plane, point_lps_mm)
 
     def reset_channel(self) -> PoseAssessment | None:
         """Put the moved channel back on the paper's placement."""
-        pose = (
-            None
-            if self.session.planner is None
-            else self.session.planner.paper_pose(self.session.active_side)
-        )
-        return None if pose is None else self.set_channel_pose(*pose)
+        return self.channel.reset()
 
     def snap_channel_to_best(self) -> PoseAssessment | None:
         """Put the moved channel on the side's best free trajectory (None if there is none)."""
-        pose = (
-            None
-            if self.session.planner is None
-            else self.session.planner.best_pose(self.session.active_side)
-        )
-        if pose is None:
-            self.statusBar().showMessage(
-                f"No free trajectory on the {self.session.active_side.value} side.", 6000
-            )
-            return None
-        return self.set_channel_pose(*pose)
-
-    def _show_foramen(self) -> None:
-        """Show the side's paper result, the moved channel's assessment and the map."""
-        planner = self.session.planner
-        if planner is None:
-            self.foramen_panel.clear()
-            return
-        side = self.session.active_side
-        side_plan = planner.plan.sides.get(side)
-        assessable = side_plan is not None and side_plan.group != "not_assessable"
-        self.foramen_panel.show_foramen(
-            side,
-            side_plan,
-            self.session.assessments.get(side),
-            planner.plan.maps.get(side) if assessable else None,
-            planner.paper_pose(side),
-            planner.best_pose(side) if assessable else None,
-        )
-
-    def _show_channel(self) -> None:
-        """Draw both sides' channels, the moved one's points, lines and touched parts."""
-        planner = self.session.planner
-        assessment = self.session.assessments.get(self.session.active_side)
-        if planner is None or assessment is None:
-            return
-        self._show_foramen()
-        channel = assessment.channel
-        for view in self.views.values():
-            view.set_channel(
-                channel.tip_lps_mm,
-                assessment.outer_end_lps_mm,
-                channel.diameter_mm,
-                assessment.clear,
-            )
-        if not self.view3d.view.has_scene:
-            return
-        scene = self.view3d.view.scene
-        landmarks = planner.plan.landmarks.get("points_lps_mm", {})
-        for side in Side:
-            shown = self.session.assessments.get(side)
-            active = side is self.session.active_side
-            scene.set_channel(
-                side, None if shown is None else shown.channel, bool(shown and shown.clear), active
-            )
-            points = landmarks.get(side.value, {})
-            side_plan = planner.plan.sides.get(side)
-            scene.set_markers(
-                side,
-                {
-                    "a": points.get("a") if active else None,
-                    "b": points.get("b") if shown is not None else None,
-                    "c": side_plan.point_c if active and side_plan is not None else None,
-                    "d": shown.point_d if active and shown is not None else None,
-                },
-                {
-                    "line_a": self._line_a.get(side) if active else None,  # type: ignore[dict-item]
-                    "line_b": planner.line_b_segment(shown) if active and shown else None,
-                },
-            )
-        scene.set_touched(contact.part for contact in assessment.blocked_by)
-        self.view3d.view.set_handle(assessment.outer_end_lps_mm)
-        self.view3d.view.request_render()
+        return self.channel.snap_to_best()
 
     # -- the grid's views ------------------------------------------------------------------------
 
@@ -1159,7 +859,7 @@ class MainWindow(QMainWindow):
         self._clear_plan_views()
         self.session.set_plan(plan)
         self.structures_panel.show_plan(plan)
-        self._show_channels()
+        self.channel.show_plan(with_scene=self.meshes is not None)
         self.side_tabs.setCurrentWidget(self.foramen_tab)
         self.cases.planned()
         groups = ", ".join(f"{side.value} {plan.sides[side].group}" for side in plan.sides)
@@ -1285,15 +985,8 @@ class MainWindow(QMainWindow):
         )
         self.structures_panel.set_state(state)
         self._clear_plan_views()
-        self.tasks.cancel("meshes")  # surfaces of the previous scan's labels
-        self.meshes = None
-        self._meshes_shown_once = False
+        self.surfaces.new_scan()  # cancels a build of the previous scan's labels
         self.edit_panel.set_tool("review")
-        self._labels_generation += 1
-        if self.view3d.view.has_scene:
-            self.view3d.view.scene.set_plan_frame(None, None)
-            self.view3d.view.scene.set_meshes({})
-            self.view3d.view.request_render()
         self.stack.setCurrentIndex(1)
         self._update_cursor_label()
         self._update_window_label()
@@ -1324,7 +1017,7 @@ class MainWindow(QMainWindow):
         if change == "cursor":
             self._update_cursor_label()
         elif change == "labels":
-            self._sync_scene_visibility()
+            self.surfaces.sync_visibility()
         else:
             self._update_window_label()
             self._sync_preset_combo()
@@ -1452,7 +1145,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closing = True
-        self._mesh_timer.stop()
+        self.surfaces.stop()
         # A clean close keeps nothing to recover: what the surgeon kept is saved.
         self.cases.autosave_timer.stop()
         self.cases.discard_autosave()
