@@ -25,7 +25,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QGridLayout,
     QLabel,
     QMainWindow,
@@ -43,6 +42,7 @@ from PySide6.QtWidgets import (
 from lumboplan_app import __version__
 from lumboplan_app.case_session import CaseSession, SessionChange
 from lumboplan_app.errors import Cancelled, LumboPlanError, SeriesChoiceRequired
+from lumboplan_app.gui import dialogs
 from lumboplan_app.gui.actions import (
     RECENT,
     Enableable,
@@ -378,25 +378,17 @@ class MainWindow(QMainWindow):
         """Ask for a DICOM folder and open it."""
         if not self._may_discard_changes():
             return
-        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder", str(self._last_folder))
-        if folder:
-            self.open_path(Path(folder))
+        folder = dialogs.ask_folder(self, "Open DICOM folder", self._last_folder)
+        if folder is not None:
+            self.open_path(folder)
 
     def open_file(self) -> None:
         """Ask for a NIfTI, NRRD or MetaImage file and open it."""
-        from lumboplan_app.io import VOLUME_SUFFIXES
-
         if not self._may_discard_changes():
             return
-        patterns = " ".join(f"*{suffix}" for suffix in VOLUME_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Open image file",
-            str(self._last_folder),
-            f"Images ({patterns});;All files (*)",
-        )
-        if path:
-            self.open_path(Path(path))
+        path = dialogs.ask_image_file(self, "Open image file", self._last_folder, all_files=True)
+        if path is not None:
+            self.open_path(path)
 
     def is_loading(self) -> bool:
         """Whether a scan is being read."""
@@ -474,14 +466,9 @@ class MainWindow(QMainWindow):
 
     def open_labels(self) -> None:
         """Ask for a label map of the scan shown and show it."""
-        from lumboplan_app.io import VOLUME_SUFFIXES
-
-        patterns = " ".join(f"*{suffix}" for suffix in VOLUME_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open labels", str(self._last_folder), f"Label maps ({patterns})"
-        )
-        if path:
-            self.load_labels(Path(path))
+        path = dialogs.ask_image_file(self, "Open labels", self._last_folder, "Label maps")
+        if path is not None:
+            self.load_labels(path)
 
     def load_labels(self, path: Path) -> bool:
         """Show the label map at ``path`` over the scan; False (and a dialog) if it cannot be."""
@@ -546,11 +533,9 @@ class MainWindow(QMainWindow):
 
     def export_report(self) -> None:
         """Ask where to save the PDF report and write it."""
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export report", str(self._last_folder / "report.pdf"), "PDF (*.pdf)"
-        )
-        if path:
-            self.write_report(Path(path))
+        path = dialogs.ask_report_path(self, self._last_folder)
+        if path is not None:
+            self.write_report(path)
 
     def write_report(self, path: Path, deidentify: bool = False) -> bool:
         """Write the plan's PDF report to ``path`` in a worker; False if there is no plan."""
@@ -618,24 +603,16 @@ class MainWindow(QMainWindow):
         from lumboplan_app.session import CASE_SUFFIX
 
         suggested = self.session.case_path or self._last_folder / f"case{CASE_SUFFIX}"
-        dialog = QFileDialog(self, "Save case", str(suggested), f"LumboPlan case (*{CASE_SUFFIX})")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setDefaultSuffix(CASE_SUFFIX.lstrip("."))  # the dialog then asks before overwriting
-        if not dialog.exec() or not dialog.selectedFiles():
-            return False
-        return self.cases.save_to(Path(dialog.selectedFiles()[0]))
+        path = dialogs.ask_save_case(self, suggested)
+        return path is not None and self.cases.save_to(path)
 
     def open_case_dialog(self) -> None:
         """Ask for a case file and open it (asking for its scan's folder if the scan moved)."""
-        from lumboplan_app.session import CASE_SUFFIX
-
         if not self._may_discard_changes():
             return
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open case", str(self._last_folder), f"LumboPlan case (*{CASE_SUFFIX})"
-        )
-        if path:
-            self.cases.open_case(Path(path))
+        path = dialogs.ask_case_file(self, self._last_folder)
+        if path is not None:
+            self.cases.open_case(path)
 
     def read_case_file(self, path: Path, name: str, autosave: bool = False) -> bool:
         """Start reading the case file at ``path`` in a worker; the case keeper goes on with it.
@@ -660,19 +637,7 @@ class MainWindow(QMainWindow):
         ``reference`` is where the scan was: a folder is asked for, or an image file if the
         scan was one.
         """
-        from lumboplan_app.io import VOLUME_SUFFIXES
-
-        title = f"Where is the scan of {case_name} now?"
-        if reference is not None and reference.lower().endswith(VOLUME_SUFFIXES):
-            patterns = " ".join(f"*{suffix}" for suffix in VOLUME_SUFFIXES)
-            chosen, _ = QFileDialog.getOpenFileName(
-                self, title, str(self._last_folder), f"Images ({patterns})"
-            )
-        else:
-            chosen = QFileDialog.getExistingDirectory(
-                self, f"{title} (its DICOM folder)", str(self._last_folder)
-            )
-        return Path(chosen) if chosen else None
+        return dialogs.ask_scan_path(self, case_name, reference, self._last_folder)
 
     def _fill_recent_menu(self) -> None:
         from lumboplan_app.recovery import RecentCases
@@ -716,22 +681,7 @@ class MainWindow(QMainWindow):
 
     def ask_recovery(self, description: str) -> str:
         """Ask what to do with an autosave: ``"recover"``, ``"discard"`` or ``"later"``."""
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Recover unsaved work?",
-            f"LumboPlan closed without saving a case: {description}.\n\n"
-            "Recover it to go on where you were, or discard it.",
-            QMessageBox.StandardButton.NoButton,
-            self,
-        )
-        box.setObjectName("recoveryBox")
-        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(recover)
-        box.exec()
-        clicked = box.clickedButton()
-        return "recover" if clicked is recover else "discard" if clicked is discard else "later"
+        return dialogs.ask_recovery(self, description)
 
     def show_status(self, message: str, timeout_ms: int = 0) -> None:
         """Show ``message`` in the status bar for ``timeout_ms`` (0: until replaced)."""
@@ -753,18 +703,7 @@ class MainWindow(QMainWindow):
 
     def ask_unsaved_changes(self) -> QMessageBox.StandardButton:
         """Ask whether to save the case's changes: Save, Discard or Cancel."""
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Save the case?",
-            "The case has changes that are not saved (labels, plan or channels).",
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        box.setObjectName("unsavedBox")
-        box.setDefaultButton(QMessageBox.StandardButton.Save)
-        return QMessageBox.StandardButton(box.exec())
+        return dialogs.ask_unsaved_changes(self)
 
     # -- the moved channel -----------------------------------------------------------------------
 
@@ -935,15 +874,9 @@ class MainWindow(QMainWindow):
         self.load_failed.emit(error)
 
     def _choose_series(self, series: list[SeriesInfo], preferred_description: str = "") -> None:
-        dialog = SeriesChooserDialog(series, self)
-        preferred = [
-            info for info in series if info.loadable and info.description == preferred_description
-        ]
-        if preferred_description and len(preferred) == 1:
-            dialog.select_index(preferred[0].index)
+        dialog = dialogs.series_chooser(self, series, preferred_description)
         dialog.series_chosen.connect(self._on_series_chosen)
         dialog.rejected.connect(self._on_series_dialog_rejected)
-        dialog.finished.connect(dialog.deleteLater)
         self.series_dialog = dialog
         dialog.open()
 
@@ -1070,17 +1003,7 @@ class MainWindow(QMainWindow):
         """Show ``message`` in a dialog (window-modal, does not block the event loop)."""
         if self.error_box is not None:
             self.error_box.close()
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            title,
-            message,
-            QMessageBox.StandardButton.Ok,
-            self,
-        )
-        box.setObjectName("errorBox")
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_box = box
-        box.open()
+        self.error_box = dialogs.open_error_box(self, message, title)
         self.error_box_shown.emit(message)
 
     def show_about(self) -> None:
@@ -1091,20 +1014,7 @@ class MainWindow(QMainWindow):
             model = card_summary(read_card(self.model_weights or DEFAULT_WEIGHTS))
         except LumboPlanError as error:
             model = f"Not available: {error}"
-        box = QMessageBox(
-            QMessageBox.Icon.Information,
-            "About LumboPlan",
-            f"LumboPlan {__version__}\n\n"
-            "Preoperative planning of percutaneous endoscopic lumbar discectomy (PELD) at "
-            "L5/S1 from MR.\n\n"
-            f"Segmentation model\n{model}\n\n"
-            "LumboPlan supports the surgeon's judgement; it does not replace it.",
-            QMessageBox.StandardButton.Ok,
-            self,
-        )
-        box.setObjectName("aboutBox")
-        self.about_box = box
-        box.open()
+        self.about_box = dialogs.open_about_box(self, __version__, model)
 
     # -- window events ------------------------------------------------------------------------
 
