@@ -10,13 +10,13 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from lumboplan_app.gui.feasibility_chart import (
+from lumboplan_app.gui.panels.feasibility_chart import (
     FREE_BRIGHT_RGB,
     IMPOSSIBLE_RGB,
     FeasibilityChart,
     map_rgb,
 )
-from lumboplan_app.gui.foramen_panel import (
+from lumboplan_app.gui.panels.foramen import (
     CONTACT_STATE_ROLE,
     NO_PLAN_HINT,
     NO_VALUE,

@@ -56,18 +56,18 @@ from lumboplan_app.gui.case_files import CaseKeeper
 from lumboplan_app.gui.controllers.brush import BrushController
 from lumboplan_app.gui.controllers.channel import ChannelController
 from lumboplan_app.gui.controllers.surfaces import SurfacesController
-from lumboplan_app.gui.edit_panel import EditPanel
-from lumboplan_app.gui.foramen_panel import ForamenPanel
-from lumboplan_app.gui.info_panel import InfoPanel
+from lumboplan_app.gui.panels.edit import EditPanel
+from lumboplan_app.gui.panels.foramen import ForamenPanel
+from lumboplan_app.gui.panels.info import InfoPanel
+from lumboplan_app.gui.panels.structures import StructuresPanel
 from lumboplan_app.gui.series_dialog import SeriesChooserDialog
-from lumboplan_app.gui.slice_view import SliceView
-from lumboplan_app.gui.structures_panel import StructuresPanel
 from lumboplan_app.gui.tasks import (
     NOTHING_CHANGED,
     TaskRunner,
     failure_message,
 )
-from lumboplan_app.gui.view3d import View3D
+from lumboplan_app.gui.views.slice_view import SliceView
+from lumboplan_app.gui.views.view3d import View3D
 from lumboplan_app.gui.workers import (
     CancelCheck,
     Job,

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from lumboplan_app.gui.slice_view import SliceView
+from lumboplan_app.gui.views.slice_view import SliceView
 
 if TYPE_CHECKING:
     from lumboplan_app.case_session import CaseSession
-    from lumboplan_app.gui.edit_panel import EditPanel
+    from lumboplan_app.gui.panels.edit import EditPanel
     from lumboplan_app.labels import Structure
     from lumboplan_app.viewing import Plane
 

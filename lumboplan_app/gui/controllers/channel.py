@@ -22,9 +22,9 @@ from lumboplan_app.viewing import PLANE_AXIS, Plane
 
 if TYPE_CHECKING:
     from lumboplan_app.case_session import CaseSession
-    from lumboplan_app.gui.foramen_panel import ForamenPanel
-    from lumboplan_app.gui.slice_view import SliceView
-    from lumboplan_app.gui.view3d import View3D
+    from lumboplan_app.gui.panels.foramen import ForamenPanel
+    from lumboplan_app.gui.views.slice_view import SliceView
+    from lumboplan_app.gui.views.view3d import View3D
     from lumboplan_app.planning.interactive import PoseAssessment
 
 

@@ -21,7 +21,7 @@ from lumboplan_app.gui.workers import mesh_job
 if TYPE_CHECKING:
     from lumboplan_app.case_session import CaseSession
     from lumboplan_app.gui.tasks import TaskRunner
-    from lumboplan_app.gui.view3d import View3D
+    from lumboplan_app.gui.views.view3d import View3D
 
 #: Milliseconds after the last label edit before the 3-D surfaces are rebuilt.
 MESH_REBUILD_DELAY_MS = 600

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lumboplan_app.gui.feasibility_chart import FeasibilityChart
+from lumboplan_app.gui.panels.feasibility_chart import FeasibilityChart
 from lumboplan_app.labels import Side
 from lumboplan_app.planning.advice import GROUP_NAME, group_advice
 from lumboplan_app.planning.placement import in_sentence

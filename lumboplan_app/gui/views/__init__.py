@@ -1,0 +1,1 @@
+"""The views of the scan: the three linked slice views and the 3-D pane."""
