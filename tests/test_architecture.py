@@ -106,3 +106,31 @@ def test_modules_do_not_import_each_other() -> None:
         for m in in_cycles
     }
     assert [set(cycle) for cycle in cycles if not any(cycle <= k for k in KNOWN_CYCLES)] == []
+
+
+#: Modules under gui/ allowed over GUI_MODULE_LINES, each with its reason (issue 19, item 3).
+LONG_GUI_MODULES = {
+    # Still holds opening a scan, the tasks' callbacks, the status bar and the view state's
+    # read-outs beside its layout and wiring; the rest of item 3 moves them out.
+    "main_window.py": 1100,
+    # One widget: the slice and its overlay, widget <-> voxel mapping, the channel, brush,
+    # crosshair and letters painted, and the mouse and keys (cursor, window drag, hover).
+    "views/slice_view.py": 600,
+    # One chart: the map's cells, axes, reference line, the poses marked, legend, picking.
+    "panels/feasibility_chart.py": 600,
+}
+GUI_MODULE_LINES = 500
+
+
+def test_gui_modules_stay_short_or_say_why() -> None:
+    gui = Path(lumboplan_app.__file__).parent / "gui"
+    lengths = {
+        path.relative_to(gui).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for path in gui.rglob("*.py")
+    }
+    too_long = {
+        name: lines
+        for name, lines in lengths.items()
+        if lines > LONG_GUI_MODULES.get(name, GUI_MODULE_LINES)
+    }
+    assert too_long == {}
