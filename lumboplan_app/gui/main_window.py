@@ -23,7 +23,6 @@ from PySide6.QtGui import (
     QPaintEvent,
 )
 from PySide6.QtWidgets import (
-    QComboBox,
     QDockWidget,
     QGridLayout,
     QLabel,
@@ -66,6 +65,7 @@ from lumboplan_app.gui.tasks import (
     TaskRunner,
     failure_message,
 )
+from lumboplan_app.gui.views.readouts import PresetCombo, ScanReadouts
 from lumboplan_app.gui.views.slice_view import SliceView
 from lumboplan_app.gui.views.view3d import View3D
 from lumboplan_app.gui.workers import (
@@ -98,7 +98,6 @@ _VIEW_CELLS: dict[Plane, tuple[int, int]] = {
     "axial": (0, 1),
     "coronal": (1, 0),
 }
-_CUSTOM_WINDOW = "Custom"
 _PROGRESS_STEPS = 1000
 
 
@@ -237,15 +236,7 @@ class MainWindow(QMainWindow):
         window_label = QLabel("Window ", toolbar)
         window_label.setObjectName("toolbarLabel")
         toolbar.addWidget(window_label)
-        self.preset_combo = QComboBox(toolbar)
-        self.preset_combo.setObjectName("presetCombo")
-        self.preset_combo.setToolTip(
-            "Intensity window. Right-drag in a view: left/right changes the width, "
-            "up/down the level."
-        )
-        self.preset_combo.setMinimumContentsLength(16)
-        self.preset_combo.setEnabled(False)
-        self.preset_combo.currentTextChanged.connect(self._on_preset_chosen)
+        self.preset_combo = PresetCombo(self.session, toolbar)
         toolbar.addWidget(self.preset_combo)
         self.addToolBar(toolbar)
 
@@ -343,20 +334,10 @@ class MainWindow(QMainWindow):
 
     def _create_status_bar(self) -> None:
         bar = self.statusBar()
-        self.hover_label = QLabel("", bar)
-        self.hover_label.setObjectName("hoverLabel")
-        self.cursor_label = QLabel("", bar)
-        self.cursor_label.setObjectName("cursorLabel")
-        self.window_label = QLabel("", bar)
-        self.window_label.setObjectName("windowLabel")
-        # Fixed room for the read-outs, so the status bar does not jump as the mouse moves.
-        metrics = self.fontMetrics()
-        self.hover_label.setMinimumWidth(
-            metrics.horizontalAdvance("Mouse LPS (-000.0, -000.0, -000.0) mm   value -0000")
-        )
-        self.cursor_label.setMinimumWidth(
-            metrics.horizontalAdvance("Cursor LPS (-000.0, -000.0, -000.0) mm   value -0000")
-        )
+        self.readouts = ScanReadouts(self.session, bar, self.fontMetrics())
+        self.hover_label = self.readouts.hover_label
+        self.cursor_label = self.readouts.cursor_label
+        self.window_label = self.readouts.window_label
         self.progress_bar = QProgressBar(bar)
         self.progress_bar.setRange(0, _PROGRESS_STEPS)
         self.progress_bar.setFixedWidth(180)
@@ -366,9 +347,6 @@ class MainWindow(QMainWindow):
         self.cancel_button.setObjectName("cancelLoadButton")
         self.cancel_button.clicked.connect(self.cancel_running)
         self.cancel_button.hide()
-        bar.addPermanentWidget(self.hover_label)
-        bar.addPermanentWidget(self.cursor_label)
-        bar.addPermanentWidget(self.window_label)
         bar.addPermanentWidget(self.progress_bar)
         bar.addPermanentWidget(self.cancel_button)
 
@@ -910,7 +888,7 @@ class MainWindow(QMainWindow):
         for view in self.views.values():
             view.set_state(state)
         state.subscribe(self._on_state_changed)
-        self._fill_presets(state)
+        self.preset_combo.fill()
         self.info_panel.show_volume(state.volume)
         # The scan's warnings decide how far a plan on it can be trusted: show them first.
         self.side_tabs.setCurrentIndex(
@@ -921,8 +899,8 @@ class MainWindow(QMainWindow):
         self.surfaces.new_scan()  # cancels a build of the previous scan's labels
         self.edit_panel.set_tool("review")
         self.stack.setCurrentIndex(1)
-        self._update_cursor_label()
-        self._update_window_label()
+        self.readouts.show_cursor()
+        self.readouts.show_window()
         self.views["sagittal"].setFocus(Qt.FocusReason.OtherFocusReason)
         logger.info(
             "case %s shown: %s voxels",
@@ -931,71 +909,17 @@ class MainWindow(QMainWindow):
         )
         self.volume_loaded.emit(state.volume)
 
-    def _fill_presets(self, state: ViewState) -> None:
-        self.preset_combo.blockSignals(True)
-        try:
-            self.preset_combo.clear()
-            self.preset_combo.addItems([preset.name for preset in state.presets])
-            self.preset_combo.setCurrentText(state.preset_name or "")
-            self.preset_combo.setEnabled(True)
-        finally:
-            self.preset_combo.blockSignals(False)
-
-    def _on_preset_chosen(self, name: str) -> None:
-        if self.state is None or not name or name == _CUSTOM_WINDOW:
-            return
-        self.state.apply_preset(name)
-
     def _on_state_changed(self, change: Change) -> None:
         if change == "cursor":
-            self._update_cursor_label()
+            self.readouts.show_cursor()
         elif change == "labels":
             self.surfaces.sync_visibility()
         else:
-            self._update_window_label()
-            self._sync_preset_combo()
-
-    def _sync_preset_combo(self) -> None:
-        """Show the model's preset in the combo without echoing the change back."""
-        if self.state is None:
-            return
-        name = self.state.preset_name or _CUSTOM_WINDOW
-        self.preset_combo.blockSignals(True)
-        try:
-            custom_index = self.preset_combo.findText(_CUSTOM_WINDOW)
-            if name == _CUSTOM_WINDOW and custom_index < 0:
-                self.preset_combo.addItem(_CUSTOM_WINDOW)
-            elif name != _CUSTOM_WINDOW and custom_index >= 0:
-                self.preset_combo.removeItem(custom_index)
-            self.preset_combo.setCurrentText(name)
-        finally:
-            self.preset_combo.blockSignals(False)
-
-    def _update_cursor_label(self) -> None:
-        if self.state is None:
-            self.cursor_label.clear()
-            return
-        x, y, z = self.state.cursor_lps_mm()
-        self.cursor_label.setText(
-            f"Cursor LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm   value {self.state.cursor_value():.4g}"
-        )
-
-    def _update_window_label(self) -> None:
-        if self.state is None:
-            self.window_label.clear()
-            return
-        window = self.state.window
-        self.window_label.setText(f"W {window.width:.4g}  L {window.level:.4g}")
+            self.readouts.show_window()
+            self.preset_combo.sync()
 
     def _on_hover(self, payload: tuple[Plane, tuple[float, float, float]] | None) -> None:
-        if payload is None or self.state is None:
-            self.hover_label.clear()
-            return
-        _, index = payload
-        value = self.state.value_at(index)
-        x, y, z = self.state.index_to_lps_mm(index)
-        value_text = "" if value is None else f"   value {value:.4g}"
-        self.hover_label.setText(f"Mouse LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm{value_text}")
+        self.readouts.show_hover(payload)
 
     # -- messages -----------------------------------------------------------------------------
 
