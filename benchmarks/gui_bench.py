@@ -79,10 +79,10 @@ def main() -> None:
         wait_for(window.planned)
 
     timings.append(measure("plan both foramina (worker)", plan, 1))
-    planner = window.channel_planner
+    planner = window.session.planner
     assert planner is not None, "the demo should plan"
-    side = window.active_side
-    start = window.assessments[side].outer_end_lps_mm
+    side = window.session.active_side
+    start = window.session.assessments[side].outer_end_lps_mm
     rng = np.random.default_rng(0)
     moves = 40 if arguments.quick else 200
     drag_ms = []
