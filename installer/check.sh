@@ -4,7 +4,8 @@
 # system's) and no network (unshare -n, needs root or user namespaces), then, from the install:
 #   - every ELF file's libraries resolve (ldd; a "not found" library present elsewhere in the
 #     bundle is reached at run time through the RPATH of the module that loads it);
-#   - `lumboplan --version`, and `lumboplan run` on the shipped demo case (scan to PDF report);
+#   - `lumboplan --version`, `lumboplan --selftest` (exit 0), and `lumboplan run` on the shipped
+#     demo case (scan to PDF report);
 #   - the window opens and paints under Xvfb (`lumboplan-gui --exit-when-shown`, timed).
 # Results go to build/installer/check.txt.
 set -euo pipefail
@@ -38,6 +39,9 @@ say "ldd_not_found_anywhere ${unresolved:-none}"
 [ -z "$unresolved" ] || { echo "check: libraries missing on this system:$unresolved" >&2; exit 1; }
 
 isolated xvfb-run -a "$prefix/lumboplan" --version | tee -a "$report"
+start=$(date +%s.%N)
+isolated xvfb-run -a "$prefix/lumboplan" --selftest > "$root/build/installer/selftest.json"
+say "selftest_s $(echo "$(date +%s.%N) - $start" | bc) (exit 0)"
 start=$(date +%s.%N)
 isolated xvfb-run -a "$prefix/lumboplan" run \
   "$prefix/_internal/lumboplan_app/resources/demo/case_00009/dicom" -o "$work/demo" | tail -1

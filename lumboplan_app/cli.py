@@ -50,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lumboplan`` command line; return the exit status."""
     parser = _build_parser()
     arguments = parser.parse_args(argv)
+    if arguments.selftest:
+        arguments.handler = _command_selftest
+    elif arguments.command is None:
+        parser.error("the following arguments are required: COMMAND (or --selftest)")
     log_file = configure_logging(arguments.verbose)
     try:
         status: int = arguments.handler(arguments)
@@ -96,7 +100,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default=0,
         help="log messages on stderr too (-vv: debug, with tracebacks); all go to the log file",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="check this installation (libraries, 3-D view, the shipped model on the demo case, "
+        "planning, report) and print a JSON summary; exit 1 says what failed",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     info = commands.add_parser(
         "info",
@@ -633,6 +643,20 @@ def _command_batch(arguments: argparse.Namespace) -> int:
     if summary.failed:
         print(f"The failures are listed in {FAILURES_CSV}; rerun to retry them.", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _command_selftest(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.selftest import run_selftest
+
+    result = run_selftest()
+    print(json.dumps(result.to_json(), indent=2))
+    failure = result.first_failure()
+    if failure is None:
+        return 0
+    print(
+        f"lumboplan: error: self-test failed at {failure.name}: {failure.message}", file=sys.stderr
+    )
+    return EXIT_FAILURE
 
 
 def _command_export_onnx(arguments: argparse.Namespace) -> int:
