@@ -20,7 +20,7 @@ Observers are plain callables, called synchronously after the change with what c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -28,6 +28,7 @@ import numpy as np
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Side
+from lumboplan_app.observable import Observable
 
 if TYPE_CHECKING:
     from lumboplan_app.editing import LabelEditor
@@ -40,14 +41,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: What changed, as observers are told (:class:`~lumboplan_app.observable.Observable`).
 SessionChange = Literal["volume", "labels", "plan", "pose"]
-#: An observer is called with what changed.
-SessionObserver = Callable[[SessionChange], None]
 #: Poses closer than this (degrees) are the same pose: moving there changes nothing.
 _SAME_POSE_DEG = 1e-6
 
 
-class CaseSession:
+class CaseSession(Observable[SessionChange]):
     """The case shown: its scan and view state, labels and their editor, plan and channels.
 
     Attributes (read them; change them through the methods)
@@ -77,6 +77,7 @@ class CaseSession:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self.view: ViewState | None = None
         self.editor: LabelEditor | None = None
         self.plan: CasePlan | None = None
@@ -89,23 +90,6 @@ class CaseSession:
         self.scan_path: Path | None = None
         self.series: str | None = None
         self._kept_poses: dict[Side, tuple[float, float]] = {}
-        self._observers: list[SessionObserver] = []
-
-    # -- observers ------------------------------------------------------------------------------
-
-    def subscribe(self, observer: SessionObserver) -> None:
-        """Call ``observer(change)`` after each change (see the module's docstring)."""
-        if observer not in self._observers:
-            self._observers.append(observer)
-
-    def unsubscribe(self, observer: SessionObserver) -> None:
-        """Stop calling ``observer``; unknown observers are ignored."""
-        if observer in self._observers:
-            self._observers.remove(observer)
-
-    def _notify(self, change: SessionChange) -> None:
-        for observer in list(self._observers):
-            observer(change)
 
     # -- the scan and its labels ----------------------------------------------------------------
 

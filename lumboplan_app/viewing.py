@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
+from lumboplan_app.observable import Observable
 
 if TYPE_CHECKING:
     from lumboplan_app.volume import LabelMap, Volume
@@ -47,9 +48,8 @@ PLANE_AXIS: dict[Plane, int] = {"axial": 0, "coronal": 1, "sagittal": 2}
 #: side, and from above (:meth:`lumboplan_app.reconstruction.scene.PlanScene.camera_preset`).
 CAMERA_PRESETS = ("posterior", "lateral", "posterolateral", "axial")
 
+#: What changed, as observers are told (:class:`~lumboplan_app.observable.Observable`).
 Change = Literal["cursor", "window", "labels"]
-#: An observer is called with what changed.
-Observer = Callable[[Change], None]
 
 #: Opacity of the label overlay when labels are first shown (0 transparent, 1 opaque).
 DEFAULT_LABEL_OPACITY = 0.45
@@ -323,7 +323,7 @@ def window_presets(volume: Volume) -> tuple[WindowPreset, ...]:
     return tuple(presets)
 
 
-class ViewState:
+class ViewState(Observable[Change]):
     """The state the three slice views share: cursor, window, presets, and change callbacks.
 
     Parameters
@@ -337,11 +337,12 @@ class ViewState:
     Notes
     -----
     The cursor starts at the centre voxel. Observers are called synchronously, in the order
-    they subscribed, after the state has changed; a change that leaves the state as it was
-    calls nobody.
+    they subscribed, after the state has changed, with ``"cursor"``, ``"window"`` or
+    ``"labels"``; a change that leaves the state as it was calls nobody.
     """
 
     def __init__(self, volume: Volume, presets: Sequence[WindowPreset] | None = None) -> None:
+        super().__init__()
         self._volume = volume
         self._shape_zyx: tuple[int, int, int] = tuple(  # type: ignore[assignment]
             int(n) for n in volume.array.shape
@@ -356,7 +357,6 @@ class ViewState:
         self._cursor_zyx: tuple[int, int, int] = tuple(  # type: ignore[assignment]
             (n - 1) // 2 for n in self._shape_zyx
         )
-        self._observers: list[Observer] = []
         self._labels: LabelMap | None = None
         self._visible: dict[Structure, bool] = dict.fromkeys(SEGMENTED_STRUCTURES, True)
         self._label_opacity = DEFAULT_LABEL_OPACITY
@@ -390,27 +390,6 @@ class ViewState:
             if preset.name == name:
                 return preset
         raise KeyError(name)
-
-    # -- observers ----------------------------------------------------------------------------
-
-    def subscribe(self, observer: Observer) -> None:
-        """Call ``observer(change)`` after each change: ``"cursor"``, ``"window"``, ``"labels"``."""
-        if observer not in self._observers:
-            self._observers.append(observer)
-
-    def unsubscribe(self, observer: Observer) -> None:
-        """Stop calling ``observer``; unknown observers are ignored."""
-        if observer in self._observers:
-            self._observers.remove(observer)
-
-    @property
-    def observer_count(self) -> int:
-        """Number of subscribed observers."""
-        return len(self._observers)
-
-    def _notify(self, change: Change) -> None:
-        for observer in list(self._observers):
-            observer(change)
 
     # -- cursor -------------------------------------------------------------------------------
 
