@@ -34,7 +34,7 @@ venv: $(INSTALLED)
 $(INSTALLED): pyproject.toml $(SYSTEM_DEPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,study]'
 	@touch $@
 
 run: venv
