@@ -119,6 +119,13 @@ class PlanningError(LumboPlanError):
     """The plan could not be computed from the given labels."""
 
 
+class CorrectionError(LumboPlanError):
+    """A label-correction tool cannot do what was asked (no seeds, a structure not drawn, ...).
+
+    The message says what to draw or choose first; the labels are unchanged.
+    """
+
+
 class WriteError(LumboPlanError):
     """An output could not be written; the previous file is kept.
 
@@ -165,4 +172,17 @@ class ImplausibleValueError(CorruptFileError):
 
     Examples: a voxel size of 0 or 1e30 mm, a slice step of 1e300 mm, a RescaleSlope of NaN.
     The message names the field.
+    """
+
+
+class ExportError(LumboPlanError):
+    """A case cannot be exported in the format asked for; the message says what to do instead."""
+
+
+class DicomSourceRequiredError(ExportError):
+    """A DICOM object must reference the DICOM series the case was planned on, and there is none.
+
+    The case was planned on a NIfTI, NRRD or MetaImage file, or its DICOM series has moved.
+    Export the labels as ``.seg.nrrd`` instead, or plan the case from the DICOM series (or give
+    the series' folder).
     """

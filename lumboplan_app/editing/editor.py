@@ -10,7 +10,11 @@ oldest steps go first.
 Painting overwrites whatever the voxels held (3D Slicer's default: the surgeon paints what the
 voxel is), or, with ``overwrite=False``, fills only unlabelled voxels (to close a gap in a nerve
 root along the bone without eating into the bone); erasing clears only the chosen structure, so
-erasing the disc never removes bone.
+erasing the disc never removes bone. A brush limited to an intensity range (``intensity``)
+changes only voxels whose scan value lies in it (paint the bright disc next to dark bone).
+
+The other correction tools (:mod:`~lumboplan_app.editing.grow`, ...) compute new ids for a
+block of voxels and record them with :meth:`LabelEditor.assign`: one undoable step each.
 """
 
 from __future__ import annotations
@@ -31,6 +35,19 @@ if TYPE_CHECKING:
 HISTORY_BYTES = 64 * 1024 * 1024
 #: Brush radii the editor accepts (mm).
 RADIUS_RANGE_MM = (0.5, 30.0)
+
+
+@dataclass(frozen=True)
+class IntensityRange:
+    """Scan values a brush may change: ``low <= image <= high`` (the scan's units)."""
+
+    image: npt.NDArray[np.floating]
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.high:
+            raise ValueError(f"the intensity range {self.low}..{self.high} is empty")
 
 
 @dataclass(frozen=True)
@@ -103,12 +120,14 @@ class LabelEditor:
         radius_mm: float,
         erase: bool = False,
         overwrite: bool = True,
+        intensity: IntensityRange | None = None,
     ) -> Edit | None:
         """Paint (or erase) ``structure`` in a disc of ``radius_mm`` in the slice of ``plane``.
 
         The disc is round in mm (anisotropic voxels honoured) and centred on the voxel nearest
         ``centre_index_zyx``; it is clipped at the volume's edge. Painting replaces other
-        structures under the brush, or with ``overwrite`` False paints unlabelled voxels only.
+        structures under the brush, or with ``overwrite`` False paints unlabelled voxels only;
+        with ``intensity`` it changes only voxels whose scan value lies in that range.
         Within a stroke the dab joins the stroke (returns None); alone it is its own step
         (returns it, or None when nothing changed).
 
@@ -121,7 +140,10 @@ class LabelEditor:
             raise ValueError("choose a structure to paint or erase, not the background")
         if not RADIUS_RANGE_MM[0] <= radius_mm <= RADIUS_RANGE_MM[1]:
             raise ValueError(f"the brush radius must lie within {RADIUS_RANGE_MM} mm")
-        indices = self._brush_indices(centre_index_zyx, plane, radius_mm)
+        indices = brush_indices(self.labels, centre_index_zyx, plane, radius_mm)
+        if intensity is not None:
+            values = intensity.image.reshape(-1)[indices]
+            indices = indices[(values >= intensity.low) & (values <= intensity.high)]
         flat = self.labels.array.reshape(-1)
         before = flat[indices]
         if erase:
@@ -147,6 +169,36 @@ class LabelEditor:
                 self._stroke[index] = (first, new)
             return None
         return self._record(Edit(indices, before, after, self._shape))
+
+    def assign(self, indices: npt.ArrayLike, ids: npt.ArrayLike) -> Edit | None:
+        """Set the voxels at flat ``indices`` to structure ``ids``, as one undoable step.
+
+        The step of a correction tool (grow from seeds, fill between slices, ...): only the
+        voxels whose id changes are recorded. Returns None when nothing changed.
+
+        Raises
+        ------
+        ValueError
+            Inside a stroke (end it first), or when ``indices`` and ``ids`` differ in length.
+        """
+        if self.in_stroke:
+            raise ValueError("end the brush stroke before applying another tool")
+        where = np.asarray(indices, dtype=np.int64).reshape(-1)
+        after = np.broadcast_to(np.asarray(ids, dtype=np.uint8), where.shape)
+        flat = self.labels.array.reshape(-1)
+        before = flat[where]
+        changed = before != after
+        if not changed.any():
+            return None
+        where, before, after = where[changed], before[changed], after[changed].copy()
+        flat[where] = after
+        self.revision += 1
+        return self._record(Edit(where, before, after, self._shape))
+
+    @property
+    def last_edit(self) -> Edit | None:
+        """The step :meth:`undo` would undo (None if there is none)."""
+        return self._undo[-1] if self._undo else None
 
     # -- history --------------------------------------------------------------------------------
 
@@ -199,22 +251,37 @@ class LabelEditor:
             self._undo.pop(0)
         return edit
 
-    def _brush_indices(
-        self, centre_index_zyx: npt.ArrayLike, plane: Plane, radius_mm: float
-    ) -> npt.NDArray[np.int64]:
-        """Flat indices of the voxels of the brush's disc, within the volume."""
-        shape = np.asarray(self._shape)
-        centre = np.clip(np.rint(np.asarray(centre_index_zyx, dtype=np.float64)), 0, shape - 1)
-        centre = centre.astype(np.int64)
-        spacing_zyx = np.asarray(self.labels.grid.spacing_xyz_mm[::-1], dtype=np.float64)
-        normal = PLANE_AXIS[plane]
-        reach = np.floor(radius_mm / spacing_zyx).astype(np.int64)
-        reach[normal] = 0
-        low = np.maximum(centre - reach, 0)
-        high = np.minimum(centre + reach, shape - 1)
-        axes = [np.arange(low[k], high[k] + 1) for k in range(3)]
-        grid = np.meshgrid(*axes, indexing="ij")
-        offsets_mm = [(grid[k] - centre[k]) * spacing_zyx[k] for k in range(3)]
-        inside = sum(offset**2 for offset in offsets_mm) <= radius_mm**2 + 1e-9
-        points = [grid[k][inside] for k in range(3)]
-        return np.ravel_multi_index(points, self._shape).astype(np.int64)
+
+def brush_indices(
+    labels: LabelMap, centre_index_zyx: npt.ArrayLike, plane: Plane, radius_mm: float
+) -> npt.NDArray[np.int64]:
+    """Return the flat indices of the voxels of a brush's disc (``radius_mm``, in ``plane``).
+
+    The disc is round in mm and centred on the voxel nearest ``centre_index_zyx`` (z, y, x);
+    it is clipped at the volume's edge.
+    """
+    shape_zyx = tuple(int(n) for n in labels.array.shape)
+    shape = np.asarray(shape_zyx)
+    centre = np.clip(np.rint(np.asarray(centre_index_zyx, dtype=np.float64)), 0, shape - 1)
+    centre = centre.astype(np.int64)
+    spacing_zyx = np.asarray(labels.grid.spacing_xyz_mm[::-1], dtype=np.float64)
+    normal = PLANE_AXIS[plane]
+    reach = np.floor(radius_mm / spacing_zyx).astype(np.int64)
+    reach[normal] = 0
+    low = np.maximum(centre - reach, 0)
+    high = np.minimum(centre + reach, shape - 1)
+    axes = [np.arange(low[k], high[k] + 1) for k in range(3)]
+    grid = np.meshgrid(*axes, indexing="ij")
+    offsets_mm = [(grid[k] - centre[k]) * spacing_zyx[k] for k in range(3)]
+    inside = sum(offset**2 for offset in offsets_mm) <= radius_mm**2 + 1e-9
+    points = [grid[k][inside] for k in range(3)]
+    return np.ravel_multi_index(points, shape_zyx).astype(np.int64)
+
+
+def box_indices(
+    mask: npt.NDArray[np.bool_], box: tuple[slice, ...], shape_zyx: tuple[int, ...]
+) -> npt.NDArray[np.int64]:
+    """Return the flat indices (in a volume of ``shape_zyx``) of ``mask``'s voxels in ``box``."""
+    local = np.nonzero(mask)
+    points = tuple(c + s.start for c, s in zip(local, box, strict=True))
+    return np.ravel_multi_index(points, shape_zyx).astype(np.int64)
