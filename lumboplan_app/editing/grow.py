@@ -8,9 +8,10 @@ each stroke floods outwards, and two floods meet on the strongest edge between t
 
 - **Where**: only inside the box of the strokes plus :attr:`SeedGrower.margin_mm` (the rest of
   the labels is untouched), which keeps an update well under a second on a 300 x 320 x 320 scan.
-- **What it may change**: voxels of the seeded structures and unlabelled voxels. Structures
-  without a stroke keep their voxels and act as walls (a disc grown beside an intact L5 never
-  takes bone).
+- **What it may change**: voxels of the kinds with strokes: the seeded structures, and the
+  unlabelled voxels when the background has strokes. Kinds without a stroke keep their voxels
+  and act as walls: a disc grown beside an intact L5 never takes bone, and a border moved
+  between L5 and the disc (strokes in both, none in the background) never takes the fat.
 - **Strokes**: painted with the brush (:meth:`SeedGrower.paint`); each structure's strokes and
   the background's are kept until :meth:`SeedGrower.clear`. Strokes never change the labels.
 - **Updates**: :meth:`SeedGrower.update` grows and writes the result through the
@@ -146,8 +147,7 @@ class SeedGrower:
         gradient = self._gradient_in(box)
         markers = self.seeds[box]
         current = self.labels.array[box]
-        seeded = [int(s) for s in self.seeded if s is not Structure.BACKGROUND]
-        locked = (current != 0) & ~np.isin(current, seeded)
+        locked = ~np.isin(current, [int(s) for s in self.seeded])
         grown = _watershed(np.where(locked, np.uint8(255), gradient), markers, self._spacing_zyx)
         grown[grown == BACKGROUND_SEED] = 0
         changes = ~locked & (grown != current)
