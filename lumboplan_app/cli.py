@@ -233,6 +233,25 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--scan", type=Path, help="the scan, when it has moved since planning")
     report.set_defaults(handler=_command_report)
 
+    export = commands.add_parser(
+        "export",
+        help="a case's labels, plan, report or meshes for 3D Slicer or PACS",
+        description="Export a case file in the format OUT's name ends with: .seg.nrrd (labels as "
+        "a Slicer segmentation), .dcm (labels as DICOM SEG on the case's DICOM series), "
+        ".pdf.dcm (the report as DICOM Encapsulated PDF), .markups.json (points a-d, Line A, "
+        "Line B and the channels as Slicer markups), .stl/.ply/.obj/.vtp (one mesh per "
+        "structure, OUT's name and the structure's). All in patient LPS mm.",
+    )
+    export.add_argument("case", type=Path, help="CASE.lumboplan")
+    export.add_argument("-o", "--output", type=Path, required=True, help="OUT (see the endings)")
+    export.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="leave out the patient's name, ID, birth date (DICOM objects and the report)",
+    )
+    export.add_argument("--scan", type=Path, help="the scan, when it has moved since planning")
+    export.set_defaults(handler=_command_export)
+
     run = commands.add_parser(
         "run",
         help="scan -> labels, meshes, plan, report, in one go",
@@ -597,6 +616,32 @@ def _command_report(arguments: argparse.Namespace) -> int:
     with _progress_bar("Report") as progress:
         write_report(case, arguments.output, volume, arguments.deidentify, progress)
     print(f"Wrote {arguments.output.name}")
+    return 0
+
+
+def _command_export(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.exchange.export import EXPORT_FORMATS, export_case, export_format
+    from lumboplan_app.session import read_case
+
+    ending = export_format(arguments.output)
+    case = read_case(arguments.case)
+    volume = None
+    reference = arguments.scan or (case.scan or {}).get("reference")
+    if ending == ".pdf.dcm" and reference is not None:
+        try:
+            volume = _read(Path(reference), (case.scan or {}).get("series_id"))
+        except LoadError as error:
+            print(
+                f"Warning: the scan could not be read ({error}); the slice figures show the "
+                "labels only. Give the scan with --scan.",
+                file=sys.stderr,
+            )
+    with _progress_bar("Export") as progress:
+        written = export_case(
+            case, arguments.output, arguments.deidentify, volume, arguments.scan, progress
+        )
+    names = ", ".join(path.name for path in written)
+    print(f"Wrote {EXPORT_FORMATS[ending]}: {names}")
     return 0
 
 

@@ -113,6 +113,20 @@ class ScanSource:
             return read_volume_file(self.path)
         return read_stack(_choose(self._stacks, self.series, series), progress, should_cancel)
 
+    def files(self, series: int | str | None = None) -> list[Path]:
+        """Return the files of one DICOM series (see :func:`read_scan` for ``series``), sorted.
+
+        Raises
+        ------
+        NotAnImageError
+            If the path is a volume file, not DICOM.
+        SeriesChoiceRequired
+            As :func:`read_scan`.
+        """
+        if self._stacks is None:
+            raise NotAnImageError(f"'{self.path.name}' is a volume file, not a DICOM series.")
+        return sorted(_choose(self._stacks, self.series, series).paths)
+
 
 def list_series(
     path: str | Path,

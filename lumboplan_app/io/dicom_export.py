@@ -111,7 +111,7 @@ def write_dicom_series(
         dataset.SpacingBetweenSlices = f"{grid.spacing_xyz_mm[2]:.6f}"
         dataset.RescaleSlope = f"{slope:.10g}"
         dataset.RescaleIntercept = f"{low:.10g}"
-        paths.append(_write_atomic(dataset, folder / names[z]))
+        paths.append(write_dataset(dataset, folder / names[z]))
     return paths
 
 
@@ -124,15 +124,7 @@ def _uid(header: SeriesHeader, purpose: str) -> UID:
 
 def _slice_dataset(header: SeriesHeader, pixels: np.ndarray, z: int, sop_instance: UID) -> Dataset:
     sop_class = MRImageStorage if header.modality == "MR" else _CT_IMAGE_STORAGE
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationVersionName = f"LUMBOPLAN_{__version__}"[:16]
-    dataset = Dataset()
-    dataset.file_meta = meta
-    dataset.SOPClassUID = sop_class
-    dataset.SOPInstanceUID = sop_instance
+    dataset = new_dataset(sop_class, sop_instance)
     dataset.Modality = header.modality
     dataset.Manufacturer = "LumboPlan"
     dataset.PatientName = header.patient_name
@@ -166,7 +158,30 @@ def _slice_dataset(header: SeriesHeader, pixels: np.ndarray, z: int, sop_instanc
     return dataset
 
 
-def _write_atomic(dataset: Dataset, path: Path) -> Path:
+def new_dataset(sop_class: UID, sop_instance: UID) -> Dataset:
+    """Return an empty dataset of ``sop_class`` with its file meta (explicit VR little endian)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_instance
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationVersionName = f"LUMBOPLAN_{__version__}"[:16]
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID = sop_class
+    dataset.SOPInstanceUID = sop_instance
+    return dataset
+
+
+def write_dataset(dataset: Dataset, path: Path) -> Path:
+    """Write ``dataset`` as a DICOM file (with its file meta) atomically; return ``path``.
+
+    Raises
+    ------
+    WriteError
+        If the disk is full, read-only or not writable (the previous file is kept).
+    LoadError
+        If the file cannot be written for another reason.
+    """
     try:
         with atomic_output(path) as temporary:
             dataset.save_as(temporary, enforce_file_format=True)

@@ -460,7 +460,9 @@ def read_label_map(path: str | Path, reference: Grid | None = None) -> LabelMap:
     Parameters
     ----------
     path : str or Path
-        NIfTI, NRRD or MetaImage file with whole-number ids 0..255.
+        NIfTI, NRRD or MetaImage file with whole-number ids 0..255, or a 3D Slicer
+        segmentation (``.seg.nrrd``, whose segments are matched to structures by name or
+        terminology: :mod:`~lumboplan_app.exchange.segnrrd`).
     reference : Grid, optional
         The scan's grid; the label map must describe the same voxels.
 
@@ -474,7 +476,13 @@ def read_label_map(path: str | Path, reference: Grid | None = None) -> LabelMap:
         raise NotAnImageError(
             f"'{path.name}' is not a label file: use NIfTI (.nii, .nii.gz), NRRD or MetaImage."
         )
-    labels = LabelMap.from_sitk(_read_3d(path)).to_canonical()
+    if path.name.lower().endswith(".seg.nrrd"):
+        from lumboplan_app.exchange.segnrrd import read_seg_nrrd
+
+        _check_data_file(path)
+        labels = read_seg_nrrd(path)
+    else:
+        labels = LabelMap.from_sitk(_read_3d(path)).to_canonical()
     if reference is not None and not labels.grid.matches(reference, tolerance_mm=1e-2):
         raise LoadError(
             f"The label map '{path.name}' does not lie on the scan's voxel grid (size, spacing or "

@@ -31,6 +31,7 @@ from lumboplan_app.planning.channel import (
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.placement import as_point, in_sentence, skin_entry
 from lumboplan_app.planning.plan import CasePlan, part_fields
+from lumboplan_app.volume import LabelMap
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -205,17 +206,7 @@ class ChannelPlanner:
         None when point a or the root is missing.
         """
         point_a = self.plan.landmarks.get("points_lps_mm", {}).get(side.value, {}).get("a")
-        parts = self.plan.parts
-        if point_a is None or parts is None:
-            return None
-        root = sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT)
-        voxels = np.argwhere(parts.array == root)
-        if len(voxels) == 0:
-            return None
-        start = np.asarray(point_a, dtype=np.float64)
-        centres = parts.grid.index_to_lps(voxels)
-        nearest = centres[int(np.argmin(np.linalg.norm(centres - start, axis=1)))]
-        return start, nearest
+        return line_a_segment(point_a, self.plan.parts, side)
 
     def line_b_segment(self, assessment: PoseAssessment) -> tuple[FloatArray, FloatArray] | None:
         """Return Line B as drawn: point d and its foot on the mid-sagittal plane (LPS mm).
@@ -231,3 +222,22 @@ class ChannelPlanner:
     def assess_towards(self, side: Side, point_lps_mm: npt.ArrayLike) -> PoseAssessment:
         """Assess the pose pointing from b towards ``point_lps_mm`` (a dragged outer end)."""
         return self.assess(side, *self.pose_towards(side, point_lps_mm))
+
+
+def line_a_segment(
+    point_a_lps_mm: npt.ArrayLike | None, parts: LabelMap | None, side: Side
+) -> tuple[FloatArray, FloatArray] | None:
+    """Return Line A: point a and the side's exiting root's nearest voxel centre (LPS mm).
+
+    None when point a, the part map or the root is missing.
+    """
+    if point_a_lps_mm is None or parts is None:
+        return None
+    root = sided(side, Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT)
+    voxels = np.argwhere(parts.array == root)
+    if len(voxels) == 0:
+        return None
+    start = np.asarray(point_a_lps_mm, dtype=np.float64)
+    centres = parts.grid.index_to_lps(voxels)
+    nearest = centres[int(np.argmin(np.linalg.norm(centres - start, axis=1)))]
+    return start, nearest

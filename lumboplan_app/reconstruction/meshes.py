@@ -141,9 +141,15 @@ def _binary_surface(labels: LabelMap, label_id: int) -> pyvista.PolyData:
 
 
 def write_meshes(
-    meshes: Mapping[Structure, pyvista.PolyData], folder: Path, file_format: str = "stl"
+    meshes: Mapping[Structure, pyvista.PolyData],
+    folder: Path,
+    file_format: str = "stl",
+    prefix: str = "",
 ) -> list[Path]:
-    """Write each mesh as ``<structure>.<format>`` into ``folder`` (atomically); return the paths.
+    """Write each mesh as ``<prefix><structure>.<format>`` into ``folder`` (atomically).
+
+    Each file names its coordinate system as 3D Slicer reads it (``SPACE=LPS``): in the binary
+    STL header, a PLY ``comment``, an OBJ comment line, a VTP field ``SPACE``. Returns the paths.
 
     Raises
     ------
@@ -156,10 +162,14 @@ def write_meshes(
         )
     paths = []
     for structure, mesh in meshes.items():
-        path = folder / f"{structure.name.lower()}.{file_format}"
+        path = folder / f"{prefix}{structure.name.lower()}.{file_format}"
         try:
             with atomic_output(path) as temporary:
+                if file_format == "vtp":
+                    mesh = mesh.copy(deep=False)
+                    mesh.field_data["SPACE"] = np.array([COORDINATE_SYSTEM])
                 mesh.save(str(temporary))
+                _name_coordinate_system(temporary, file_format)
         except OSError as error:
             raise LumboPlanError(
                 f"'{path.name}' could not be written ({error.strerror or 'the writer failed'}); "
@@ -167,3 +177,23 @@ def write_meshes(
             ) from error
         paths.append(path)
     return paths
+
+
+#: The meshes' coordinate system, as Slicer's model files name it (``SPACE=LPS``).
+COORDINATE_SYSTEM = "LPS"
+
+
+def _name_coordinate_system(path: Path, file_format: str) -> None:
+    """Write ``SPACE=LPS`` into the header of a mesh file just saved (STL, PLY, OBJ)."""
+    tag = f"SPACE={COORDINATE_SYSTEM}".encode("ascii")
+    if file_format == "stl":
+        with path.open("r+b") as handle:
+            if handle.read(5) != b"solid":  # binary: an 80-byte header of free text
+                handle.seek(0)
+                handle.write((tag + b" LumboPlan, patient LPS mm").ljust(80, b" "))
+    elif file_format == "ply":
+        data = path.read_bytes()
+        first_line_end = data.index(b"\n", data.index(b"format")) + 1
+        path.write_bytes(data[:first_line_end] + b"comment " + tag + b"\n" + data[first_line_end:])
+    elif file_format == "obj":
+        path.write_bytes(b"# " + tag + b"\n" + path.read_bytes())
