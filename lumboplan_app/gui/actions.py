@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
@@ -40,7 +41,8 @@ class ActionSpec:
     text : str
         The menu's text.
     slot : str
-        The window's method that the action calls (with ``args``).
+        The window's method that the action calls (with ``args``); a dotted name reaches a
+        controller's (``exporter.ask_and_export``).
     shortcuts : tuple
         Key sequences (text or a standard key); several are merged with the standard key's
         bindings on this platform.
@@ -119,6 +121,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         ("Ctrl+E",),
         "Write the PDF report of the plan",
     ),
+    ActionSpec(
+        "export",
+        "Export…",
+        "exporter.ask_and_export",
+        ("Ctrl+Shift+E",),
+        "Export the labels (Slicer .seg.nrrd, DICOM SEG), the plan (Slicer markups), the report "
+        "(DICOM PDF) or the meshes",
+    ),
     ActionSpec("quit", "Quit", "close", ("Ctrl+Q",), role=QAction.MenuRole.QuitRole),
     ActionSpec(
         "reset_channel",
@@ -181,6 +191,8 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "save_case",
             "save_case_as",
             SEPARATOR,
+            "export",
+            SEPARATOR,
             "quit",
         ),
     ),
@@ -218,7 +230,7 @@ def create_actions(window: QObject) -> dict[str, QAction]:
             action.setStatusTip(spec.tip)
         if spec.role is not None:
             action.setMenuRole(spec.role)
-        slot = getattr(window, spec.slot)
+        slot = attrgetter(spec.slot)(window)
         if spec.args:
             action.triggered.connect(lambda _=False, call=slot, args=spec.args: call(*args))
         else:
@@ -276,6 +288,7 @@ def enabled_states(session: CaseSession, busy: bool) -> dict[str, bool]:
         "recent_menu": not busy,
         "save_case": idle and has_labels,
         "save_case_as": idle and has_labels,
+        "export": idle and has_labels,
         "segment": idle,
         "segment_button": idle,
         "plan": idle and has_labels,

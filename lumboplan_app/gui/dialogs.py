@@ -77,6 +77,40 @@ def ask_report_path(parent: QWidget, start: Path) -> Path | None:
     return Path(chosen) if chosen else None
 
 
+def ask_export_path(parent: QWidget, start: Path) -> tuple[Path, bool] | None:
+    """Ask where and in which format to export the case, and whether to de-identify it.
+
+    The format is the chosen name's ending (the filter's, when the name has none); the DICOM
+    formats ask whether to leave the patient's identifiers out. None if the surgeon cancels.
+    """
+    from lumboplan_app.exchange.export import EXPORT_FORMATS
+
+    filters = [f"{what} (*{ending})" for ending, what in EXPORT_FORMATS.items()]
+    chosen, selected = QFileDialog.getSaveFileName(
+        parent, "Export", str(start / "case.seg.nrrd"), ";;".join(filters)
+    )
+    if not chosen:
+        return None
+    path = Path(chosen)
+    if not any(path.name.lower().endswith(ending) for ending in EXPORT_FORMATS):
+        ending = next(e for e, f in zip(EXPORT_FORMATS, filters, strict=True) if f == selected)
+        path = path.with_name(path.name + ending)
+    if not path.name.lower().endswith(".dcm"):
+        return path, False
+    answer = QMessageBox.question(
+        parent,
+        "De-identify?",
+        "Leave the patient's name, ID and birth date out of the DICOM file?\n\n"
+        "Yes for research or teaching; No for the patient's record in PACS.",
+        QMessageBox.StandardButton.Yes
+        | QMessageBox.StandardButton.No
+        | QMessageBox.StandardButton.Cancel,
+    )
+    if answer == QMessageBox.StandardButton.Cancel:
+        return None
+    return path, answer == QMessageBox.StandardButton.Yes
+
+
 def ask_scan_path(
     parent: QWidget, case_name: str, reference: str | None, start: Path
 ) -> Path | None:

@@ -54,6 +54,7 @@ from lumboplan_app.gui.actions import (
 from lumboplan_app.gui.case_files import CaseKeeper
 from lumboplan_app.gui.controllers.brush import BrushController
 from lumboplan_app.gui.controllers.channel import ChannelController
+from lumboplan_app.gui.controllers.export import ExportController
 from lumboplan_app.gui.controllers.surfaces import SurfacesController
 from lumboplan_app.gui.panels.edit import EditPanel
 from lumboplan_app.gui.panels.foramen import ForamenPanel
@@ -191,6 +192,7 @@ class MainWindow(QMainWindow):
         self._load_series: str | None = None
         #: The case on disk: its file, whether it changed, saving and opening.
         self.cases = CaseKeeper(self, self)
+        self.exporter = ExportController(self.session, self.tasks, self, self._on_progress)
         self._last_folder = Path.home()
         self._painted = False
         self._closing = False

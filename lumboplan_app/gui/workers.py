@@ -196,6 +196,20 @@ def report_job(case: CaseFile, output: Path, volume: Volume | None, deidentify: 
     return job
 
 
+def export_job(case: CaseFile, output: Path, volume: Volume | None, deidentify: bool) -> Job:
+    """Return a job that exports ``case`` to ``output`` (format by its ending; returns the paths).
+
+    See :func:`~lumboplan_app.exchange.export.export_case`.
+    """
+
+    def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+        from lumboplan_app.exchange.export import export_case
+
+        return export_case(case, output, deidentify, volume, None, progress, should_cancel)
+
+    return job
+
+
 def mesh_job(labels: LabelMap) -> Job:
     """Return a job that builds the surfaces of a copy of ``labels``, decimated for display.
 
