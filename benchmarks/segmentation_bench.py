@@ -24,9 +24,9 @@ from harness import Timing, machine_header, table
 
 from lumboplan_app.atomic import write_text_atomic
 from lumboplan_app.errors import ModelError
-from lumboplan_app.labels import SEGMENTED_STRUCTURES
 from lumboplan_app.phantom.case import generate_case
 from lumboplan_app.segmentation.inference import DEFAULT_WEIGHTS, Segmenter
+from lumboplan_app.segmentation.metrics import structure_scores
 from lumboplan_app.segmentation.model_card import card_path_for, read_card
 from lumboplan_app.volume import LabelMap
 
@@ -43,28 +43,11 @@ PAPER_DICE = {
 
 
 def scores(predicted: np.ndarray, truth: np.ndarray, spacing_xyz: tuple[float, ...]) -> dict:
-    import torch
-    from monai.metrics import compute_hausdorff_distance
-
-    result = {}
-    for structure in SEGMENTED_STRUCTURES:
-        a, b = predicted == structure, truth == structure
-        overlap = int((a & b).sum())
-        dice = 2 * overlap / max(int(a.sum()) + int(b.sum()), 1)
-        precision = overlap / max(int(a.sum()), 1)
-        recall = overlap / max(int(b.sum()), 1)
-        hd95 = float("nan")
-        if a.any() and b.any():
-            hd95 = float(
-                compute_hausdorff_distance(
-                    torch.from_numpy(a)[None, None],
-                    torch.from_numpy(b)[None, None],
-                    percentile=95,
-                    spacing=spacing_xyz[::-1],
-                )
-            )
-        result[structure.name.lower()] = (dice, precision, recall, hd95)
-    return result
+    spacing_zyx = (float(spacing_xyz[2]), float(spacing_xyz[1]), float(spacing_xyz[0]))
+    return {
+        s.structure.name.lower(): (s.dice, s.precision, s.recall, s.hd95_mm)
+        for s in structure_scores(predicted, truth, spacing_zyx)
+    }
 
 
 def main() -> None:

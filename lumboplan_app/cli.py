@@ -330,6 +330,37 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=_command_train)
 
+    validate = commands.add_parser(
+        "validate",
+        help="the paper's validation study: AI segmentation and plans vs the true labels",
+        description="Compare every labelled case of DATA_DIR (folders with image.nii.gz and "
+        "labels.nii.gz, or partial labels truth.nii.gz): segmentation scores per structure, "
+        "and the plans made on the AI labels vs on the true labels (fully labelled cases "
+        "only). Writes segmentation.csv, plans.csv, summary.json and report.pdf into OUT_DIR; "
+        "resumable, a failing case is listed in failures.csv and the rest go on. Needs the "
+        "'study' extra (pingouin).",
+    )
+    validate.add_argument("data", type=Path, help="DATA_DIR")
+    validate.add_argument("-o", "--output", type=Path, required=True, help="OUT_DIR")
+    validate.add_argument("--workers", type=_positive_int, default=1, help="cases in parallel (1)")
+    validate.add_argument("--weights", type=Path, help="model .safetensors (else the shipped one)")
+    validate.add_argument(
+        "--folds-from",
+        type=Path,
+        metavar="MODEL_DIR",
+        help="cross-validation: segment each case with the fold of this 'lumboplan train' "
+        "folder that did not train on it",
+    )
+    validate.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="DIR",
+        help="take the AI labels from DIR (<case>.nii.gz or <case>/labels.nii.gz) instead of "
+        "segmenting",
+    )
+    _add_device_option(validate)
+    validate.set_defaults(handler=_command_validate)
+
     export = commands.add_parser(
         "export-onnx",
         help="export model weights to ONNX, the runtime the app segments with without PyTorch",
@@ -688,6 +719,34 @@ def _command_batch(arguments: argparse.Namespace) -> int:
     if summary.failed:
         print(f"The failures are listed in {FAILURES_CSV}; rerun to retry them.", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _command_validate(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.study.cases import LabelSource
+    from lumboplan_app.study.validate import REPORT_PDF, validate
+
+    source = LabelSource(
+        weights=arguments.weights,
+        device=arguments.device,
+        folds_from=arguments.folds_from,
+        predictions=arguments.predictions,
+    )
+    with _progress_bar("Validation") as progress:
+        result = validate(arguments.data, arguments.output, source, arguments.workers, progress)
+    batch, summary = result.batch, result.summary
+    for name, seconds in sorted(batch.seconds.items()):
+        state = "failed" if name in batch.failed else "done"
+        print(f"{shown_text(name, None)}: {seconds:.1f} s ({state})")
+    median = summary["seconds_per_case_median"]
+    timing = "" if median is None else f"; median {median:.1f} s per case"
+    print(
+        f"{len(batch.ran)} case(s) compared, {len(batch.skipped)} already finished, "
+        f"{len(batch.failed)} failed{timing}; tables, summary.json and {REPORT_PDF} in "
+        f"{arguments.output.name}"
+    )
+    for name, reason in sorted(batch.failed.items()):
+        print(f"Failed: {shown_text(name, None)}: {shown_text(reason, None)}", file=sys.stderr)
+    return 1 if batch.failed else 0
 
 
 def _command_selftest(arguments: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ mesh per structure, the case file, the plan JSON and the PDF report into one fol
 what each stage took. :func:`run_batch` does that for every case of a cohort folder in worker
 processes: a case whose ``done.json`` exists is skipped (a rerun resumes), a case that fails
 leaves ``error.txt`` with the reason and the batch goes on, and ``foramina.csv`` (one row per
-foramen) and ``failures.csv`` are rebuilt from the case folders at the end.
+foramen) and ``failures.csv`` are rebuilt from the case folders at the end. :func:`run_cases` is
+that machinery for any per-case work (``lumboplan validate`` uses it too).
 """
 
 from __future__ import annotations
@@ -163,34 +164,92 @@ def cohort_cases(cohort: Path, labels_name: str | None) -> list[tuple[str, Path,
     return cases
 
 
+#: What a batch runs for one case: ``work(folder, *arguments)`` writes the case's files into
+#: ``folder`` and returns the seconds each stage took. It must be a module-level function (the
+#: workers are spawned processes).
+CaseWork = Callable[..., dict[str, float]]
+
+
 def _run_one(
-    name: str, scan: Path, output: Path, options: RunOptions
+    work: CaseWork, name: str, folder: Path, arguments: tuple[Any, ...]
 ) -> tuple[str, str | None, float]:
-    """Run one cohort case in a worker; return (name, error or None, seconds)."""
+    """Run one case in a worker; return (name, error or None, seconds)."""
     start = time.perf_counter()
-    folder = output / name
     try:
-        result = run_case(scan, folder, options)
+        seconds = work(folder, *arguments)
     except LumboPlanError as error:
+        folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(folder / ERROR_FILE, f"{error}\n")
         return name, str(error), time.perf_counter() - start
     except Exception as error:  # an unexpected fault in one case must not stop the cohort
         logger.debug("internal error in a batch case", exc_info=True)
         message = f"Internal error ({type(error).__name__}); run this case alone with -v."
+        folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(folder / ERROR_FILE, message + "\n")
         return name, message, time.perf_counter() - start
     (folder / ERROR_FILE).unlink(missing_ok=True)
-    write_text_atomic(folder / DONE_FILE, json.dumps({"seconds": result.seconds}, indent=2))
+    write_text_atomic(folder / DONE_FILE, json.dumps({"seconds": seconds}, indent=2))
     return name, None, time.perf_counter() - start
 
 
 @dataclass
 class BatchSummary:
-    """A batch's outcome: cases run now, skipped as finished, and failed (name: reason)."""
+    """A batch's outcome: cases run now, skipped as finished, and failed (name: reason).
+
+    ``seconds`` holds each case run now: its wall time in its worker (s).
+    """
 
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_cases(
+    cases: list[tuple[str, tuple[Any, ...]]],
+    work: CaseWork,
+    output: Path,
+    workers: int = 1,
+    progress: ProgressCallback | None = None,
+) -> BatchSummary:
+    """Run ``work(output/name, *arguments)`` for each (name, arguments) in worker processes.
+
+    A case whose ``done.json`` exists is skipped (a rerun resumes); a case that raises leaves
+    ``error.txt`` with the reason and the others go on.
+    """
+    summary = BatchSummary()
+    pending = []
+    for name, arguments in cases:
+        if (output / name / DONE_FILE).is_file():
+            summary.skipped.append(name)
+        else:
+            pending.append((name, arguments))
+    output.mkdir(parents=True, exist_ok=True)
+    done = 0
+    context = multiprocessing.get_context("spawn")  # no forked copies of torch or VTK state
+    with ProcessPoolExecutor(
+        max_workers=max(1, workers), mp_context=context, initializer=configure_logging
+    ) as pool:
+        futures = [
+            pool.submit(_run_one, work, name, output / name, arguments)
+            for name, arguments in pending
+        ]
+        for future in as_completed(futures):
+            name, error, seconds = future.result()
+            done += 1
+            summary.seconds[name] = seconds
+            if error is None:
+                summary.ran.append(name)
+            else:
+                summary.failed[name] = error
+            if progress is not None:
+                progress(done / max(1, len(pending)), name)
+    return summary
+
+
+def _run_case_work(folder: Path, scan: Path, options: RunOptions) -> dict[str, float]:
+    """One cohort case of ``lumboplan batch`` (a :data:`CaseWork`)."""
+    return run_case(scan, folder, options).seconds
 
 
 def run_batch(
@@ -208,29 +267,11 @@ def run_batch(
             f"No case found in '{cohort.name}': put one DICOM folder, case folder or volume file "
             "per case in it."
         )
-    summary = BatchSummary()
-    pending = []
-    for name, scan, labels in cases:
-        if (output / name / DONE_FILE).is_file():
-            summary.skipped.append(name)
-        else:
-            pending.append((name, scan, RunOptions(**{**options.__dict__, "labels": labels})))
-    output.mkdir(parents=True, exist_ok=True)
-    done = 0
-    context = multiprocessing.get_context("spawn")  # no forked copies of torch or VTK state
-    with ProcessPoolExecutor(
-        max_workers=max(1, workers), mp_context=context, initializer=configure_logging
-    ) as pool:
-        futures = [pool.submit(_run_one, name, scan, output, o) for name, scan, o in pending]
-        for future in as_completed(futures):
-            name, error, _ = future.result()
-            done += 1
-            if error is None:
-                summary.ran.append(name)
-            else:
-                summary.failed[name] = error
-            if progress is not None:
-                progress(done / max(1, len(pending)), name)
+    tasks: list[tuple[str, tuple[Any, ...]]] = [
+        (name, (scan, RunOptions(**{**options.__dict__, "labels": labels})))
+        for name, scan, labels in cases
+    ]
+    summary = run_cases(tasks, _run_case_work, output, workers, progress)
     write_tables(output, [name for name, _, _ in cases])
     return summary
 
@@ -238,16 +279,27 @@ def run_batch(
 def write_tables(output: Path, names: list[str]) -> None:
     """Rebuild ``foramina.csv`` and ``failures.csv`` from the case folders (atomically)."""
     rows = []
-    failures = []
-    for name in names:
-        folder = output / name
-        if (folder / DONE_FILE).is_file():
-            plan = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-            rows += [foramen_row(name, side, entry) for side, entry in plan["sides"].items()]
-        elif (folder / ERROR_FILE).is_file():
-            failures.append({"case": name, "reason": (folder / ERROR_FILE).read_text().strip()})
-    write_text_atomic(output / FORAMINA_CSV, _csv(FORAMEN_COLUMNS, rows))
-    write_text_atomic(output / FAILURES_CSV, _csv(("case", "reason"), failures))
+    for name in finished_cases(output, names):
+        plan = json.loads((output / name / "plan.json").read_text(encoding="utf-8"))
+        rows += [foramen_row(name, side, entry) for side, entry in plan["sides"].items()]
+    write_text_atomic(output / FORAMINA_CSV, csv_text(FORAMEN_COLUMNS, rows))
+    write_failures(output, names)
+
+
+def finished_cases(output: Path, names: list[str]) -> list[str]:
+    """Return the cases of ``names`` whose folder in ``output`` holds ``done.json``."""
+    return [name for name in names if (output / name / DONE_FILE).is_file()]
+
+
+def write_failures(output: Path, names: list[str]) -> list[dict[str, str]]:
+    """Write ``failures.csv`` (case, reason) from the unfinished case folders; return its rows."""
+    failures = [
+        {"case": name, "reason": (output / name / ERROR_FILE).read_text().strip()}
+        for name in names
+        if not (output / name / DONE_FILE).is_file() and (output / name / ERROR_FILE).is_file()
+    ]
+    write_text_atomic(output / FAILURES_CSV, csv_text(("case", "reason"), failures))
+    return failures
 
 
 def foramen_row(case: str, side: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -270,7 +322,8 @@ def foramen_row(case: str, side: str, entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+def csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    """Return ``rows`` as CSV text with the header ``columns``."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()

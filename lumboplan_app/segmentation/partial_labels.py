@@ -200,26 +200,36 @@ def _extent_mm(
     return [(float(a), float(b)) for a, b in zip(low, high, strict=True)]
 
 
-def l5_body_dice(
-    predicted: npt.NDArray[np.integer],
-    truth: npt.NDArray[np.integer],
-    spacing_zyx_mm: tuple[float, float, float],
-) -> float:
-    """Dice of the predicted L5 against a labelled L5 body (truth ``1``), on the body's box.
+def l5_body_box(
+    truth: npt.NDArray[np.integer], spacing_zyx_mm: tuple[float, float, float]
+) -> tuple[slice, slice, slice] | None:
+    """Return the box in which L5 is scored against a labelled L5 body (None: no body drawn).
 
-    The truth holds the body only, so the predicted L5 is cut to the body's bounding box grown
-    by 5 mm, but not behind the body's posterior face (+y in LPS: the arch is not scored).
+    The truth holds the body only, so the box is the body's bounding box grown by 5 mm, but not
+    behind the body's posterior face (+y in LPS: the arch is not scored).
     """
     body = truth == Structure.L5
     if not body.any():
-        return float("nan")
+        return None
     margin = np.ceil(BODY_BOX_MARGIN_MM / np.asarray(spacing_zyx_mm)).astype(int)
     where = np.argwhere(body)
     low = np.maximum(where.min(axis=0) - margin, 0)
     high = np.minimum(where.max(axis=0) + margin + 1, body.shape)
     high[1] = where[:, 1].max() + 1  # not behind the posterior face
-    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
-    return _dice(predicted[box] == Structure.L5, body[box])
+    z, y, x = (slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+    return z, y, x
+
+
+def l5_body_dice(
+    predicted: npt.NDArray[np.integer],
+    truth: npt.NDArray[np.integer],
+    spacing_zyx_mm: tuple[float, float, float],
+) -> float:
+    """Dice of the predicted L5 against a labelled L5 body (truth ``1``), in :func:`l5_body_box`."""
+    box = l5_body_box(truth, spacing_zyx_mm)
+    if box is None:
+        return float("nan")
+    return _dice(predicted[box] == Structure.L5, truth[box] == Structure.L5)
 
 
 def disc_dice(predicted: npt.NDArray[np.integer], truth: npt.NDArray[np.integer]) -> float:

@@ -1,0 +1,127 @@
+"""`lumboplan validate` on three tiny phantoms, one partially labelled case and a broken one."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumboplan_app.cli import main
+from lumboplan_app.io import read_label_map, write_image
+from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
+from lumboplan_app.segmentation.partial_labels import OTHER_LEVEL
+from lumboplan_app.study.summary import PLAN_COLUMNS, SEGMENTATION_COLUMNS
+from lumboplan_app.volume import LabelMap
+
+
+@pytest.fixture(scope="module")
+def study(phantoms: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Validate the phantoms (AI labels: the truth, one disc cut in half), then rerun.
+
+    Returns the output folder and the comparison files' modification times after the first run.
+    """
+    root = tmp_path_factory.mktemp("study")
+    data, predictions, out = root / "data", root / "predictions", root / "out"
+    shutil.copytree(phantoms, data)
+    predictions.mkdir()
+    for case in ("case_21", "case_22", "case_23"):
+        labels = read_label_map(data / case / "labels.nii.gz")
+        array = labels.array.copy()
+        if case == "case_21":
+            disc = np.argwhere(array == Structure.DISC)
+            half = disc[disc[:, 2] > np.median(disc[:, 2])]
+            array[tuple(half.T)] = 0
+        write_image(LabelMap(array, labels.grid), predictions / f"{case}.nii.gz")
+    # A partially labelled case: the L5 body and the disc drawn, S1 as another level.
+    partial = data / "case_partial"
+    partial.mkdir()
+    shutil.copy(data / "case_22" / "image.nii.gz", partial / "image.nii.gz")
+    full = read_label_map(data / "case_22" / "labels.nii.gz")
+    truth = np.zeros_like(full.array)
+    truth[full.array == Structure.L5] = Structure.L5
+    truth[full.array == Structure.DISC] = Structure.DISC
+    truth[full.array == Structure.S1] = OTHER_LEVEL
+    write_image(LabelMap(truth, full.grid), partial / "truth.nii.gz")
+    shutil.copy(predictions / "case_22.nii.gz", predictions / "case_partial.nii.gz")
+    broken = data / "case_broken"
+    broken.mkdir()
+    (broken / "image.nii.gz").write_bytes(b"\x1f\x8b truncated")
+    shutil.copy(data / "case_23" / "labels.nii.gz", broken / "labels.nii.gz")
+    args = ["validate", str(data), "-o", str(out), "--predictions", str(predictions)]
+    status = main([*args, "--workers", "2"])
+    assert status == 1  # the broken case is reported in the status
+    first = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/comparison.json")}
+    assert main(args) == 1
+    return out, first
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_validate_writes_every_table_with_its_columns(study) -> None:
+    out = study[0]
+    segmentation = _rows(out / "segmentation.csv")
+    assert tuple(segmentation[0]) == SEGMENTATION_COLUMNS
+    plans = _rows(out / "plans.csv")
+    assert tuple(plans[0]) == PLAN_COLUMNS
+    assert sorted({(r["case"], r["side"]) for r in plans}) == [
+        (case, side) for case in ("case_21", "case_22", "case_23") for side in ("left", "right")
+    ]
+    same = [r for r in plans if r["case"] == "case_22"]
+    assert all(r["group_gt"] == r["group_ai"] for r in same)  # identical labels, identical plans
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cases"] == 5
+    assert summary["cases_compared"] == 4
+    assert set(summary["plans"]["measures"]) == {"line_a_mm", "alpha_deg", "line_b_mm"}
+    assert summary["plans"]["foramina"] == 6
+
+
+def test_only_what_a_partial_case_labels_is_scored(study) -> None:
+    out = study[0]
+    rows = [r for r in _rows(out / "segmentation.csv") if r["case"] == "case_partial"]
+    assert sorted(r["structure"] for r in rows) == ["DISC", "L5"]
+    assert all(r["labels"] == "partial" for r in rows)
+    disc = next(r for r in rows if r["structure"] == "DISC")
+    assert float(disc["dice"]) == pytest.approx(1.0)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cases_partial_labels"] == ["case_partial"]
+    assert "not compared" in summary["plans_note"]
+
+
+def test_scores_see_the_cut_disc(study) -> None:
+    rows = _rows(study[0] / "segmentation.csv")
+    cut = next(r for r in rows if r["case"] == "case_21" and r["structure"] == "DISC")
+    assert 0.5 < float(cut["dice"]) < 0.8
+    assert float(cut["precision"]) == pytest.approx(1.0)
+    whole = next(r for r in rows if r["case"] == "case_23" and r["structure"] == "S1")
+    assert float(whole["dice"]) == pytest.approx(1.0)
+    assert float(whole["hd95_mm"]) == pytest.approx(0.0)
+
+
+def test_a_failing_case_is_listed_and_a_rerun_resumes(study) -> None:
+    out, first = study
+    failures = _rows(out / "failures.csv")
+    assert [f["case"] for f in failures] == ["case_broken"]
+    assert failures[0]["reason"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [f["case"] for f in summary["failures"]] == ["case_broken"]
+    assert sorted(first) == ["case_21", "case_22", "case_23", "case_partial"]
+    for case, modified in first.items():  # the rerun kept the finished cases
+        assert (out / case / "comparison.json").stat().st_mtime_ns == modified
+
+
+def test_the_report_names_every_structure(study) -> None:
+    from pypdf import PdfReader
+
+    reader = PdfReader(study[0] / "report.pdf")
+    text = " ".join(page.extract_text() for page in reader.pages)
+    for structure in SEGMENTED_STRUCTURES:
+        assert structure.paper_name in text
+    for heading in ("Table 1", "Table 2", "Table 3", "False Group A", "Bland-Altman"):
+        assert heading in text
