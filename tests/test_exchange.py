@@ -400,3 +400,26 @@ def test_lumboplan_export_writes_each_format_from_a_case_file(
     assert "--scan" in error
     assert PATIENT_ID not in error
     assert main(["export", str(case_path), "-o", str(tmp_path / "out.txt")]) == 1
+
+
+@pytest.mark.skipif(
+    shutil.which("dciodvfy") is None,
+    reason="dciodvfy (Debian's dicom3tools, 74 MB installed) is not installed; not in "
+    "scripts/install-system-deps.sh for its size",
+)
+@pytest.mark.parametrize("output", ["labels.dcm", "report.pdf.dcm"])
+@pytest.mark.parametrize("deidentify", [False, True])
+def test_dicom_exports_pass_the_dicom3tools_validator(
+    dicom_case: CaseFile, tmp_path: Path, output: str, deidentify: bool
+) -> None:
+    import subprocess
+
+    dicom_case.plan = not_assessable_plan()
+    (path,) = export_case(dicom_case, tmp_path / output, deidentify=deidentify)
+    checked = subprocess.run(
+        ["dciodvfy", "-new", str(path)], capture_output=True, text=True, check=False
+    )
+    report = checked.stdout + checked.stderr
+    iod = "Segmentation" if output == "labels.dcm" else "EncapsulatedPDF"
+    assert iod in report.splitlines()
+    assert [line for line in report.splitlines() if line.startswith("Error")] == []
