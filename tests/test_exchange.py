@@ -423,3 +423,13 @@ def test_dicom_exports_pass_the_dicom3tools_validator(
     iod = "Segmentation" if output == "labels.dcm" else "EncapsulatedPDF"
     assert iod in report.splitlines()
     assert [line for line in report.splitlines() if line.startswith("Error")] == []
+
+
+def test_a_seg_nrrd_whose_gzip_inflates_past_its_header_is_refused(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "bomb.seg.nrrd"
+    header = b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 2 2 2\nencoding: gzip\n\n"
+    path.write_bytes(header + gzip.compress(bytes(64 << 20)))  # 64 MB of zeros for 8 voxels
+    with pytest.raises(LoadError, match="more voxel data than its header declares"):
+        read_label_map(path)

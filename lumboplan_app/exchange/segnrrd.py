@@ -17,13 +17,21 @@ message naming the segment.
 from __future__ import annotations
 
 import logging
+import re
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lumboplan_app.atomic import atomic_output
-from lumboplan_app.errors import LoadError, LumboPlanError, VolumeSizeError, shown_text
+from lumboplan_app.errors import (
+    CorruptFileError,
+    LoadError,
+    LumboPlanError,
+    VolumeSizeError,
+    shown_text,
+)
 from lumboplan_app.exchange.terminology import slicer_terminology, structure_of_type
 from lumboplan_app.io.checks import MAX_VOXELS
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
@@ -32,8 +40,9 @@ from lumboplan_app.volume import Grid, LabelMap
 logger = logging.getLogger(__name__)
 
 SEG_NRRD_SUFFIX = ".seg.nrrd"
-#: NRRD voxel types that cannot hold label values.
-_NOT_LABEL_TYPES = ("float", "double", "block")
+#: The encodings Slicer writes (and pynrrd's names for them).
+_ENCODINGS = ("raw", "gzip", "gz")
+_CHUNK = 1 << 22
 
 
 def write_seg_nrrd(labels: LabelMap, path: Path) -> None:
@@ -100,6 +109,9 @@ def read_seg_nrrd(path: Path) -> LabelMap:
     LoadError
         If the file is not a segmentation, a segment names no LumboPlan structure, or two
         structures overlap; the message names the segment.
+    CorruptFileError
+        If its compressed voxels inflate past the size its header declares (checked in chunks
+        before anything is allocated for them).
     VolumeSizeError
         If the header declares more voxels than a scan has.
     """
@@ -108,14 +120,24 @@ def read_seg_nrrd(path: Path) -> LabelMap:
 
     name = shown_text(path.name)
     try:
-        header = nrrd.read_header(str(path))
+        with path.open("rb") as handle:
+            header = nrrd.read_header(handle)
+            data_start = handle.tell()
     except (nrrd.NRRDError, OSError, ValueError, UnicodeDecodeError) as error:
         raise LoadError(f"'{name}' is not a readable NRRD segmentation file.") from error
     sizes = [int(n) for n in header.get("sizes", [])]
-    if len(sizes) not in (3, 4) or str(header.get("type", "")) in _NOT_LABEL_TYPES:
+    item_bytes = _item_bytes(str(header.get("type", "")))
+    if len(sizes) not in (3, 4) or not item_bytes:
         raise LoadError(f"'{name}' is not a 3-D label segmentation (Slicer's .seg.nrrd).")
     if int(np.prod(sizes)) > MAX_VOXELS:
         raise VolumeSizeError(f"'{name}' declares more voxels than any scan LumboPlan reads.")
+    if header.get("encoding") not in _ENCODINGS or "data file" in header:
+        raise LoadError(
+            f"'{name}' is not stored as Slicer stores segmentations (one file, raw or gzip "
+            "encoded). Save it again from Slicer as .seg.nrrd."
+        )
+    if header["encoding"] in ("gzip", "gz"):
+        _check_gzip_size(path, data_start, int(np.prod(sizes)) * item_bytes, name)
     try:
         segmentation = slicerio.read_segmentation(str(path))
     except (OSError, ValueError, KeyError, nrrd.NRRDError) as error:
@@ -141,6 +163,37 @@ def read_seg_nrrd(path: Path) -> LabelMap:
         labels_ijk[mask] = int(structure)
     grid = _grid(np.asarray(segmentation["ijkToLPS"], dtype=np.float64), labels_ijk.shape, name)
     return LabelMap(np.ascontiguousarray(labels_ijk.transpose(2, 1, 0)), grid).to_canonical()
+
+
+def _item_bytes(nrrd_type: str) -> int:
+    """Return the bytes of one voxel of a NRRD integer type (any spelling), 0 if not one."""
+    kind = nrrd_type.strip().lower()
+    bits = re.search(r"(8|16|32|64)", kind)
+    if bits is not None and "int" in kind:
+        return int(bits.group(1)) // 8
+    for word, size in (("long", 8), ("short", 2), ("char", 1), ("int", 4)):
+        if word in kind:
+            return size
+    return 0
+
+
+def _check_gzip_size(path: Path, start: int, declared_bytes: int, name: str) -> None:
+    """Refuse gzip data that inflates past the voxels declared (checked in chunks, capped)."""
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    inflated = 0
+    with path.open("rb") as handle:
+        handle.seek(start)
+        while chunk := handle.read(_CHUNK):
+            while chunk:
+                inflated += len(inflater.decompress(chunk, _CHUNK))
+                if inflated > declared_bytes:
+                    raise CorruptFileError(
+                        f"'{name}' holds more voxel data than its header declares: the file is "
+                        "damaged or altered. Save it again from Slicer."
+                    )
+                chunk = inflater.unconsumed_tail
+            if inflater.eof:
+                return
 
 
 def _structure_of(segment: dict[str, Any], file_name: str) -> Structure:
