@@ -27,8 +27,8 @@ from lumboplan_app.io import read_label_map, read_scan
 from lumboplan_app.labels import Part, Side, Structure
 from lumboplan_app.planning.channel import axial_offset_mm
 from lumboplan_app.session import CaseFile, scan_summary, write_case
-from lumboplan_app.volume import Grid, LabelMap, Volume
-from tests.conftest import SAGITTAL_DIRECTION, not_assessable_plan
+from lumboplan_app.volume import Grid, LabelMap, PatientInfo, Volume
+from tests.conftest import DEMO, SAGITTAL_DIRECTION, not_assessable_plan
 
 NAME, PATIENT_ID, BIRTH_DATE = "Identifiable^Jane", "PID-7734521", "19580412"
 IDENTIFIERS = (b"Identifiable", b"Jane", PATIENT_ID.encode(), BIRTH_DATE.encode())
@@ -167,15 +167,13 @@ def test_a_seg_nrrd_naming_voxels_elsewhere_is_refused(tmp_path: Path) -> None:
         read_label_map(path)
 
 
-def test_dicom_seg_reads_back_in_highdicom_on_the_source_images(
-    dicom_case: CaseFile, tmp_path: Path
-) -> None:
-    path = tmp_path / "labels.dcm"
-    assert export_case(dicom_case, path) == [path]
-    seg = hd.seg.segread(path)
-    sources = [pydicom.dcmread(p) for p in sorted(Path(dicom_case.scan["reference"]).iterdir())]
-    assert seg.SeriesNumber == 907
-    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == sources[0].SeriesInstanceUID
+def seg_labels_on_grid(
+    seg: hd.seg.Segmentation, sources: list[pydicom.Dataset], grid: Grid
+) -> np.ndarray:
+    """Return a SEG's structure ids put back on ``grid``, by each source pixel's LPS position.
+
+    Segments are mapped to structures by their coded type, so renumbered segments count too.
+    """
     by_number = {}
     for item in seg.SegmentSequence:
         code = item.SegmentedPropertyTypeCodeSequence[0]
@@ -187,9 +185,10 @@ def test_dicom_seg_reads_back_in_highdicom_on_the_source_images(
         combine_segments=True,
         relabel=False,
     )
-    # Back in the labels' grid: each source pixel's structure at its own LPS position.
-    volume = read_scan(dicom_case.scan["reference"])
-    rebuilt = np.zeros(volume.grid.shape_zyx, np.uint8)
+    lookup = np.zeros(256, np.uint8)
+    for number, structure in by_number.items():
+        lookup[number] = int(structure)
+    rebuilt = np.zeros(grid.shape_zyx, np.uint8)
     for frame, source in zip(pixels, sources, strict=True):
         rows, columns = np.mgrid[0 : source.Rows, 0 : source.Columns]
         cosines = np.asarray(source.ImageOrientationPatient, float)
@@ -199,8 +198,21 @@ def test_dicom_seg_reads_back_in_highdicom_on_the_source_images(
             + columns[..., None] * column_mm * cosines[:3]
             + rows[..., None] * row_mm * cosines[3:]
         )
-        z, y, x = np.rint(volume.grid.lps_to_index(points.reshape(-1, 3))).astype(int).T
-        rebuilt[z, y, x] = [int(by_number[n]) if n else 0 for n in frame.ravel()]
+        z, y, x = np.rint(grid.lps_to_index(points.reshape(-1, 3))).astype(int).T
+        rebuilt[z, y, x] = lookup[frame.ravel()]
+    return rebuilt
+
+
+def test_dicom_seg_reads_back_in_highdicom_on_the_source_images(
+    dicom_case: CaseFile, tmp_path: Path
+) -> None:
+    path = tmp_path / "labels.dcm"
+    assert export_case(dicom_case, path) == [path]
+    seg = hd.seg.segread(path)
+    sources = [pydicom.dcmread(p) for p in sorted(Path(dicom_case.scan["reference"]).iterdir())]
+    assert seg.SeriesNumber == 907
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == sources[0].SeriesInstanceUID
+    rebuilt = seg_labels_on_grid(seg, sources, dicom_case.labels.grid)
     np.testing.assert_array_equal(rebuilt, dicom_case.labels.array)
 
 
@@ -433,3 +445,36 @@ def test_a_seg_nrrd_whose_gzip_inflates_past_its_header_is_refused(tmp_path: Pat
     path.write_bytes(header + gzip.compress(bytes(64 << 20)))  # 64 MB of zeros for 8 voxels
     with pytest.raises(LoadError, match="more voxel data than its header declares"):
         read_label_map(path)
+
+
+def test_the_demo_case_as_dicom_seg_keeps_its_labels_and_structure_numbers(tmp_path: Path) -> None:
+    """The bundled demo (209 sagittal slices, all six structures): segment n is structure n."""
+    volume = read_scan(DEMO / "dicom")
+    labels = read_label_map(DEMO / "labels.nii.gz", reference=volume.grid)
+    case = CaseFile(
+        labels=labels,
+        plan={},
+        scan={"reference": str(DEMO / "dicom"), "summary": scan_summary(volume)},
+    )
+    path = tmp_path / "demo.dcm"
+    export_case(case, path)
+    seg = hd.seg.segread(path)
+    assert [item.SegmentNumber for item in seg.SegmentSequence] == [1, 2, 3, 4, 5, 6]
+    sources = [pydicom.dcmread(p, stop_before_pixels=True) for p in (DEMO / "dicom").iterdir()]
+    np.testing.assert_array_equal(seg_labels_on_grid(seg, sources, labels.grid), labels.array)
+
+
+def test_the_report_of_a_case_planned_on_nifti_starts_its_own_study(tmp_path: Path) -> None:
+    grid = Grid((12, 16, 20), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    volume = Volume(np.ones(grid.shape_zyx, np.float32), grid)
+    case = CaseFile(
+        labels=block_labels(grid),
+        plan=not_assessable_plan(),
+        scan={"reference": None, "summary": scan_summary(volume) | {"format": "NIfTI"}},
+        patient=PatientInfo(name=NAME, patient_id=PATIENT_ID, birth_date=BIRTH_DATE),
+    )
+    export_case(case, tmp_path / "report.pdf.dcm")
+    document = pydicom.dcmread(tmp_path / "report.pdf.dcm")
+    assert document.PatientID == PATIENT_ID
+    assert document.Modality == "DOC"
+    assert document.StudyInstanceUID

@@ -83,7 +83,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "Open labels…",
         "open_labels",
         ("Ctrl+L",),
-        "Show a label map of this scan (NIfTI, NRRD or MetaImage on the scan's grid)",
+        "Show a label map of this scan (NIfTI, NRRD, MetaImage or a Slicer .seg.nrrd)",
     ),
     ActionSpec(
         "open_case",
