@@ -72,9 +72,9 @@ def test_onnx_runtime_gives_torch_float32_labels_and_probabilities(
     assert (onnx.runtime, torch_fp32.runtime) == ("onnxruntime", "torch")
     volume = read_scan(phantoms / "case_22" / "image.nii.gz")
     image = onnx._normalise(onnx._resample(volume).array)
-    probabilities = onnx._predict(image, None, None)
-    assert probabilities.shape[0] == 7
-    assert np.abs(probabilities - torch_fp32._predict(image, None, None)).max() < 1e-4
+    probabilities = np.stack(onnx._predict(image, None, None))  # (pass, class, z, y, x)
+    assert probabilities.shape[:2] == (2, 7)
+    assert np.abs(probabilities - np.stack(torch_fp32._predict(image, None, None))).max() < 1e-4
     labels = onnx.predict_labels(volume).array
     assert len(np.unique(labels)) > 1  # a model that labels something, not all background
     assert np.array_equal(labels, torch_fp32.predict_labels(volume).array)

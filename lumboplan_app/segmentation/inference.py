@@ -405,20 +405,37 @@ class Segmenter:
         UnsuitableScanError
             For CT or another non-MR scan.
         """
+        return self.predict_with_confidence(volume, progress, should_cancel)[0]
+
+    def predict_with_confidence(
+        self,
+        volume: Volume,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> tuple[LabelMap, dict[Structure, float]]:
+        """Return :meth:`predict_labels`'s labels and each structure's mirror agreement.
+
+        The agreement of a structure is the Dice, on the model's grid, between the structure
+        as the direct pass labels it and as the mirrored pass does (each pass's most probable
+        class): 1 where both passes agree voxel for voxel, NaN where neither finds it. It
+        costs nothing beyond the two passes the labels need.
+        """
         require_segmentable(volume)
         resampled = self._resample(volume)
-        probabilities = self._predict(self._normalise(resampled.array), progress, should_cancel)
+        passes = self._predict(self._normalise(resampled.array), progress, should_cancel)
         if progress is not None:
             progress(0.97, "Carrying the labels back to the scan's grid")
-        return most_probable_labels(probabilities, resampled.grid, volume.grid)
+        probabilities = cast("npt.NDArray[np.float32]", (passes[0] + passes[1]) / 2)
+        labels = most_probable_labels(probabilities, resampled.grid, volume.grid)
+        return labels, mirror_agreement(passes[0], passes[1])
 
     def _predict(
         self,
         image: npt.NDArray[np.float32],
         progress: ProgressCallback | None,
         should_cancel: CancelCheck | None,
-    ) -> npt.NDArray[np.float32]:
-        """Class probabilities (classes, Z, Y, X) of ``image`` and its mirror image, averaged."""
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Class probabilities (classes, Z, Y, X) of ``image`` and of its mirror image."""
 
         def after_window(done: int, count: int, passes_done: int) -> None:
             if should_cancel is not None and should_cancel():
@@ -441,7 +458,22 @@ class Segmenter:
             )
             probabilities = softmax(logits)
             passes.append(probabilities[..., ::-1] if mirrored else probabilities)
-        return cast("npt.NDArray[np.float32]", (passes[0] + passes[1]) / 2)
+        return passes[0], passes[1]
+
+
+def mirror_agreement(
+    direct: npt.NDArray[np.float32], mirrored: npt.NDArray[np.float32]
+) -> dict[Structure, float]:
+    """Dice per structure between the most probable classes of two passes (classes, Z, Y, X)."""
+    first, second = direct.argmax(axis=0), mirrored.argmax(axis=0)
+    agreement: dict[Structure, float] = {}
+    for structure in Structure:
+        if structure == Structure.BACKGROUND:
+            continue
+        a, b = first == structure, second == structure
+        total = int(a.sum()) + int(b.sum())
+        agreement[structure] = 2.0 * int((a & b).sum()) / total if total else float("nan")
+    return agreement
 
 
 def most_probable_labels(

@@ -5,7 +5,9 @@ labelled: the phantom layout or a site's own NIfTI pairs) or ``truth.nii.gz`` /
 ``partial_labels.nii.gz`` (partial labels, :mod:`~lumboplan_app.segmentation.partial_labels`).
 :func:`compare_case` writes ``ai_labels.nii.gz`` and ``comparison.json`` into the case's output
 folder. Plans are compared only on fully labelled cases: a plan needs every structure, and a
-partial truth cannot give one.
+partial truth cannot give one. A case segmented here also records each structure's confidence
+(the agreement of the model's direct and mirrored passes) for the study of whether low
+confidence foretells a low Dice or a wrong group.
 """
 
 from __future__ import annotations
@@ -113,11 +115,15 @@ def fold_weights(model_dir: Path, case: str) -> Path:
     )
 
 
-def ai_labels(case: StudyCase, volume: Volume, source: LabelSource) -> tuple[LabelMap, str]:
-    """Return the AI labels of ``case`` on the volume's grid, and the model's verdict.
+def ai_labels(
+    case: StudyCase, volume: Volume, source: LabelSource
+) -> tuple[LabelMap, str, dict[str, float]]:
+    """Return the AI labels of ``case`` on the volume's grid, the verdict and the confidence.
 
     The verdict is "" when the plausibility check accepts the segmentation, else its reason;
-    a refused segmentation is still scored and planned (as the benchmarks do).
+    a refused segmentation is still scored and planned (as the benchmarks do). The confidence
+    is each structure's mirror agreement (:meth:`Segmenter.predict_with_confidence`), by
+    structure name; empty for labels made elsewhere.
     """
     from lumboplan_app.io import read_label_map
     from lumboplan_app.segmentation.inference import (
@@ -138,17 +144,20 @@ def ai_labels(case: StudyCase, volume: Volume, source: LabelSource) -> tuple[Lab
                 f"put it at {case.name}.nii.gz or {case.name}/labels.nii.gz."
             )
         labels = read_label_map(found[0], reference=volume.grid)
+        confidence: dict[str, float] = {}
     else:
         weights = source.weights
         if source.folds_from is not None:
             weights = fold_weights(source.folds_from, case.name)
-        raw = Segmenter(weights, device=source.device).predict_labels(volume)
+        segmenter = Segmenter(weights, device=source.device)
+        raw, agreement = segmenter.predict_with_confidence(volume)
         labels = LabelMap(keep_main_components(raw.array), raw.grid)
+        confidence = {s.name: value for s, value in agreement.items()}
     try:
         check_plausible(labels)
     except ModelError as error:
-        return labels, str(error)
-    return labels, ""
+        return labels, str(error), confidence
+    return labels, "", confidence
 
 
 def compare_case(folder: Path, case: StudyCase, source: LabelSource) -> dict[str, float]:
@@ -166,7 +175,7 @@ def compare_case(folder: Path, case: StudyCase, source: LabelSource) -> dict[str
     start = time.perf_counter()
     volume = read_scan(case.image)
     truth = read_label_map(case.truth, reference=volume.grid)
-    labels, refusal = ai_labels(case, volume, source)
+    labels, refusal, confidence = ai_labels(case, volume, source)
     seconds["segment"] = time.perf_counter() - start
     folder.mkdir(parents=True, exist_ok=True)
     write_image(labels, folder / AI_LABELS_FILE)
@@ -188,9 +197,11 @@ def compare_case(folder: Path, case: StudyCase, source: LabelSource) -> dict[str
                 "hd95_mm": s.hd95_mm,
                 "predicted_ml": s.predicted_ml,
                 "true_ml": s.true_ml,
+                "mirror_agreement": confidence.get(s.structure.name),
             }
             for s in scores
         ],
+        "mirror_agreement": confidence,
         "plans": None,
     }
     if not case.partial:

@@ -3,7 +3,8 @@
 Page 1: what was compared, Table 1 (segmentation per structure beside the paper's test Dice)
 and the box plots of Dice per structure. Page 2: Table 2 (Line A, alpha, Line B: means, Wilcoxon
 P, Pearson r, ICC(2,1) and ICC(3,1) with 95 % intervals, Bland-Altman bias) beside the paper's,
-and Table 3 (the group confusion table, the false Group A foramina by name). Page 3: scatter and
+Table 3 (the group confusion table, the false Group A foramina by name) and Table 4 (whether
+the model's confidence foretells a low Dice or a wrong group). Page 3: scatter and
 Bland-Altman plots of the three measures. Everything is read from ``summary.json``'s content
 and ``plans.csv`` / ``segmentation.csv``'s rows, so the report shows what the files hold.
 """
@@ -67,7 +68,7 @@ def dice_box_plot(rows: list[dict[str, str]]) -> io.BytesIO:
                 )
     axes.set_ylabel("Dice")
     axes.set_ylim(0, 1.02)
-    axes.tick_params(axis="x", labelsize=7)
+    axes.tick_params(axis="x", labelsize=7, labelrotation=15)
     if values:
         axes.legend(loc="lower left", fontsize=7)
     return _figure_png(figure)
@@ -237,6 +238,27 @@ def _group_text(summary: dict[str, Any]) -> str:
     )
 
 
+def _confidence_table(summary: dict[str, Any]) -> list[list[str]]:
+    rows = [["structure", "cases", "Spearman rho (confidence vs Dice)", "P"]]
+    for name, entry in summary["confidence"]["dice_vs_confidence"].items():
+        rows.append(
+            [Structure[name].paper_name, str(entry["pairs"]), _n(entry["rho"]), _n(entry["p"])]
+        )
+    return rows
+
+
+def _confidence_text(summary: dict[str, Any]) -> str:
+    groups = summary["confidence"]["group_vs_lowest_confidence"]
+    right, wrong = groups["right_group"], groups["wrong_group"]
+    if not right["foramina"] and not wrong["foramina"]:
+        return "No confidence recorded (AI labels made elsewhere): not studied."
+    return (
+        f"Lowest structure confidence of the case, median: {_n(wrong['median'])} on "
+        f"{wrong['foramina']} foramina with a wrong AI group, {_n(right['median'])} on "
+        f"{right['foramina']} with the right one (Mann-Whitney P {_n(groups['mann_whitney_p'])})."
+    )
+
+
 def write_study_report(summary: dict[str, Any], path: Path) -> None:
     """Write the study's PDF from ``summary`` and the CSV tables beside ``path``."""
     from reportlab.lib import colors
@@ -319,6 +341,16 @@ def write_study_report(summary: dict[str, Any], path: Path) -> None:
         table(_group_table(summary), 8),
         Spacer(1, 2 * mm),
         Paragraph(_group_text(summary), small),
+        Spacer(1, 3 * mm),
+        Paragraph("Table 4. Does the model's confidence foretell errors?", styles["Heading3"]),
+        Paragraph(
+            "Confidence of a structure: the Dice between the model's direct and mirrored passes "
+            "(1: they agree voxel for voxel).",
+            small,
+        ),
+        table(_confidence_table(summary), 7.5),
+        Spacer(1, 2 * mm),
+        Paragraph(_confidence_text(summary), small),
         PageBreak(),
         Paragraph("Agreement plots: AI vs GT and Bland-Altman", styles["Heading3"]),
         Image(agreement_plots(_read_csv(folder / PLANS_CSV)), 160 * mm, 192 * mm),

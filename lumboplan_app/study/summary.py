@@ -5,7 +5,8 @@ foramen of a fully labelled case (GT and AI group, Line A, alpha, Line B, the di
 the points b). ``summary.json`` (schema ``lumboplan.validation/1``): per structure the mean and
 standard deviation of each score; the paired statistics of Line A (every foramen both plans
 measured) and of alpha and Line B (foramina both plans call Group A), as the paper pairs them;
-the group confusion table with the false Group A foramina named; the failures.
+the group confusion table with the false Group A foramina named; whether the model's confidence
+foretells a low Dice or a wrong group (:mod:`.confidence`); the failures.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from lumboplan_app.atomic import write_text_atomic
 from lumboplan_app.labels import SEGMENTED_STRUCTURES
 from lumboplan_app.pipeline import csv_text, finished_cases, write_failures
 from lumboplan_app.study.cases import COMPARISON_FILE
+from lumboplan_app.study.confidence import confidence_summary
 from lumboplan_app.study.statistics import agreement
 
 SUMMARY_SCHEMA = "lumboplan.validation/1"
@@ -27,7 +29,7 @@ SEGMENTATION_CSV = "segmentation.csv"
 PLANS_CSV = "plans.csv"
 SUMMARY_JSON = "summary.json"
 SCORES = ("dice", "precision", "recall", "hd95_mm", "predicted_ml", "true_ml")
-SEGMENTATION_COLUMNS = ("case", "labels", "structure", *SCORES)
+SEGMENTATION_COLUMNS = ("case", "labels", "structure", *SCORES, "mirror_agreement")
 PLAN_COLUMNS = (
     "case",
     "side",
@@ -154,6 +156,7 @@ def write_summary(output: Path, names: list[str], about: dict[str, Any]) -> dict
         "seconds_per_case_median": float(np.median(seconds)) if seconds else None,
         "segmentation": segmentation_summary(seg_rows),
         "plans": plan_summary(rows),
+        "confidence": confidence_summary(comparisons),
         "failures": failures,
     }
     write_text_atomic(output / SUMMARY_JSON, json.dumps(summary, indent=2) + "\n")
