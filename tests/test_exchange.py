@@ -478,3 +478,14 @@ def test_the_report_of_a_case_planned_on_nifti_starts_its_own_study(tmp_path: Pa
     assert document.PatientID == PATIENT_ID
     assert document.Modality == "DOC"
     assert document.StudyInstanceUID
+
+
+def test_exports_log_no_patient_identifier(
+    dicom_case: CaseFile, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dicom_case.plan = not_assessable_plan()
+    caplog.set_level("DEBUG")
+    for output in ("labels.dcm", "report.pdf.dcm", "labels.seg.nrrd", "case.obj"):
+        export_case(dicom_case, tmp_path / output)
+    for identifier in (NAME, "Identifiable", PATIENT_ID, BIRTH_DATE, str(tmp_path)):
+        assert identifier not in caplog.text
