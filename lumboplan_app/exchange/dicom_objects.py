@@ -232,6 +232,7 @@ def write_encapsulated_report(
         sources: Sequence[Dataset] = source_series(case, scan)
     except ExportError:
         sources = []  # a report needs no images: it starts its own study
+        logger.warning("the source series was not found: the report starts a study of its own")
     dataset = new_dataset(ENCAPSULATED_PDF_STORAGE, generate_uid())
     if sources:
         for keyword in _STUDY_ATTRIBUTES:
