@@ -60,6 +60,10 @@ def test_file_export_writes_a_seg_nrrd_that_reads_back_as_the_labels(
     back = read_label_map(output, reference=labels.grid)
     np.testing.assert_array_equal(back.array, labels.array)
     assert window.statusBar().currentMessage() == "Exported: case.seg.nrrd"
+    # And back in through Open labels (as a segmentation edited in Slicer would come).
+    window.show_labels(LabelMap(np.zeros_like(labels.array), labels.grid))
+    assert window.load_labels(output)
+    np.testing.assert_array_equal(window.session.labels.array, labels.array)
 
 
 def test_file_export_writes_a_deidentified_dicom_seg_on_the_series(
