@@ -230,6 +230,18 @@ def test_dicom_seg_of_a_case_planned_on_nifti_says_it_needs_the_series(tmp_path:
     assert not (tmp_path / "labels.dcm").exists()
 
 
+def test_a_nifti_case_gets_its_dicom_seg_from_the_series_it_was_made_from(
+    dicom_case: CaseFile, tmp_path: Path
+) -> None:
+    series = Path(dicom_case.scan["reference"])
+    dicom_case.scan = {"reference": "scan.nii.gz", "summary": {"format": "NIfTI"}}
+    export_case(dicom_case, tmp_path / "labels.dcm", scan=series)
+    seg = hd.seg.segread(tmp_path / "labels.dcm")
+    sources = [pydicom.dcmread(p) for p in sorted(series.iterdir())]
+    rebuilt = seg_labels_on_grid(seg, sources, dicom_case.labels.grid)
+    np.testing.assert_array_equal(rebuilt, dicom_case.labels.array)
+
+
 def test_the_report_as_encapsulated_pdf_joins_the_source_study(
     dicom_case: CaseFile, tmp_path: Path
 ) -> None:
@@ -489,3 +501,14 @@ def test_exports_log_no_patient_identifier(
         export_case(dicom_case, tmp_path / output)
     for identifier in (NAME, "Identifiable", PATIENT_ID, BIRTH_DATE, str(tmp_path)):
         assert identifier not in caplog.text
+
+
+def test_a_dicom_seg_on_another_series_is_refused(
+    dicom_case: CaseFile, make_series, tmp_path: Path
+) -> None:
+    other = make_series(
+        Grid((12, 16, 20), (0.8, 0.9, 1.5), (-9.0, -20.4, 30.0), SAGITTAL_DIRECTION),
+        folder="other",
+    )
+    with pytest.raises(ExportError, match="do not lie on the pixels of this DICOM series"):
+        export_case(dicom_case, tmp_path / "labels.dcm", scan=other)

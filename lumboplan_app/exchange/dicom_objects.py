@@ -90,7 +90,8 @@ def source_series(case: CaseFile, scan: Path | None = None) -> list[Dataset]:
     case : CaseFile
         The case; its scan reference and series id name the series.
     scan : Path, optional
-        Where the series is now, when it has moved since planning.
+        Where the series is now, when it has moved since planning; or the DICOM series a
+        NIfTI, NRRD or MetaImage scan was made from (its pixels must lie on the labels' voxels).
 
     Raises
     ------
@@ -98,12 +99,14 @@ def source_series(case: CaseFile, scan: Path | None = None) -> list[Dataset]:
         If the case was planned on a volume file, or its series is not found.
     """
     summary = (case.scan or {}).get("summary") or {}
-    reference = scan or ((case.scan or {}).get("reference") and Path(case.scan["reference"]))
-    if summary.get("format") not in (None, "DICOM"):
+    given = (case.scan or {}).get("reference")
+    reference = scan if scan is not None else Path(given) if given else None
+    if scan is None and summary.get("format") not in (None, "DICOM"):
         raise DicomSourceRequiredError(
             f"This case was planned on a {summary['format']} file, not a DICOM series, and a "
             "DICOM object must reference the DICOM images it lies on. Export the labels as "
-            ".seg.nrrd (Slicer) instead, or plan the case from the DICOM series."
+            ".seg.nrrd (Slicer) instead, or plan the case from the DICOM series (on the "
+            "command line, --scan names the DICOM series the file was made from)."
         )
     if reference is None:
         raise DicomSourceRequiredError(
