@@ -68,7 +68,7 @@ def dice_box_plot(rows: list[dict[str, str]]) -> io.BytesIO:
                 )
     axes.set_ylabel("Dice")
     axes.set_ylim(0, 1.02)
-    axes.tick_params(axis="x", labelsize=7, labelrotation=15)
+    plt.setp(axes.get_xticklabels(), rotation=20, ha="right", fontsize=7)
     if values:
         axes.legend(loc="lower left", fontsize=7)
     return _figure_png(figure)
@@ -294,7 +294,10 @@ def write_study_report(summary: dict[str, Any], path: Path) -> None:
 
     folder = path.parent
     model = summary["ai_labels"]
-    model_text = ", ".join(f"{k}: {v}" for k, v in model.items() if k != "sha256")
+    shown = {k: v for k, v in model.items() if k not in ("sha256", "training_data")}
+    if "sha256" in model:
+        shown["SHA-256"] = model["sha256"][:12]
+    model_text = ", ".join(f"{k}: {v}" for k, v in shown.items())
     failures = "; ".join(f"{f['case']}: {f['reason']}" for f in summary["failures"]) or "none"
     refused = ", ".join(summary["model_refused"]) or "none"
     story: list[Any] = [
