@@ -125,3 +125,19 @@ def test_the_report_names_every_structure(study) -> None:
         assert structure.paper_name in text
     for heading in ("Table 1", "Table 2", "Table 3", "False Group A", "Bland-Altman"):
         assert heading in text
+
+
+@pytest.mark.slow  # trains the tiny model (shared with the ONNX tests)
+def test_cross_validation_takes_the_fold_that_held_the_case_out(trained: Path) -> None:
+    from lumboplan_app.errors import ModelError
+    from lumboplan_app.segmentation.model_card import read_card
+    from lumboplan_app.study.cases import fold_weights
+
+    folds = read_card(trained / "lumboplan_unet.safetensors").extra["folds"]
+    for fold, names in folds.items():
+        for name in names:
+            assert fold_weights(trained, name) == trained / f"fold_{fold}" / "model.safetensors"
+    with pytest.raises(ModelError, match="held out"):
+        fold_weights(trained, "case_never_seen")
+    with pytest.raises(ModelError, match="lumboplan train"):
+        fold_weights(trained / "fold_0", "case_21")
