@@ -251,6 +251,8 @@ def _confidence_text(summary: dict[str, Any]) -> str:
     groups = summary["confidence"]["group_vs_lowest_confidence"]
     right, wrong = groups["right_group"], groups["wrong_group"]
     if not right["foramina"] and not wrong["foramina"]:
+        if summary["confidence"]["dice_vs_confidence"]:
+            return "No foramina compared: whether confidence foretells a wrong group is unstudied."
         return "No confidence recorded (AI labels made elsewhere): not studied."
     return (
         f"Lowest structure confidence of the case, median: {_n(wrong['median'])} on "
@@ -330,6 +332,7 @@ def write_study_report(summary: dict[str, Any], path: Path) -> None:
         Image(dice_box_plot(_read_csv(folder / SEGMENTATION_CSV)), 170 * mm, 68 * mm),
         PageBreak(),
         Paragraph("Table 2. Measurements on AI-derived vs GT-derived models", styles["Heading3"]),
+        Paragraph(summary["plans_note"], small),
         table(_measure_table(summary), 6.5),
         Paragraph(
             "Line A on every foramen both plans measured; alpha and Line B on foramina both plans "
