@@ -174,7 +174,9 @@ def _build_parser() -> argparse.ArgumentParser:
     segment = commands.add_parser(
         "segment",
         help="label L5, the L5/S1 disc, S1, nerves, ilium and skin with the 3-D U-Net",
-        description="Segment a lumbar MR scan; the labels come out on the scan's own grid.",
+        description="Segment a lumbar MR scan; the labels come out on the scan's own grid, each "
+        "structure's confidence (agreement of the direct and mirrored passes, 0-1) beside them "
+        "in NAME.confidence.json.",
     )
     segment.add_argument("scan", type=Path, help="DICOM folder, DICOMDIR, DICOM or volume file")
     segment.add_argument("-o", "--output", type=Path, required=True, help="LABELS.nii.gz")
@@ -520,15 +522,22 @@ def _command_mesh(arguments: argparse.Namespace) -> int:
 
 
 def _command_segment(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.atomic import write_text_atomic
     from lumboplan_app.io import write_image
+    from lumboplan_app.pipeline import confidence_json
     from lumboplan_app.segmentation.inference import Segmenter
 
     segmenter = Segmenter(arguments.weights, device=arguments.device)
     volume = _read(arguments.scan, arguments.series)
     with _progress_bar("Segmenting") as progress:
-        labels = segmenter.segment(volume, progress=progress)
+        labels, confidence = segmenter.segment_with_confidence(volume, progress=progress)
     write_image(labels, arguments.output)
-    print(f"Wrote {arguments.output.name}: labels on the scan's grid ({_size_text(volume)})")
+    sidecar = arguments.output.with_name(arguments.output.name.split(".")[0] + ".confidence.json")
+    write_text_atomic(sidecar, confidence_json(confidence))
+    print(
+        f"Wrote {arguments.output.name}: labels on the scan's grid ({_size_text(volume)}), and "
+        f"each structure's confidence in {sidecar.name}"
+    )
     return 0
 
 

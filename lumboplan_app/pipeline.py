@@ -1,8 +1,9 @@
 """Scan to report in one call, and cohorts of scans: ``lumboplan run`` and ``lumboplan batch``.
 
-:func:`run_case` reads the scan, takes the given labels or segments it, writes the labels, one
-mesh per structure, the case file, the plan JSON and the PDF report into one folder, and returns
-what each stage took. :func:`run_batch` does that for every case of a cohort folder in worker
+:func:`run_case` reads the scan, takes the given labels or segments it, writes the labels (and,
+when segmented, each structure's confidence, ``confidence.json``), one mesh per structure, the
+case file, the plan JSON and the PDF report into one folder, and returns what each stage took.
+:func:`run_batch` does that for every case of a cohort folder in worker
 processes: a case whose ``done.json`` exists is skipped (a rerun resumes), a case that fails
 leaves ``error.txt`` with the reason and the batch goes on, and ``foramina.csv`` (one row per
 foramen) and ``failures.csv`` are rebuilt from the case folders at the end. :func:`run_cases` is
@@ -15,6 +16,7 @@ import csv
 import io
 import json
 import logging
+import math
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -25,12 +27,15 @@ from typing import Any
 
 from lumboplan_app.atomic import write_text_atomic
 from lumboplan_app.errors import LumboPlanError
+from lumboplan_app.labels import Structure
 from lumboplan_app.logs import configure_logging
 from lumboplan_app.progress import ProgressCallback
 
 logger = logging.getLogger(__name__)
 
 DONE_FILE = "done.json"
+#: Beside the labels the model made: each structure's mirror agreement (0-1).
+CONFIDENCE_FILE = "confidence.json"
 ERROR_FILE = "error.txt"
 FORAMINA_CSV = "foramina.csv"
 FAILURES_CSV = "failures.csv"
@@ -114,12 +119,14 @@ def run_case(
         from lumboplan_app.segmentation.inference import Segmenter
 
         segmenter = Segmenter(options.weights, device=options.device)
-        labels = segmenter.segment(volume)
+        labels, confidence = segmenter.segment_with_confidence(volume)
         model = {
             "file": segmenter.weights.name,
             "sha256": segmenter.card.sha256,
             "training_data": segmenter.card.training_data,
         }
+        output.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(output / CONFIDENCE_FILE, confidence_json(confidence))
     output.mkdir(parents=True, exist_ok=True)
     write_image(labels, output / "labels.nii.gz")
     finished()
@@ -139,6 +146,12 @@ def run_case(
     if progress is not None:
         progress(1.0, "Done")
     return RunResult(output, case.plan, seconds)
+
+
+def confidence_json(confidence: dict[Structure, float]) -> str:
+    """Return the text of ``confidence.json``: structure name -> mirror agreement (or null)."""
+    values = {s.name: None if math.isnan(v) else round(v, 4) for s, v in confidence.items()}
+    return json.dumps({"mirror_agreement": values}, indent=2) + "\n"
 
 
 def cohort_cases(cohort: Path, labels_name: str | None) -> list[tuple[str, Path, Path | None]]:

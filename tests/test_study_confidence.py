@@ -58,3 +58,10 @@ def test_the_study_ranks_confidence_against_dice_and_groups() -> None:
     # Labels made elsewhere carry no confidence: nothing to study.
     empty = confidence_summary([{**c, "mirror_agreement": {}} for c in comparisons[:1]])
     assert empty["group_vs_lowest_confidence"]["mann_whitney_p"] is None
+
+
+def test_the_confidence_file_beside_the_labels() -> None:
+    from lumboplan_app.pipeline import confidence_json
+
+    text = confidence_json({Structure.L5: 0.91234, Structure.DISC: float("nan")})
+    assert json.loads(text) == {"mirror_agreement": {"L5": 0.9123, "DISC": None}}

@@ -378,13 +378,25 @@ class Segmenter:
         Cancelled
             If ``should_cancel`` returns True between windows.
         """
-        raw = self.predict_labels(volume, progress, should_cancel)
+        return self.segment_with_confidence(volume, progress, should_cancel)[0]
+
+    def segment_with_confidence(
+        self,
+        volume: Volume,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> tuple[LabelMap, dict[Structure, float]]:
+        """Return :meth:`segment`'s labels and each structure's mirror agreement.
+
+        See :meth:`predict_with_confidence` for the agreement, :meth:`segment` for the errors.
+        """
+        raw, confidence = self.predict_with_confidence(volume, progress, should_cancel)
         result = LabelMap(keep_main_components(raw.array), raw.grid)
         check_plausible(result)
         if progress is not None:
             progress(1.0, "Segmentation done")
         logger.info("case %s segmented", volume.meta.case_key)
-        return result
+        return result, confidence
 
     def predict_labels(
         self,
