@@ -31,7 +31,7 @@ from lumboplan_app.labels import Side
 from lumboplan_app.observable import Observable
 
 if TYPE_CHECKING:
-    from lumboplan_app.editing import LabelEditor
+    from lumboplan_app.editing import LabelEditor, SeedGrower
     from lumboplan_app.planning.channel import Channel
     from lumboplan_app.planning.interactive import ChannelPlanner, PoseAssessment
     from lumboplan_app.planning.plan import CasePlan
@@ -56,6 +56,9 @@ class CaseSession(Observable[SessionChange]):
         The scan shown, its labels, cursor and window (None before a scan is shown).
     editor : LabelEditor or None
         The correction of the labels shown (None without labels).
+    grower : SeedGrower or None
+        The strokes of grow from seeds on the labels shown (None until the first stroke;
+        dropped with the labels, and when the surgeon finishes growing).
     plan : CasePlan or None
         The plan of the labels shown (None until planned; dropped when the labels change).
     plan_stale : bool
@@ -80,6 +83,7 @@ class CaseSession(Observable[SessionChange]):
         super().__init__()
         self.view: ViewState | None = None
         self.editor: LabelEditor | None = None
+        self.grower: SeedGrower | None = None
         self.plan: CasePlan | None = None
         self.plan_stale = False
         self.planner: ChannelPlanner | None = None
@@ -116,6 +120,7 @@ class CaseSession(Observable[SessionChange]):
         self.series = series
         self.case_path = None
         self.editor = None
+        self.grower = None
         self.plan_stale = False
         self._kept_poses = {}
         self._forget_plan()
@@ -135,10 +140,28 @@ class CaseSession(Observable[SessionChange]):
             raise ValueError("labels need a scan to lie on")
         self.view.set_labels(labels)
         self.editor = LabelEditor(labels)
+        self.grower = None
         self.plan_stale = False
         self._kept_poses = {}  # poses kept across edits belong to the labels replaced
         self._forget_plan()
         self._notify("labels")
+
+    def seed_grower(self) -> SeedGrower | None:
+        """Return the grow-from-seeds strokes of the labels shown, started on first use.
+
+        None without labels.
+        """
+        from lumboplan_app.editing import SeedGrower
+
+        if self.view is None or self.view.labels is None:
+            return None
+        if self.grower is None:
+            self.grower = SeedGrower(self.view.volume, self.view.labels)
+        return self.grower
+
+    def finish_growing(self) -> None:
+        """Forget the grow-from-seeds strokes; the labels keep what was grown (undoable)."""
+        self.grower = None
 
     def labels_edited(self) -> bool:
         """Take note that :attr:`editor` changed the labels; True if that dropped the plan.

@@ -13,7 +13,8 @@ each stroke floods outwards, and two floods meet on the strongest edge between t
   and act as walls: a disc grown beside an intact L5 never takes bone, and a border moved
   between L5 and the disc (strokes in both, none in the background) never takes the fat.
 - **Strokes**: painted with the brush (:meth:`SeedGrower.paint`); each structure's strokes and
-  the background's are kept until :meth:`SeedGrower.clear`. Strokes never change the labels.
+  the background's are kept as long as the grower (drop it to start afresh). Strokes never
+  change the labels.
 - **Updates**: :meth:`SeedGrower.update` grows and writes the result through the
   :class:`~lumboplan_app.editing.LabelEditor` as one undoable step, replacing its own previous
   result, so a growth refined over ten strokes undoes in one step.
@@ -109,11 +110,6 @@ class SeedGrower:
         """Mark the voxels at flat ``indices`` as strokes of ``structure`` (or the background)."""
         value = BACKGROUND_SEED if structure is Structure.BACKGROUND else int(structure)
         self.seeds.reshape(-1)[np.asarray(indices, dtype=np.int64)] = value
-
-    def clear(self) -> None:
-        """Forget every stroke; the labels keep the last result (it stays undoable)."""
-        self.seeds[:] = 0
-        self._result = None
 
     @property
     def seeded(self) -> tuple[Structure, ...]:

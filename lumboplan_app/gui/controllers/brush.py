@@ -1,9 +1,12 @@
 """Correcting the labels by hand: the brush in the slice views, one undoable step per stroke.
 
 :class:`BrushController` gives the slice views the edit panel's brush, paints and erases through
-the session's :class:`~lumboplan_app.editing.LabelEditor`, and undoes and redoes strokes. After
-each finished stroke, undo or redo it tells the session (:meth:`CaseSession.labels_edited`,
-which drops a plan of the old labels) and emits :attr:`BrushController.edited`.
+the session's :class:`~lumboplan_app.editing.LabelEditor` (within the panel's intensity range
+when one is set), and undoes and redoes strokes. The "Seed" tool's strokes go to its
+:class:`~lumboplan_app.gui.controllers.correction.CorrectionController` (:attr:`correction`),
+which applies the other tools. After each finished stroke, tool, undo or redo it tells the
+session (:meth:`CaseSession.labels_edited`, which drops a plan of the old labels) and emits
+:attr:`BrushController.edited`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from lumboplan_app.editing import IntensityRange
+from lumboplan_app.gui.controllers.correction import CorrectionController
 from lumboplan_app.gui.views.slice_view import SliceView
 
 if TYPE_CHECKING:
@@ -59,6 +64,9 @@ class BrushController(QObject):
         self.views = views
         self.panel = panel
         self._is_busy = is_busy
+        #: The correction tools beyond the brush (grow from seeds, fill, islands, smooth).
+        self.correction = CorrectionController(session, panel, is_busy, self)
+        self.correction.edited.connect(self._edited)
         panel.tool_changed.connect(self._on_tool_changed)
         panel.radius_spin.valueChanged.connect(self._on_tool_changed)
         panel.undo_requested.connect(self.undo)
@@ -78,7 +86,8 @@ class BrushController(QObject):
         editor = self.session.editor
         if editor is None or self._is_busy():
             return
-        editor.begin_stroke()
+        if self.panel.tool != "seed":
+            editor.begin_stroke()
         self._brush_dab(index_zyx)
 
     def _on_brush_moved(self, index_zyx: tuple[float, float, float]) -> None:
@@ -86,10 +95,14 @@ class BrushController(QObject):
 
     def _brush_dab(self, index_zyx: tuple[float, float, float]) -> None:
         view, editor, state = self.sender(), self.session.editor, self.session.view
-        if editor is None or not editor.in_stroke or state is None:
+        if not isinstance(view, SliceView) or editor is None or state is None:
             return
-        if not isinstance(view, SliceView):
+        if self.panel.tool == "seed":
+            self.correction.paint_seeds(index_zyx, view.plane)
             return
+        if not editor.in_stroke:
+            return
+        limits = self.panel.intensity_range
         before = editor.revision
         editor.paint(
             self.panel.structure,
@@ -98,13 +111,16 @@ class BrushController(QObject):
             self.panel.radius_mm,
             erase=self.panel.tool == "erase",
             overwrite=self.panel.overwrite,
+            intensity=None if limits is None else IntensityRange(state.volume.array, *limits),
         )
         if editor.revision != before:
             state.set_labels(state.labels)  # the views redraw the overlay
 
     def _on_brush_released(self) -> None:
         editor = self.session.editor
-        if editor is not None and editor.end_stroke() is not None:
+        if self.panel.tool == "seed":
+            self.correction.stroke_finished()
+        elif editor is not None and editor.end_stroke() is not None:
             self._edited()
 
     def undo(self) -> bool:

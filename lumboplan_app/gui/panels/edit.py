@@ -1,10 +1,12 @@
-"""The label-correction tools: review, paint or erase a structure with a brush; undo and redo.
+"""The label-correction tools: review, paint, erase or seed with a brush; undo and redo.
 
 Painting replaces other structures under the brush unless "Paint over other structures" is
-unchecked: then it fills unlabelled voxels only.
+unchecked: then it fills unlabelled voxels only; "Only intensities" limits it (and erasing) to
+voxels whose scan value lies in a range. The "Seed" brush paints the strokes of grow from seeds;
+the other tools are in :class:`~lumboplan_app.gui.panels.correction.CorrectionTools` below.
 
-The panel only chooses the tool; the slice views take the strokes and the window applies them
-with :class:`~lumboplan_app.editing.LabelEditor`.
+The panel only chooses the tool; the slice views take the strokes and the brush controller
+applies them with :class:`~lumboplan_app.editing.LabelEditor`.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from lumboplan_app.editing import RADIUS_RANGE_MM
+from lumboplan_app.gui.panels.correction import CorrectionTools
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
 
-#: The panel's tools: look only, paint the structure, erase it.
-TOOLS = ("review", "paint", "erase")
+#: The panel's tools: look only, paint the structure, erase it, stroke seeds for growing.
+TOOLS = ("review", "paint", "erase", "seed")
 DEFAULT_RADIUS_MM = 3.0
 
 
@@ -57,6 +60,7 @@ class EditPanel(QGroupBox):
             "review": "Click and drag to move the cursor; the labels are not changed",
             "paint": "Drag in a slice view to paint the structure",
             "erase": "Drag in a slice view to erase the structure (other labels stay)",
+            "seed": "Drag in a slice view to mark strokes for grow from seeds (see below)",
         }
         for column, tool in enumerate(TOOLS):
             button = QToolButton(self)
@@ -99,8 +103,25 @@ class EditPanel(QGroupBox):
         self.redo_button = QPushButton("Redo", self)
         self.redo_button.setToolTip("Redo the stroke undone (Ctrl+Shift+Z)")
         self.redo_button.clicked.connect(self.redo_requested)
-        layout.addWidget(self.undo_button, 4, 0)
-        layout.addWidget(self.redo_button, 4, 1)
+        self.range_check = QCheckBox("Only intensities", self)
+        self.range_check.setObjectName("brushRangeCheck")
+        self.range_check.setToolTip(
+            "Paint or erase only voxels whose scan value lies between these two (e.g. the "
+            "bright disc beside dark bone)"
+        )
+        self.range_spins = (QDoubleSpinBox(self), QDoubleSpinBox(self))
+        for name, spin in zip(("brushRangeLow", "brushRangeHigh"), self.range_spins, strict=True):
+            spin.setObjectName(name)
+            spin.setRange(-1e6, 1e6)
+            spin.setDecimals(0)
+        self.range_spins[1].setValue(1000.0)
+        layout.addWidget(self.range_check, 4, 0)
+        layout.addWidget(self.range_spins[0], 4, 1)
+        layout.addWidget(self.range_spins[1], 4, 2)
+        layout.addWidget(self.undo_button, 5, 0)
+        layout.addWidget(self.redo_button, 5, 1)
+        self.tools = CorrectionTools(self)
+        layout.addWidget(self.tools, 6, 0, 1, len(TOOLS))
         self.set_history(False, False)
         self.setEnabled(False)
 
@@ -131,6 +152,19 @@ class EditPanel(QGroupBox):
     def radius_mm(self) -> float:
         """The brush radius (mm)."""
         return float(self.radius_spin.value())
+
+    @property
+    def intensity_range(self) -> tuple[float, float] | None:
+        """The scan values the brush may change (low, high), or None for any."""
+        if not self.range_check.isChecked():
+            return None
+        low, high = (float(spin.value()) for spin in self.range_spins)
+        return low, high
+
+    @property
+    def seed_structure(self) -> Structure:
+        """What a seed stroke marks: the structure chosen, or the background."""
+        return Structure.BACKGROUND if self.tools.background_check.isChecked() else self.structure
 
     @property
     def overwrite(self) -> bool:

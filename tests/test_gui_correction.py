@@ -1,0 +1,86 @@
+"""The correction tools in the window: a removed disc grown back from a few strokes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from lumboplan_app.gui.main_window import MainWindow
+from lumboplan_app.labels import Structure
+from lumboplan_app.volume import LabelMap
+from tests.conftest import show_main_window
+from tests.test_correction_tools import ball_scene, dice
+
+pytestmark = pytest.mark.gui
+
+
+def stroke(qtbot, window, index_zyx) -> None:
+    """Drag the brush a few pixels in the axial view at voxel ``index_zyx``."""
+    window.state.set_cursor(index_zyx)
+    view = window.views["axial"]
+    position = view.index_to_widget(index_zyx)
+    start = QPoint(round(position.x()), round(position.y()))
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view, pos=start + QPoint(3, 0))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=start + QPoint(3, 0))
+
+
+@pytest.fixture
+def damaged_window(qtbot) -> tuple[MainWindow, np.ndarray]:
+    """The window showing a scan whose disc was removed from its labels; and the truth."""
+    volume, labels, truth = ball_scene()
+    labels.array[labels.array == Structure.DISC] = 0
+    window = show_main_window(qtbot, (1300, 850), volume)
+    window.show_labels(LabelMap(labels.array.copy(), labels.grid))
+    return window, truth
+
+
+def test_grow_from_seeds_puts_a_removed_disc_back_and_undoes_in_one_step(
+    qtbot, damaged_window
+) -> None:
+    window, truth = damaged_window
+    labels = window.state.labels
+    damaged = labels.array.copy()
+    panel, tools = window.edit_panel, window.edit_panel.tools
+    assert panel.isEnabled()
+    qtbot.mouseClick(panel.tool_buttons["seed"], Qt.MouseButton.LeftButton)
+    panel.set_structure(Structure.DISC)
+    panel.radius_spin.setValue(2.0)
+    stroke(qtbot, window, (15, 20, 20))
+    assert np.array_equal(labels.array, damaged)  # strokes alone change no label
+    assert tools.seeds_label.text() == "Strokes: L5/S1 disc."
+    tools.background_check.setChecked(True)
+    stroke(qtbot, window, (15, 6, 6))  # updates after the stroke
+    assert dice(labels.array == Structure.DISC, truth == Structure.DISC) > 0.9
+    assert np.array_equal(labels.array == Structure.L5, truth == Structure.L5)
+    stroke(qtbot, window, (15, 20, 35))
+    grown = labels.array.copy()
+    assert dice(grown == Structure.DISC, truth == Structure.DISC) > 0.9
+    assert window.session.grower is not None
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(labels.array, damaged)  # two updates, one undo
+    assert window.redo_edit()
+    assert np.array_equal(labels.array, grown)
+    qtbot.mouseClick(tools.clear_seeds_button, Qt.MouseButton.LeftButton)
+    assert window.session.grower is None
+    assert tools.seeds_label.text() == "No strokes."
+
+
+def test_the_one_click_tools_say_why_they_cannot_run_and_change_nothing(
+    qtbot, damaged_window
+) -> None:
+    window, _ = damaged_window
+    labels = window.state.labels
+    tools = window.edit_panel.tools
+    before = labels.array.copy()
+    window.edit_panel.set_structure(Structure.DISC)
+    qtbot.mouseClick(tools.fill_button, Qt.MouseButton.LeftButton)
+    assert "Draw the L5/S1 disc" in tools.message_label.text()
+    qtbot.mouseClick(tools.grow_button, Qt.MouseButton.LeftButton)
+    assert "stroke in the slices first" in tools.message_label.text()
+    assert np.array_equal(labels.array, before)
+    labels.array[2, 2, 2] = Structure.S1  # a speck
+    qtbot.mouseClick(tools.islands_button, Qt.MouseButton.LeftButton)
+    assert np.array_equal(labels.array, before)
+    assert window.edit_panel.undo_button.isEnabled()
