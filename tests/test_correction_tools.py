@@ -147,3 +147,23 @@ def test_assign_is_one_step_and_refuses_inside_a_stroke() -> None:
     editor.begin_stroke()
     with pytest.raises(ValueError, match="end the brush stroke"):
         editor.assign([4], Structure.S1)
+
+
+def test_the_case_session_keeps_the_strokes_until_the_labels_change() -> None:
+    from lumboplan_app.case_session import CaseSession
+    from lumboplan_app.viewing import ViewState
+
+    volume, labels, _ = ball_scene()
+    session = CaseSession()
+    session.show_volume(ViewState(volume))
+    assert session.seed_grower() is None  # no labels to grow in
+    session.set_labels(labels)
+    grower = session.seed_grower()
+    assert grower is not None
+    assert session.seed_grower() is grower
+    grower.paint(Structure.DISC, (15, 20, 20), "axial", 2.0)
+    session.finish_growing()
+    assert session.grower is None
+    assert session.seed_grower() is not grower
+    session.set_labels(LabelMap(labels.array.copy(), labels.grid))
+    assert session.grower is None
