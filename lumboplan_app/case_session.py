@@ -139,6 +139,7 @@ class CaseSession(Observable[SessionChange]):
         if self.view is None:
             raise ValueError("labels need a scan to lie on")
         self.view.set_labels(labels)
+        self.view.set_strokes(None)
         self.editor = LabelEditor(labels)
         self.grower = None
         self.plan_stale = False
@@ -162,6 +163,8 @@ class CaseSession(Observable[SessionChange]):
     def finish_growing(self) -> None:
         """Forget the grow-from-seeds strokes; the labels keep what was grown (undoable)."""
         self.grower = None
+        if self.view is not None:
+            self.view.set_strokes(None)
 
     def labels_edited(self) -> bool:
         """Take note that :attr:`editor` changed the labels; True if that dropped the plan.

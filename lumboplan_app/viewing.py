@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Plane = Literal["axial", "coronal", "sagittal"]
+#: Colour of background strokes for grow from seeds (RGB): magenta, no structure's colour.
+BACKGROUND_STROKE_RGB = (255, 0, 255)
 #: The three planes, in the order the window lays them out.
 PLANES: tuple[Plane, ...] = ("axial", "coronal", "sagittal")
 #: Array axis (0 = z, 1 = y, 2 = x) normal to each plane: the axis its slice index runs along.
@@ -358,6 +360,7 @@ class ViewState(Observable[Change]):
             (n - 1) // 2 for n in self._shape_zyx
         )
         self._labels: LabelMap | None = None
+        self._strokes: npt.NDArray[np.uint8] | None = None
         self._visible: dict[Structure, bool] = dict.fromkeys(SEGMENTED_STRUCTURES, True)
         self._label_opacity = DEFAULT_LABEL_OPACITY
 
@@ -477,6 +480,15 @@ class ViewState(Observable[Change]):
         self._labels = labels
         self._notify("labels")
 
+    def set_strokes(self, strokes: npt.NDArray[np.uint8] | None) -> None:
+        """Draw grow-from-seeds strokes over the labels (None: none); redrawn on each call.
+
+        ``strokes`` (on the volume's grid): 0 where none, a structure id (drawn opaque in the
+        structure's colour), any other value a background stroke (:data:`BACKGROUND_STROKE_RGB`).
+        """
+        self._strokes = strokes
+        self._notify("labels")
+
     def is_structure_visible(self, structure: Structure) -> bool:
         """Whether ``structure`` is drawn in the overlay."""
         return self._visible[structure]
@@ -503,7 +515,8 @@ class ViewState(Observable[Change]):
         """Return the label overlay of the slice ``plane`` shows: (rows, columns, 4) RGBA.
 
         Each visible structure in its colour (``labels.Structure.colour_rgb``) at the overlay's
-        opacity; None when no labels are shown.
+        opacity, the strokes of :meth:`set_strokes` opaque over them; None when no labels are
+        shown.
         """
         if self._labels is None:
             return None
@@ -513,7 +526,14 @@ class ViewState(Observable[Change]):
         for structure in SEGMENTED_STRUCTURES:
             if self._visible[structure]:
                 table[int(structure)] = (*structure.colour_rgb, alpha)
-        return np.ascontiguousarray(table[ids])
+        rgba = table[ids]
+        if self._strokes is not None:
+            strokes = extract_plane(self._strokes, plane, self.slice_index(plane))
+            stroke_table = np.full((256, 4), (*BACKGROUND_STROKE_RGB, 255), dtype=np.uint8)
+            for structure in SEGMENTED_STRUCTURES:
+                stroke_table[int(structure)] = (*structure.colour_rgb, 255)
+            rgba[strokes != 0] = stroke_table[strokes[strokes != 0]]
+        return np.ascontiguousarray(rgba)
 
     def display_to_index(
         self, plane: Plane, row: float, column: float

@@ -167,3 +167,25 @@ def test_the_case_session_keeps_the_strokes_until_the_labels_change() -> None:
     assert session.seed_grower() is not grower
     session.set_labels(LabelMap(labels.array.copy(), labels.grid))
     assert session.grower is None
+
+
+def test_strokes_are_drawn_opaque_over_the_labels_until_growing_ends() -> None:
+    from lumboplan_app.case_session import CaseSession
+    from lumboplan_app.viewing import BACKGROUND_STROKE_RGB, ViewState
+
+    volume, labels, _ = ball_scene()
+    session = CaseSession()
+    session.show_volume(ViewState(volume))
+    session.set_labels(labels)
+    grower = session.seed_grower()
+    grower.paint(Structure.L5, (15, 20, 20), "axial", 1.0)  # over the disc
+    grower.paint(Structure.BACKGROUND, (15, 5, 5), "axial", 1.0)
+    session.view.set_strokes(grower.seeds)
+    session.view.set_cursor((15, 20, 20))
+    rgba = session.view.overlay_rgba("axial")
+    assert tuple(rgba[20, 20]) == (*Structure.L5.colour_rgb, 255)
+    assert tuple(rgba[5, 5]) == (*BACKGROUND_STROKE_RGB, 255)
+    session.finish_growing()
+    rgba = session.view.overlay_rgba("axial")
+    assert tuple(rgba[20, 20][:3]) == Structure.DISC.colour_rgb
+    assert rgba[5, 5, 3] == 0

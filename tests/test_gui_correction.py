@@ -50,6 +50,7 @@ def test_grow_from_seeds_puts_a_removed_disc_back_and_undoes_in_one_step(
     stroke(qtbot, window, (15, 20, 20))
     assert np.array_equal(labels.array, damaged)  # strokes alone change no label
     assert tools.seeds_label.text() == "Strokes: L5/S1 disc."
+    assert window.state.overlay_rgba("axial")[20, 20, 3] == 255  # the stroke is drawn
     tools.background_check.setChecked(True)
     stroke(qtbot, window, (15, 6, 6))  # updates after the stroke
     assert dice(labels.array == Structure.DISC, truth == Structure.DISC) > 0.9
@@ -65,6 +66,7 @@ def test_grow_from_seeds_puts_a_removed_disc_back_and_undoes_in_one_step(
     qtbot.mouseClick(tools.clear_seeds_button, Qt.MouseButton.LeftButton)
     assert window.session.grower is None
     assert tools.seeds_label.text() == "No strokes."
+    assert window.state.overlay_rgba("axial")[20, 20, 3] < 255  # the strokes are gone
 
 
 def test_the_one_click_tools_say_why_they_cannot_run_and_change_nothing(

@@ -70,10 +70,11 @@ class CorrectionController(QObject):
 
     def paint_seeds(self, index_zyx: tuple[float, float, float], plane: Plane) -> None:
         """Add a seed dab of the panel's seed kind (structure or background) at ``index_zyx``."""
-        grower = self.session.seed_grower()
-        if grower is None or self._is_busy():
+        grower, state = self.session.seed_grower(), self.session.view
+        if grower is None or state is None or self._is_busy():
             return
         grower.paint(self.panel.seed_structure, index_zyx, plane, self.panel.radius_mm)
+        state.set_strokes(grower.seeds)  # the views draw the strokes over the labels
 
     def stroke_finished(self) -> None:
         """Show the strokes' kinds; grow when the panel asks for an update after each stroke."""
