@@ -22,15 +22,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from lumboplan_app.errors import PlanningError
-from lumboplan_app.labels import Side
+from lumboplan_app.labels import Side, Structure
 from lumboplan_app.observable import Observable
 
 if TYPE_CHECKING:
+    from lumboplan_app.draft import Draft
     from lumboplan_app.editing import LabelEditor, SeedGrower
     from lumboplan_app.planning.channel import Channel
     from lumboplan_app.planning.interactive import ChannelPlanner, PoseAssessment
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: What changed, as observers are told (:class:`~lumboplan_app.observable.Observable`).
-SessionChange = Literal["volume", "labels", "plan", "pose"]
+SessionChange = Literal["volume", "labels", "plan", "pose", "draft"]
 #: Poses closer than this (degrees) are the same pose: moving there changes nothing.
 _SAME_POSE_DEG = 1e-6
 
@@ -56,6 +57,9 @@ class CaseSession(Observable[SessionChange]):
         The scan shown, its labels, cursor and window (None before a scan is shown).
     editor : LabelEditor or None
         The correction of the labels shown (None without labels).
+    draft : Draft or None
+        Set when the labels shown are an unverified draft (a refused segmentation): the plan
+        is restricted until the surgeon confirms every structure it rests on.
     grower : SeedGrower or None
         The strokes of grow from seeds on the labels shown (None until the first stroke;
         dropped with the labels, and when the surgeon finishes growing).
@@ -84,6 +88,7 @@ class CaseSession(Observable[SessionChange]):
         self.view: ViewState | None = None
         self.editor: LabelEditor | None = None
         self.grower: SeedGrower | None = None
+        self.draft: Draft | None = None
         self.plan: CasePlan | None = None
         self.plan_stale = False
         self.planner: ChannelPlanner | None = None
@@ -121,13 +126,17 @@ class CaseSession(Observable[SessionChange]):
         self.case_path = None
         self.editor = None
         self.grower = None
+        self.draft = None
         self.plan_stale = False
         self._kept_poses = {}
         self._forget_plan()
         self._notify("volume")
 
-    def set_labels(self, labels: LabelMap) -> None:
+    def set_labels(self, labels: LabelMap, draft: Draft | None = None) -> None:
         """Show ``labels`` (on the scan's grid) over the scan; the plan and its poses are dropped.
+
+        With ``draft`` the labels are an unverified draft (a copy is kept as the draft's
+        original, to tell what was corrected).
 
         Raises
         ------
@@ -142,6 +151,9 @@ class CaseSession(Observable[SessionChange]):
         self.view.set_strokes(None)
         self.editor = LabelEditor(labels)
         self.grower = None
+        self.draft = draft
+        if draft is not None:
+            draft.original = labels.array.copy()
         self.plan_stale = False
         self._kept_poses = {}  # poses kept across edits belong to the labels replaced
         self._forget_plan()
@@ -160,6 +172,23 @@ class CaseSession(Observable[SessionChange]):
             self.grower = SeedGrower(self.view.volume, self.view.labels)
         return self.grower
 
+    def confirm(self, structure: Structure, confirmed: bool = True) -> None:
+        """Record that the surgeon confirmed (or no longer confirms) a draft's ``structure``.
+
+        A plan made before is dropped as stale (its sides rest on the old confirmations).
+        Nothing happens when the labels are not a draft.
+        """
+        if self.draft is None:
+            return
+        if confirmed:
+            self.draft.confirmed.add(structure)
+        else:
+            self.draft.confirmed.discard(structure)
+        if self.plan is not None:
+            self._drop_plan_as_stale()
+            self._notify("plan")
+        self._notify("draft")
+
     def finish_growing(self) -> None:
         """Forget the grow-from-seeds strokes; the labels keep what was grown (undoable)."""
         self.grower = None
@@ -174,13 +203,19 @@ class CaseSession(Observable[SessionChange]):
         if self.view is None:
             return False
         self.view.set_labels(self.view.labels)  # the views redraw the overlay
+        if self.draft is not None and self.view.labels is not None:
+            self.draft.note_corrections(self.view.labels.array)
         dropped = self.plan is not None
         if dropped:
-            self._kept_poses = dict(self.poses)
-            self._forget_plan()
-            self.plan_stale = True
+            self._drop_plan_as_stale()
         self._notify("labels")
         return dropped
+
+    def _drop_plan_as_stale(self) -> None:
+        """Drop the plan, keeping each side's pose for the next plan."""
+        self._kept_poses = dict(self.poses)
+        self._forget_plan()
+        self.plan_stale = True
 
     # -- the plan and the channels --------------------------------------------------------------
 
@@ -191,8 +226,11 @@ class CaseSession(Observable[SessionChange]):
         labels were edited since the last plan. The active side stays if it has a channel,
         else the first side with one does.
         """
+        from lumboplan_app.draft import restrict_plan
         from lumboplan_app.planning.interactive import ChannelPlanner
 
+        if self.draft is not None:
+            plan = restrict_plan(plan, self.draft)
         self._forget_plan()
         self.plan = plan
         self.plan_stale = False
@@ -271,6 +309,13 @@ class CaseSession(Observable[SessionChange]):
 
     # -- the case file ----------------------------------------------------------------------------
 
+    def _plan_json(self) -> dict[str, Any]:
+        """Return the plan JSON the case file holds; a draft's record under ``"draft"``."""
+        found: dict[str, Any] = {} if self.plan is None else self.plan.to_json()
+        if self.draft is not None:
+            found["draft"] = self.draft.to_json()
+        return found
+
     def case_file(self) -> CaseFile | None:
         """Return what the case file will hold: labels, plan, channels as left; None without labels.
 
@@ -287,7 +332,7 @@ class CaseSession(Observable[SessionChange]):
         plan = self.plan
         return CaseFile(
             labels=labels,
-            plan={} if plan is None else plan.to_json(),
+            plan=self._plan_json(),
             parts=None if plan is None else plan.parts,
             scan={
                 "reference": None if self.scan_path is None else str(self.scan_path),

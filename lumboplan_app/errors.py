@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lumboplan_app.io.series import SeriesInfo
+    from lumboplan_app.labels import Structure
+    from lumboplan_app.volume import LabelMap
 
 
 def shown_text(text: str, limit: int | None = 80) -> str:
@@ -109,6 +111,25 @@ class VolumeSizeError(LoadError):
 
 class ModelError(LumboPlanError):
     """The segmentation model cannot be used (missing or tampered weights, unsuitable scan)."""
+
+
+class ImplausibleSegmentationError(ModelError):
+    """The model's labels cannot be anatomy: a structure missing, implausibly sized or misplaced.
+
+    ``failed`` names the structures that failed the check. ``labels`` holds the refused labels
+    where the segmenter kept them, so that the window can offer them as an unverified draft
+    (issue 22); it is None otherwise.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        failed: tuple[Structure, ...] = (),
+        labels: LabelMap | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.failed = failed
+        self.labels = labels
 
 
 class UnsuitableScanError(ModelError):

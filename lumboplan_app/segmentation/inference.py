@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from lumboplan_app.errors import Cancelled, ModelError
+from lumboplan_app.errors import Cancelled, ImplausibleSegmentationError, ModelError
 from lumboplan_app.io.checks import require_segmentable
 from lumboplan_app.labels import Structure
 from lumboplan_app.progress import CancelCheck, ProgressCallback
@@ -392,7 +392,11 @@ class Segmenter:
         """
         raw, confidence = self.predict_with_confidence(volume, progress, should_cancel)
         result = LabelMap(keep_main_components(raw.array), raw.grid)
-        check_plausible(result)
+        try:
+            check_plausible(result)
+        except ImplausibleSegmentationError as error:
+            error.labels = result  # the window may offer them as an unverified draft
+            raise
         if progress is not None:
             progress(1.0, "Segmentation done")
         logger.info("case %s segmented", volume.meta.case_key)
@@ -570,26 +574,20 @@ def check_plausible(labels: LabelMap) -> None:
 
     Raises
     ------
-    ModelError
-        Naming what was not found or what does not fit.
+    ImplausibleSegmentationError
+        Naming what was not found or what does not fit, with the structures that failed.
     """
     voxel_cm3 = float(np.prod(labels.grid.spacing_xyz_mm)) / 1000.0
     counts = np.bincount(labels.array.ravel(), minlength=len(Structure))
-    missing = [
-        structure.display_name
-        for structure, minimum in _MINIMUM_CM3.items()
-        if counts[structure] * voxel_cm3 < minimum
-    ]
-    oversized = [
-        f"{structure.display_name} of {counts[structure] * voxel_cm3:.0f} cm3"
-        for structure, maximum in _MAXIMUM_CM3.items()
-        if counts[structure] * voxel_cm3 > maximum
-    ]
-    problem = ""
+    missing = [s for s, minimum in _MINIMUM_CM3.items() if counts[s] * voxel_cm3 < minimum]
+    oversized = [s for s, maximum in _MAXIMUM_CM3.items() if counts[s] * voxel_cm3 > maximum]
+    problem, failed = "", tuple(missing or oversized)
     if missing:
-        problem = f"No plausible {', '.join(missing)} found"
+        problem = f"No plausible {', '.join(s.display_name for s in missing)} found"
     elif oversized:
-        problem = f"Implausible {', '.join(oversized)}"
+        problem = "Implausible " + ", ".join(
+            f"{s.display_name} of {counts[s] * voxel_cm3:.0f} cm3" for s in oversized
+        )
     else:
         centres = {
             structure: labels.grid.index_to_lps(np.argwhere(labels.array == structure).mean(axis=0))
@@ -597,11 +595,14 @@ def check_plausible(labels: LabelMap) -> None:
         }
         if not _disc_between(centres[Structure.L5], centres[Structure.DISC], centres[Structure.S1]):
             problem = "The L5/S1 disc was not found between L5 and S1"
+            failed = (Structure.L5, Structure.DISC, Structure.S1)
         elif min(_share_near(labels, Structure.DISC, other) for other in _NEIGHBOURS) < 0.15:
             problem = "The L5/S1 disc does not lie on both L5 and S1"
+            failed = (Structure.DISC,)
     if problem:
-        raise ModelError(
+        raise ImplausibleSegmentationError(
             f"{problem}: this scan does not look like a lumbosacral MR the model knows (wrong "
             "region, too small a field of view, or an unusual protocol). The labels were not "
-            "kept."
+            "kept.",
+            failed,
         )
