@@ -132,11 +132,8 @@ class CaseSession(Observable[SessionChange]):
         self._forget_plan()
         self._notify("volume")
 
-    def set_labels(self, labels: LabelMap, draft: Draft | None = None) -> None:
+    def set_labels(self, labels: LabelMap) -> None:
         """Show ``labels`` (on the scan's grid) over the scan; the plan and its poses are dropped.
-
-        With ``draft`` the labels are an unverified draft (a copy is kept as the draft's
-        original, to tell what was corrected).
 
         Raises
         ------
@@ -151,9 +148,7 @@ class CaseSession(Observable[SessionChange]):
         self.view.set_strokes(None)
         self.editor = LabelEditor(labels)
         self.grower = None
-        self.draft = draft
-        if draft is not None:
-            draft.original = labels.array.copy()
+        self.draft = None
         self.plan_stale = False
         self._kept_poses = {}  # poses kept across edits belong to the labels replaced
         self._forget_plan()
@@ -171,6 +166,17 @@ class CaseSession(Observable[SessionChange]):
         if self.grower is None:
             self.grower = SeedGrower(self.view.volume, self.view.labels)
         return self.grower
+
+    def mark_draft(self, draft: Draft) -> None:
+        """Take the labels shown as an unverified ``draft`` (new labels end it).
+
+        A copy of the labels is kept as the draft's original, to tell what was corrected.
+        """
+        if self.labels is None:
+            raise ValueError("a draft needs labels shown")
+        draft.original = self.labels.array.copy()
+        self.draft = draft
+        self._notify("draft")
 
     def confirm(self, structure: Structure, confirmed: bool = True) -> None:
         """Record that the surgeon confirmed (or no longer confirms) a draft's ``structure``.

@@ -116,18 +116,20 @@ class ModelError(LumboPlanError):
 class ImplausibleSegmentationError(ModelError):
     """The model's labels cannot be anatomy: a structure missing, implausibly sized or misplaced.
 
-    ``failed`` names the structures that failed the check. ``labels`` holds the refused labels
-    where the segmenter kept them, so that the window can offer them as an unverified draft
-    (issue 22); it is None otherwise.
+    ``reason`` is what did not fit (the message's first part), ``failed`` the structures that
+    failed the check. ``labels`` holds the refused labels where the segmenter kept them, so that
+    the window can offer them as an unverified draft (issue 22); it is None otherwise.
     """
 
     def __init__(
         self,
         message: str,
+        reason: str = "",
         failed: tuple[Structure, ...] = (),
         labels: LabelMap | None = None,
     ) -> None:
         super().__init__(message)
+        self.reason = reason
         self.failed = failed
         self.labels = labels
 

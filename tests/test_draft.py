@@ -35,6 +35,7 @@ def test_the_refusal_names_the_structures_that_failed() -> None:
     assert isinstance(caught.value, ModelError)  # old except clauses still catch it
     assert set(caught.value.failed) == {Structure.L5, Structure.DISC, Structure.S1}
     assert caught.value.labels is None
+    assert caught.value.reason.startswith("No plausible L5 vertebra")
 
 
 def test_a_draft_is_recorded_by_structure_name_and_read_back() -> None:
@@ -70,7 +71,8 @@ def test_the_session_records_corrections_and_confirmations_of_a_draft() -> None:
     session.show_volume(ViewState(volume))
     changes = []
     session.subscribe(changes.append)
-    session.set_labels(labels, Draft("refused", (Structure.DISC,)))
+    session.set_labels(labels)
+    session.mark_draft(Draft("refused", (Structure.DISC,)))
     session.set_plan(group_a_plan())
     assert session.plan.sides[Side.LEFT].group == "not_assessable"
     assert session.editor.assign([0], Structure.DISC) is not None

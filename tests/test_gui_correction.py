@@ -86,3 +86,49 @@ def test_the_one_click_tools_say_why_they_cannot_run_and_change_nothing(
     qtbot.mouseClick(tools.islands_button, Qt.MouseButton.LeftButton)
     assert np.array_equal(labels.array, before)
     assert window.edit_panel.undo_button.isEnabled()
+
+
+def test_a_refused_segmentation_opens_as_a_draft_to_correct_and_confirm(qtbot, monkeypatch) -> None:
+    from lumboplan_app.draft import PLAN_RESTS_ON
+    from lumboplan_app.errors import ImplausibleSegmentationError
+    from lumboplan_app.segmentation import inference
+
+    volume, labels, truth = ball_scene()
+    labels.array[labels.array == Structure.DISC] = 0
+
+    class RefusingSegmenter:
+        def __init__(self, weights) -> None:
+            pass
+
+        def segment(self, volume, progress=None, should_cancel=None) -> LabelMap:
+            raise ImplausibleSegmentationError(
+                "No plausible L5/S1 disc found: ... The labels were not kept.",
+                "No plausible L5/S1 disc found",
+                (Structure.DISC,),
+                LabelMap(labels.array.copy(), labels.grid),
+            )
+
+    monkeypatch.setattr(inference, "Segmenter", RefusingSegmenter)
+    window = show_main_window(qtbot, (1300, 850), volume)
+    assert window.segment()
+    qtbot.waitUntil(lambda: window.session.draft is not None, timeout=10_000)
+    panel = window.edit_panel.draft_panel
+    assert panel.isVisible()
+    assert panel.reason_label.text() == "Refused: No plausible L5/S1 disc found"
+    assert panel.checks[Structure.DISC].text().endswith("(failed the check)")
+    # Correct the disc with grow from seeds, then confirm every structure.
+    qtbot.mouseClick(window.edit_panel.tool_buttons["seed"], Qt.MouseButton.LeftButton)
+    window.edit_panel.set_structure(Structure.DISC)
+    window.edit_panel.radius_spin.setValue(2.0)
+    stroke(qtbot, window, (15, 20, 20))
+    window.edit_panel.tools.background_check.setChecked(True)
+    stroke(qtbot, window, (15, 6, 6))
+    shown = window.state.labels.array
+    assert dice(shown == Structure.DISC, truth == Structure.DISC) > 0.9
+    assert window.session.draft.corrected == {Structure.DISC}
+    assert "(corrected)" in panel.checks[Structure.DISC].text()
+    for structure in PLAN_RESTS_ON:
+        panel.checks[structure].click()
+    assert window.session.draft.unconfirmed == ()
+    window.show_labels(LabelMap(truth.copy(), labels.grid))  # new labels end the draft
+    assert not panel.isVisible()

@@ -820,7 +820,8 @@ class MainWindow(QMainWindow):
         if isinstance(error, Cancelled):
             self.statusBar().showMessage(f"Cancelled. {outcome}", 8000)
             return
-        self._show_failure(error, title, outcome)
+        if not self.brush.drafts.offer(error, self.show_labels):  # a refusal: shown as a draft
+            self._show_failure(error, title, outcome)
 
     def _show_failure(self, error: BaseException, title: str, outcome: str) -> None:
         """Report a failed job in a dialog (see :func:`.tasks.failure_message`)."""

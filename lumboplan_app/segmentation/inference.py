@@ -604,5 +604,6 @@ def check_plausible(labels: LabelMap) -> None:
             f"{problem}: this scan does not look like a lumbosacral MR the model knows (wrong "
             "region, too small a field of view, or an unusual protocol). The labels were not "
             "kept.",
+            problem,
             failed,
         )

@@ -4,7 +4,9 @@
 the session's :class:`~lumboplan_app.editing.LabelEditor` (within the panel's intensity range
 when one is set), and undoes and redoes strokes. The "Seed" tool's strokes go to its
 :class:`~lumboplan_app.gui.controllers.correction.CorrectionController` (:attr:`correction`),
-which applies the other tools. After each finished stroke, tool, undo or redo it tells the
+which applies the other tools; its
+:class:`~lumboplan_app.gui.controllers.draft.DraftController` (:attr:`drafts`) offers a refused
+segmentation as an unverified draft. After each finished stroke, tool, undo or redo it tells the
 session (:meth:`CaseSession.labels_edited`, which drops a plan of the old labels) and emits
 :attr:`BrushController.edited`.
 """
@@ -18,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from lumboplan_app.editing import IntensityRange
 from lumboplan_app.gui.controllers.correction import CorrectionController
+from lumboplan_app.gui.controllers.draft import DraftController
 from lumboplan_app.gui.views.slice_view import SliceView
 
 if TYPE_CHECKING:
@@ -67,6 +70,8 @@ class BrushController(QObject):
         #: The correction tools beyond the brush (grow from seeds, fill, islands, smooth).
         self.correction = CorrectionController(session, panel, is_busy, self)
         self.correction.edited.connect(self._edited)
+        #: A refused segmentation offered as a draft, and the confirmations of its structures.
+        self.drafts = DraftController(session, panel.draft_panel, self)
         panel.tool_changed.connect(self._on_tool_changed)
         panel.radius_spin.valueChanged.connect(self._on_tool_changed)
         panel.undo_requested.connect(self.undo)

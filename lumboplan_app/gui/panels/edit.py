@@ -4,6 +4,8 @@ Painting replaces other structures under the brush unless "Paint over other stru
 unchecked: then it fills unlabelled voxels only; "Only intensities" limits it (and erasing) to
 voxels whose scan value lies in a range. The "Seed" brush paints the strokes of grow from seeds;
 the other tools are in :class:`~lumboplan_app.gui.panels.correction.CorrectionTools` below.
+Labels that are an unverified draft show :class:`~lumboplan_app.gui.panels.draft.DraftPanel`
+above the tools.
 
 The panel only chooses the tool; the slice views take the strokes and the brush controller
 applies them with :class:`~lumboplan_app.editing.LabelEditor`.
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from lumboplan_app.editing import RADIUS_RANGE_MM
 from lumboplan_app.gui.panels.correction import CorrectionTools
+from lumboplan_app.gui.panels.draft import DraftPanel
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
 
 #: The panel's tools: look only, paint the structure, erase it, stroke seeds for growing.
@@ -53,6 +56,8 @@ class EditPanel(QGroupBox):
         super().__init__("Correct the labels", parent)
         self.setObjectName("editPanel")
         layout = QGridLayout(self)
+        self.draft_panel = DraftPanel(self)
+        layout.addWidget(self.draft_panel, 0, 0, 1, len(TOOLS))
         self.tool_buttons: dict[str, QToolButton] = {}
         group = QButtonGroup(self)
         group.setExclusive(True)
@@ -69,15 +74,15 @@ class EditPanel(QGroupBox):
             button.setToolTip(tips[tool])
             button.setObjectName(f"{tool}ToolButton")
             group.addButton(button)
-            layout.addWidget(button, 0, column)
+            layout.addWidget(button, 1, column)
             self.tool_buttons[tool] = button
             button.toggled.connect(self._on_tool_toggled)
         self.structure_combo = QComboBox(self)
         self.structure_combo.setObjectName("brushStructureCombo")
         for structure in SEGMENTED_STRUCTURES:
             self.structure_combo.addItem(structure.display_name, int(structure))
-        layout.addWidget(QLabel("Structure", self), 1, 0)
-        layout.addWidget(self.structure_combo, 1, 1, 1, 2)
+        layout.addWidget(QLabel("Structure", self), 2, 0)
+        layout.addWidget(self.structure_combo, 2, 1, 1, 2)
         self.radius_spin = QDoubleSpinBox(self)
         self.radius_spin.setObjectName("brushRadiusSpin")
         self.radius_spin.setRange(*RADIUS_RANGE_MM)
@@ -86,8 +91,8 @@ class EditPanel(QGroupBox):
         self.radius_spin.setSuffix(" mm")
         self.radius_spin.setValue(DEFAULT_RADIUS_MM)
         self.radius_spin.setToolTip("Brush radius in the slice")
-        layout.addWidget(QLabel("Brush radius", self), 2, 0)
-        layout.addWidget(self.radius_spin, 2, 1, 1, 2)
+        layout.addWidget(QLabel("Brush radius", self), 3, 0)
+        layout.addWidget(self.radius_spin, 3, 1, 1, 2)
         self.overwrite_check = QCheckBox("Paint over other structures", self)
         self.overwrite_check.setObjectName("brushOverwriteCheck")
         self.overwrite_check.setChecked(True)
@@ -95,7 +100,7 @@ class EditPanel(QGroupBox):
             "Checked: the brush replaces whatever lies under it. Unchecked: it paints only "
             "voxels no structure holds, so a gap can be filled without eating into a neighbour."
         )
-        layout.addWidget(self.overwrite_check, 3, 0, 1, 3)
+        layout.addWidget(self.overwrite_check, 4, 0, 1, 3)
         self.tool_buttons["review"].setChecked(True)
         self.undo_button = QPushButton("Undo", self)
         self.undo_button.setToolTip("Undo the last stroke (Ctrl+Z)")
@@ -115,13 +120,13 @@ class EditPanel(QGroupBox):
             spin.setRange(-1e6, 1e6)
             spin.setDecimals(0)
         self.range_spins[1].setValue(1000.0)
-        layout.addWidget(self.range_check, 4, 0)
-        layout.addWidget(self.range_spins[0], 4, 1)
-        layout.addWidget(self.range_spins[1], 4, 2)
-        layout.addWidget(self.undo_button, 5, 0)
-        layout.addWidget(self.redo_button, 5, 1)
+        layout.addWidget(self.range_check, 5, 0)
+        layout.addWidget(self.range_spins[0], 5, 1)
+        layout.addWidget(self.range_spins[1], 5, 2)
+        layout.addWidget(self.undo_button, 6, 0)
+        layout.addWidget(self.redo_button, 6, 1)
         self.tools = CorrectionTools(self)
-        layout.addWidget(self.tools, 6, 0, 1, len(TOOLS))
+        layout.addWidget(self.tools, 7, 0, 1, len(TOOLS))
         self.set_history(False, False)
         self.setEnabled(False)
 
