@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -315,13 +315,6 @@ class CaseSession(Observable[SessionChange]):
 
     # -- the case file ----------------------------------------------------------------------------
 
-    def _plan_json(self) -> dict[str, Any]:
-        """Return the plan JSON the case file holds; a draft's record under ``"draft"``."""
-        found: dict[str, Any] = {} if self.plan is None else self.plan.to_json()
-        if self.draft is not None:
-            found["draft"] = self.draft.to_json()
-        return found
-
     def case_file(self) -> CaseFile | None:
         """Return what the case file will hold: labels, plan, channels as left; None without labels.
 
@@ -338,7 +331,7 @@ class CaseSession(Observable[SessionChange]):
         plan = self.plan
         return CaseFile(
             labels=labels,
-            plan=self._plan_json(),
+            plan={} if plan is None else plan.to_json(),
             parts=None if plan is None else plan.parts,
             scan={
                 "reference": None if self.scan_path is None else str(self.scan_path),
@@ -352,4 +345,5 @@ class CaseSession(Observable[SessionChange]):
                 for side in Side
             },
             patient=patient if any((patient.name, patient.patient_id)) else None,
+            draft=None if self.draft is None else self.draft.to_json(),
         )

@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from lumboplan_app import __version__
 from lumboplan_app.atomic import IncompleteFileError, atomic_output, verify_stream
+from lumboplan_app.draft import Draft
 from lumboplan_app.errors import DamagedCaseError, LoadError, NotAnImageError, shown_text
 from lumboplan_app.io.files import open_regular
 from lumboplan_app.labels import Part, Side
@@ -73,6 +74,9 @@ class CaseFile:
         Landmarks the surgeon moved (LPS mm), by name.
     model : dict or None
         The model that segmented the labels (name, version, SHA-256) or None for given labels.
+    draft : dict or None
+        While the labels are an unverified draft: why they were refused and which structures
+        failed, were confirmed or were corrected (:meth:`Draft.to_json`); None otherwise.
     """
 
     labels: LabelMap
@@ -83,6 +87,7 @@ class CaseFile:
     patient: PatientInfo | None = None
     landmark_edits: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] | None = None
+    draft: dict[str, Any] | None = None
     saved: str = ""
 
 
@@ -170,6 +175,7 @@ def write_case(case: CaseFile, path: Path) -> None:
         "channels": case.channels,
         "landmark_edits": case.landmark_edits,
         "model": case.model,
+        "draft": case.draft,
     }
     images = {"labels.nii.gz": case.labels, "parts.nii.gz": case.parts}
     # The label maps are written beside the case first: one disk, so a full one is named right.
@@ -354,6 +360,12 @@ def _case_fields(document: Any, plan: Any, name: str) -> dict[str, Any]:
         for key in ("file", "sha256"):
             _optional_text(model.get(key, ""), f"model.{key}", none=False)
         _optional_text(model.get("training_data"), "model.training_data")
+    draft = document.get("draft")
+    if draft is not None:
+        try:
+            Draft.from_json(_object(draft, "draft"))
+        except (ValueError, TypeError, AttributeError) as error:
+            raise _Invalid("its draft entry is not a draft's record") from error
     saved = document.get("saved", "")
     _optional_text(saved, "saved", none=False)
     _plan(_object(plan, "plan.json"))
@@ -364,6 +376,7 @@ def _case_fields(document: Any, plan: Any, name: str) -> dict[str, Any]:
         "patient": None if patient is None else PatientInfo(**patient),
         "landmark_edits": _object(document.get("landmark_edits", {}), "landmark_edits"),
         "model": model,
+        "draft": draft,
         "saved": saved,
     }
 

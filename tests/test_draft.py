@@ -84,7 +84,7 @@ def test_the_session_records_corrections_and_confirmations_of_a_draft() -> None:
     assert session.plan is None
     assert session.plan_stale
     assert changes[-2:] == ["plan", "draft"]
-    record = session.case_file().plan["draft"]
+    record = session.case_file().draft
     assert record["confirmed"] == ["l5"]
     assert record["corrected"] == ["disc"]
     session.set_labels(LabelMap(labels.array.copy(), labels.grid))

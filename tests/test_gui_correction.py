@@ -132,3 +132,28 @@ def test_a_refused_segmentation_opens_as_a_draft_to_correct_and_confirm(qtbot, m
     assert window.session.draft.unconfirmed == ()
     window.show_labels(LabelMap(truth.copy(), labels.grid))  # new labels end the draft
     assert not panel.isVisible()
+
+
+def test_a_saved_draft_reopens_as_a_draft_with_its_confirmations(qtbot, tmp_path) -> None:
+    from lumboplan_app.draft import Draft
+    from lumboplan_app.io import write_image
+
+    volume, labels, _ = ball_scene()
+    write_image(volume, tmp_path / "scan.nii.gz")
+    window = show_main_window(qtbot, (1300, 850))
+    with qtbot.waitSignal(window.volume_loaded, timeout=10_000):
+        assert window.open_path(tmp_path / "scan.nii.gz")
+    window.show_labels(labels)
+    window.session.mark_draft(Draft("No plausible L5/S1 disc found", (Structure.DISC,)))
+    window.edit_panel.draft_panel.checks[Structure.L5].click()
+    assert window.cases.save_to(tmp_path / "draft.lumboplan")
+    window.show_labels(LabelMap(labels.array.copy(), labels.grid))
+    assert window.session.draft is None
+    with qtbot.waitSignal(window.cases.case_opened, timeout=10_000):
+        assert window.cases.open_case(tmp_path / "draft.lumboplan")
+    draft = window.session.draft
+    assert draft is not None
+    assert draft.failed == (Structure.DISC,)
+    assert draft.confirmed == {Structure.L5}
+    assert window.edit_panel.draft_panel.checks[Structure.L5].isChecked()
+    assert not window.cases.modified

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from lumboplan_app.draft import Draft
 from lumboplan_app.errors import LumboPlanError
 from lumboplan_app.labels import Side
 
@@ -289,6 +290,8 @@ class CaseKeeper(QObject):
             return
         self.window.show_labels(case.labels)
         self._opening_labels_shown = True
+        if case.draft is not None:  # still an unverified draft: confirmations as they were left
+            self.session.mark_draft(Draft.from_json(case.draft))
         planned_on = case.scan.get("summary") or {}
         if planned_on.get("case_key") and planned_on["case_key"] != state.volume.meta.case_key:
             self.window.show_error(
