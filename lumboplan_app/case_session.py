@@ -315,6 +315,18 @@ class CaseSession(Observable[SessionChange]):
 
     # -- the case file ----------------------------------------------------------------------------
 
+    def report_case(self) -> CaseFile | None:
+        """Return the case the report shows; None without a plan.
+
+        The plan's own placement on both sides (not the channels as moved) and, for a draft,
+        its record (what was confirmed and corrected by hand).
+        """
+        from lumboplan_app.session import case_from_plan
+
+        if self.plan is None or self.view is None or self.view.labels is None:
+            return None
+        return case_from_plan(self.plan, self.view.labels, self.view.volume, draft=self.draft)
+
     def case_file(self) -> CaseFile | None:
         """Return what the case file will hold: labels, plan, channels as left; None without labels.
 

@@ -134,8 +134,12 @@ def case_from_plan(
     volume: Volume | None = None,
     scan_reference: str | None = None,
     model: dict[str, Any] | None = None,
+    draft: Draft | None = None,
 ) -> CaseFile:
-    """Build a case from a fresh plan: each side's channel starts at the paper's placement."""
+    """Build a case from a fresh plan: each side's channel starts at the paper's placement.
+
+    ``draft``: the labels are an unverified draft (its record goes with the case).
+    """
     has_patient = volume is not None and any(
         (volume.meta.patient.name, volume.meta.patient.patient_id, volume.meta.patient.birth_date)
     )
@@ -150,6 +154,7 @@ def case_from_plan(
         channels={side.value: channel_json(plan.sides[side].channel) for side in Side},
         patient=volume.meta.patient if has_patient and volume is not None else None,
         model=model,
+        draft=None if draft is None else draft.to_json(),
     )
 
 

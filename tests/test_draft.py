@@ -89,3 +89,23 @@ def test_the_session_records_corrections_and_confirmations_of_a_draft() -> None:
     assert record["corrected"] == ["disc"]
     session.set_labels(LabelMap(labels.array.copy(), labels.grid))
     assert session.draft is None
+
+
+def test_the_report_case_carries_the_draft_and_the_report_lists_it() -> None:
+    from lumboplan_app.report.pdf import _case_rows
+
+    volume, labels = small_case()
+    session = CaseSession()
+    session.show_volume(ViewState(volume))
+    session.set_labels(labels)
+    assert session.report_case() is None  # no plan
+    session.mark_draft(Draft("No plausible L5/S1 disc found", (Structure.DISC,)))
+    session.confirm(Structure.L5)
+    session.set_plan(group_a_plan())
+    case = session.report_case()
+    assert case.draft["confirmed"] == ["l5"]
+    assert case.plan["sides"]["left"]["group"] == "not_assessable"
+    rows = dict(_case_rows(case, deidentify=True))
+    assert rows["Labels"].endswith("No plausible L5/S1 disc found")
+    assert rows["Confirmed by hand"] == "L5 vertebra"
+    assert rows["Corrected by hand"] == "none"

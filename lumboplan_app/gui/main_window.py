@@ -519,13 +519,9 @@ class MainWindow(QMainWindow):
 
     def write_report(self, path: Path, deidentify: bool = False) -> bool:
         """Write the plan's PDF report to ``path`` in a worker; False if there is no plan."""
-        from lumboplan_app.session import case_from_plan
-
-        if self.session.plan is None or self.state is None or self.is_busy() or self._closing:
+        case = self.session.report_case()
+        if case is None or self.state is None or self.is_busy() or self._closing:
             return False
-        labels = self.state.labels
-        assert labels is not None  # a plan exists only for labels shown
-        case = case_from_plan(self.session.plan, labels, self.state.volume, None, None)
         return self._start_task(
             report_job(case, path, self.state.volume, deidentify),
             "Writing the report…",

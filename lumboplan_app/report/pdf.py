@@ -44,6 +44,7 @@ from reportlab.platypus import (
 
 from lumboplan_app import __version__
 from lumboplan_app.atomic import atomic_output
+from lumboplan_app.draft import Draft
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.advice import group_headline
@@ -139,6 +140,12 @@ def _case_rows(case: CaseFile, deidentify: bool) -> list[list[str]]:
     else:
         rows.append(["Model", f"{model.get('file', '-')} (SHA-256 {model.get('sha256', '')[:12]})"])
         rows.append(["Model trained on", model.get("training_data") or "-"])
+    if case.draft is not None:
+        draft = Draft.from_json(case.draft)
+        rows.append(["Labels", f"Unverified draft of a refused segmentation: {draft.reason}"])
+        for title, structures in (("Confirmed", draft.confirmed), ("Corrected", draft.corrected)):
+            names = ", ".join(s.display_name for s in sorted(structures)) or "none"
+            rows.append([f"{title} by hand", names])
     rows.append(["Planned with", f"LumboPlan {__version__}, report {datetime.now():%Y-%m-%d}"])
     return rows
 
