@@ -157,3 +157,79 @@ def test_a_saved_draft_reopens_as_a_draft_with_its_confirmations(qtbot, tmp_path
     assert draft.confirmed == {Structure.L5}
     assert window.edit_panel.draft_panel.checks[Structure.L5].isChecked()
     assert not window.cases.modified
+
+
+@pytest.mark.slow
+def test_a_refused_demo_is_corrected_confirmed_planned_and_reported(
+    qtbot, monkeypatch, demo_volume, tmp_path
+) -> None:
+    """The issue's path through the window: refused, grown back from strokes, confirmed, planned."""
+    import json
+    from pathlib import Path
+
+    from scipy import ndimage
+
+    from lumboplan_app.draft import PLAN_RESTS_ON
+    from lumboplan_app.errors import ImplausibleSegmentationError
+    from lumboplan_app.io import read_label_map
+    from lumboplan_app.labels import Side
+    from lumboplan_app.segmentation import inference
+
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+    truth = read_label_map(demo / "labels.nii.gz", reference=demo_volume.grid)
+    refused = truth.array.copy()
+    refused[refused == Structure.DISC] = 0  # the model "missed" the disc
+
+    class RefusingSegmenter:
+        def __init__(self, weights) -> None:
+            pass
+
+        def segment(self, volume, progress=None, should_cancel=None) -> LabelMap:
+            raise ImplausibleSegmentationError(
+                "No plausible L5/S1 disc found: ...",
+                "No plausible L5/S1 disc found",
+                (Structure.DISC,),
+                LabelMap(refused.copy(), truth.grid),
+            )
+
+    monkeypatch.setattr(inference, "Segmenter", RefusingSegmenter)
+    window = show_main_window(qtbot, (1400, 900), demo_volume)
+    assert window.segment()
+    qtbot.waitUntil(lambda: window.session.draft is not None, timeout=20_000)
+    panel = window.edit_panel
+    qtbot.mouseClick(panel.tool_buttons["seed"], Qt.MouseButton.LeftButton)
+    panel.radius_spin.setValue(2.0)
+    disc = truth.array == Structure.DISC
+    near = ndimage.binary_dilation(disc, iterations=10) & np.isin(truth.array, (0, Structure.DISC))
+    centre = tuple(int(c) for c in np.argwhere(disc).mean(axis=0).round())
+    panel.set_structure(Structure.DISC)
+    stroke(qtbot, window, centre)
+    panel.tools.background_check.setChecked(True)
+    stroke(qtbot, window, (centre[0], centre[1] - 25, centre[2]))  # the fat in front
+    # Then as a surgeon does: a stroke in the middle of the biggest remaining error.
+    for _ in range(12):
+        shown = window.state.labels.array
+        if dice(shown == Structure.DISC, disc) > 0.9:
+            break
+        pieces, _ = ndimage.label((shown != truth.array) & near)
+        biggest = pieces == np.argmax(np.bincount(pieces.ravel())[1:]) + 1
+        depth = ndimage.distance_transform_edt(biggest)
+        point = tuple(int(i) for i in np.unravel_index(np.argmax(depth), depth.shape))
+        panel.tools.background_check.setChecked(bool(truth.array[point] == 0))
+        stroke(qtbot, window, point)
+    assert dice(window.state.labels.array == Structure.DISC, disc) > 0.9
+    for structure in PLAN_RESTS_ON:
+        panel.draft_panel.checks[structure].click()
+    with qtbot.waitSignal(window.planned, timeout=120_000):
+        assert window.plan()
+    expected = json.loads((demo / "truth.json").read_text())["plan"]
+    for side in Side:
+        planned = window.session.plan.sides[side]
+        assert planned.group != "A" or expected[side.value]["group"] == "A"
+        assert (
+            planned.group != "not_assessable" or expected[side.value]["group"] == "not_assessable"
+        )
+    output = tmp_path / "report.pdf"
+    with qtbot.waitSignal(window.report_written, timeout=120_000):
+        assert window.write_report(output)
+    assert output.read_bytes().startswith(b"%PDF")
