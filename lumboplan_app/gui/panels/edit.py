@@ -117,7 +117,7 @@ class EditPanel(QGroupBox):
         self.range_spins = (QDoubleSpinBox(self), QDoubleSpinBox(self))
         for name, spin in zip(("brushRangeLow", "brushRangeHigh"), self.range_spins, strict=True):
             spin.setObjectName(name)
-            spin.setRange(-1e6, 1e6)
+            spin.setRange(-99999.0, 99999.0)
             spin.setDecimals(0)
         self.range_spins[1].setValue(1000.0)
         layout.addWidget(self.range_check, 5, 0)
