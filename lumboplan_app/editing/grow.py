@@ -46,7 +46,7 @@ MARGIN_MM = 10.0
 #: Default smoothing of the gradient magnitude (mm, Gaussian sigma).
 SIGMA_MM = 1.0
 #: When strokes leave the gradient's region, it is recomputed this much wider on each side (mm).
-GRADIENT_REACH_MM = 20.0
+GRADIENT_REACH_MM = 10.0
 
 Box = tuple[slice, ...]
 
