@@ -189,3 +189,16 @@ def test_strokes_are_drawn_opaque_over_the_labels_until_growing_ends() -> None:
     rgba = session.view.overlay_rgba("axial")
     assert tuple(rgba[20, 20][:3]) == Structure.DISC.colour_rgb
     assert rgba[5, 5, 3] == 0
+
+
+def test_a_stroke_takes_its_voxels_even_from_a_structure_without_strokes() -> None:
+    volume, labels, truth = ball_scene()
+    editor = LabelEditor(labels)
+    grower = SeedGrower(volume, labels)
+    grower.paint(Structure.DISC, (15, 30, 20), "axial", 1.0)  # on L5, which has no strokes
+    grower.paint(Structure.BACKGROUND, (15, 5, 5), "axial", 1.0)
+    grower.update(editor)
+    assert labels.array[15, 30, 20] == Structure.DISC
+    assert np.count_nonzero((labels.array != truth) & (truth == Structure.L5)) == np.count_nonzero(
+        grower.seeds[truth == Structure.L5]
+    )  # L5 lost its stroked voxels only

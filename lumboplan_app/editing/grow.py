@@ -11,7 +11,8 @@ each stroke floods outwards, and two floods meet on the strongest edge between t
 - **What it may change**: voxels of the kinds with strokes: the seeded structures, and the
   unlabelled voxels when the background has strokes. Kinds without a stroke keep their voxels
   and act as walls: a disc grown beside an intact L5 never takes bone, and a border moved
-  between L5 and the disc (strokes in both, none in the background) never takes the fat.
+  between L5 and the disc (strokes in both, none in the background) never takes the fat. A
+  voxel under a stroke always takes the stroke's kind.
 - **Strokes**: painted with the brush (:meth:`SeedGrower.paint`); each structure's strokes and
   the background's are kept as long as the grower (drop it to start afresh). Strokes never
   change the labels.
@@ -143,7 +144,7 @@ class SeedGrower:
         gradient = self._gradient_in(box)
         markers = self.seeds[box]
         current = self.labels.array[box]
-        locked = ~np.isin(current, [int(s) for s in self.seeded])
+        locked = ~np.isin(current, [int(s) for s in self.seeded]) & (markers == 0)
         grown = _watershed(np.where(locked, np.uint8(255), gradient), markers, self._spacing_zyx)
         grown[grown == BACKGROUND_SEED] = 0
         changes = ~locked & (grown != current)
