@@ -124,6 +124,12 @@ def _n(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def _mean_sd(entry: dict[str, Any], digits: int = 3) -> str:
     if entry["mean"] is None:
         return "-"
@@ -181,7 +187,7 @@ def _measure_table(summary: dict[str, Any]) -> list[list[str]]:
                 str(entry["pairs"]),
                 _n(entry["mean_gt"], 2),
                 _n(entry["mean_ai"], 2),
-                _n(entry["wilcoxon_p"]),
+                _p(entry["wilcoxon_p"]),
                 _interval(entry["pearson_r"]),
                 _interval(entry["icc_2_1"]),
                 _interval(entry["icc_3_1"]),
@@ -242,7 +248,7 @@ def _confidence_table(summary: dict[str, Any]) -> list[list[str]]:
     rows = [["structure", "cases", "Spearman rho (confidence vs Dice)", "P"]]
     for name, entry in summary["confidence"]["dice_vs_confidence"].items():
         rows.append(
-            [Structure[name].paper_name, str(entry["pairs"]), _n(entry["rho"]), _n(entry["p"])]
+            [Structure[name].paper_name, str(entry["pairs"]), _n(entry["rho"]), _p(entry["p"])]
         )
     return rows
 
@@ -257,7 +263,7 @@ def _confidence_text(summary: dict[str, Any]) -> str:
     return (
         f"Lowest structure confidence of the case, median: {_n(wrong['median'])} on "
         f"{wrong['foramina']} foramina with a wrong AI group, {_n(right['median'])} on "
-        f"{right['foramina']} with the right one (Mann-Whitney P {_n(groups['mann_whitney_p'])})."
+        f"{right['foramina']} with the right one (Mann-Whitney P {_p(groups['mann_whitney_p'])})."
     )
 
 
