@@ -10,29 +10,36 @@
 Each tool is a plain function (or object) of the editor: the window and scripts call the same.
 """
 
-from lumboplan_app.editing.editor import (
-    HISTORY_BYTES,
-    RADIUS_RANGE_MM,
-    Edit,
-    IntensityRange,
-    LabelEditor,
-    brush_indices,
-)
-from lumboplan_app.editing.grow import SeedGrower
-from lumboplan_app.editing.interpolate import fill_between_slices
-from lumboplan_app.editing.islands import remove_small_islands
-from lumboplan_app.editing.smooth import SMOOTH_METHODS, smooth_structure
+import importlib
+from typing import Any
 
-__all__ = [
-    "HISTORY_BYTES",
-    "RADIUS_RANGE_MM",
-    "SMOOTH_METHODS",
-    "Edit",
-    "IntensityRange",
-    "LabelEditor",
-    "SeedGrower",
-    "brush_indices",
-    "fill_between_slices",
-    "remove_small_islands",
-    "smooth_structure",
-]
+#: Where each public name lives. The submodules are imported on first use (PEP 562), so the
+#: window can start with the brush without loading SciPy or SimpleITK (tests/test_gui.py).
+_HOME = {
+    "HISTORY_BYTES": "editor",
+    "RADIUS_RANGE_MM": "editor",
+    "Edit": "editor",
+    "IntensityRange": "editor",
+    "LabelEditor": "editor",
+    "brush_indices": "editor",
+    "SeedGrower": "grow",
+    "fill_between_slices": "interpolate",
+    "remove_small_islands": "islands",
+    "SMOOTH_METHODS": "smooth",
+    "smooth_structure": "smooth",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` when it is first asked for."""
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import ndimage
 
 from lumboplan_app.editing.editor import box_indices
 from lumboplan_app.labels import Structure
@@ -32,6 +31,8 @@ def remove_small_islands(
     The shell is the face-neighbours of the piece; the most common label there wins. One
     undoable step; None when there was no small island.
     """
+    from scipy import ndimage  # here, not at the top: the window starts without SciPy
+
     array = editor.labels.array
     voxel_mm3 = float(np.prod(editor.labels.grid.spacing_xyz_mm))
     min_voxels = max(int(np.ceil(min_volume_mm3 / voxel_mm3)), 1)

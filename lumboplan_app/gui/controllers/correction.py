@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from lumboplan_app.editing import fill_between_slices, remove_small_islands, smooth_structure
+from lumboplan_app import editing
 from lumboplan_app.errors import CorrectionError
 
 if TYPE_CHECKING:
@@ -111,12 +111,12 @@ class CorrectionController(QObject):
     def fill_between_slices(self, plane: Plane) -> bool:
         """Interpolate the panel's structure between the ``plane`` slices it is drawn on."""
         structure, overwrite = self.panel.structure, self.panel.overwrite
-        return self._apply(lambda e: fill_between_slices(e, structure, plane, overwrite))
+        return self._apply(lambda e: editing.fill_between_slices(e, structure, plane, overwrite))
 
     def remove_small_islands(self) -> bool:
         """Give every piece of any structure under the panel's volume to its surroundings."""
         volume_mm3 = float(self.panel.tools.island_spin.value())
-        return self._apply(lambda e: remove_small_islands(e, min_volume_mm3=volume_mm3))
+        return self._apply(lambda e: editing.remove_small_islands(e, min_volume_mm3=volume_mm3))
 
     def smooth(self) -> bool:
         """Smooth the panel's structure with the panel's method and radius."""
@@ -124,7 +124,9 @@ class CorrectionController(QObject):
         structure, method = self.panel.structure, tools.smooth_method
         radius = float(tools.smooth_spin.value())
         overwrite = self.panel.overwrite
-        return self._apply(lambda e: smooth_structure(e, structure, radius, method, overwrite))
+        return self._apply(
+            lambda e: editing.smooth_structure(e, structure, radius, method, overwrite)
+        )
 
     def _apply(self, tool: Callable[[LabelEditor], Edit | None]) -> bool:
         """Run ``tool`` on the editor; True (and ``edited``) when it changed the labels."""
