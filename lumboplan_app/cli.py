@@ -28,6 +28,7 @@ from lumboplan_app.errors import (
     shown_text,
 )
 from lumboplan_app.logs import configure_logging
+from lumboplan_app.phantom import CONTRASTS
 from lumboplan_app.segmentation import SEGMENTER_DEVICES
 from lumboplan_app.shipped import DEMO_SCAN
 
@@ -146,6 +147,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default="random",
         help="random population (default); symmetric: left mirrors right; group-a/group-b: "
         "foramina open / blocked for the paper's placement",
+    )
+    phantom.add_argument(
+        "--contrast",
+        choices=CONTRASTS,
+        default="t2",
+        help="t2 (default): T2 weighting with its variations; random: every tissue's intensity "
+        "drawn at random (SynthSeg-style training data for other contrasts)",
     )
     phantom.add_argument("--dicom", action="store_true", help="also write dicom/ (a DICOM series)")
     phantom.add_argument("--preview", action="store_true", help="also write preview.png")
@@ -497,6 +505,7 @@ def _command_phantom(arguments: argparse.Namespace) -> int:
             dicom=arguments.dicom or arguments.demo,
             preview=arguments.preview or arguments.demo,
             demo=arguments.demo,
+            contrast=arguments.contrast,
         )
         for index in range(arguments.count)
     ]

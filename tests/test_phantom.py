@@ -266,3 +266,25 @@ def test_cli_writes_resumable_cases_with_dicom_and_preview(tmp_path: Path, capsy
     assert json.loads((folder / "truth.json").read_text())["request"]["anatomy"] == "group-b"
     assert main([*arguments, "--seed", "3"]) == 0
     assert {p.name: p.read_bytes() for p in (folder / "dicom").iterdir()} == dicom_bytes
+
+
+def test_random_contrast_keeps_the_anatomy_and_changes_the_grey_values(tmp_path: Path) -> None:
+    assert main(["phantom", str(tmp_path / "t2"), "--seed", "21"]) == 0
+    assert main(["phantom", str(tmp_path / "random"), "--seed", "21", "--contrast", "random"]) == 0
+    t2_folder, random_folder = tmp_path / "t2" / "case_00021", tmp_path / "random" / "case_00021"
+    t2_labels = read_label_map(t2_folder / "labels.nii.gz")
+    random_labels = read_label_map(random_folder / "labels.nii.gz")
+    assert random_labels.grid.matches(t2_labels.grid)
+    np.testing.assert_array_equal(random_labels.array, t2_labels.array)
+    truth = json.loads((random_folder / "truth.json").read_text())
+    assert truth["request"]["contrast"] == "random"
+    assert truth["contrast"]["weighting"] == "random"
+    assert truth["plan"] == json.loads((t2_folder / "truth.json").read_text())["plan"]
+    # Brightness relative to the CSF around the nerves is not T2's (where bone and disc are dark).
+    labels = t2_labels.array
+    ratios = {}
+    for name, folder in (("t2", t2_folder), ("random", random_folder)):
+        image = read_scan(folder / "image.nii.gz").array
+        csf = image[labels == Structure.NERVES].mean()
+        ratios[name] = [image[labels == s].mean() / csf for s in (Structure.L5, Structure.DISC)]
+    assert np.max(np.abs(np.subtract(ratios["t2"], ratios["random"]))) > 0.1, ratios

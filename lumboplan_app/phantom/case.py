@@ -79,7 +79,7 @@ def generate_case(
     meta = ScanMeta(
         source_format="phantom",
         modality="MR",
-        series_description=f"LumboPlan phantom {seed} T2 {acquisition.plane}",
+        series_description=f"LumboPlan phantom {seed} {contrast.weighting} {acquisition.plane}",
         case_key=case_key_for(f"phantom-{seed}"),
         acquisition_type="2D" if acquisition.two_d else "3D",
         slice_thickness_mm=acquisition.slice_mm,

@@ -12,7 +12,12 @@ from pathlib import Path
 
 from lumboplan_app.logs import configure_logging
 from lumboplan_app.phantom.case import generate_case, is_complete, write_case
-from lumboplan_app.phantom.mr import Acquisition, default_contrast
+from lumboplan_app.phantom.mr import (
+    Acquisition,
+    Contrast,
+    default_contrast,
+    sample_random_contrast,
+)
 from lumboplan_app.phantom.parameters import (
     PhantomParameters,
     sample_parameters,
@@ -56,6 +61,9 @@ class CaseRequest:
     dicom: bool = False
     preview: bool = False
     demo: bool = False
+    #: ``"t2"`` (T2 weighting with its variations) or ``"random"`` (every tissue's intensity
+    #: drawn at random, SynthSeg-style: :func:`~lumboplan_app.phantom.mr.sample_random_contrast`).
+    contrast: str = "t2"
 
 
 def parameters_for(anatomy: str, seed: int) -> PhantomParameters | None:
@@ -80,6 +88,7 @@ def _options(request: CaseRequest) -> dict[str, object]:
         "dicom": request.dicom,
         "preview": request.preview,
         "demo": request.demo,
+        "contrast": request.contrast,
     }
 
 
@@ -106,7 +115,7 @@ def make_case(request: CaseRequest) -> bool:
         request.seed,
         parameters=parameters_for(request.anatomy, request.seed),
         acquisition=DEMO_ACQUISITION if request.demo else None,
-        contrast=default_contrast() if request.demo else None,
+        contrast=_contrast_for(request),
     )
     case.truth["request"] = _options(request)
     write_case(
@@ -118,6 +127,23 @@ def make_case(request: CaseRequest) -> bool:
     )
     logger.info("phantom %d written", request.seed)
     return True
+
+
+def _contrast_for(request: CaseRequest) -> Contrast | None:
+    """Return the contrast a request fixes (None: drawn from the seed with the case).
+
+    A random contrast is drawn from its own stream (the seed and 1), so the case's anatomy and
+    scan are those of the T2 case with the same seed.
+    """
+    import numpy as np
+
+    if request.demo:
+        return default_contrast()
+    if request.contrast == "random":
+        return sample_random_contrast(np.random.default_rng([request.seed, 1]))
+    if request.contrast == "t2":
+        return None
+    raise ValueError(f"unknown contrast {request.contrast!r}")
 
 
 def generate_cases(

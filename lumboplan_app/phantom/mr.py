@@ -77,9 +77,14 @@ class Acquisition:
 
 @dataclass(frozen=True)
 class Contrast:
-    """Relative T2 intensities per tissue (0..1 before the gain) and the image's imperfections."""
+    """Relative intensities per tissue (0..1 before the gain) and the image's imperfections.
+
+    ``weighting`` names the contrast in the series description: ``"T2"``, or ``"random"`` for
+    :func:`sample_random_contrast`.
+    """
 
     intensities: dict[str, float] = field(default_factory=dict)
+    weighting: str = "T2"
     fat_suppressed: bool = False
     gamma: float = 1.0
     texture: float = 0.06
@@ -155,6 +160,28 @@ def sample_contrast(rng: np.random.Generator) -> Contrast:
     return Contrast(
         intensities={tissue.name: float(v) for tissue, v in values.items()},
         fat_suppressed=fat_suppressed,
+        gamma=float(rng.uniform(0.8, 1.25)),
+        texture=float(rng.uniform(0.03, 0.09)),
+        noise=float(rng.uniform(0.012, 0.04)),
+        bias=float(rng.uniform(0.15, 0.5)),
+        gain=float(rng.uniform(600.0, 3000.0)),
+    )
+
+
+def sample_random_contrast(rng: np.random.Generator) -> Contrast:
+    """Draw a contrast no scanner makes: every tissue's intensity uniform in 0..1 (SynthSeg).
+
+    Billot et al. (SynthSeg, Medical Image Analysis 2023) trained on images whose tissues had
+    random intensities and segmented scans of contrasts they never saw. Phantoms with such
+    contrasts teach the network the shapes of L5, the disc and S1 rather than the T2 grey values
+    (real water-fat, T1 and STIR scans order the tissues differently). Air stays dark, as in
+    every MR image; the imperfections are drawn as for T2.
+    """
+    values = {tissue.name: float(rng.uniform(0.0, 1.0)) for tissue in Tissue}
+    values[Tissue.AIR.name] = float(rng.uniform(0.0, 0.05))
+    return Contrast(
+        intensities=values,
+        weighting="random",
         gamma=float(rng.uniform(0.8, 1.25)),
         texture=float(rng.uniform(0.03, 0.09)),
         noise=float(rng.uniform(0.012, 0.04)),
