@@ -42,6 +42,7 @@ def test_grow_from_seeds_puts_a_removed_disc_back_and_undoes_in_one_step(
     window, truth = damaged_window
     labels = window.state.labels
     damaged = labels.array.copy()
+    assert "L5/S1 disc" in window.structures_panel.status_label.text()
     panel, tools = window.edit_panel, window.edit_panel.tools
     assert panel.isEnabled()
     qtbot.mouseClick(panel.tool_buttons["seed"], Qt.MouseButton.LeftButton)
@@ -55,6 +56,10 @@ def test_grow_from_seeds_puts_a_removed_disc_back_and_undoes_in_one_step(
     stroke(qtbot, window, (15, 6, 6))  # updates after the stroke
     assert dice(labels.array == Structure.DISC, truth == Structure.DISC) > 0.9
     assert np.array_equal(labels.array == Structure.L5, truth == Structure.L5)
+    # Once the edits pause, the structures panel no longer lists the disc as not found.
+    missing = window.structures_panel.status_label
+    qtbot.waitUntil(lambda: "L5/S1 disc" not in missing.text(), timeout=3000)
+    assert missing.text().startswith("Not found: ")
     stroke(qtbot, window, (15, 20, 35))
     grown = labels.array.copy()
     assert dice(grown == Structure.DISC, truth == Structure.DISC) > 0.9

@@ -565,6 +565,7 @@ class MainWindow(QMainWindow):
             )
         self.statusBar().showMessage("Labels edited.", 4000)
         self.surfaces.labels_edited()
+        self.structures_panel.labels_edited()
 
     # -- cases ---------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,6 +28,11 @@ from lumboplan_app.viewing import ViewState
 
 if TYPE_CHECKING:
     from lumboplan_app.planning.plan import CasePlan
+
+
+#: How long the "Not found" line waits after an edit before it looks at the labels again (ms):
+#: counting the labels of a large scan takes a few hundred ms, too long for every brush stroke.
+MISSING_RECOUNT_DELAY_MS = 400
 
 
 def _swatch(structure: Structure) -> QIcon:
@@ -96,6 +101,10 @@ class StructuresPanel(QGroupBox):
         self.plan_label.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(self.plan_label)
         layout.addStretch(1)
+        self._recount_timer = QTimer(self)
+        self._recount_timer.setSingleShot(True)
+        self._recount_timer.setInterval(MISSING_RECOUNT_DELAY_MS)
+        self._recount_timer.timeout.connect(self.refresh)
 
     def show_plan(self, plan: CasePlan | None) -> None:
         """Show each foramen's group in one line (None: nothing planned).
@@ -117,8 +126,13 @@ class StructuresPanel(QGroupBox):
         self.segment_button.setEnabled(state is not None)
         self.refresh()
 
+    def labels_edited(self) -> None:
+        """Say again which structures are missing once the edits pause."""
+        self._recount_timer.start()
+
     def refresh(self) -> None:
         """Show the state's labels, visibility and opacity."""
+        self._recount_timer.stop()
         state = self._state
         has_labels = state is not None and state.labels is not None
         for structure, check in self.checks.items():
