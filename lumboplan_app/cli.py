@@ -262,6 +262,30 @@ def _build_parser() -> argparse.ArgumentParser:
     export.add_argument("--scan", type=Path, help="the scan, when it has moved since planning")
     export.set_defaults(handler=_command_export)
 
+    training_export = commands.add_parser(
+        "export-training",
+        help="corrected cases -> training data for 'lumboplan train' (the site's learning loop)",
+        description="Write each case's scan and labels into DATA_DIR as a training case: "
+        "site_<case key>/ with image.nii.gz (the scan, canonical LPS) and labels.nii.gz, named "
+        "without patient identifiers. Only labels known to be right are exported: a draft "
+        "whose every structure was confirmed in the Review tab, and, with --reviewed, cases "
+        "whose labels you reviewed. A rerun skips cases exported unchanged and rewrites those "
+        "corrected since; a case that cannot be exported is listed and the others go on. Then "
+        "fine-tune: lumboplan train DATA_DIR [PHANTOMS_DIR] -o MODEL_DIR --init-weights "
+        "<model> --learning-rate 2e-4.",
+    )
+    training_export.add_argument("cases", type=Path, nargs="+", help="CASE.lumboplan files")
+    training_export.add_argument(
+        "-o", "--output", type=Path, required=True, help="DATA_DIR (created if needed)"
+    )
+    training_export.add_argument(
+        "--reviewed",
+        action="store_true",
+        help="the labels of cases that are no draft (the model's accepted segmentations, "
+        "labels opened from a file) were reviewed by hand: export them too",
+    )
+    training_export.set_defaults(handler=_command_export_training)
+
     run = commands.add_parser(
         "run",
         help="scan -> labels, meshes, plan, report, in one go",
@@ -568,15 +592,12 @@ def _command_plan(arguments: argparse.Namespace) -> int:
         labels = read_label_map(arguments.labels, reference=volume.grid)
     else:
         from lumboplan_app.segmentation.inference import Segmenter
+        from lumboplan_app.segmentation.model_card import case_record
 
         segmenter = Segmenter(arguments.weights, device=arguments.device)
         with _progress_bar("Segmenting") as progress:
             labels = segmenter.segment(volume, progress=progress)
-        model = {
-            "file": segmenter.weights.name,
-            "sha256": segmenter.card.sha256,
-            "training_data": segmenter.card.training_data,
-        }
+        model = case_record(segmenter.weights, segmenter.card)
     channel = ChannelSize(arguments.diameter, arguments.length)
     with _progress_bar("Planning") as progress:
         plan = plan_from_labels(labels, channel, progress=progress)
@@ -692,6 +713,37 @@ def _command_export(arguments: argparse.Namespace) -> int:
     names = ", ".join(path.name for path in written)
     print(f"Wrote {EXPORT_FORMATS[ending]}: {names}")
     return 0
+
+
+def _command_export_training(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.learning.training_cases import export_training_cases
+    from lumboplan_app.shipped import SHIPPED_WEIGHTS
+
+    with _progress_bar("Training cases") as progress:
+        result = export_training_cases(
+            arguments.cases, arguments.output, arguments.reviewed, progress
+        )
+    for title, done in (
+        ("written", result.written),
+        ("updated", result.updated),
+        ("unchanged", result.unchanged),
+    ):
+        for name, folder in done.items():
+            print(f"{name} -> {folder} ({title})")
+    for reason in result.failed.values():  # each names its case file
+        print(f"Not exported: {reason}", file=sys.stderr)
+    exported = len(result.written) + len(result.updated) + len(result.unchanged)
+    print(
+        f"{len(result.written)} case(s) written, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged, {len(result.failed)} not exported into "
+        f"{shown_text(arguments.output.name)}"
+    )
+    if exported:
+        print(
+            f"Fine-tune: lumboplan train {shown_text(str(arguments.output))} -o MODEL_DIR "
+            f"--init-weights {SHIPPED_WEIGHTS} --learning-rate 2e-4"
+        )
+    return 1 if result.failed else 0
 
 
 def _command_run(arguments: argparse.Namespace) -> int:

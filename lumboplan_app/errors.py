@@ -209,3 +209,12 @@ class DicomSourceRequiredError(ExportError):
     Export the labels as ``.seg.nrrd`` instead, or plan the case from the DICOM series (or give
     the series' folder).
     """
+
+
+class UnverifiedLabelsError(ExportError):
+    """A case's labels are not known to be right, so a model must not learn from them.
+
+    They are an unverified draft with structures not confirmed, or nothing records that a person
+    checked them. Confirm each structure in the Review tab and save the case; for labels that
+    were reviewed by hand outside LumboPlan's record, ``lumboplan export-training --reviewed``.
+    """

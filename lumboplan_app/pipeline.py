@@ -117,14 +117,11 @@ def run_case(
         labels = read_label_map(options.labels, reference=volume.grid)
     else:
         from lumboplan_app.segmentation.inference import Segmenter
+        from lumboplan_app.segmentation.model_card import case_record
 
         segmenter = Segmenter(options.weights, device=options.device)
         labels, confidence = segmenter.segment_with_confidence(volume)
-        model = {
-            "file": segmenter.weights.name,
-            "sha256": segmenter.card.sha256,
-            "training_data": segmenter.card.training_data,
-        }
+        model = case_record(segmenter.weights, segmenter.card)
         output.mkdir(parents=True, exist_ok=True)
         write_text_atomic(output / CONFIDENCE_FILE, confidence_json(confidence))
     output.mkdir(parents=True, exist_ok=True)

@@ -158,6 +158,7 @@ def check_segmentation(state: _State) -> str:
     """Read the bundled demo case and segment it with the shipped model."""
     from lumboplan_app.io import read_scan
     from lumboplan_app.segmentation.inference import Segmenter
+    from lumboplan_app.segmentation.model_card import case_record
     from lumboplan_app.shipped import DEMO_SCAN
 
     if not DEMO_SCAN.is_dir():
@@ -165,11 +166,7 @@ def check_segmentation(state: _State) -> str:
     state.volume = read_scan(DEMO_SCAN)
     segmenter = Segmenter(None, device="auto")
     state.labels = segmenter.segment(state.volume)
-    state.model = {
-        "file": segmenter.weights.name,
-        "sha256": segmenter.card.sha256,
-        "training_data": segmenter.card.training_data,
-    }
+    state.model = case_record(segmenter.weights, segmenter.card)
     import numpy as np
 
     found = [int(value) for value in np.unique(state.labels.array) if value != 0]

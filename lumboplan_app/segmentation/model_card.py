@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,11 @@ def read_card(weights: Path) -> ModelCard:
             f"The model card '{card_path.name}' is missing beside the weights; weights without "
             "their card cannot be used safely."
         ) from error
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ModelError(f"The model card '{card_path.name}' is damaged.") from error
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        # Not JSON, not UTF-8, not an object, values of the wrong kind, or not a readable file.
+        raise ModelError(
+            f"The model card '{card_path.name}' is damaged or is no LumboPlan model card."
+        ) from error
     actual = file_sha256(weights)
     if actual != card.sha256:
         raise ModelError(
@@ -196,23 +200,66 @@ def write_model(state: dict[str, Any], card: ModelCard, weights: Path) -> ModelC
     return written
 
 
+def case_record(weights: Path, card: ModelCard) -> dict[str, str]:
+    """Return what a case file records of the model that segmented it (``case.json``'s model)."""
+    return {"file": weights.name, "sha256": card.sha256, "training_data": card.training_data}
+
+
 def card_summary(card: ModelCard) -> str:
-    """Return the card in a few lines for the window's About box: what, trained on, how good."""
+    """Return the card in a few lines for the window: what, trained on what and when, how good.
+
+    The card's free-form entries (``metrics``, ``extra``) are read with care: what is missing
+    or malformed is said to be missing, never an error.
+    """
+    extra = card.extra if isinstance(card.extra, dict) else {}
+    metrics = card.metrics if isinstance(card.metrics, dict) else {}
     lines = [
         f"{card.architecture}, features {'-'.join(str(n) for n in card.features)}, "
         f"{card.spacing_mm:g} mm voxels, {'x'.join(str(n) for n in card.patch_size)} patches.",
         f"Trained on: {card.training_data or 'not stated'}.",
+        f"Trained: {extra.get('trained') or 'date not recorded'}.",
     ]
-    held_out = card.metrics.get("held_out")
-    if held_out:
-        scores = ", ".join(
-            f"{name} {values['dice']:.2f}" for name, values in held_out["per_structure"].items()
-        )
+    start = extra.get("fine_tuned_from")
+    if isinstance(start, dict) and start.get("sha256"):
+        named = f" ('{start['file']}')" if start.get("file") else ""
+        digest = str(start["sha256"])[:16]
+        lines.append(f"Fine-tuned from the weights{named} with SHA-256 {digest}….")
+    held_out = metrics.get("held_out")
+    scores = _dice_scores(held_out.get("per_structure") if isinstance(held_out, dict) else None)
+    if scores and isinstance(held_out, dict):
+        mean = _finite(held_out.get("mean_dice"))
         lines.append(
-            f"Dice on {held_out['cases']} held-out phantoms: {scores}; "
-            f"mean {held_out['mean_dice']:.2f}."
+            f"Dice on {held_out.get('cases', '?')} held-out phantoms: {scores}"
+            + (f"; mean {mean:.2f}." if mean is not None else ".")
         )
-    else:
-        lines.append("No held-out metrics in the card.")
-    lines.append(f"Weights SHA-256 {card.sha256[:16]}… (checked on load).")
+    cross = metrics.get("cross_validation_dice")
+    scores = _dice_scores(cross)
+    if scores:
+        lines.append(f"Cross-validation Dice (mean over folds): {scores}.")
+    if not any(line.startswith(("Dice on", "Cross-validation")) for line in lines):
+        lines.append("No measured metrics in the card.")
+    lines.append(f"Weights SHA-256 {card.sha256} (checked on load).")
     return "\n".join(lines)
+
+
+def _finite(value: Any) -> float | None:
+    """Return ``value`` as a float if it is a finite number, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _dice_scores(per_structure: Any) -> str:
+    """Return "l5 0.95, disc 0.94, ..." of a card's per-structure table ('' if none).
+
+    Each entry is ``{"dice": x}`` (held-out) or ``{"mean": x, ...}`` (cross-validation).
+    """
+    if not isinstance(per_structure, dict):
+        return ""
+    scores = []
+    for name, values in per_structure.items():
+        if isinstance(values, dict):
+            value = _finite(values.get("dice", values.get("mean")))
+            if value is not None:
+                scores.append(f"{name} {value:.2f}")
+    return ", ".join(scores)

@@ -31,6 +31,7 @@ import random
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -48,6 +49,7 @@ from lumboplan_app.segmentation.model_card import ModelCard, read_card, write_mo
 from lumboplan_app.segmentation.network import build_network
 from lumboplan_app.segmentation.partial_labels import OTHER_LEVEL, allowed_classes
 from lumboplan_app.segmentation.preprocess import transforms_for
+from lumboplan_app.shipped import SHIPPED_WEIGHTS
 
 if TYPE_CHECKING:
     import torch
@@ -159,6 +161,12 @@ def train(
     """
     import torch
 
+    if (model_dir / FINAL_WEIGHTS).resolve() == SHIPPED_WEIGHTS.resolve():
+        raise LoadError(
+            f"'{model_dir.name}' holds the shipped model, which training would replace: write "
+            "into another folder, and choose the new model in the window (Model > Use a "
+            "fine-tuned model…) or give it with --weights."
+        )
     cases = find_cases(data_dirs)
     folders = ", ".join(f"'{d.name}'" for d in data_dirs)
     card = ModelCard(
@@ -167,7 +175,7 @@ def train(
         patch_size=config.patch_size,
         training_data=config.training_data or f"{len(cases)} labelled scans from {folders}",
     )
-    seen_before: list[str] = []
+    start = None
     if config.init_weights:
         start = read_card(Path(config.init_weights))
         card = replace(
@@ -177,7 +185,6 @@ def train(
             normalisation=start.normalisation,
         )
         config = replace(config, features=start.features, spacing_mm=start.spacing_mm)
-        seen_before = start.extra.get("real_training_cases", [])
     folds = split_folds(len(cases), config.folds, config.seed)
     chosen = range(config.folds) if config.fold is None else [config.fold]
     distributed = _setup_distributed()
@@ -200,7 +207,7 @@ def train(
         )
     if distributed and torch.distributed.get_rank() != 0:
         return card
-    return _write_final(model_dir, card, config, results, cases, folds, seen_before)
+    return _write_final(model_dir, card, config, results, cases, folds, start)
 
 
 #: A loaded case on the model's grid: ``image`` (1, Z, Y, X) float32, ``mask`` (1, Z, Y, X) uint8
@@ -429,12 +436,17 @@ def _write_final(
     results: dict[int, dict[str, Any]],
     cases: list[TrainingCase],
     folds: list[list[int]],
-    seen_before: list[str],
+    start: ModelCard | None,
 ) -> ModelCard:
+    """Write the best fold's weights as the final model, with the card's metrics and provenance.
+
+    ``start``: the card of the weights training started from (fine-tuning), or None.
+    """
     import monai
     import torch
     from safetensors.torch import load_file
 
+    seen_before = [] if start is None else start.extra.get("real_training_cases", [])
     best_fold = max(results, key=lambda fold: results[fold]["best_mean_dice"])
     structures = [s.name.lower() for s in SEGMENTED_STRUCTURES] + ["mean"]
     cross_validation = {
@@ -466,7 +478,14 @@ def _write_final(
             "numpy": np.__version__,
         },
         "git_commit": _git_commit(),
+        "trained": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if start is not None:
+        extra["fine_tuned_from"] = {
+            "file": Path(config.init_weights).name,
+            "sha256": start.sha256,
+            "training_data": start.training_data,
+        }
     final_card = replace(card, metrics={"cross_validation_dice": cross_validation}, extra=extra)
     state = load_file(str(model_dir / f"fold_{best_fold}" / "model.safetensors"))
     written = write_model(state, final_card, model_dir / FINAL_WEIGHTS)
