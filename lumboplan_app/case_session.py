@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -60,6 +60,9 @@ class CaseSession(Observable[SessionChange]):
     draft : Draft or None
         Set when the labels shown are an unverified draft (a refused segmentation): the plan
         is restricted until the surgeon confirms every structure it rests on.
+    model : dict or None
+        The model that segmented the labels shown (its weights file, SHA-256 and training data,
+        as the case file records it), or None for labels given from a file.
     grower : SeedGrower or None
         The strokes of grow from seeds on the labels shown (None until the first stroke;
         dropped with the labels, and when the surgeon finishes growing).
@@ -89,6 +92,7 @@ class CaseSession(Observable[SessionChange]):
         self.editor: LabelEditor | None = None
         self.grower: SeedGrower | None = None
         self.draft: Draft | None = None
+        self.model: dict[str, Any] | None = None
         self.plan: CasePlan | None = None
         self.plan_stale = False
         self.planner: ChannelPlanner | None = None
@@ -127,13 +131,16 @@ class CaseSession(Observable[SessionChange]):
         self.editor = None
         self.grower = None
         self.draft = None
+        self.model = None
         self.plan_stale = False
         self._kept_poses = {}
         self._forget_plan()
         self._notify("volume")
 
-    def set_labels(self, labels: LabelMap) -> None:
+    def set_labels(self, labels: LabelMap, model: dict[str, Any] | None = None) -> None:
         """Show ``labels`` (on the scan's grid) over the scan; the plan and its poses are dropped.
+
+        ``model``: the model that segmented them (:attr:`model`), None for labels given.
 
         Raises
         ------
@@ -149,6 +156,7 @@ class CaseSession(Observable[SessionChange]):
         self.editor = LabelEditor(labels)
         self.grower = None
         self.draft = None
+        self.model = model
         self.plan_stale = False
         self._kept_poses = {}  # poses kept across edits belong to the labels replaced
         self._forget_plan()
@@ -325,7 +333,9 @@ class CaseSession(Observable[SessionChange]):
 
         if self.plan is None or self.view is None or self.view.labels is None:
             return None
-        return case_from_plan(self.plan, self.view.labels, self.view.volume, draft=self.draft)
+        return case_from_plan(
+            self.plan, self.view.labels, self.view.volume, model=self.model, draft=self.draft
+        )
 
     def case_file(self) -> CaseFile | None:
         """Return what the case file will hold: labels, plan, channels as left; None without labels.
@@ -357,5 +367,6 @@ class CaseSession(Observable[SessionChange]):
                 for side in Side
             },
             patient=patient if any((patient.name, patient.patient_id)) else None,
+            model=self.model,
             draft=None if self.draft is None else self.draft.to_json(),
         )

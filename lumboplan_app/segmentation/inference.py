@@ -216,6 +216,26 @@ def _gpu_may_be_present() -> bool:
     return Path("/proc/driver/nvidia/version").is_file() or Path("/dev/kfd").exists()
 
 
+def runtime_for(weights: Path, card: ModelCard) -> str:
+    """Return the runtime a :class:`Segmenter` of ``weights`` uses on the CPU, without loading it.
+
+    ``"onnxruntime"`` where the card's ONNX export is beside the weights and matches them, else
+    ``"torch"`` where PyTorch is installed.
+
+    Raises
+    ------
+    ModelError
+        If neither: no usable ONNX export and no PyTorch (the message says how to export).
+    """
+    try:
+        onnx_path_for(weights, card)
+    except ModelError:
+        if not _torch_installed():
+            raise
+        return "torch"
+    return "onnxruntime"
+
+
 def load_network(weights: Path, card: ModelCard, device: str = "auto") -> WindowNetwork:
     """Load the network of ``weights`` on the runtime and device ``device`` asks for.
 
