@@ -12,11 +12,12 @@ from lumboplan_app.gui.actions import (
     enabled_states,
 )
 from lumboplan_app.gui.controllers.export import ExportController
+from lumboplan_app.gui.controllers.model import ModelController
 from lumboplan_app.gui.main_window import MainWindow
 
 _CONTROLS = {"recent_menu", "segment_button", "edit_panel"}
 #: The window's controllers an action's dotted slot reaches (``exporter.ask_and_export``).
-_CONTROLLERS = {"exporter": ExportController}
+_CONTROLLERS = {"exporter": ExportController, "models": ModelController}
 
 
 def test_the_table_names_only_actions_and_methods_that_exist() -> None:
@@ -30,12 +31,14 @@ def test_the_table_names_only_actions_and_methods_that_exist() -> None:
     assert set(enabled_states(CaseSession(), busy=False)) <= set(keys) | _CONTROLS
 
 
-def test_without_a_scan_only_opening_is_enabled_and_busy_disables_it() -> None:
+def test_without_a_scan_only_opening_and_the_model_are_enabled_and_busy_disables_them() -> None:
     idle = enabled_states(CaseSession(), busy=False)
     assert {key for key, enabled in idle.items() if enabled} == {
         "open_folder",
         "open_file",
         "open_case",
         "recent_menu",
+        "choose_model",
+        "shipped_model",
     }
     assert not any(enabled_states(CaseSession(), busy=True).values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,9 @@ def test_labels_of_another_grid_are_refused_with_a_dialog(demo_window, tmp_path,
 
 
 def test_segment_without_a_usable_model_says_what_to_do(demo_window, qtbot, tmp_path) -> None:
-    demo_window.model_weights = tmp_path / "missing.safetensors"
+    # The model's weights went away after it was chosen.
+    chosen = demo_window.models.model
+    demo_window.models.model = replace(chosen, weights=tmp_path / "missing.safetensors")
     with qtbot.waitSignal(demo_window.error_box_shown, timeout=SEGMENT_TIMEOUT_MS):
         assert demo_window.segment()
     qtbot.waitUntil(lambda: not demo_window.is_busy(), timeout=5000)

@@ -170,6 +170,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "redo_edit",
         ("Ctrl+Shift+Z", "Ctrl+Y", QKeySequence.StandardKey.Redo),
     ),
+    ActionSpec(
+        "choose_model",
+        "Use a fine-tuned model…",
+        "models.ask_and_choose",
+        tip="Segment with a model fine-tuned on this site's cases (lumboplan train)",
+    ),
+    ActionSpec(
+        "shipped_model",
+        "Use the shipped model",
+        "models.use_shipped",
+        tip="Segment with the model LumboPlan ships",
+    ),
+    ActionSpec("model_card", "Show the model's card", "models.show_card"),
     ActionSpec("about", "About LumboPlan", "show_about", role=QAction.MenuRole.AboutRole),
 )
 
@@ -200,6 +213,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&Case", ("segment", "plan", "report")),
     ("C&hannel", ("reset_channel", "snap_channel", "switch_side")),
     ("&View", (*(f"camera_{preset}" for preset in CAMERA_PRESETS), SEPARATOR, "maximise_3d")),
+    ("&Model", ("choose_model", "shipped_model", SEPARATOR, "model_card")),
     ("&Help", ("about",)),
 )
 #: The main toolbar's actions (the intensity window's combo follows them).
@@ -271,7 +285,8 @@ def enabled_states(session: CaseSession, busy: bool) -> dict[str, bool]:
     ``busy`` is whether a scan is being read or a task runs (segmenting, planning, the report,
     a case file being read). Keys that are not actions: ``segment_button`` (the structures
     panel's), ``edit_panel`` (the brush), ``recent_menu``. Actions not listed are always
-    enabled (quit, about, the 3-D camera, maximise).
+    enabled (quit, about, the model's card, the 3-D camera, maximise). The model is not changed
+    while a job runs (a segmentation records the model it was started with).
     """
     shown = session.view is not None
     idle = not busy and shown
@@ -299,6 +314,8 @@ def enabled_states(session: CaseSession, busy: bool) -> dict[str, bool]:
         "reset_channel": moving,
         "snap_channel": moving and planner is not None and planner.best_pose(side) is not None,
         "switch_side": len(session.poses) > 1,
+        "choose_model": not busy,
+        "shipped_model": not busy,
     }
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -56,8 +56,8 @@ class CaseWindow(Protocol):
         """Start opening a scan; then call :meth:`CaseKeeper.volume_shown`."""
         ...
 
-    def show_labels(self, labels: LabelMap) -> None:
-        """Show ``labels`` over the scan shown."""
+    def show_labels(self, labels: LabelMap, model: dict[str, Any] | None = None) -> None:
+        """Show ``labels`` over the scan shown (``model``: the model that segmented them)."""
         ...
 
     def plan(self) -> bool:
@@ -288,7 +288,7 @@ class CaseKeeper(QObject):
                 "LumboPlan could not open the case",
             )
             return
-        self.window.show_labels(case.labels)
+        self.window.show_labels(case.labels, case.model)
         self._opening_labels_shown = True
         if case.draft is not None:  # still an unverified draft: confirmations as they were left
             self.session.mark_draft(Draft.from_json(case.draft))

@@ -69,6 +69,14 @@ def ask_save_case(parent: QWidget, suggested: Path) -> Path | None:
     return Path(dialog.selectedFiles()[0])
 
 
+def ask_model_file(parent: QWidget, start: Path) -> Path | None:
+    """Ask for a fine-tuned model's weights (``.safetensors``); None if the surgeon cancels."""
+    chosen, _ = QFileDialog.getOpenFileName(
+        parent, "Use a fine-tuned model", str(start), "Model weights (*.safetensors)"
+    )
+    return Path(chosen) if chosen else None
+
+
 def ask_report_path(parent: QWidget, start: Path) -> Path | None:
     """Ask where to save the PDF report; None if the surgeon cancels."""
     chosen, _ = QFileDialog.getSaveFileName(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,7 @@ from lumboplan_app.gui.case_files import CaseKeeper
 from lumboplan_app.gui.controllers.brush import BrushController
 from lumboplan_app.gui.controllers.channel import ChannelController
 from lumboplan_app.gui.controllers.export import ExportController
+from lumboplan_app.gui.controllers.model import ModelController
 from lumboplan_app.gui.controllers.surfaces import SurfacesController
 from lumboplan_app.gui.panels.edit import EditPanel
 from lumboplan_app.gui.panels.foramen import ForamenPanel
@@ -185,14 +187,13 @@ class MainWindow(QMainWindow):
         self.tasks = TaskRunner(self)
         self.tasks.slot_changed.connect(self._on_slot_changed)
         self._load_path: Path | None = None
-        #: The model's weights file for "Segment" (None: the shipped model).
-        self.model_weights: Path | None = None
         self.report_path: Path | None = None
         self._maximised: QWidget | None = None
         self._load_series: str | None = None
         #: The case on disk: its file, whether it changed, saving and opening.
         self.cases = CaseKeeper(self, self)
         self.exporter = ExportController(self.session, self.tasks, self, self._on_progress)
+        self.models = ModelController(self, self.statusBar())  # the model "Segment" uses
         self._last_folder = Path.home()
         self._painted = False
         self._closing = False
@@ -438,7 +439,7 @@ class MainWindow(QMainWindow):
         if self.state.labels is not None and not self._may_discard_changes():
             return False
         return self._start_task(
-            segment_job(self.state.volume, self.model_weights),
+            segment_job(self.state.volume, self.models.weights, self.models.sha256),
             "Segmenting…",
             self._on_segmented,
             "LumboPlan could not segment the scan",
@@ -464,13 +465,14 @@ class MainWindow(QMainWindow):
         self.show_labels(labels)
         return True
 
-    def show_labels(self, labels: LabelMap) -> None:
+    def show_labels(self, labels: LabelMap, model: dict[str, Any] | None = None) -> None:
         """Show ``labels`` (on the scan's grid) over the scan; a previous plan is dropped.
 
-        The structures' surfaces are built in the background for the 3-D pane.
+        ``model``: the model that segmented them (None: given labels). The structures' surfaces
+        are built in the background for the 3-D pane.
         """
         if self.state is not None:
-            self.session.set_labels(labels)
+            self.session.set_labels(labels, model)
             self.structures_panel.refresh()
             self._clear_plan_views()
             self.surfaces.new_labels()
@@ -803,7 +805,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(text)
 
     def _on_segmented(self, labels: LabelMap) -> None:
-        self.show_labels(labels)
+        self.show_labels(labels, self.models.record)
         self.statusBar().showMessage("Segmented: review the labels in the three views.", 8000)
 
     def _on_task_failed(self, error: BaseException, title: str) -> None:
@@ -817,7 +819,8 @@ class MainWindow(QMainWindow):
         if isinstance(error, Cancelled):
             self.statusBar().showMessage(f"Cancelled. {outcome}", 8000)
             return
-        if not self.brush.drafts.offer(error, self.show_labels):  # a refusal: shown as a draft
+        shown = partial(self.show_labels, model=self.models.record)
+        if not self.brush.drafts.offer(error, shown):  # a refused segmentation: shown as a draft
             self._show_failure(error, title, outcome)
 
     def _show_failure(self, error: BaseException, title: str, outcome: str) -> None:
@@ -932,13 +935,7 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         """Show the version, what LumboPlan is for, and the segmentation model's card."""
-        from lumboplan_app.segmentation.model_card import DEFAULT_WEIGHTS, card_summary, read_card
-
-        try:
-            model = card_summary(read_card(self.model_weights or DEFAULT_WEIGHTS))
-        except LumboPlanError as error:
-            model = f"Not available: {error}"
-        self.about_box = dialogs.open_about_box(self, __version__, model)
+        self.about_box = dialogs.open_about_box(self, __version__, self.models.card_text())
 
     # -- window events ------------------------------------------------------------------------
 

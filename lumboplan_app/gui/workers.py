@@ -145,17 +145,25 @@ def case_job(path: Path, name: str, autosave: bool = False) -> Job:
     return job
 
 
-def segment_job(volume: Volume, weights: Path | None) -> Job:
+def segment_job(volume: Volume, weights: Path | None, sha256: str | None = None) -> Job:
     """Return a job that segments ``volume`` with the model (``weights``; None: the shipped one).
 
     The job returns the :class:`~lumboplan_app.volume.LabelMap` on the volume's grid; a missing
     or tampered model and an unsuitable scan raise :class:`~lumboplan_app.errors.ModelError`.
+    ``sha256``: the weights whose card the surgeon saw; weights replaced since are refused.
     """
 
     def job(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+        from lumboplan_app.errors import ModelError
         from lumboplan_app.segmentation.inference import Segmenter
+        from lumboplan_app.segmentation.model_card import DEFAULT_WEIGHTS, read_card
 
         progress(0.0, "Loading the model")
+        if sha256 is not None and read_card(weights or DEFAULT_WEIGHTS).sha256 != sha256:
+            raise ModelError(
+                "The model's files were replaced since it was chosen. Choose it again (Model "
+                "menu) to see its card, then segment."
+            )
         segmenter = Segmenter(weights)
         return segmenter.segment(volume, progress=progress, should_cancel=should_cancel)
 
