@@ -100,32 +100,6 @@ def test_a_card_for_other_classes_is_refused(trained, tmp_path: Path) -> None:
         read_card(weights)
 
 
-def test_decision_weights_calibrate_the_labels_and_bad_ones_are_refused(
-    trained, phantoms, tmp_path: Path
-) -> None:
-    from lumboplan_app.io import read_scan
-
-    volume = read_scan(phantoms / "case_21" / "image.nii.gz")
-    weights = tmp_path / "model.safetensors"
-    weights.write_bytes((trained / "lumboplan_unet.safetensors").read_bytes())
-    card = json.loads(card_path_for(trained / "lumboplan_unet.safetensors").read_text())
-    counts = {}
-    for nerves_weight in (1.0, 1e6):
-        card["decision_weights"] = {"nerves": nerves_weight}
-        card_path_for(weights).write_text(json.dumps(card))
-        labels = Segmenter(weights, device="cpu").predict_labels(volume)
-        counts[nerves_weight] = int(np.count_nonzero(labels.array == Structure.NERVES))
-    # Weight 1 changes nothing; a huge weight gives the nerves every voxel they have any share of.
-    plain = Segmenter(trained / "lumboplan_unet.safetensors", device="cpu").predict_labels(volume)
-    assert counts[1.0] == np.count_nonzero(plain.array == Structure.NERVES)
-    assert counts[1e6] > counts[1.0]
-    for bad in ({"liver": 2.0}, {"nerves": 0.0}, {"nerves": "2"}):
-        card["decision_weights"] = bad
-        card_path_for(weights).write_text(json.dumps(card))
-        with pytest.raises(ModelError, match="decision weights"):
-            read_card(weights)
-
-
 def test_ct_is_refused_before_the_network_runs(trained) -> None:
     segmenter = Segmenter(trained / "lumboplan_unet.safetensors", device="cpu")
     grid = Grid((20, 20, 20), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))

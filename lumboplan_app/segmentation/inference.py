@@ -433,10 +433,8 @@ class Segmenter:
         The network sees the scan and its left-right mirror image (the structures are unsided,
         so the mirror is as valid an input); their class probabilities are averaged, carried
         back to the scan's grid by linear interpolation, and each voxel takes the most probable
-        class, each class's probability first multiplied by its weight in the card's
-        ``decision_weights`` (the nerves' calibration; 1 where none). Interpolating
-        probabilities rather than labels keeps boundaries finer than the model's 1.5 mm voxels:
-        thin structures (the 2-3 mm skin, the nerve roots) lose less.
+        class. Interpolating probabilities rather than labels keeps boundaries finer than the
+        model's 1.5 mm voxels: thin structures (the 2-3 mm skin, the nerve roots) lose less.
 
         Raises
         ------
@@ -463,12 +461,9 @@ class Segmenter:
         passes = self._predict(self._normalise(resampled.array), progress, should_cancel)
         if progress is not None:
             progress(0.97, "Carrying the labels back to the scan's grid")
-        # The card's calibration (decision_weights) scales each class before the choice.
-        weights = self.card.class_weights()[:, None, None, None]
-        direct, mirrored = passes[0] * weights, passes[1] * weights
-        scores = cast("npt.NDArray[np.float32]", (direct + mirrored) / 2)
-        labels = most_probable_labels(scores, resampled.grid, volume.grid)
-        return labels, mirror_agreement(direct, mirrored)
+        probabilities = cast("npt.NDArray[np.float32]", (passes[0] + passes[1]) / 2)
+        labels = most_probable_labels(probabilities, resampled.grid, volume.grid)
+        return labels, mirror_agreement(passes[0], passes[1])
 
     def _predict(
         self,

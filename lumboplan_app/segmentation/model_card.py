@@ -17,9 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from lumboplan_app.atomic import atomic_output, write_text_atomic
 from lumboplan_app.errors import ModelError
 from lumboplan_app.labels import Structure
@@ -59,11 +56,6 @@ class ModelCard:
         The weights exported to ONNX (``lumboplan export-onnx``), empty when not exported:
         ``file`` (name, beside the weights), ``sha256`` (of that file), ``weights_sha256``
         (of the weights it was exported from), ``opset``, ``exporter``.
-    decision_weights : dict of str to float
-        Calibration of the labels: a class's probability is multiplied by its weight before
-        each voxel takes the most probable class (1 for a class not named). Measured for these
-        weights on held-out phantoms (``extra.decision_weights``: how); new weights start
-        without it.
     extra : dict
         Provenance: seeds, library versions, git commit, training arguments.
     """
@@ -82,20 +74,12 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
     onnx: dict[str, Any] = field(default_factory=dict)
-    decision_weights: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def class_count(self) -> int:
         """Number of output channels."""
         return len(self.class_ids)
-
-    def class_weights(self) -> npt.NDArray[np.float32]:
-        """Return :attr:`decision_weights` per output channel (1 for a class not named)."""
-        weights = np.ones(self.class_count, dtype=np.float32)
-        for name, weight in self.decision_weights.items():
-            weights[self.class_ids[name]] = weight
-        return weights
 
     def to_json(self) -> dict[str, Any]:
         """Return the card as a JSON-ready dict."""
@@ -167,14 +151,6 @@ def read_card(weights: Path) -> ModelCard:
         raise ModelError(
             "These weights label other structures than LumboPlan's seven "
             f"({sorted(card.class_ids)}); they cannot be used for planning."
-        )
-    if not all(
-        name in expected and isinstance(w, (int, float)) and math.isfinite(w) and w > 0
-        for name, w in card.decision_weights.items()
-    ):
-        raise ModelError(
-            f"The model card '{card_path.name}' has decision weights for unknown classes or "
-            "weights that are not positive numbers; it is damaged."
         )
     return card
 
