@@ -121,6 +121,16 @@ def test_a_refused_segmentation_opens_as_a_draft_to_correct_and_confirm(qtbot, m
     assert panel.isVisible()
     assert panel.reason_label.text() == "Refused: No plausible L5/S1 disc found"
     assert panel.checks[Structure.DISC].text().endswith("(failed the check)")
+    # Planned before anything is confirmed: no side is assessable, and the foramen panel says why.
+    with qtbot.waitSignal(window.planned, timeout=30_000):
+        assert window.plan()
+    foramen = window.foramen_panel
+    assert foramen.hint_label.isHidden()
+    assert foramen.group_chip.property("group") == "not_assessable"
+    assert foramen.reasons_label.text()
+    assert window.statusBar().currentMessage() == (
+        "Planned: left not assessable, right not assessable"
+    )
     # Correct the disc with grow from seeds, then confirm every structure.
     qtbot.mouseClick(window.edit_panel.tool_buttons["seed"], Qt.MouseButton.LeftButton)
     window.edit_panel.set_structure(Structure.DISC)

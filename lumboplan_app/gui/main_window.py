@@ -82,6 +82,7 @@ from lumboplan_app.gui.workers import (
     segment_job,
 )
 from lumboplan_app.labels import Side, Structure
+from lumboplan_app.planning.advice import GROUP_NAME
 from lumboplan_app.viewing import CAMERA_PRESETS, PLANES, Change, Plane, ViewState
 
 if TYPE_CHECKING:
@@ -780,7 +781,9 @@ class MainWindow(QMainWindow):
         self.channel.show_plan(with_scene=self.meshes is not None)
         self.side_tabs.setCurrentWidget(self.foramen_tab)
         self.cases.planned()
-        groups = ", ".join(f"{side.value} {plan.sides[side].group}" for side in plan.sides)
+        groups = ", ".join(
+            f"{side.value} {GROUP_NAME[plan.sides[side].group].lower()}" for side in plan.sides
+        )
         self.statusBar().showMessage(f"Planned: {groups}", 8000)
         self.planned.emit(plan)
 

@@ -106,6 +106,7 @@ class ChannelController(QObject):
         session = self.session
         planner = session.planner
         if planner is None:
+            self.show_foramen()  # no channel on either side: the reasons only
             return
         self._line_a = {side: planner.line_a_segment(side) for side in Side}
         if self.view3d.view.has_scene or with_scene:
@@ -227,10 +228,15 @@ class ChannelController(QObject):
     def show_foramen(self) -> None:
         """Show the side's paper result, the moved channel's assessment and the map."""
         planner = self.session.planner
-        if planner is None:
-            self.panel.clear()
-            return
         side = self.session.active_side
+        if planner is None:
+            # A plan where no side has a channel (both not assessable) still says why.
+            plan = self.session.plan
+            if plan is None:
+                self.panel.clear()
+            else:
+                self.panel.show_foramen(side, plan.sides.get(side), None, None, None, None)
+            return
         side_plan = planner.plan.sides.get(side)
         assessable = side_plan is not None and side_plan.group != "not_assessable"
         self.panel.show_foramen(
