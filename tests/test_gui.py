@@ -120,7 +120,7 @@ def test_empty_window_invites_to_open_a_scan(window):
     assert window.segment_action.shortcut().toString() == "Ctrl+G"
     assert not window.segment_action.isEnabled()  # nothing to segment yet
     menus = [action.text() for action in window.menuBar().actions()]
-    assert menus == ["&File", "&Edit", "&Case", "C&hannel", "&View", "&Help"]
+    assert menus == ["&File", "&Edit", "&Case", "C&hannel", "&View", "&Model", "&Help"]
 
 
 def test_about_names_the_version(window, qtbot):
