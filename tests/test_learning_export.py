@@ -27,23 +27,9 @@ from lumboplan_app.learning.training_cases import (
 from lumboplan_app.segmentation.model_card import DEFAULT_WEIGHTS, file_sha256, read_card
 from lumboplan_app.segmentation.training import find_cases
 from lumboplan_app.session import CaseFile, scan_summary, write_case
-from lumboplan_app.volume import Grid, LabelMap
+from tests.test_exchange import BIRTH_DATE, IDENTIFIERS, NAME, PATIENT_ID, block_labels
 
-NAME, PATIENT_ID, BIRTH_DATE = "Identifiable^Jane", "PID-7734521", "19580412"
-IDENTIFIERS = (b"Identifiable", b"Jane", PATIENT_ID.encode(), BIRTH_DATE.encode())
 MODEL = {"file": "lumboplan_unet.safetensors", "sha256": "ab" * 32, "training_data": "phantoms"}
-
-
-def block_labels(grid: Grid) -> LabelMap:
-    """Blocks of the six structures on the 12 x 16 x 20 test grid (index z, y, x)."""
-    array = np.zeros(grid.shape_zyx, np.uint8)
-    array[1:4, 2:8, 3:9] = Structure.L5
-    array[4:5, 2:8, 3:9] = Structure.DISC
-    array[5:9, 2:8, 3:9] = Structure.S1
-    array[4:7, 9:12, 5:7] = Structure.NERVES
-    array[2:10, 12:15, 10:18] = Structure.ILIUM
-    array[:, 15, :] = Structure.SKIN
-    return LabelMap(array, grid)
 
 
 def confirmed_draft(*unconfirmed: Structure) -> dict:
