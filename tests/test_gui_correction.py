@@ -129,7 +129,7 @@ def test_a_refused_segmentation_opens_as_a_draft_to_correct_and_confirm(qtbot, m
     assert foramen.group_chip.property("group") == "not_assessable"
     assert foramen.reasons_label.text()
     assert window.statusBar().currentMessage() == (
-        "Planned: left not assessable, right not assessable"
+        "Planned: left Not assessable, right Not assessable"
     )
     # Correct the disc with grow from seeds, then confirm every structure.
     qtbot.mouseClick(window.edit_panel.tool_buttons["seed"], Qt.MouseButton.LeftButton)

@@ -782,7 +782,7 @@ class MainWindow(QMainWindow):
         self.side_tabs.setCurrentWidget(self.foramen_tab)
         self.cases.planned()
         groups = ", ".join(
-            f"{side.value} {GROUP_NAME[plan.sides[side].group].lower()}" for side in plan.sides
+            f"{side.value} {GROUP_NAME[plan.sides[side].group]}" for side in plan.sides
         )
         self.statusBar().showMessage(f"Planned: {groups}", 8000)
         self.planned.emit(plan)
