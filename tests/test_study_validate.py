@@ -82,6 +82,39 @@ def test_validate_writes_every_table_with_its_columns(study) -> None:
     assert summary["plans"]["foramina"] == 6
 
 
+def test_plans_are_also_held_to_the_exact_plan_of_the_phantoms(study, phantoms: Path) -> None:
+    out = study[0]
+    plans = _rows(out / "plans.csv")
+    for row in plans:
+        truth = json.loads((phantoms / row["case"] / "truth.json").read_text())
+        assert row["group_exact"] == truth["plan"][row["side"]]["group"]
+    exact = json.loads((out / "summary.json").read_text())["plans"]["exact"]
+    assert exact["foramina"] == 6
+    for key in ("gt_vs_exact", "ai_vs_exact"):
+        assert sum(sum(row.values()) for row in exact[key]["table"].values()) == 6
+    false_a = {(f["case"], f["side"]) for f in exact["false_group_a"]}
+    assert false_a == {
+        (r["case"], r["side"]) for r in plans if r["group_ai"] == "A" and r["group_exact"] != "A"
+    }
+
+
+def test_exact_summary_tells_reference_errors_from_ai_errors() -> None:
+    from lumboplan_app.study.summary import exact_summary
+
+    rows = [  # GT agrees with the AI, both against the exact plan: a reference error too
+        {"case": "c1", "side": "left", "group_gt": "A", "group_ai": "A", "group_exact": "B"},
+        {"case": "c1", "side": "right", "group_gt": "B", "group_ai": "B", "group_exact": "B"},
+        {"case": "c2", "side": "left", "group_gt": "B", "group_ai": "A", "group_exact": "A"},
+        {"case": "c2", "side": "right", "group_gt": "A", "group_ai": "A", "group_exact": None},
+    ]
+    summary = exact_summary(rows)
+    assert summary["foramina"] == 3
+    assert summary["gt_vs_exact"]["agreement"] == pytest.approx(1 / 3)
+    assert summary["ai_vs_exact"]["agreement"] == pytest.approx(2 / 3)
+    assert summary["ai_vs_exact"]["table"]["B"]["A"] == 1
+    assert summary["false_group_a"] == [{"case": "c1", "side": "left", "group_exact": "B"}]
+
+
 def test_only_what_a_partial_case_labels_is_scored(study) -> None:
     out = study[0]
     rows = [r for r in _rows(out / "segmentation.csv") if r["case"] == "case_partial"]
@@ -123,7 +156,8 @@ def test_the_report_names_every_structure(study) -> None:
     text = " ".join(page.extract_text() for page in reader.pages)
     for structure in SEGMENTED_STRUCTURES:
         assert structure.paper_name in text
-    for heading in ("Table 1", "Table 2", "Table 3", "False Group A", "Bland-Altman"):
+    headings = ("Table 1", "Table 2", "Table 3", "False Group A", "exact plan", "Bland-Altman")
+    for heading in headings:
         assert heading in text
 
 

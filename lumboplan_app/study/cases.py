@@ -5,7 +5,10 @@ labelled: the phantom layout or a site's own NIfTI pairs) or ``truth.nii.gz`` /
 ``partial_labels.nii.gz`` (partial labels, :mod:`~lumboplan_app.segmentation.partial_labels`).
 :func:`compare_case` writes ``ai_labels.nii.gz`` and ``comparison.json`` into the case's output
 folder. Plans are compared only on fully labelled cases: a plan needs every structure, and a
-partial truth cannot give one. A case segmented here also records each structure's confidence
+partial truth cannot give one. Where the case is a phantom whose ``truth.json`` holds the plan
+made on its exact shapes (``lumboplan phantom``), each side also records that exact group, so a
+disagreement can be told apart into an error of the voxel reference (the plan on the true
+labels) and an error of the AI. A case segmented here also records each structure's confidence
 (the agreement of the model's direct and mirrored passes) for the study of whether low
 confidence foretells a low Dice or a wrong group.
 """
@@ -206,7 +209,7 @@ def compare_case(folder: Path, case: StudyCase, source: LabelSource) -> dict[str
     }
     if not case.partial:
         start = time.perf_counter()
-        result["plans"] = compare_plans(truth, labels)
+        result["plans"] = compare_plans(truth, labels, exact_groups(case))
         seconds["plan"] = time.perf_counter() - start
     seconds["total"] = sum(seconds.values())
     result["seconds"] = seconds
@@ -214,11 +217,32 @@ def compare_case(folder: Path, case: StudyCase, source: LabelSource) -> dict[str
     return seconds
 
 
-def compare_plans(truth: LabelMap, labels: LabelMap) -> dict[str, dict[str, Any]]:
+def exact_groups(case: StudyCase) -> dict[str, str]:
+    """Return each side's group planned on the phantom's exact shapes, by side; {} if unknown.
+
+    Read from the ``truth.json`` beside the case's image (``plan.<side>.group``, written by
+    ``lumboplan phantom``); a site's own cases have none.
+    """
+    path = case.image.parent / "truth.json"
+    if not path.is_file():
+        return {}
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8")).get("plan") or {}
+        return {side: str(entry["group"]) for side, entry in plan.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        logger.warning("The exact plan of a case could not be read; it is left out.")
+        return {}
+
+
+def compare_plans(
+    truth: LabelMap, labels: LabelMap, exact: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Plan both sides on the true and on the AI labels (paper placement, no maps).
 
-    Returns per side: each plan's group, Line A (mm), alpha (degrees), Line B (mm) and the
-    distance between the two plans' points b (mm, LPS); None where a plan has no value.
+    Returns per side: each plan's group, Line A (mm), alpha (degrees), Line B (mm), the
+    distance between the two plans' points b (mm, LPS), and the group of the plan on the
+    phantom's exact shapes (``group_exact``, from ``exact``; None where it is not known); None
+    where a plan has no value.
     """
     from lumboplan_app.planning.plan import plan_from_labels
 
@@ -236,6 +260,7 @@ def compare_plans(truth: LabelMap, labels: LabelMap) -> dict[str, dict[str, Any]
         entry["point_b_distance_mm"] = (
             None if b_gt is None or b_ai is None else float(np.linalg.norm(np.subtract(b_gt, b_ai)))
         )
+        entry["group_exact"] = (exact or {}).get(side)
         sides[side] = entry
     return sides
 

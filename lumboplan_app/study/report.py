@@ -241,6 +241,27 @@ def _group_text(summary: dict[str, Any]) -> str:
         f"{paper.FORAMINA - paper.AI_GROUP_A} B; {paper.GT_A_CALLED_B} of {paper.GT_GROUP_A} "
         f"GT-A called B; {paper.GT_B_CALLED_A} of {paper.FORAMINA - paper.GT_GROUP_A} GT-B "
         f"called A.<br/><b>False Group A</b> (AI A where GT is not): {false_a or 'none'}."
+        f"{_exact_text(plans.get('exact'))}"
+    )
+
+
+def _exact_text(exact: dict[str, Any] | None) -> str:
+    """Both plans against the plan on the phantom's exact shapes; '' where none is known."""
+    if not exact or not exact["foramina"]:
+        return ""
+
+    def share(entry: dict[str, Any]) -> str:
+        return "-" if entry["agreement"] is None else f"{100 * entry['agreement']:.1f} %"
+
+    false_a = ", ".join(
+        f"{f['case']} {f['side']} (exact {f['group_exact']})" for f in exact["false_group_a"]
+    )
+    return (
+        f"<br/><b>Against the exact plan</b> (the placement on the phantom's exact shapes, "
+        f"{exact['foramina']} foramina): the GT plan agrees on {share(exact['gt_vs_exact'])}, "
+        f"the AI plan on {share(exact['ai_vs_exact'])}; AI A where the exact plan is not: "
+        f"{false_a or 'none'}. A GT plan that departs from the exact one is an error of the "
+        "voxel reference, not of the AI."
     )
 
 

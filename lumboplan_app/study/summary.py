@@ -5,7 +5,8 @@ foramen of a fully labelled case (GT and AI group, Line A, alpha, Line B, the di
 the points b). ``summary.json`` (schema ``lumboplan.validation/1``): per structure the mean and
 standard deviation of each score; the paired statistics of Line A (every foramen both plans
 measured) and of alpha and Line B (foramina both plans call Group A), as the paper pairs them;
-the group confusion table with the false Group A foramina named; whether the model's confidence
+the group confusion table with the false Group A foramina named, and, on phantoms, both plans
+against the plan on the exact shapes (:func:`exact_summary`); whether the model's confidence
 foretells a low Dice or a wrong group (:mod:`.confidence`); the failures.
 """
 
@@ -42,6 +43,7 @@ PLAN_COLUMNS = (
     "line_b_gt_mm",
     "line_b_ai_mm",
     "point_b_distance_mm",
+    "group_exact",
 )
 GROUPS = ("A", "B", "not_assessable")
 #: (measure, GT column, AI column, which foramina): the paper's pairing.
@@ -72,7 +74,7 @@ def segmentation_rows(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]
 def plan_rows(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per foramen of the cases whose plans were compared."""
     return [
-        {"case": c["case"], "side": side, **entry}
+        {"case": c["case"], "side": side, "group_exact": None, **entry}
         for c in comparisons
         if c["plans"] is not None
         for side, entry in c["plans"].items()
@@ -97,8 +99,35 @@ def segmentation_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]
     return summary
 
 
+def _confusion(rows: list[dict[str, Any]], row_key: str, column_key: str) -> dict[str, Any]:
+    table = {group: dict.fromkeys(GROUPS, 0) for group in GROUPS}
+    for r in rows:
+        table[r[row_key]][r[column_key]] += 1
+    agree = sum(table[g][g] for g in GROUPS)
+    return {"table": table, "agreement": agree / len(rows) if rows else None}
+
+
+def exact_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Both plans against the plan on the phantom's exact shapes, where a case has one.
+
+    Tells the errors of the voxel reference (GT labels vs exact) from those of the AI (AI
+    labels vs exact); a false Group A here is an AI A where the exact plan is not A.
+    """
+    known = [r for r in rows if r.get("group_exact") is not None]
+    return {
+        "foramina": len(known),
+        "gt_vs_exact": _confusion(known, "group_exact", "group_gt"),
+        "ai_vs_exact": _confusion(known, "group_exact", "group_ai"),
+        "false_group_a": [
+            {"case": r["case"], "side": r["side"], "group_exact": r["group_exact"]}
+            for r in known
+            if r["group_ai"] == "A" and r["group_exact"] != "A"
+        ],
+    }
+
+
 def plan_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return the paired statistics of each measure and the group confusion table."""
+    """Return the paired statistics of each measure and the group confusion tables."""
     measures = {}
     for measure, gt_key, ai_key, which in MEASURES:
         chosen = [
@@ -110,20 +139,23 @@ def plan_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ]
         stats = agreement([r[gt_key] for r in chosen], [r[ai_key] for r in chosen])
         measures[measure] = {"foramina": which, **stats.to_json()}
-    confusion = {gt: dict.fromkeys(GROUPS, 0) for gt in GROUPS}
-    for r in rows:
-        confusion[r["group_gt"]][r["group_ai"]] += 1
-    agree = sum(confusion[g][g] for g in GROUPS)
+    confusion = _confusion(rows, "group_gt", "group_ai")
     return {
         "foramina": len(rows),
         "measures": measures,
-        "confusion_gt_rows_ai_columns": confusion,
-        "group_agreement": agree / len(rows) if rows else None,
+        "confusion_gt_rows_ai_columns": confusion["table"],
+        "group_agreement": confusion["agreement"],
         "false_group_a": [
-            {"case": r["case"], "side": r["side"], "group_gt": r["group_gt"]}
+            {
+                "case": r["case"],
+                "side": r["side"],
+                "group_gt": r["group_gt"],
+                "group_exact": r.get("group_exact"),
+            }
             for r in rows
             if r["group_ai"] == "A" and r["group_gt"] != "A"
         ],
+        "exact": exact_summary(rows),
     }
 
 
