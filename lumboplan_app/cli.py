@@ -793,7 +793,7 @@ def _command_batch(arguments: argparse.Namespace) -> int:
 
 def _command_validate(arguments: argparse.Namespace) -> int:
     from lumboplan_app.study.cases import LabelSource
-    from lumboplan_app.study.validate import REPORT_PDF, validate
+    from lumboplan_app.study.validate import REPORT_HTML, REPORT_PDF, validate
 
     source = LabelSource(
         weights=arguments.weights,
@@ -811,7 +811,8 @@ def _command_validate(arguments: argparse.Namespace) -> int:
     timing = "" if median is None else f"; median {median:.1f} s per case"
     print(
         f"{len(batch.ran)} case(s) compared, {len(batch.skipped)} already finished, "
-        f"{len(batch.failed)} failed{timing}; tables, summary.json and {REPORT_PDF} in "
+        f"{len(batch.failed)} failed{timing}; tables, summary.json, {REPORT_PDF} and "
+        f"{REPORT_HTML} in "
         f"{arguments.output.name}"
     )
     for name, reason in sorted(batch.failed.items()):

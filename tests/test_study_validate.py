@@ -161,6 +161,36 @@ def test_the_report_names_every_structure(study) -> None:
         assert heading in text
 
 
+def test_the_html_report_holds_the_same_tables_and_its_plots(study) -> None:
+    from html.parser import HTMLParser
+
+    page = (study[0] / "report.html").read_text(encoding="utf-8")
+
+    class Collector(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tables, self.images, self.text = 0, [], []
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            self.tables += tag == "table"
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+
+        def handle_data(self, data: str) -> None:
+            self.text.append(data)
+
+    collector = Collector()
+    collector.feed(page)
+    text = " ".join(collector.text)
+    assert collector.tables == 4
+    assert len(collector.images) == 2
+    assert all(src.startswith("data:image/png;base64,iVBOR") for src in collector.images)
+    for structure in SEGMENTED_STRUCTURES:
+        assert structure.paper_name in text
+    for heading in ("Table 1", "Table 2", "Table 3", "Table 4", "False Group A", "exact plan"):
+        assert heading in text
+
+
 @pytest.mark.slow  # trains the tiny model (shared with the ONNX tests)
 def test_cross_validation_takes_the_fold_that_held_the_case_out(trained: Path) -> None:
     from lumboplan_app.errors import ModelError

@@ -1,4 +1,4 @@
-"""The study's PDF: the paper's three tables beside ours, then the plots (reportlab, matplotlib).
+"""The study's report, as PDF (reportlab) and as one HTML page: the paper's tables beside ours.
 
 Page 1: what was compared, Table 1 (segmentation per structure beside the paper's test Dice)
 and the box plots of Dice per structure. Page 2: Table 2 (Line A, alpha, Line B: means, Wilcoxon
@@ -6,118 +6,33 @@ P, Pearson r, ICC(2,1) and ICC(3,1) with 95 % intervals, Bland-Altman bias) besi
 Table 3 (the group confusion table, the false Group A foramina by name) and Table 4 (whether
 the model's confidence foretells a low Dice or a wrong group). Page 3: scatter and
 Bland-Altman plots of the three measures. Everything is read from ``summary.json``'s content
-and ``plans.csv`` / ``segmentation.csv``'s rows, so the report shows what the files hold.
+and ``plans.csv`` / ``segmentation.csv``'s rows, so the report shows what the files hold. The
+content is built once (:func:`report_blocks`) and rendered by :func:`write_study_report` (PDF)
+and :func:`write_study_html` (the same, one self-contained page).
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
-from lumboplan_app.atomic import atomic_output
-from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
+from lumboplan_app.atomic import atomic_output, write_text_atomic
+from lumboplan_app.labels import Structure
 from lumboplan_app.study import paper
-from lumboplan_app.study.summary import GROUPS, MEASURES, PLANS_CSV, SEGMENTATION_CSV
+from lumboplan_app.study.plots import MEASURE_NAMES, agreement_plots, dice_box_plot
+from lumboplan_app.study.summary import GROUPS, PLANS_CSV, SEGMENTATION_CSV
 
-_MEASURE_NAMES = {
-    "line_a_mm": "Line A (mm)",
-    "alpha_deg": "alpha (deg)",
-    "line_b_mm": "Line B (mm)",
-}
 _GROUP_NAMES = {"A": "A", "B": "B", "not_assessable": "not assessable"}
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def _figure_png(figure: Any) -> io.BytesIO:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
-    plt.close(figure)
-    buffer.seek(0)
-    return buffer
-
-
-def dice_box_plot(rows: list[dict[str, str]]) -> io.BytesIO:
-    """Box plots of Dice per structure (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names, values = [], []
-    for structure in SEGMENTED_STRUCTURES:
-        found = [float(r["dice"]) for r in rows if r["structure"] == structure.name and r["dice"]]
-        if found:
-            names.append(structure.paper_name)
-            values.append(found)
-    figure, axes = plt.subplots(figsize=(7.0, 2.8))
-    if values:
-        axes.boxplot(values, tick_labels=names)
-        for index, name in enumerate(names, start=1):
-            key = next(s.name for s in Structure if s.paper_name == name)
-            if key in paper.TEST_DICE:
-                axes.plot(
-                    index, paper.TEST_DICE[key], "r^", label="paper (test)" if index == 1 else None
-                )
-    axes.set_ylabel("Dice")
-    axes.set_ylim(0, 1.02)
-    plt.setp(axes.get_xticklabels(), rotation=20, ha="right", fontsize=7)
-    if values:
-        axes.legend(loc="lower left", fontsize=7)
-    return _figure_png(figure)
-
-
-def agreement_plots(rows: list[dict[str, str]]) -> io.BytesIO:
-    """Scatter (AI vs GT) and Bland-Altman plots of Line A, alpha and Line B (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    figure, axes = plt.subplots(3, 2, figsize=(7.0, 8.4))
-    for row, (measure, gt_key, ai_key, which) in enumerate(MEASURES):
-        chosen = [
-            r
-            for r in rows
-            if r[gt_key]
-            and r[ai_key]
-            and (measure == "line_a_mm" or r["group_gt"] == r["group_ai"] == "A")
-        ]
-        gt = np.array([float(r[gt_key]) for r in chosen])
-        ai = np.array([float(r[ai_key]) for r in chosen])
-        name = _MEASURE_NAMES[measure]
-        scatter, bland = axes[row]
-        scatter.set_title(f"{name}: {which} (n = {len(gt)})", fontsize=8)
-        bland.set_title(f"{name}: Bland-Altman", fontsize=8)
-        scatter.set_xlabel("GT", fontsize=7)
-        scatter.set_ylabel("AI", fontsize=7)
-        bland.set_xlabel("mean of GT and AI", fontsize=7)
-        bland.set_ylabel("AI - GT", fontsize=7)
-        if len(gt) == 0:
-            scatter.text(0.5, 0.5, "no pairs", ha="center", transform=scatter.transAxes)
-            bland.text(0.5, 0.5, "no pairs", ha="center", transform=bland.transAxes)
-            continue
-        scatter.scatter(gt, ai, s=10)
-        low, high = float(min(gt.min(), ai.min())), float(max(gt.max(), ai.max()))
-        scatter.plot([low, high], [low, high], "k--", linewidth=0.8)
-        difference, mean = ai - gt, (ai + gt) / 2
-        bland.scatter(mean, difference, s=10)
-        bias = float(difference.mean())
-        bland.axhline(bias, color="k", linewidth=0.8)
-        if len(gt) > 1:
-            spread = 1.96 * float(difference.std(ddof=1))
-            for limit in (bias - spread, bias + spread):
-                bland.axhline(limit, color="k", linestyle="--", linewidth=0.8)
-    figure.tight_layout()
-    return _figure_png(figure)
 
 
 def _n(value: float | None, digits: int = 3) -> str:
@@ -183,7 +98,7 @@ def _measure_table(summary: dict[str, Any]) -> list[list[str]]:
         )
         rows.append(
             [
-                _MEASURE_NAMES[measure],
+                MEASURE_NAMES[measure],
                 str(entry["pairs"]),
                 _n(entry["mean_gt"], 2),
                 _n(entry["mean_ai"], 2),
@@ -230,7 +145,7 @@ def _group_text(summary: dict[str, Any]) -> str:
         "-" if plans["group_agreement"] is None else f"{100 * plans['group_agreement']:.1f} %"
     )
     false_a = ", ".join(
-        f"{f['case']} {f['side']} (GT {f['group_gt']})" for f in plans["false_group_a"]
+        f"{escape(f['case'])} {f['side']} (GT {f['group_gt']})" for f in plans["false_group_a"]
     )
     return (
         f"Here: {plans['foramina']} foramina; GT {gt_a} A / {gt_b} B; AI {ai_a} A; "
@@ -254,7 +169,8 @@ def _exact_text(exact: dict[str, Any] | None) -> str:
         return "-" if entry["agreement"] is None else f"{100 * entry['agreement']:.1f} %"
 
     false_a = ", ".join(
-        f"{f['case']} {f['side']} (exact {f['group_exact']})" for f in exact["false_group_a"]
+        f"{escape(f['case'])} {f['side']} (exact {f['group_exact']})"
+        for f in exact["false_group_a"]
     )
     return (
         f"<br/><b>Against the exact plan</b> (the placement on the phantom's exact shapes, "
@@ -288,8 +204,102 @@ def _confidence_text(summary: dict[str, Any]) -> str:
     )
 
 
-def write_study_report(summary: dict[str, Any], path: Path) -> None:
-    """Write the study's PDF from ``summary`` and the CSV tables beside ``path``."""
+@dataclass(frozen=True)
+class Block:
+    """One piece of the report, rendered alike in the PDF and the HTML.
+
+    ``kind``: "title", "heading", "text" (with <b> and <br/> markup, values escaped), "table"
+    (``rows``, the first the header; ``font`` its size in the PDF), "image" (``png``, ``size_mm``
+    its width and height in the PDF) or "page" (a page break in the PDF).
+    """
+
+    kind: str
+    text: str = ""
+    rows: tuple[tuple[str, ...], ...] = ()
+    font: float = 7.5
+    png: bytes = b""
+    size_mm: tuple[float, float] = (0.0, 0.0)
+
+
+def _text(text: str) -> Block:
+    return Block("text", text=text)
+
+
+def _table(rows: list[list[str]], font: float = 7.5) -> Block:
+    return Block(
+        "table", rows=tuple(tuple(escape(cell) for cell in row) for row in rows), font=font
+    )
+
+
+def report_blocks(summary: dict[str, Any], folder: Path) -> list[Block]:
+    """Return the report's content from ``summary`` and the CSV tables in ``folder``."""
+    model = summary["ai_labels"]
+    shown = {k: v for k, v in model.items() if k not in ("sha256", "training_data")}
+    if "sha256" in model:
+        shown["SHA-256"] = model["sha256"][:12]
+    model_text = ", ".join(f"{k}: {v}" for k, v in shown.items())
+    failures = "; ".join(f"{f['case']}: {f['reason']}" for f in summary["failures"]) or "none"
+    refused = ", ".join(summary["model_refused"]) or "none"
+    return [
+        Block("title", text="LumboPlan validation study: AI vs ground truth"),
+        _text(
+            escape(
+                f"Data: {summary['data']} ({summary['cases_compared']} of {summary['cases']} "
+                f"cases compared). AI labels: {model_text}. LumboPlan {summary['lumboplan']}. "
+                f"Median {_n(summary['seconds_per_case_median'], 1)} s per case. "
+                f"Failed: {failures}. Segmentation refused by the plausibility check (scored "
+                f"anyway): {refused}. {summary['plans_note']}"
+            )
+        ),
+        _text(
+            "Reference: Zhu et al., Pain Physician 2024;27:E245 (the paper's test-set Dice is a "
+            "mean over 5-fold cross-validation; its measurements were made in Mimics/3-matic "
+            "on 100 foramina)."
+        ),
+        Block("heading", text="Table 1. Segmentation per structure (mean +/- SD over cases)"),
+        _table(_segmentation_table(summary)),
+        _text(
+            "Partially labelled cases are scored only on what they label: L5 within the labelled "
+            "body's box grown 5 mm (not behind its posterior face), and the L5/S1 disc."
+        ),
+        Block(
+            "image",
+            png=dice_box_plot(_read_csv(folder / SEGMENTATION_CSV)).getvalue(),
+            size_mm=(170, 68),
+        ),
+        Block("page"),
+        Block("heading", text="Table 2. Measurements on AI-derived vs GT-derived models"),
+        _text(escape(summary["plans_note"])),
+        _table(_measure_table(summary), 6.5),
+        _text(
+            "Line A on every foramen both plans measured; alpha and Line B on foramina both plans "
+            "call Group A (the paper's pairing). Wilcoxon signed-rank and Pearson (SciPy); "
+            "ICC(2,1): two-way random, absolute agreement; ICC(3,1): two-way mixed, consistency "
+            "(pingouin), single measurement, 95 % CI. Bias: mean AI - GT with the 95 % limits of "
+            "agreement. '-': not stated by the paper, or undefined for these data."
+        ),
+        Block("heading", text="Table 3. Groups: GT (rows) vs AI (columns)"),
+        _table(_group_table(summary), 8),
+        _text(_group_text(summary)),
+        Block("heading", text="Table 4. Does the model's confidence foretell errors?"),
+        _text(
+            "Confidence of a structure: the Dice between the model's direct and mirrored passes "
+            "(1: they agree voxel for voxel)."
+        ),
+        _table(_confidence_table(summary), 7.5),
+        _text(_confidence_text(summary)),
+        Block("page"),
+        Block("heading", text="Agreement plots: AI vs GT and Bland-Altman"),
+        Block(
+            "image",
+            png=agreement_plots(_read_csv(folder / PLANS_CSV)).getvalue(),
+            size_mm=(160, 192),
+        ),
+    ]
+
+
+def write_study_report(blocks: list[Block], path: Path) -> None:
+    """Write ``blocks`` as the study's PDF at ``path`` (A4, atomically)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
@@ -306,88 +316,32 @@ def write_study_report(summary: dict[str, Any], path: Path) -> None:
 
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=8, leading=10)
-
-    def table(rows: list[list[str]], font: float = 7.5) -> Table:
-        result = Table(rows, repeatRows=1)
-        result.setStyle(
-            TableStyle(
-                [
-                    ("FONTSIZE", (0, 0), (-1, -1), font),
-                    ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-                    ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
-                ]
+    story: list[Any] = []
+    for block in blocks:
+        if block.kind == "title":
+            story.append(Paragraph(block.text, styles["Title"]))
+        elif block.kind == "heading":
+            story += [Spacer(1, 3 * mm), Paragraph(block.text, styles["Heading3"])]
+        elif block.kind == "text":
+            story += [Paragraph(block.text, small), Spacer(1, 1 * mm)]
+        elif block.kind == "table":
+            table = Table([list(row) for row in block.rows], repeatRows=1)
+            table.setStyle(
+                TableStyle(
+                    [
+                        ("FONTSIZE", (0, 0), (-1, -1), block.font),
+                        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                        ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+                        ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
+                    ]
+                )
             )
-        )
-        return result
-
-    folder = path.parent
-    model = summary["ai_labels"]
-    shown = {k: v for k, v in model.items() if k not in ("sha256", "training_data")}
-    if "sha256" in model:
-        shown["SHA-256"] = model["sha256"][:12]
-    model_text = ", ".join(f"{k}: {v}" for k, v in shown.items())
-    failures = "; ".join(f"{f['case']}: {f['reason']}" for f in summary["failures"]) or "none"
-    refused = ", ".join(summary["model_refused"]) or "none"
-    story: list[Any] = [
-        Paragraph("LumboPlan validation study: AI vs ground truth", styles["Title"]),
-        Paragraph(
-            f"Data: {summary['data']} ({summary['cases_compared']} of {summary['cases']} cases "
-            f"compared). AI labels: {model_text}. LumboPlan {summary['lumboplan']}. "
-            f"Median {_n(summary['seconds_per_case_median'], 1)} s per case. "
-            f"Failed: {failures}. Segmentation refused by the plausibility check (scored "
-            f"anyway): {refused}. {summary['plans_note']}",
-            small,
-        ),
-        Paragraph(
-            "Reference: Zhu et al., Pain Physician 2024;27:E245 (the paper's test-set Dice is a "
-            "mean over 5-fold cross-validation; its measurements were made in Mimics/3-matic "
-            "on 100 foramina).",
-            small,
-        ),
-        Spacer(1, 3 * mm),
-        Paragraph(
-            "Table 1. Segmentation per structure (mean +/- SD over cases)", styles["Heading3"]
-        ),
-        table(_segmentation_table(summary)),
-        Spacer(1, 2 * mm),
-        Paragraph(
-            "Partially labelled cases are scored only on what they label: L5 within the labelled "
-            "body's box grown 5 mm (not behind its posterior face), and the L5/S1 disc.",
-            small,
-        ),
-        Image(dice_box_plot(_read_csv(folder / SEGMENTATION_CSV)), 170 * mm, 68 * mm),
-        PageBreak(),
-        Paragraph("Table 2. Measurements on AI-derived vs GT-derived models", styles["Heading3"]),
-        Paragraph(summary["plans_note"], small),
-        table(_measure_table(summary), 6.5),
-        Paragraph(
-            "Line A on every foramen both plans measured; alpha and Line B on foramina both plans "
-            "call Group A (the paper's pairing). Wilcoxon signed-rank and Pearson (SciPy); "
-            "ICC(2,1): two-way random, absolute agreement; ICC(3,1): two-way mixed, consistency "
-            "(pingouin), single measurement, 95 % CI. Bias: mean AI - GT with the 95 % limits of "
-            "agreement. '-': not stated by the paper, or undefined for these data.",
-            small,
-        ),
-        Spacer(1, 3 * mm),
-        Paragraph("Table 3. Groups: GT (rows) vs AI (columns)", styles["Heading3"]),
-        table(_group_table(summary), 8),
-        Spacer(1, 2 * mm),
-        Paragraph(_group_text(summary), small),
-        Spacer(1, 3 * mm),
-        Paragraph("Table 4. Does the model's confidence foretell errors?", styles["Heading3"]),
-        Paragraph(
-            "Confidence of a structure: the Dice between the model's direct and mirrored passes "
-            "(1: they agree voxel for voxel).",
-            small,
-        ),
-        table(_confidence_table(summary), 7.5),
-        Spacer(1, 2 * mm),
-        Paragraph(_confidence_text(summary), small),
-        PageBreak(),
-        Paragraph("Agreement plots: AI vs GT and Bland-Altman", styles["Heading3"]),
-        Image(agreement_plots(_read_csv(folder / PLANS_CSV)), 160 * mm, 192 * mm),
-    ]
+            story += [table, Spacer(1, 2 * mm)]
+        elif block.kind == "image":
+            width, height = block.size_mm
+            story.append(Image(io.BytesIO(block.png), width * mm, height * mm))
+        elif block.kind == "page":
+            story.append(PageBreak())
     with atomic_output(path) as temporary:
         SimpleDocTemplate(
             str(temporary),
@@ -398,3 +352,36 @@ def write_study_report(summary: dict[str, Any], path: Path) -> None:
             bottomMargin=15 * mm,
             title="LumboPlan validation study",
         ).build(story)
+
+
+_HTML_STYLE = (
+    "body{font-family:sans-serif;max-width:60em;margin:2em auto;font-size:14px}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #999;padding:2px 6px}"
+    "th{background:#f2f2f2}img{max-width:100%}"
+)
+
+
+def write_study_html(blocks: list[Block], path: Path) -> None:
+    """Write ``blocks`` as one self-contained HTML page at ``path`` (plots inlined as PNG)."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>LumboPlan validation study</title><style>{_HTML_STYLE}</style></head><body>",
+    ]
+    for block in blocks:
+        if block.kind == "title":
+            parts.append(f"<h1>{block.text}</h1>")
+        elif block.kind == "heading":
+            parts.append(f"<h3>{block.text}</h3>")
+        elif block.kind == "text":
+            parts.append(f"<p>{block.text}</p>")
+        elif block.kind == "table":
+            header, *body = block.rows
+            parts.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in header) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in body]
+            parts.append("</table>")
+        elif block.kind == "image":
+            data = base64.b64encode(block.png).decode("ascii")
+            parts.append(f'<img alt="plot" src="data:image/png;base64,{data}">')
+    parts.append("</body></html>")
+    write_text_atomic(path, "\n".join(parts) + "\n")

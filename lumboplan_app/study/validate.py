@@ -2,8 +2,9 @@
 
 The cases run through :func:`lumboplan_app.pipeline.run_cases` (worker processes, resumable
 through each case's ``done.json``, a failing case recorded in ``failures.csv`` while the rest go
-on); the tables, ``summary.json`` and ``report.pdf`` are rebuilt from every finished case.
-A rerun into the same folder keeps the finished cases: use a new folder for another model.
+on); the tables, ``summary.json``, ``report.pdf`` and ``report.html`` are rebuilt from every
+finished case. A rerun into the same folder keeps the finished cases: use a new folder for
+another model.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lumboplan_app.study.summary import write_summary
 logger = logging.getLogger(__name__)
 
 REPORT_PDF = "report.pdf"
+REPORT_HTML = "report.html"
 
 
 @dataclass
@@ -70,7 +72,7 @@ def validate(
     StudyDependencyError
         If pingouin (the ``study`` extra) is not installed.
     """
-    from lumboplan_app.study.report import write_study_report
+    from lumboplan_app.study.report import report_blocks, write_study_html, write_study_report
 
     source = source or LabelSource()
     cases = find_study_cases(data_dir)
@@ -84,5 +86,7 @@ def validate(
         [(case.name, (case, source)) for case in cases], compare_case, output, workers, progress
     )
     summary = write_summary(output, [case.name for case in cases], about)
-    write_study_report(summary, output / REPORT_PDF)
+    blocks = report_blocks(summary, output)
+    write_study_report(blocks, output / REPORT_PDF)
+    write_study_html(blocks, output / REPORT_HTML)
     return ValidationResult(batch, summary)
