@@ -6,7 +6,8 @@ multiprocessing starts as this executable does its work and exits.
 
 Before the window opens, the installed app checks once per version (and on every start in a
 Windows Remote Desktop session) that OpenGL can draw the 3-D pane, and says plainly when it
-cannot instead of crashing there (lumboplan_app/reconstruction/opengl.py).
+cannot instead of crashing there (lumboplan_app/reconstruction/opengl.py); the window then
+opens with the 3-D pane showing that message and the slice views working.
 """
 
 import multiprocessing
@@ -20,15 +21,20 @@ def check_opengl() -> None:
     import platformdirs
 
     from lumboplan_app import __version__
+    from lumboplan_app.reconstruction.opengl import (
+        OpenGLSupport,
+        opengl_support,
+        remember_opengl_support,
+    )
 
     state = Path(platformdirs.user_state_dir("LumboPlan", appauthor=False))
     checked = state / f"opengl-ok-{__version__}"
     remote = os.environ.get("SESSIONNAME", "").upper().startswith("RDP-")
     if checked.exists() and not remote:
+        remember_opengl_support(OpenGLSupport(True))
         return
-    from lumboplan_app.reconstruction.opengl import opengl_support
-
     support = opengl_support()
+    remember_opengl_support(support)  # the window's 3-D pane takes this answer
     if support.supported:
         if not remote:
             state.mkdir(parents=True, exist_ok=True)

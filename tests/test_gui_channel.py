@@ -32,6 +32,28 @@ def planned_window(qtbot, demo_volume) -> MainWindow:
     return window
 
 
+def test_without_opengl_the_3d_pane_says_why_and_the_slices_plan(
+    qtbot, demo_volume, monkeypatch
+) -> None:
+    from lumboplan_app.reconstruction import opengl
+
+    monkeypatch.setattr(opengl, "_check", None)
+    monkeypatch.setattr(opengl, "opengl_support", lambda: opengl.OpenGLSupport(False, "1.1.0"))
+    window = show_main_window(qtbot, (1400, 900), demo_volume)
+    qtbot.waitUntil(lambda: window.view3d.view.unavailable_message != "", timeout=5000)
+    assert "OpenGL 1.1.0" in window.view3d.view.unavailable_message
+    with qtbot.waitSignal(window.meshes_shown, timeout=PLAN_TIMEOUT_MS):
+        assert window.load_labels(DEMO / "labels.nii.gz")
+    with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
+        assert window.plan()
+    window.view3d.set_camera("lateral")
+    qtbot.mouseClick(window.view3d.view, Qt.MouseButton.LeftButton)
+    assert not window.view3d.view.has_scene  # nothing was ever rendered
+    assert window.session.assessments[Side.LEFT] is not None
+    for view in window.views.values():  # the channel is planned and shown in the slices
+        assert view.channel_handle_position() is not None
+
+
 def point(position) -> QPoint:
     return QPoint(round(position.x()), round(position.y()))
 

@@ -117,6 +117,21 @@ def test_a_case_with_nothing_assessable_still_gets_its_report(tmp_path) -> None:
     assert len(PdfReader(output).pages[0].images) == 1  # the disc plane, without channels
 
 
+def test_where_opengl_cannot_draw_the_report_goes_without_its_3d_figure(
+    tmp_path, monkeypatch
+) -> None:
+    from lumboplan_app.reconstruction import opengl
+
+    monkeypatch.setattr(opengl, "_check", None)
+    opengl.remember_opengl_support(opengl.OpenGLSupport(False, "1.1.0"))  # as the window learnt
+    labels = read_label_map(DEMO / "labels.nii.gz")
+    output = tmp_path / "report.pdf"
+    write_report(case_from_plan(plan_from_labels(labels), labels), output)
+    text = " ".join(pdf_text(output).split())
+    assert text.count("(No 3-D figure: this computer's OpenGL cannot draw it") == 2
+    assert "Page 3 of 3" in text
+
+
 def test_a_plan_without_planes_shows_what_was_segmented(tmp_path) -> None:
     labels = read_label_map(DEMO / "labels.nii.gz")
     array = labels.array.copy()

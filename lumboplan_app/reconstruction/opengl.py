@@ -5,12 +5,16 @@ or virtual GPUs may offer 2.1: VTK then fails, or takes the process down, when t
 first draws. :func:`opengl_support` runs VTK's own test (``vtkRenderWindow.SupportsOpenGL``) in
 a child process (:func:`~lumboplan_app.io.isolated.run_isolated`), so a driver that crashes
 makes the answer "no" instead of crashing the caller. The installed window runs it before the
-window opens (installer/entry.py) and says so plainly instead of crashing.
+window opens (installer/entry.py) and says so plainly instead of crashing; the window's 3-D pane
+asks :func:`opengl_check` (the same test, once per process, in the background) before it first
+draws, and shows the message in its place where the answer is "no", the slice views working on.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lumboplan_app.errors import LumboPlanError
@@ -44,7 +48,7 @@ class OpenGLSupport:
             f"The 3-D view needs OpenGL {MINIMUM_OPENGL} or newer{found}. This happens over "
             "Windows Remote Desktop, in some virtual machines and with old graphics drivers. "
             "Run LumboPlan on the workstation itself, or update its graphics driver. The "
-            "slice views, the measurements and the report do not need it."
+            "slice views, the plan and the report (without its 3-D figures) work without it."
         )
 
 
@@ -59,6 +63,54 @@ def opengl_support() -> OpenGLSupport:
         "OpenGL %s: %s", version or "(version unknown)", "enough" if supported else "too old"
     )
     return OpenGLSupport(bool(supported), str(version))
+
+
+_check: Future[OpenGLSupport] | None = None
+_check_lock = threading.Lock()
+
+
+def opengl_check() -> Future[OpenGLSupport]:
+    """Return the answer of :func:`opengl_support` for this process, started in the background.
+
+    The first call starts the test in a thread (a second or two, spent while a case loads); later
+    calls return the same future. An unexpected failure of the test answers "no": a 3-D pane
+    that is not drawn is better than a window that crashes.
+    """
+    global _check
+    with _check_lock:
+        if _check is None:
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opengl-check")
+            _check = executor.submit(_support_or_no)
+            executor.shutdown(wait=False)
+        return _check
+
+
+def known_opengl_support() -> OpenGLSupport | None:
+    """Return the answer of a check started or remembered here (waiting for it), else None.
+
+    Off-screen renderers (the report's 3-D figure) ask this: in the window, where the check
+    runs, a "no" means they must not draw; a command-line run that never checked draws as before.
+    """
+    with _check_lock:
+        check = _check
+    return None if check is None else check.result()
+
+
+def remember_opengl_support(support: OpenGLSupport) -> None:
+    """Make ``support`` this process's answer (the caller has just tested, or knows)."""
+    global _check
+    answer: Future[OpenGLSupport] = Future()
+    answer.set_result(support)
+    with _check_lock:
+        _check = answer
+
+
+def _support_or_no() -> OpenGLSupport:
+    try:
+        return opengl_support()
+    except Exception as error:  # any failure of the test means: do not draw
+        logger.warning("the OpenGL test failed (%s)", type(error).__name__)
+        return OpenGLSupport(False)
 
 
 def _probe() -> tuple[bool, str]:

@@ -49,6 +49,7 @@ from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.advice import group_headline
 from lumboplan_app.progress import ProgressCallback
+from lumboplan_app.reconstruction.opengl import known_opengl_support
 from lumboplan_app.report import figures
 from lumboplan_app.session import CaseFile
 from lumboplan_app.volume import Volume
@@ -255,11 +256,16 @@ def _view_figures(
     if not figures.has_frame(plan):
         why = "(No 3-D or sagittal figure: without the disc, L5 and S1 there is no frame.)"
         return [Paragraph(why, styles["small"]), ""]
-    try:
-        row: list[Any] = [_image(figures.posterolateral_figure(plan, meshes, case.parts, side), 62)]
-    except Exception as error:  # a figure that cannot be drawn must not cost the report
-        logger.warning("report figure failed: %s", type(error).__name__)
-        row = [Paragraph("(The 3-D figure could not be drawn.)", styles["small"])]
+    support = known_opengl_support()
+    if support is not None and not support.supported:  # drawing would crash the window
+        no_opengl = "(No 3-D figure: this computer's OpenGL cannot draw it; see the 3-D pane.)"
+        row: list[Any] = [Paragraph(no_opengl, styles["small"])]
+    else:
+        try:
+            row = [_image(figures.posterolateral_figure(plan, meshes, case.parts, side), 62)]
+        except Exception as error:  # a figure that cannot be drawn must not cost the report
+            logger.warning("report figure failed: %s", type(error).__name__)
+            row = [Paragraph("(The 3-D figure could not be drawn.)", styles["small"])]
     if points.get("a") is None and points.get("b") is None:
         why = "(No sagittal slice: neither point a nor point b was found.)"
         return [*row, Paragraph(why, styles["small"])]

@@ -109,7 +109,7 @@ class ChannelController(QObject):
             self.show_foramen()  # no channel on either side: the reasons only
             return
         self._line_a = {side: planner.line_a_segment(side) for side in Side}
-        if self.view3d.view.has_scene or with_scene:
+        if self.view3d.view.has_scene or (with_scene and self.view3d.view.available):
             self.view3d.view.scene.set_plan_frame(planner.plan.landmarks, planner.plan.parts)
             self.view3d.set_camera(self.view3d.camera)
         self.set_active_side(session.active_side)

@@ -141,7 +141,7 @@ class SurfacesController(QObject):
             self.meshes = meshes
             self._shown_once = True
             plan = self.session.plan
-            if plan is not None:
+            if plan is not None and self.view3d.view.available:
                 self.view3d.view.scene.set_plan_frame(plan.landmarks, plan.parts)
             self.view3d.show_structures(meshes, reset_camera=first)
             self.sync_visibility()

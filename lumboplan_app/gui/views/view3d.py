@@ -5,7 +5,9 @@ pivots about point b; left drag elsewhere orbits the camera; the wheel zooms; a 
 maximises the pane. The header's buttons set the camera presets (posterior, lateral,
 posterolateral, axial). Rendering is coalesced: a drag asks for a frame and the frame is drawn
 when the event loop is free, so the measurements follow the mouse even where a frame takes
-longer than a mouse move (software OpenGL).
+longer than a mouse move (software OpenGL). Where this machine's OpenGL cannot draw the pane
+(Remote Desktop, old drivers: :func:`~lumboplan_app.reconstruction.opengl.opengl_check`), the
+pane shows why and what to do instead, and nothing in it is ever rendered.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from lumboplan_app.labels import Side, Structure
+from lumboplan_app.reconstruction.opengl import opengl_check
 from lumboplan_app.viewing import CAMERA_PRESETS
 
 if TYPE_CHECKING:
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 
 #: How near (pixels) to the handle a press grabs the channel.
 GRAB_RADIUS_PX = 14.0
+#: How often (ms) the pane looks whether the OpenGL test has answered, until it has.
+_OPENGL_POLL_MS = 250
 #: Degrees of orbit per pixel of mouse travel.
 _ORBIT_DEG_PER_PX = 0.4
 
@@ -74,10 +79,35 @@ class SceneView(QWidget):
         self._render_timer.timeout.connect(self.render_now)
         #: Frames rendered (the tests see frames drawn when the event loop is free).
         self.frames_rendered = 0
+        self._opengl = opengl_check()
+        self._opengl_poll = QTimer(self)
+        self._opengl_poll.setInterval(_OPENGL_POLL_MS)
+        self._opengl_poll.timeout.connect(self._opengl_answered)
+        self._opengl_poll.start()
+
+    @property
+    def available(self) -> bool:
+        """Whether OpenGL can draw the pane here (waits for the test if it is still running)."""
+        return self._opengl.result().supported
+
+    @property
+    def unavailable_message(self) -> str:
+        """What the pane says where it cannot draw; "" where it can or the test is running."""
+        if not self._opengl.done() or self._opengl.result().supported:
+            return ""
+        return self._opengl.result().message()
+
+    def _opengl_answered(self) -> None:
+        if self._opengl.done():
+            self._opengl_poll.stop()
+            self.update()
 
     @property
     def scene(self) -> PlanScene:
-        """The scene (created on first use: the render window costs about a second)."""
+        """The scene (created on first use: the render window costs about a second).
+
+        Only where :attr:`available`: callers ask that first.
+        """
         if self._scene is None:
             from lumboplan_app.reconstruction.scene import PlanScene  # VTK: only when shown
 
@@ -143,12 +173,13 @@ class SceneView(QWidget):
         """Paint the last frame and the channel's handle over it."""
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(18, 20, 26))
-        if self._image is None:
+        message = self.unavailable_message
+        if self._image is None or message:
             painter.setPen(QColor(150, 156, 168))
             painter.drawText(
-                QRectF(self.rect()),
-                Qt.AlignmentFlag.AlignCenter,
-                "3-D view\nSegment or open labels to see the structures",
+                QRectF(self.rect()).adjusted(16, 16, -16, -16),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                message or "3-D view\nSegment or open labels to see the structures",
             )
             return
         painter.drawImage(QPointF(0, 0), self._image)
@@ -264,14 +295,20 @@ class View3D(QWidget):
     def set_camera(self, preset: str) -> None:
         """Look from a preset of :data:`CAMERA_PRESETS` (lateral from the side being moved)."""
         self.camera = preset
+        if not self.view.available:
+            return
         self.view.scene.camera_preset(preset, self.side)
         self.view.request_render()
 
     def show_structures(self, meshes: Mapping[Structure, object], reset_camera: bool) -> None:
         """Show these structures' surfaces; look from the current preset if ``reset_camera``.
 
-        Surfaces rebuilt after an edit keep the surgeon's camera.
+        Surfaces rebuilt after an edit keep the surgeon's camera. Where OpenGL cannot draw the
+        pane, nothing is shown (the pane says why).
         """
+        if not self.view.available:
+            self.view.update()
+            return
         scene = self.view.scene
         scene.set_meshes(meshes)  # type: ignore[arg-type]  # pyvista meshes
         if reset_camera:
