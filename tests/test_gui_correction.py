@@ -114,13 +114,22 @@ def test_a_refused_segmentation_opens_as_a_draft_to_correct_and_confirm(qtbot, m
             )
 
     monkeypatch.setattr(inference, "Segmenter", RefusingSegmenter)
-    window = show_main_window(qtbot, (1300, 850), volume)
+    window = show_main_window(qtbot, (1300, 600), volume)  # a laptop: the draft below the fold
     assert window.segment()
     qtbot.waitUntil(lambda: window.session.draft is not None, timeout=10_000)
     panel = window.edit_panel.draft_panel
     assert panel.isVisible()
     assert panel.reason_label.text() == "Refused: No plausible L5/S1 disc found"
     assert panel.checks[Structure.DISC].text().endswith("(failed the check)")
+    assert "unverified draft" in window.structures_panel.status_label.text()
+    viewport = window.review_tab.viewport()  # the draft, below the structures, is scrolled to
+
+    def draft_top_in_view() -> bool:
+        top = panel.mapTo(viewport, panel.rect().topLeft()).y()
+        return 0 <= top < viewport.height() // 2
+
+    qtbot.waitUntil(draft_top_in_view, timeout=5000)
+    assert window.review_tab.verticalScrollBar().value() > 0
     # Planned before anything is confirmed: no side is assessable, and the foramen panel says why.
     with qtbot.waitSignal(window.planned, timeout=30_000):
         assert window.plan()
@@ -147,6 +156,7 @@ def test_a_refused_segmentation_opens_as_a_draft_to_correct_and_confirm(qtbot, m
     assert window.session.draft.unconfirmed == ()
     window.show_labels(LabelMap(truth.copy(), labels.grid))  # new labels end the draft
     assert not panel.isVisible()
+    assert "unverified draft" not in window.structures_panel.status_label.text()
 
 
 def test_a_saved_draft_reopens_as_a_draft_with_its_confirmations(qtbot, tmp_path) -> None:

@@ -500,6 +500,8 @@ class MainWindow(QMainWindow):
 
     def _on_session_changed(self, change: SessionChange) -> None:
         self._update_actions()
+        if change in ("volume", "labels", "draft"):
+            self.structures_panel.set_draft(self.session.draft)
 
     # -- planning and the report -------------------------------------------------------------
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from lumboplan_app.draft import PLAN_RESTS_ON
 from lumboplan_app.labels import Structure
@@ -58,10 +58,16 @@ class DraftPanel(QGroupBox):
         self.setVisible(False)
 
     def show_draft(self, draft: Draft | None) -> None:
-        """Show ``draft`` (its reason, what failed, what is confirmed); None hides the panel."""
+        """Show ``draft`` (its reason, what failed, what is confirmed); None hides the panel.
+
+        A draft newly shown is scrolled into view: it sits below the structures in its tab.
+        """
+        newly_shown = draft is not None and self.isHidden()
         self.setVisible(draft is not None)
         if draft is None:
             return
+        if newly_shown:
+            QTimer.singleShot(0, self._scroll_into_view)  # once the layout has placed it
         self.reason_label.setText(f"Refused: {draft.reason}")
         for structure, check in self.checks.items():
             failed = structure in draft.failed
@@ -75,3 +81,11 @@ class DraftPanel(QGroupBox):
             check.blockSignals(True)
             check.setChecked(structure in draft.confirmed)
             check.blockSignals(False)
+
+    def _scroll_into_view(self) -> None:
+        """Scroll the scroll area holding the panel, if any, so that the panel shows."""
+        holder = self.parentWidget()
+        while holder is not None and not isinstance(holder, QScrollArea):
+            holder = holder.parentWidget()
+        if holder is not None and self.isVisible():
+            holder.ensureWidgetVisible(self, 0, 8)

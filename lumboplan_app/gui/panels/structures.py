@@ -27,6 +27,7 @@ from lumboplan_app.planning.advice import group_headline
 from lumboplan_app.viewing import ViewState
 
 if TYPE_CHECKING:
+    from lumboplan_app.draft import Draft
     from lumboplan_app.planning.plan import CasePlan
 
 
@@ -56,6 +57,7 @@ class StructuresPanel(QGroupBox):
         super().__init__("Structures", parent)
         self.setObjectName("structuresPanel")
         self._state: ViewState | None = None
+        self._draft: Draft | None = None
         layout = QVBoxLayout(self)
         self.segment_button = QPushButton("Segment", self)
         self.segment_button.setObjectName("segmentButton")
@@ -119,6 +121,11 @@ class StructuresPanel(QGroupBox):
             lines.append(f"{side.value.title()} foramen: {group_headline(assessment.group)}")
         self.plan_label.setText("\n".join(lines))
 
+    def set_draft(self, draft: Draft | None) -> None:
+        """Say whether the labels are an unverified draft (None: they are not)."""
+        self._draft = draft
+        self.refresh()
+
     def set_state(self, state: ViewState | None) -> None:
         """Follow ``state`` (the scan shown); None empties the panel."""
         self._state = state
@@ -149,10 +156,16 @@ class StructuresPanel(QGroupBox):
         if state is not None and state.labels is not None:
             present = set(state.labels.present_ids())
             missing = [s.display_name for s in SEGMENTED_STRUCTURES if int(s) not in present]
-            self.status_label.setText(
+            found = (
                 "All six structures labelled."
                 if not missing
                 else "Not found: " + ", ".join(missing) + "."
             )
+            if self._draft is not None:
+                found += (
+                    " The labels are an unverified draft: confirm each structure under "
+                    "'Unverified draft' below."
+                )
+            self.status_label.setText(found)
         else:
             self.status_label.setText("No labels yet: segment the scan or load labels.")
