@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from lumboplan_app.threads import map_in_threads
 from lumboplan_app.volume import Grid, LabelMap
 
 #: Distance (mm) given for a set with no voxel at all: farther than anything in a scan.
@@ -110,19 +111,19 @@ def fields_of_labels(labels: LabelMap, margins_mm: Mapping[int, float]) -> dict[
     """Build the field of each label id in ``margins_mm``, exact within its margin (mm).
 
     One pass over the label map finds every set's bounding box; each field is then computed in
-    its own box only, as :meth:`DistanceField.from_mask` computes it. An id without a voxel gets
-    an absent field.
+    its own box only, as :meth:`DistanceField.from_mask` computes it, the fields side by side in
+    threads (:mod:`lumboplan_app.threads`). An id without a voxel gets an absent field.
     """
     boxes = ndimage.find_objects(labels.array, max_label=max(margins_mm, default=0))
-    fields = {}
-    for label, margin_mm in margins_mm.items():
+
+    def field(label: int) -> DistanceField:
         box = boxes[label - 1] if label >= 1 else None
-        fields[label] = (
-            _absent(labels.grid)
-            if box is None
-            else _field_around(partial(_members, labels.array, label), box, labels.grid, margin_mm)
-        )
-    return fields
+        if box is None:
+            return _absent(labels.grid)
+        members = partial(_members, labels.array, label)
+        return _field_around(members, box, labels.grid, margins_mm[label])
+
+    return dict(zip(margins_mm, map_in_threads(field, margins_mm), strict=True))
 
 
 def _members(

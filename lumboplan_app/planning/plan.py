@@ -28,6 +28,7 @@ from lumboplan_app.planning.field_of_view import FieldOfView
 from lumboplan_app.planning.parts import anatomical_frame, derive_anatomy
 from lumboplan_app.planning.placement import SidePlan, paper_placement
 from lumboplan_app.progress import ProgressCallback
+from lumboplan_app.threads import map_in_threads
 from lumboplan_app.volume import LabelMap
 
 PLAN_SCHEMA = "lumboplan.plan/1"
@@ -153,10 +154,10 @@ def plan_from_parts(
     field_of_view = FieldOfView.of_label_map(parts, {side: ilium_parts(side) for side in Side})
     planes = landmarks["planes"]
     mid_sagittal = (planes["mid_sagittal"]["point"], planes["mid_sagittal"]["normal"])
-    sides, maps = {}, {}
-    for side in Side:
+
+    def plan_side(side: Side) -> tuple[SidePlan, FeasibilityMap | None]:
         points = landmarks["points_lps_mm"][side.value]
-        sides[side] = paper_placement(
+        placed = paper_placement(
             side,
             points["b"],
             planes["disc_mid"]["normal"],
@@ -170,18 +171,26 @@ def plan_from_parts(
             field_of_view=field_of_view,
         )
         # A side without its nerves or ilium has no map: the missing parts would read as free.
-        if with_maps and sides[side].group != "not_assessable":
-            maps[side] = feasibility_map(
-                side,
-                points["b"],
-                planes["disc_mid"]["normal"],
-                fields,
-                channel.diameter_mm,
-                channel.length_mm,
-                contact_margin_mm=margin,
-            )
-        if progress is not None:
-            progress(0.75 if side is Side.LEFT else 1.0, f"{side.value.title()} foramen planned")
+        if not with_maps or placed.group == "not_assessable":
+            return placed, None
+        mapped = feasibility_map(
+            side,
+            points["b"],
+            planes["disc_mid"]["normal"],
+            fields,
+            channel.diameter_mm,
+            channel.length_mm,
+            contact_margin_mm=margin,
+        )
+        return placed, mapped
+
+    sides, maps = {}, {}
+    for side, (placed, mapped) in zip(Side, map_in_threads(plan_side, Side), strict=True):
+        sides[side] = placed
+        if mapped is not None:
+            maps[side] = mapped
+    if progress is not None:
+        progress(1.0, "Both foramina planned")
     return CasePlan(sides, dict(landmarks), maps, parts, channel, margin, fields, skin)
 
 
