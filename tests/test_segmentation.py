@@ -57,6 +57,26 @@ def test_training_resumes_from_its_checkpoint(phantoms, tmp_path: Path) -> None:
     assert steps == [6, 12]
 
 
+def test_a_checkpoint_that_would_run_code_is_refused_and_never_run(
+    phantoms, tmp_path: Path
+) -> None:
+    import pickle
+
+    from lumboplan_app.errors import ModelError
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    (tmp_path / "fold_0").mkdir()
+    (tmp_path / "fold_0" / "checkpoint.pt").write_bytes(pickle.dumps({"model": Payload()}))
+    with pytest.raises(ModelError, match="delete it"):
+        train([phantoms], tmp_path, replace(TINY, max_steps=2))
+    assert not marker.exists()
+
+
 def test_inference_returns_labels_on_the_scan_grid(trained, phantoms) -> None:
     segmenter = Segmenter(trained / "lumboplan_unet.safetensors", device="cpu")
     from lumboplan_app.io import read_scan

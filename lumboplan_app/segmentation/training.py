@@ -315,6 +315,36 @@ def _validate(
     return scores
 
 
+def _read_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+    """Read a fold's checkpoint: tensors and plain values only (no code runs from the file).
+
+    Raises
+    ------
+    ModelError
+        If the file is damaged or holds anything else (the message says to delete it).
+    """
+    import pickle
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # a foreign file's pickle protocol: the error says it all
+            warnings.simplefilter("ignore")
+            saved = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+        raise ModelError(
+            f"The training checkpoint '{path.parent.name}/{path.name}' is damaged or not one "
+            "LumboPlan wrote; delete it to train this fold from the start."
+        ) from error
+    if not isinstance(saved, dict) or not {"model", "optimizer", "state"} <= set(saved):
+        raise ModelError(
+            f"The training checkpoint '{path.parent.name}/{path.name}' is not one LumboPlan "
+            "wrote; delete it to train this fold from the start."
+        )
+    return saved
+
+
 def _train_fold(
     fold: int,
     training: list[_Loaded],
@@ -356,7 +386,7 @@ def _train_fold(
     state = _FoldState()
     checkpoint = folder / "checkpoint.pt"
     if checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        saved = _read_checkpoint(checkpoint, device)
         network.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state = _FoldState(**saved["state"])
