@@ -159,6 +159,7 @@ def test_the_report_names_every_structure(study) -> None:
     headings = ("Table 1", "Table 2", "Table 3", "False Group A", "exact plan", "Bland-Altman")
     for heading in headings:
         assert heading in text
+    assert "&lt;" not in text  # table cells are text, not markup
 
 
 def test_the_html_report_holds_the_same_tables_and_its_plots(study) -> None:

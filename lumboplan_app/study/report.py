@@ -209,8 +209,8 @@ class Block:
     """One piece of the report, rendered alike in the PDF and the HTML.
 
     ``kind``: "title", "heading", "text" (with <b> and <br/> markup, values escaped), "table"
-    (``rows``, the first the header; ``font`` its size in the PDF), "image" (``png``, ``size_mm``
-    its width and height in the PDF) or "page" (a page break in the PDF).
+    (``rows`` of plain text, the first the header; ``font`` its size in the PDF), "image"
+    (``png``, ``size_mm`` its width and height in the PDF) or "page" (a page break in the PDF).
     """
 
     kind: str
@@ -226,9 +226,7 @@ def _text(text: str) -> Block:
 
 
 def _table(rows: list[list[str]], font: float = 7.5) -> Block:
-    return Block(
-        "table", rows=tuple(tuple(escape(cell) for cell in row) for row in rows), font=font
-    )
+    return Block("table", rows=tuple(tuple(row) for row in rows), font=font)
 
 
 def report_blocks(summary: dict[str, Any], folder: Path) -> list[Block]:
@@ -377,8 +375,10 @@ def write_study_html(blocks: list[Block], path: Path) -> None:
             parts.append(f"<p>{block.text}</p>")
         elif block.kind == "table":
             header, *body = block.rows
-            parts.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in header) + "</tr>")
-            parts += ["<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in body]
+            parts.append("<table><tr>" + "".join(f"<th>{escape(c)}</th>" for c in header) + "</tr>")
+            parts += [
+                "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in body
+            ]
             parts.append("</table>")
         elif block.kind == "image":
             data = base64.b64encode(block.png).decode("ascii")
