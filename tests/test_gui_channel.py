@@ -40,10 +40,9 @@ def test_without_opengl_the_3d_pane_says_why_and_the_slices_plan(
     monkeypatch.setattr(opengl, "_check", None)
     monkeypatch.setattr(opengl, "opengl_support", lambda: opengl.OpenGLSupport(False, "1.1.0"))
     window = show_main_window(qtbot, (1400, 900), demo_volume)
-    qtbot.waitUntil(lambda: window.view3d.view.unavailable_message != "", timeout=5000)
-    assert "OpenGL 1.1.0" in window.view3d.view.unavailable_message
     with qtbot.waitSignal(window.meshes_shown, timeout=PLAN_TIMEOUT_MS):
         assert window.load_labels(DEMO / "labels.nii.gz")
+    assert "OpenGL 1.1.0" in window.view3d.view.unavailable_message
     with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
         assert window.plan()
     window.view3d.set_camera("lateral")

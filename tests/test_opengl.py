@@ -20,7 +20,7 @@ def test_opengl_check_says_what_to_do_when_the_driver_crashes(
     def crash(*args: object, **kwargs: object) -> None:
         raise CorruptFileError("the child died")
 
-    monkeypatch.setattr(opengl, "run_isolated", crash)
+    monkeypatch.setattr("lumboplan_app.io.isolated.run_isolated", crash)
     support = opengl.opengl_support()
     assert not support.supported
     assert "OpenGL 3.2" in support.message()

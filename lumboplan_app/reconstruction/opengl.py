@@ -6,8 +6,9 @@ first draws. :func:`opengl_support` runs VTK's own test (``vtkRenderWindow.Suppo
 a child process (:func:`~lumboplan_app.io.isolated.run_isolated`), so a driver that crashes
 makes the answer "no" instead of crashing the caller. The installed window runs it before the
 window opens (installer/entry.py) and says so plainly instead of crashing; the window's 3-D pane
-asks :func:`opengl_check` (the same test, once per process, in the background) before it first
-draws, and shows the message in its place where the answer is "no", the slice views working on.
+asks :func:`opengl_check` (the same test, once per process, in the background while its first
+surfaces are built) before it first draws, and shows the message in its place where the answer
+is "no", the slice views working on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lumboplan_app.errors import LumboPlanError
-from lumboplan_app.io.isolated import run_isolated
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ class OpenGLSupport:
 
 def opengl_support() -> OpenGLSupport:
     """Test, in a child process, whether VTK can render with this machine's OpenGL."""
+    from lumboplan_app.io.isolated import run_isolated  # the readers: not at the window's start
+
     try:
         supported, version = run_isolated(_probe)
     except LumboPlanError as error:  # the child died: the driver crashed VTK's test
@@ -72,9 +74,9 @@ _check_lock = threading.Lock()
 def opengl_check() -> Future[OpenGLSupport]:
     """Return the answer of :func:`opengl_support` for this process, started in the background.
 
-    The first call starts the test in a thread (a second or two, spent while a case loads); later
-    calls return the same future. An unexpected failure of the test answers "no": a 3-D pane
-    that is not drawn is better than a window that crashes.
+    The first call starts the test in a thread (a second or two, spent while surfaces are
+    built); later calls return the same future. An unexpected failure of the test answers "no":
+    a 3-D pane that is not drawn is better than a window that crashes.
     """
     global _check
     with _check_lock:

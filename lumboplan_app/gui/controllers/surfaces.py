@@ -132,6 +132,7 @@ class SurfacesController(QObject):
             return
         self._outdated = False
         self._worker_generation = self._labels_generation
+        self.view3d.view.start_opengl_check()  # answered while the surfaces are built
         self.tasks.start("meshes", mesh_job(labels), self._on_built, self._on_failed)
 
     def _on_built(self, meshes: dict) -> None:

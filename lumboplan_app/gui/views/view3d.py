@@ -13,6 +13,7 @@ pane shows why and what to do instead, and nothing in it is ever rendered.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +32,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from lumboplan_app.labels import Side, Structure
-from lumboplan_app.reconstruction.opengl import opengl_check
+from lumboplan_app.reconstruction.opengl import OpenGLSupport, opengl_check
 from lumboplan_app.viewing import CAMERA_PRESETS
 
 if TYPE_CHECKING:
@@ -79,26 +80,36 @@ class SceneView(QWidget):
         self._render_timer.timeout.connect(self.render_now)
         #: Frames rendered (the tests see frames drawn when the event loop is free).
         self.frames_rendered = 0
-        self._opengl = opengl_check()
+        self._opengl: Future[OpenGLSupport] | None = None
         self._opengl_poll = QTimer(self)
         self._opengl_poll.setInterval(_OPENGL_POLL_MS)
         self._opengl_poll.timeout.connect(self._opengl_answered)
-        self._opengl_poll.start()
+
+    def start_opengl_check(self) -> Future[OpenGLSupport]:
+        """Start finding out whether OpenGL can draw the pane, in the background (once).
+
+        Called when surfaces start being built, so that the test (a second or two) runs beside
+        them; not at the window's start, which stays free of the readers the test loads.
+        """
+        if self._opengl is None:
+            self._opengl = opengl_check()
+            self._opengl_poll.start()
+        return self._opengl
 
     @property
     def available(self) -> bool:
-        """Whether OpenGL can draw the pane here (waits for the test if it is still running)."""
-        return self._opengl.result().supported
+        """Whether OpenGL can draw the pane here (waits for the test, starting it if needed)."""
+        return self.start_opengl_check().result().supported
 
     @property
     def unavailable_message(self) -> str:
-        """What the pane says where it cannot draw; "" where it can or the test is running."""
-        if not self._opengl.done() or self._opengl.result().supported:
+        """What the pane says where it cannot draw; "" where it can or it is not known yet."""
+        if self._opengl is None or not self._opengl.done() or self._opengl.result().supported:
             return ""
         return self._opengl.result().message()
 
     def _opengl_answered(self) -> None:
-        if self._opengl.done():
+        if self._opengl is not None and self._opengl.done():
             self._opengl_poll.stop()
             self.update()
 
