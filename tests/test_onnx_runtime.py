@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,11 @@ from lumboplan_app.cli import main
 from lumboplan_app.errors import ModelError
 from lumboplan_app.io import read_scan
 from lumboplan_app.segmentation import inference
-from lumboplan_app.segmentation.inference import Segmenter, sliding_window_logits
+from lumboplan_app.segmentation.inference import (
+    Segmenter,
+    sliding_window_logits,
+    window_starts,
+)
 from lumboplan_app.segmentation.model_card import (
     DEFAULT_WEIGHTS,
     card_path_for,
@@ -149,7 +154,7 @@ def test_devices_that_need_torch_say_so_where_it_is_missing(
 
 @pytest.mark.parametrize("shape", [(40, 70, 100), (20, 130, 64), (32, 48, 64)])
 def test_the_windowing_is_monais_gaussian_sliding_window(shape: tuple[int, int, int]) -> None:
-    """One windowing for every runtime, and it is the one inference had with MONAI."""
+    """One windowing for every runtime, and MONAI's where its grid is already the fewest."""
     import torch
     from monai.inferers import sliding_window_inference
 
@@ -171,6 +176,38 @@ def test_the_windowing_is_monais_gaussian_sliding_window(shape: tuple[int, int, 
     )[0].numpy()
     assert ours.shape == (2, *shape)
     assert np.abs(ours - monai).max() < 1e-5
+
+
+@pytest.mark.parametrize("patch", [32, 48, 64])
+@pytest.mark.parametrize("size", [20, 64, 65, 100, 114, 154, 214, 300])
+def test_the_window_grid_covers_the_axis_with_the_fewest_windows(size: int, patch: int) -> None:
+    starts = window_starts(max(size, patch), patch)
+    size = max(size, patch)
+    monai_step = int(patch * (1 - inference.WINDOW_OVERLAP))
+    monai_count = -(-(size - patch) // monai_step) + 1
+    assert starts[0] == 0
+    assert starts[-1] == size - patch
+    assert starts == sorted(set(starts))
+    assert len(starts) <= monai_count
+    least = math.ceil(inference.WINDOW_MIN_OVERLAP * patch)
+    if len(starts) < monai_count:  # fewer than MONAI: evenly spread, each overlap large enough
+        gaps = np.diff(starts)
+        assert gaps.max() - gaps.min() <= 1
+        assert patch - gaps.max() >= least
+        assert (len(starts) - 2) * (patch - least) + patch < size  # one window fewer cannot
+
+
+def test_the_blend_of_an_identity_network_is_the_image_on_any_grid() -> None:
+    class Identity:
+        runtime, device = "numpy", "cpu"
+
+        def __call__(self, windows: np.ndarray) -> np.ndarray:
+            return windows.copy()
+
+    image = np.random.default_rng(2).standard_normal((40, 154, 214)).astype(np.float32)
+    assert len(window_starts(214, 64)) == 4  # MONAI's grid has 5 here
+    blended = sliding_window_logits(image, Identity(), (32, 64, 64))
+    assert np.abs(blended[0] - image).max() < 1e-5
 
 
 def test_the_shipped_model_and_demo_are_found_and_the_export_matches() -> None:

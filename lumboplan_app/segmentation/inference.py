@@ -13,6 +13,7 @@ import functools
 import importlib.util
 import itertools
 import logging
+import math
 import platform
 import sys
 from collections.abc import Callable, Sequence
@@ -43,8 +44,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Sliding-window overlap (fraction of the patch).
+#: Sliding-window overlap (fraction of the patch) of MONAI's grid, which the model was validated on.
 WINDOW_OVERLAP = 0.25
+#: The least overlap (fraction of the patch) of an evenly spread grid that needs fewer windows.
+WINDOW_MIN_OVERLAP = 0.15
 #: Smallest plausible volume (cm3) of the structures the plan cannot do without.
 _MINIMUM_CM3 = {Structure.L5: 15.0, Structure.S1: 15.0, Structure.DISC: 3.0}
 #: Largest plausible volumes (cm3): an adult L5 is 40-90 cm3 with its arch, the L5/S1 disc
@@ -271,15 +274,24 @@ def load_network(weights: Path, card: ModelCard, device: str = "auto") -> Window
     return TorchNetwork(weights, card, choose_device("cpu" if device == "torch-cpu" else device))
 
 
-def window_starts(size: int, patch: int, overlap: float = WINDOW_OVERLAP) -> list[int]:
+def window_starts(size: int, patch: int) -> list[int]:
     """Return where windows of ``patch`` voxels start along an axis of ``size >= patch`` voxels.
 
-    MONAI's grid: a step of ``patch * (1 - overlap)`` voxels, the last window moved back to end
-    at the edge.
+    MONAI's grid (a step of ``patch * (1 - WINDOW_OVERLAP)`` voxels, the last window moved back
+    to end at the edge, where it can overlap the one before almost wholly), unless fewer windows
+    overlapping by at least :data:`WINDOW_MIN_OVERLAP` of the patch cover the axis: then those,
+    spread evenly. On a large phantom (114 x 154 x 214 voxels at 1.5 mm) that is 24 windows a
+    pass instead of 45; scans where MONAI's grid is already the fewest keep it unchanged.
     """
-    step = patch if size == patch else max(int(patch * (1 - overlap)), 1)
-    count = -(-(size - patch) // step) + 1
-    return [min(index * step, size - patch) for index in range(count)]
+    if size <= patch:
+        return [0]
+    step = max(int(patch * (1 - WINDOW_OVERLAP)), 1)
+    monai = [min(index * step, size - patch) for index in range(-(-(size - patch) // step) + 1)]
+    longest_step = patch - math.ceil(WINDOW_MIN_OVERLAP * patch)
+    fewest = -(-(size - patch) // longest_step) + 1
+    if fewest >= len(monai):
+        return monai
+    return [round(index * (size - patch) / (fewest - 1)) for index in range(fewest)]
 
 
 def gaussian_importance(
@@ -308,8 +320,8 @@ def sliding_window_logits(
 
     MONAI's ``sliding_window_inference`` (mode "gaussian", one window at a time), on numpy so
     that every runtime shares it: an image smaller than ``patch`` is padded with zeros
-    (centred), windows overlap by :data:`WINDOW_OVERLAP`, each window's logits are weighted by
-    :func:`gaussian_importance` and the weighted sum is divided by the summed weights.
+    (centred), the windows lie on :func:`window_starts`' grid, each window's logits are weighted
+    by :func:`gaussian_importance` and the weighted sum is divided by the summed weights.
     ``after_window(done, count)`` is called after each window (it may raise to stop).
     """
     short = [max(p - n, 0) for n, p in zip(image.shape, patch, strict=True)]
