@@ -7,9 +7,15 @@
 - one drag update: the channel's handle moved (the pose from the mouse, its contacts and
   measurements, the slice views, the 3-D scene and the side panel brought up to date), without
   the 3-D frame, which is drawn when the event loop is free;
-- one 3-D frame: rendering the scene off-screen into the pane (software OpenGL here).
+- one 3-D frame, and one frame while orbiting (the camera turned 3 degrees, the frame drawn and
+  shown): the image pane renders off-screen and paints the picture; the native pane
+  (pyvistaqt's QtInteractor, issue 19) draws with OpenGL in the window itself.
 
-Run: ``python benchmarks/gui_bench.py [--quick]`` (offscreen Qt unless a display is set).
+Run: ``python benchmarks/gui_bench.py [--quick]``: Qt's offscreen platform (the image pane)
+unless ``QT_QPA_PLATFORM`` says otherwise. The native pane needs a display, and where the CPU
+draws OpenGL (Xvfb here) it must be asked for: ``LUMBOPLAN_3D_PANE=native QT_QPA_PLATFORM=xcb
+xvfb-run -a python benchmarks/gui_bench.py``; ``LUMBOPLAN_3D_PANE=image`` measures the image
+pane on the same display.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from harness import Timing, machine_header, measure, table
 from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
 
 from lumboplan_app.gui.app import create_application
 from lumboplan_app.gui.main_window import MainWindow
@@ -91,7 +98,15 @@ def main() -> None:
         drag_ms.append(window.last_update_ms)
     timings.append(Timing("one drag update (pose, contacts, views)", tuple(drag_ms), 50))
     view = window.view3d.view
-    timings.append(measure("one 3-D frame (off-screen render)", view.render_now, repeats * 4))
+    pane = "native pane" if view.native is not None else "image pane"
+    timings.append(measure(f"one 3-D frame ({pane})", view.render_now, repeats * 4))
+
+    def orbit() -> None:
+        view.scene.orbit(3.0, 0.0)
+        view.render_now()
+        QApplication.processEvents()
+
+    timings.append(measure(f"one frame while orbiting ({pane})", orbit, repeats * 8))
     window.cases.set_modified(False)  # nothing to save: closing must not wait for an answer
     started = time.perf_counter()
     window.close()

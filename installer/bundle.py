@@ -45,6 +45,10 @@ EXCLUDES = (
     "_tkinter",
 )
 
+#: Imported only inside functions of third-party code, or chosen at run time (qtpy picks its Qt
+#: binding then): the native 3-D pane (pyvistaqt's QtInteractor, a QOpenGLWidget).
+THIRD_PARTY_HIDDEN_IMPORTS = ("pyvistaqt", "qtpy", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets")
+
 #: Files of the analysis left out of the bundle: Qt's GTK 3 platform theme links the system's
 #: GTK 3, which a target may lack (ldd "not found") and which PyInstaller would otherwise half
 #: copy (cairo, pango, gdk-pixbuf); without it Qt draws its own file dialogs, in the app's

@@ -30,15 +30,15 @@ def check_opengl() -> None:
     state = Path(platformdirs.user_state_dir("LumboPlan", appauthor=False))
     checked = state / f"opengl-ok-{__version__}"
     remote = os.environ.get("SESSIONNAME", "").upper().startswith("RDP-")
-    if checked.exists() and not remote:
-        remember_opengl_support(OpenGLSupport(True))
+    if checked.exists() and not remote:  # it holds the renderer's name (the 3-D pane's choice)
+        remember_opengl_support(OpenGLSupport(True, renderer=checked.read_text(errors="replace")))
         return
     support = opengl_support()
     remember_opengl_support(support)  # the window's 3-D pane takes this answer
     if support.supported:
         if not remote:
             state.mkdir(parents=True, exist_ok=True)
-            checked.touch()
+            checked.write_text(support.renderer)
         return
     from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: TID251  (the window's own)
 

@@ -258,3 +258,35 @@ def test_entry_point_picks_the_window_by_the_executable_name(
     monkeypatch.setattr(sys, "executable", "/opt/lumboplan/lumboplan")
     assert entry.main() == 0
     assert called == ["cli"]
+
+
+def test_the_installed_app_remembers_the_opengl_renderer_between_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The OpenGL test runs once per version; its renderer still chooses the 3-D pane later."""
+    import platformdirs
+
+    from lumboplan_app.reconstruction import opengl
+
+    spec = importlib.util.spec_from_file_location("entry", INSTALLER / "entry.py")
+    assert spec is not None
+    assert spec.loader is not None
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    monkeypatch.setattr(opengl, "_check", None)
+    monkeypatch.setattr(platformdirs, "user_state_dir", lambda *args, **kwargs: str(tmp_path))
+    monkeypatch.delenv("SESSIONNAME", raising=False)
+    tests = []
+
+    def tested() -> opengl.OpenGLSupport:
+        tests.append(1)
+        return opengl.OpenGLSupport(True, "4.5 (Core Profile) Mesa", "llvmpipe (LLVM 15.0.6)")
+
+    monkeypatch.setattr(opengl, "opengl_support", tested)
+    entry.check_opengl()
+    entry.check_opengl()  # a later start: the remembered answer, not a new test
+    assert tests == [1]
+    support = opengl.known_opengl_support()
+    assert support is not None
+    assert support.supported
+    assert support.software

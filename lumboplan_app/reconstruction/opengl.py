@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 #: The oldest OpenGL VTK's renderer runs on.
 MINIMUM_OPENGL = "3.2"
+#: Words in the renderer string of OpenGL drawn by the CPU, not a graphics card (Mesa's
+#: llvmpipe and softpipe, SwiftShader, Windows' basic display driver).
+_SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software", "swiftshader", "basic render")
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,19 @@ class OpenGLSupport:
         Whether VTK can render here (OpenGL 3.2 or newer).
     version
         The driver's OpenGL version string, empty where the test could not read it.
+    renderer
+        The driver's renderer string (the graphics card, or e.g. "llvmpipe"), empty if unknown.
     """
 
     supported: bool
     version: str = ""
+    renderer: str = ""
+
+    @property
+    def software(self) -> bool:
+        """Whether the CPU draws (a software renderer); False where the renderer is unknown."""
+        renderer = self.renderer.lower()
+        return any(word in renderer for word in _SOFTWARE_RENDERERS)
 
     def message(self) -> str:
         """Return what the user is told when the 3-D view cannot work here."""
@@ -57,14 +69,17 @@ def opengl_support() -> OpenGLSupport:
     from lumboplan_app.io.isolated import run_isolated  # the readers: not at the window's start
 
     try:
-        supported, version = run_isolated(_probe)
+        supported, version, renderer = run_isolated(_probe)
     except LumboPlanError as error:  # the child died: the driver crashed VTK's test
         logger.warning("the OpenGL test stopped unexpectedly (%s)", type(error).__name__)
         return OpenGLSupport(False)
     logger.info(
-        "OpenGL %s: %s", version or "(version unknown)", "enough" if supported else "too old"
+        "OpenGL %s (%s): %s",
+        version or "(version unknown)",
+        renderer or "renderer unknown",
+        "enough" if supported else "too old",
     )
-    return OpenGLSupport(bool(supported), str(version))
+    return OpenGLSupport(bool(supported), str(version), str(renderer))
 
 
 _check: Future[OpenGLSupport] | None = None
@@ -115,8 +130,8 @@ def _support_or_no() -> OpenGLSupport:
         return OpenGLSupport(False)
 
 
-def _probe() -> tuple[bool, str]:
-    """Return VTK's verdict on this machine's OpenGL and the driver's version string."""
+def _probe() -> tuple[bool, str, str]:
+    """Return VTK's verdict on this machine's OpenGL and the driver's version and renderer."""
     import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL render window)
     from vtkmodules.vtkRenderingCore import vtkRenderWindow
 
@@ -124,11 +139,12 @@ def _probe() -> tuple[bool, str]:
     window.SetOffScreenRendering(True)
     window.SetSize(8, 8)
     supported = bool(window.SupportsOpenGL())
-    version = ""
+    found = {"version": "", "renderer": ""}
     if supported:
         window.Render()  # the capabilities are known once a context drew
         for line in str(window.ReportCapabilities()).splitlines():
-            if line.startswith("OpenGL version string:"):
-                version = line.split(":", 1)[1].strip()
+            for name in found:
+                if line.startswith(f"OpenGL {name} string:"):
+                    found[name] = line.split(":", 1)[1].strip()
     window.Finalize()
-    return supported, version
+    return supported, found["version"], found["renderer"]

@@ -1,16 +1,18 @@
-"""The 3-D scene of a planned case, rendered off-screen (the window's 3-D pane, no Qt here).
+"""The 3-D scene of a planned case (the window's 3-D pane and the report's figures; no Qt here).
 
 The structures' meshes, each side's working channel as a cylinder (green when its path is
 clear, red when it touches a part it must clear), points a, b, c, d, Line A (point a to the
-exiting root) and Line B (point d to the mid-sagittal plane, in the axial plane), and the parts
-the channel touches drawn in red over the bone or nerve they belong to. Camera presets look from
-the case's own anatomical frame (posterior, lateral, posterolateral, axial from above).
+exiting root) and Line B (point d to the mid-sagittal plane, in the axial plane), the parts
+the channel touches drawn in red over the bone or nerve they belong to, and the handle that
+grabs the moved channel. Camera presets look from the case's own anatomical frame (posterior,
+lateral, posterolateral, axial from above).
 
-Rendering goes through VTK's off-screen window (EGL or OSMesa where there is no display; the
-GPU where there is one) and comes back as an image: Qt's ``offscreen`` platform, which the test
-suite runs on, has no OpenGL widgets, so a native VTK widget could neither be tested nor shown
-there. Mouse handling (orbit, zoom, grabbing the channel) is the Qt widget's; this class gives
-it the projections it needs (:meth:`PlanScene.to_display`, :meth:`PlanScene.from_display`).
+The scene draws into a pyvista plotter: by default VTK's off-screen window (EGL or OSMesa where
+there is no display; the GPU where there is one), whose frames come back as images (the
+report, and the pane where Qt has no OpenGL widgets, as on the ``offscreen`` platform of the
+tests); or a plotter it is given, such as the pane's native pyvistaqt ``QtInteractor``, which
+draws on screen itself. Mouse handling is the Qt widget's; this class gives it the projections
+it needs (:meth:`PlanScene.to_display`, :meth:`PlanScene.from_display`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ SEE_THROUGH = {Structure.SKIN: 0.12, Structure.ILIUM: 0.35}
 #: How far the camera stands from the disc's centre (mm).
 _CAMERA_DISTANCE_MM = 400.0
 _POINT_RADIUS_MM = 1.6
+#: The grab handle: a white sphere around the moved channel's outer end (radius mm, opacity
+#: at rest and while grabbed).
+_HANDLE_RADIUS_MM = 6.0
+_HANDLE_OPACITY = (0.3, 0.6)
 #: Triangles per structure drawn in the pane: with software OpenGL a frame of the full
 #: surfaces (170 000 triangles on the demo) takes 140-170 ms, of these 90 ms.
 DISPLAY_TRIANGLES = 15_000
@@ -69,18 +75,29 @@ def display_meshes(
 
 
 class PlanScene:
-    """A planned case in 3-D, rendered to an RGB image of ``size_px`` (width, height)."""
+    """A planned case in 3-D, rendered to an RGB image of ``size_px`` (width, height).
 
-    def __init__(self, size_px: tuple[int, int] = (640, 520)) -> None:
+    With ``plotter`` (a pyvista plotter that draws on screen, e.g. pyvistaqt's
+    ``QtInteractor``), the scene draws there instead and its size is the widget's.
+    """
+
+    def __init__(
+        self, size_px: tuple[int, int] = (640, 520), plotter: pyvista.BasePlotter | None = None
+    ) -> None:
         import pyvista
 
         self._pv = pyvista
-        self.plotter = pyvista.Plotter(off_screen=True, window_size=list(size_px))
+        self.plotter = (
+            pyvista.Plotter(off_screen=True, window_size=list(size_px))
+            if plotter is None
+            else plotter
+        )
         self.plotter.set_background(BACKGROUND_RGB)  # type: ignore[arg-type]  # pyvista typing
         self._structures: dict[Structure, Any] = {}
         self._channels: dict[Side, Any] = {}
         self._markers: dict[tuple[Side, str], Any] = {}
         self._touched: dict[Part, Any] = {}
+        self._handle: Any = None
         self._parts: LabelMap | None = None
         self._frame: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None
         self._unit_cylinder = pyvista.Cylinder(
@@ -215,6 +232,27 @@ class PlanScene:
     def touched(self) -> tuple[Part, ...]:
         """The parts highlighted as touched."""
         return tuple(part for part, actor in self._touched.items() if actor.GetVisibility())
+
+    def set_handle(self, point_lps_mm: npt.ArrayLike | None, grabbed: bool = False) -> None:
+        """Draw the grab handle around this point (LPS mm; None: no handle), brighter if grabbed."""
+        if point_lps_mm is None:
+            if self._handle is not None:
+                self._handle.SetVisibility(False)
+            return
+        if self._handle is None:
+            self._handle = self.plotter.add_mesh(
+                self._unit_sphere, color=(1.0, 1.0, 1.0), name="handle", render=False
+            )
+        matrix = np.diag([_HANDLE_RADIUS_MM] * 3 + [1.0])
+        matrix[:3, 3] = np.asarray(point_lps_mm, dtype=np.float64)
+        self._handle.user_matrix = matrix
+        self._handle.SetVisibility(True)
+        self._handle.GetProperty().SetOpacity(_HANDLE_OPACITY[int(grabbed)])
+
+    @property
+    def handle_visible(self) -> bool:
+        """Whether the grab handle is drawn."""
+        return self._handle is not None and bool(self._handle.GetVisibility())
 
     # -- camera ---------------------------------------------------------------------------------
 

@@ -1,31 +1,41 @@
 """The 3-D pane: the case as :class:`~lumboplan_app.reconstruction.scene.PlanScene` draws it.
 
-Mouse: left drag on the channel's handle (the ring at its outer end) moves the channel, which
-pivots about point b; left drag elsewhere orbits the camera; the wheel zooms; a double click
-maximises the pane. The header's buttons set the camera presets (posterior, lateral,
-posterolateral, axial). Rendering is coalesced: a drag asks for a frame and the frame is drawn
-when the event loop is free, so the measurements follow the mouse even where a frame takes
-longer than a mouse move (software OpenGL). Where this machine's OpenGL cannot draw the pane
-(Remote Desktop, old drivers: :func:`~lumboplan_app.reconstruction.opengl.opengl_check`), the
-pane shows why and what to do instead, and nothing in it is ever rendered.
+Mouse: left drag on the channel's handle (the white sphere at its outer end) moves the channel,
+which pivots about point b; left drag elsewhere orbits the camera; the wheel zooms; a double
+click maximises the pane. The header's buttons set the camera presets (posterior, lateral,
+posterolateral, axial).
+
+Two ways to draw, chosen when the scene is first shown (:func:`native_pane_possible`):
+- native: pyvistaqt's ``QtInteractor``, a real OpenGL widget that the graphics card draws;
+  VTK's own trackball orbits and zooms. The handle is grabbed through an event filter on the
+  widget, before VTK sees the press.
+- image: the scene renders off-screen and the pane paints the frame, and orbits and zooms the
+  camera itself: on Qt platforms without OpenGL widgets (the tests' ``offscreen``), where the
+  CPU draws OpenGL (there it is the faster), or where ``LUMBOPLAN_3D_PANE=image``.
+Rendering is coalesced: a drag asks for a frame and the frame is drawn when the event loop is
+free, so the measurements follow the mouse even where a frame takes longer than a mouse move
+(software OpenGL). Where this machine's OpenGL cannot draw the pane (Remote Desktop, old
+drivers: :func:`~lumboplan_app.reconstruction.opengl.opengl_check`), the pane shows why and
+what to do instead, and nothing in it is ever rendered.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
+    QGuiApplication,
     QImage,
     QMouseEvent,
     QPainter,
     QPaintEvent,
-    QPen,
     QResizeEvent,
     QWheelEvent,
 )
@@ -44,6 +54,25 @@ GRAB_RADIUS_PX = 14.0
 _OPENGL_POLL_MS = 250
 #: Degrees of orbit per pixel of mouse travel.
 _ORBIT_DEG_PER_PX = 0.4
+#: Qt platforms whose windows can hold an OpenGL widget.
+_NATIVE_PLATFORMS = frozenset({"xcb", "wayland", "wayland-egl", "windows", "cocoa"})
+#: Environment variable that chooses the pane: "image" (e.g. where a driver misdraws the native
+#: one) or "native" (also on a software renderer).
+PANE_ENVIRONMENT = "LUMBOPLAN_3D_PANE"
+
+
+def native_pane_possible(support: OpenGLSupport) -> bool:
+    """Whether the pane should be a native OpenGL widget here.
+
+    Where Qt's platform has real windows and a graphics card draws (``support``, the OpenGL
+    test's answer). Where the CPU draws (Mesa's llvmpipe: virtual machines, Xvfb), the image
+    pane orbits faster (85 against 177 ms a frame here, benchmarks/gui_bench.py).
+    ``LUMBOPLAN_3D_PANE`` = ``image`` or ``native`` overrides the choice.
+    """
+    choice = os.environ.get(PANE_ENVIRONMENT, "").strip().lower()
+    if choice == "image" or QGuiApplication.platformName() not in _NATIVE_PLATFORMS:
+        return False
+    return choice == "native" or not support.software
 
 
 class SceneView(QWidget):
@@ -69,7 +98,10 @@ class SceneView(QWidget):
         self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
+        self._layout = QVBoxLayout(self)  # holds the native widget, when there is one
+        self._layout.setContentsMargins(0, 0, 0, 0)
         self._scene: PlanScene | None = None
+        self._native: QWidget | None = None
         self._image: QImage | None = None
         self._handle_lps: npt.NDArray[np.float64] | None = None
         self._dragging = False
@@ -122,8 +154,19 @@ class SceneView(QWidget):
         if self._scene is None:
             from lumboplan_app.reconstruction.scene import PlanScene  # VTK: only when shown
 
-            size = self.size()
-            self._scene = PlanScene((max(size.width(), 160), max(size.height(), 120)))
+            if native_pane_possible(self.start_opengl_check().result()):
+                from pyvistaqt import QtInteractor
+
+                interactor = QtInteractor(self, auto_update=False)
+                interactor.setObjectName("sceneNative")
+                interactor.setMouseTracking(True)
+                interactor.installEventFilter(self)
+                self._layout.addWidget(interactor)
+                self._native = interactor
+                self._scene = PlanScene(plotter=interactor)
+            else:
+                size = self.size()
+                self._scene = PlanScene((max(size.width(), 160), max(size.height(), 120)))
         return self._scene
 
     @property
@@ -131,17 +174,24 @@ class SceneView(QWidget):
         """Whether the scene exists (something was shown)."""
         return self._scene is not None
 
+    @property
+    def native(self) -> QWidget | None:
+        """The native OpenGL widget that draws the scene, or None (the image pane, or no scene)."""
+        return self._native
+
     def set_handle(self, point_lps_mm: npt.ArrayLike | None) -> None:
         """Put the grab handle on this point (the moved channel's outer end; None: no handle)."""
         self._handle_lps = None if point_lps_mm is None else np.asarray(point_lps_mm, float)
-        self.update()
+        if self._scene is not None:
+            self._scene.set_handle(self._handle_lps, self._dragging)
 
     def handle_position(self) -> QPointF | None:
         """Return where the handle is drawn (widget pixels), or None without one."""
         if self._handle_lps is None or self._scene is None:
             return None
         x, y = self._scene.to_display(self._handle_lps)
-        return QPointF(x, y)
+        ratio = self._pixel_ratio()
+        return QPointF(x / ratio, y / ratio)
 
     def request_render(self) -> None:
         """Draw a new frame when the event loop is free (several requests make one frame)."""
@@ -149,23 +199,105 @@ class SceneView(QWidget):
             self._render_timer.start()
 
     def render_now(self) -> None:
-        """Render the scene into the pane now."""
+        """Render the scene into the pane now (the native widget draws it on screen)."""
         if self._scene is None:
             return
-        pixels = np.ascontiguousarray(self._scene.render())
-        height, width, _ = pixels.shape
-        self._image = QImage(
-            pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888
-        ).copy()
+        if self._native is not None:
+            self._scene.plotter.render()
+        else:
+            pixels = np.ascontiguousarray(self._scene.render())
+            height, width, _ = pixels.shape
+            self._image = QImage(
+                pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888
+            ).copy()
         self.frames_rendered += 1
         self.update()
 
     def close_scene(self) -> None:
         """Release the render window (the pane is closing)."""
         self._render_timer.stop()
+        if self._native is not None:
+            self._native.removeEventFilter(self)
         if self._scene is not None:
-            self._scene.close()
+            self._scene.close()  # the native widget, if any, closes with its plotter
             self._scene = None
+        if self._native is not None:
+            self._native.deleteLater()
+            self._native = None
+
+    def _pixel_ratio(self) -> float:
+        """Scene pixels per widget pixel: the native widget draws at the screen's resolution."""
+        return float(self._native.devicePixelRatioF()) if self._native is not None else 1.0
+
+    # -- the handle, shared by both ways of drawing ---------------------------------------------
+
+    def _grab(self, position: QPointF) -> bool:
+        """Grab the channel if ``position`` (widget pixels) is on its handle."""
+        handle = self.handle_position()
+        if handle is None or _distance(handle, position) > GRAB_RADIUS_PX:
+            return False
+        self._dragging = True
+        self._cursor_widget().setCursor(Qt.CursorShape.ClosedHandCursor)
+        self.set_handle(self._handle_lps)
+        self.request_render()
+        return True
+
+    def _drag_to(self, position: QPointF) -> bool:
+        """Move the grabbed handle under ``position``; False when nothing is grabbed."""
+        if not self._dragging or self._handle_lps is None or self._scene is None:
+            return False
+        ratio = self._pixel_ratio()
+        moved = self._scene.from_display(
+            position.x() * ratio, position.y() * ratio, self._handle_lps
+        )
+        self.outer_end_dragged.emit(moved)
+        return True
+
+    def _let_go(self) -> bool:
+        """Let go of the handle; False when nothing was grabbed."""
+        if not self._dragging:
+            return False
+        self._dragging = False
+        self._cursor_widget().setCursor(Qt.CursorShape.OpenHandCursor)
+        self.set_handle(self._handle_lps)
+        self.request_render()
+        self.drag_finished.emit()
+        return True
+
+    def _hover(self, position: QPointF) -> None:
+        """Show an open hand over the handle."""
+        handle = self.handle_position()
+        near = handle is not None and _distance(handle, position) <= GRAB_RADIUS_PX
+        self._cursor_widget().setCursor(
+            Qt.CursorShape.OpenHandCursor if near else Qt.CursorShape.ArrowCursor
+        )
+
+    def _cursor_widget(self) -> QWidget:
+        return self._native if self._native is not None else self
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """On the native widget: the handle's presses, moves and releases, and the double click.
+
+        Everything else (orbit, zoom) goes on to VTK's trackball.
+        """
+        if watched is not self._native or not isinstance(event, QMouseEvent):
+            return super().eventFilter(watched, event)
+        kind = event.type()
+        left = event.button() == Qt.MouseButton.LeftButton
+        if kind == QEvent.Type.MouseButtonDblClick:
+            self.maximise_requested.emit()
+            return True
+        if kind == QEvent.Type.MouseButtonPress and left:
+            return self._grab(event.position())
+        if kind == QEvent.Type.MouseMove:
+            if self._drag_to(event.position()):
+                return True
+            if event.buttons() == Qt.MouseButton.NoButton:
+                self._hover(event.position())
+            return False
+        if kind == QEvent.Type.MouseButtonRelease and left:
+            return self._let_go()
+        return False
 
     # -- Qt events ------------------------------------------------------------------------------
 
@@ -175,13 +307,13 @@ class SceneView(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Render at the new size (one scene pixel per widget pixel)."""
-        if self._scene is not None:
+        if self._scene is not None and self._native is None:
             self._scene.set_size((event.size().width(), event.size().height()))
             self.request_render()
         super().resizeEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        """Paint the last frame and the channel's handle over it."""
+        """Paint the last frame (the image pane), or the pane's message."""
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(18, 20, 26))
         message = self.unavailable_message
@@ -194,32 +326,18 @@ class SceneView(QWidget):
             )
             return
         painter.drawImage(QPointF(0, 0), self._image)
-        handle = self.handle_position()
-        if handle is not None:
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.setPen(QPen(QColor(255, 255, 255), 2.0))
-            painter.setBrush(QColor(255, 255, 255, 60 if not self._dragging else 140))
-            painter.drawEllipse(handle, 9.0, 9.0)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        """Left on the handle: grab the channel; left elsewhere: start orbiting."""
+        """Image pane: left on the handle grabs the channel; left elsewhere starts orbiting."""
         if event.button() != Qt.MouseButton.LeftButton or self._scene is None:
             return
-        handle = self.handle_position()
-        position = event.position()
-        if handle is not None and _distance(handle, position) <= GRAB_RADIUS_PX:
-            self._dragging = True
-            self.setCursor(Qt.CursorShape.ClosedHandCursor)
-        else:
-            self._orbit_from = position
-        self.update()
+        if not self._grab(event.position()):
+            self._orbit_from = event.position()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        """Drag the channel's handle or orbit; show a hand over the handle."""
+        """Image pane: drag the channel's handle or orbit; show a hand over the handle."""
         position = event.position()
-        if self._dragging and self._handle_lps is not None and self._scene is not None:
-            moved = self._scene.from_display(position.x(), position.y(), self._handle_lps)
-            self.outer_end_dragged.emit(moved)
+        if self._drag_to(position):
             return
         if self._orbit_from is not None and self._scene is not None:
             delta = position - self._orbit_from
@@ -227,20 +345,14 @@ class SceneView(QWidget):
             self._scene.orbit(-delta.x() * _ORBIT_DEG_PER_PX, delta.y() * _ORBIT_DEG_PER_PX)
             self.request_render()
             return
-        handle = self.handle_position()
-        near = handle is not None and _distance(handle, position) <= GRAB_RADIUS_PX
-        self.setCursor(Qt.CursorShape.OpenHandCursor if near else Qt.CursorShape.ArrowCursor)
+        self._hover(position)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        """Let go of the handle or end the orbit."""
+        """Image pane: let go of the handle or end the orbit."""
         if event.button() != Qt.MouseButton.LeftButton:
             return
-        if self._dragging:
-            self._dragging = False
-            self.setCursor(Qt.CursorShape.OpenHandCursor)
-            self.drag_finished.emit()
+        self._let_go()
         self._orbit_from = None
-        self.update()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         """Ask to maximise the pane (or give the room back)."""
