@@ -22,7 +22,7 @@ from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.feasibility import feasibility_map
 from lumboplan_app.planning.parts import derive_anatomy
-from lumboplan_app.planning.plan import part_fields, plan_from_labels
+from lumboplan_app.planning.plan import plan_fields, plan_from_labels
 from lumboplan_app.reconstruction.meshes import structure_meshes
 
 DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00009"
@@ -71,14 +71,11 @@ def main() -> None:
     timings.append(
         measure(
             "distance fields of the plan's 20 parts and the skin",
-            lambda: (
-                part_fields(derived.parts),
-                DistanceField.from_labels(derived.parts, [Part.SKIN]),
-            ),
+            lambda: plan_fields(derived.parts),
             repeats,
         )
     )
-    derived_fields = part_fields(derived.parts)
+    derived_fields, _ = plan_fields(derived.parts)
     point_b = derived.landmarks["points_lps_mm"]["left"]["b"]
     normal = derived.landmarks["planes"]["disc_mid"]["normal"]
     timings.append(

@@ -4,14 +4,22 @@ SciPy's distance transforms and interpolation release the GIL, so independent ca
 distance field per part, the two foramina of a plan) run side by side in threads without the
 cost of processes. The results keep the order of the inputs; the first error raised is raised
 here, after every call has ended.
+
+While the threads run, BLAS (OpenBLAS's matrix products, e.g. mapping 200 000 sample points to
+voxel indices) runs on one thread each: the threads are the parallelism, and BLAS's own
+threads on top of them only contended for the same cores (the feasibility map of one side used
+0.9 s of CPU for 0.45 s of wall time here, with no gain).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+
+from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -32,5 +40,17 @@ def map_in_threads(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
     workers = thread_count(len(listed))
     if workers == 1:
         return [function(item) for item in listed]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumboplan") as pool:
+    with (
+        _controller().limit(limits=1, user_api="blas"),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumboplan") as pool,
+    ):
         return list(pool.map(function, listed))
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    """Return the process's native thread pools (BLAS, OpenMP), found once.
+
+    The search walks every loaded library.
+    """
+    return ThreadpoolController()

@@ -112,18 +112,32 @@ def fields_of_labels(labels: LabelMap, margins_mm: Mapping[int, float]) -> dict[
 
     One pass over the label map finds every set's bounding box; each field is then computed in
     its own box only, as :meth:`DistanceField.from_mask` computes it, the fields side by side in
-    threads (:mod:`lumboplan_app.threads`). An id without a voxel gets an absent field.
+    threads (:mod:`lumboplan_app.threads`), the largest boxes first so that no thread is left
+    with a large one at the end. An id without a voxel gets an absent field.
     """
     boxes = ndimage.find_objects(labels.array, max_label=max(margins_mm, default=0))
+    spacing_zyx = np.asarray(labels.grid.spacing_xyz_mm[::-1])
+
+    def box_of(label: int) -> tuple[slice, ...] | None:
+        return boxes[label - 1] if 1 <= label <= len(boxes) else None
+
+    def work(label: int) -> int:
+        box = box_of(label)
+        if box is None:
+            return 0
+        grow = np.ceil(margins_mm[label] / spacing_zyx).astype(int)
+        return int(np.prod([s.stop - s.start for s in _grown(box, grow, labels.grid.shape_zyx)]))
 
     def field(label: int) -> DistanceField:
-        box = boxes[label - 1] if label >= 1 else None
+        box = box_of(label)
         if box is None:
             return _absent(labels.grid)
         members = partial(_members, labels.array, label)
         return _field_around(members, box, labels.grid, margins_mm[label])
 
-    return dict(zip(margins_mm, map_in_threads(field, margins_mm), strict=True))
+    largest_first = sorted(margins_mm, key=work, reverse=True)
+    built = dict(zip(largest_first, map_in_threads(field, largest_first), strict=True))
+    return {label: built[label] for label in margins_mm}
 
 
 def _members(

@@ -30,7 +30,7 @@ from lumboplan_app.planning.channel import (
 )
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.placement import as_point, in_sentence, skin_entry
-from lumboplan_app.planning.plan import CasePlan, part_fields
+from lumboplan_app.planning.plan import CasePlan, plan_fields
 from lumboplan_app.volume import LabelMap
 
 FloatArray = npt.NDArray[np.float64]
@@ -123,8 +123,7 @@ class ChannelPlanner:
                 raise PlanningError(
                     "This plan has no parts to assess a channel against: plan the case again."
                 )
-            fields = part_fields(plan.parts)
-            skin = DistanceField.from_labels(plan.parts, [Part.SKIN])
+            fields, skin = plan_fields(plan.parts)
         self.plan = plan
         self._fields = fields
         self._skin = skin

@@ -22,7 +22,7 @@ from typing import Any
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.assessment import checked_parts, ilium_parts
-from lumboplan_app.planning.distance import DistanceField, fields_of_labels
+from lumboplan_app.planning.distance import DEFAULT_MARGIN_MM, DistanceField, fields_of_labels
 from lumboplan_app.planning.feasibility import BestPose, FeasibilityMap, feasibility_map
 from lumboplan_app.planning.field_of_view import FieldOfView
 from lumboplan_app.planning.parts import anatomical_frame, derive_anatomy
@@ -119,14 +119,21 @@ def contact_margin_mm(parts: LabelMap) -> float:
     return 0.5 * float(max(parts.grid.spacing_xyz_mm))
 
 
-def part_fields(parts: LabelMap) -> dict[Part, DistanceField]:
-    """Build one signed distance field per needed part (absent parts give absent fields)."""
+def plan_fields(parts: LabelMap) -> tuple[dict[Part, DistanceField], DistanceField]:
+    """Build the plan's signed distance fields: one per needed part, and the skin's.
+
+    Absent parts give absent fields. The skin's field is exact within
+    :data:`~lumboplan_app.planning.distance.DEFAULT_MARGIN_MM` of it, as
+    ``DistanceField.from_labels`` builds it; all are built in one pool of threads.
+    """
     roots = {Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT}
     margins = {
         int(part): ROOT_FIELD_MARGIN_MM if part in roots else FIELD_MARGIN_MM
         for part in sorted(needed_parts())
     }
-    return {Part(label): field for label, field in fields_of_labels(parts, margins).items()}
+    margins[int(Part.SKIN)] = DEFAULT_MARGIN_MM
+    fields = {Part(label): field for label, field in fields_of_labels(parts, margins).items()}
+    return fields, fields.pop(Part.SKIN)
 
 
 def plan_from_parts(
@@ -146,11 +153,10 @@ def plan_from_parts(
         ``points_lps_mm`` ({left, right}: {a, b}) and ``planes`` ({mid_sagittal, disc_mid}:
         {point, normal}), in LPS mm, as in a phantom's ``truth.json``.
     """
-    fields = part_fields(parts)
+    fields, skin = plan_fields(parts)
     margin = contact_margin_mm(parts)
     if progress is not None:
         progress(0.5, "Distance fields ready")
-    skin = DistanceField.from_labels(parts, [Part.SKIN])
     field_of_view = FieldOfView.of_label_map(parts, {side: ilium_parts(side) for side in Side})
     planes = landmarks["planes"]
     mid_sagittal = (planes["mid_sagittal"]["point"], planes["mid_sagittal"]["normal"])
