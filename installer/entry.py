@@ -31,14 +31,15 @@ def check_opengl() -> None:
     checked = state / f"opengl-ok-{__version__}"
     remote = os.environ.get("SESSIONNAME", "").upper().startswith("RDP-")
     if checked.exists() and not remote:  # it holds the renderer's name (the 3-D pane's choice)
-        remember_opengl_support(OpenGLSupport(True, renderer=checked.read_text(errors="replace")))
+        renderer = checked.read_text(encoding="utf-8", errors="replace")
+        remember_opengl_support(OpenGLSupport(True, renderer=renderer))
         return
     support = opengl_support()
     remember_opengl_support(support)  # the window's 3-D pane takes this answer
     if support.supported:
         if not remote:
             state.mkdir(parents=True, exist_ok=True)
-            checked.write_text(support.renderer)
+            checked.write_text(support.renderer, encoding="utf-8", errors="replace")
         return
     from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: TID251  (the window's own)
 

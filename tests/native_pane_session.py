@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QEventLoop, QPointF, Qt, QTimer
-from PySide6.QtGui import QImage, QMouseEvent
+from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
@@ -122,7 +122,7 @@ def main(out: Path) -> None:
     report["handle_visible"] = handle is not None and view.scene.handle_visible
     assert handle is not None
     mouse(native, QEvent.Type.MouseButtonPress, handle, True)
-    report["grabbed"] = view.scene.handle_visible
+    report["grabbed"] = view.dragging
     for target in (planner.best_pose(Side.LEFT), planner.paper_pose(Side.LEFT)):
         for _ in range(8):
             x, y = view.scene.to_display(end_of(*target))
@@ -135,12 +135,21 @@ def main(out: Path) -> None:
         poses.append([list(target), list(window.session.poses[Side.LEFT])])
         clear.append(bool(window.session.assessments[Side.LEFT].clear))
     mouse(native, QEvent.Type.MouseButtonRelease, QPointF(0, 0), False)
+    report["let_go"] = not view.dragging
     report["drag_poses"] = poses
     report["drag_clear"] = clear
     report["drag_frame_ms_median"] = float(np.median(frame_ms))
     report["touched_after_drag"] = [part.name for part in view.scene.touched]
     settle()
     report["dragged_frame"] = frame_summary(native.grabFramebuffer(), out / "dragged.png")
+
+    key = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_W, Qt.KeyboardModifier.NoModifier, "w")
+    QApplication.sendEvent(native, key)  # VTK's "w" would turn the surfaces to wireframe
+    report["wireframe_after_w"] = any(
+        actor.GetProperty().GetRepresentation() == 1
+        for actor in view.scene.plotter.renderer.GetActors()
+    )
+    report["focus_policy_none"] = native.focusPolicy() == Qt.FocusPolicy.NoFocus
 
     double = QMouseEvent(
         QEvent.Type.MouseButtonDblClick,

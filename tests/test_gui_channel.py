@@ -11,6 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from lumboplan_app.gui.main_window import MainWindow
+from lumboplan_app.gui.views import view3d as view_module
 from lumboplan_app.labels import Part, Side, Structure
 from lumboplan_app.planning.channel import direction_for_pose
 from tests.conftest import show_main_window
@@ -532,3 +533,22 @@ def test_planning_can_be_cancelled(planned_window, qtbot) -> None:
     # The plan shown is the one from before: the cancelled one never arrived.
     assert window.session.plan is before
     assert window.session.planner is not None
+
+
+def test_the_3d_handle_is_grabbed_anywhere_it_is_drawn_when_zoomed_in(
+    planned_window, qtbot
+) -> None:
+    view = planned_window.view3d.view
+    end = planned_window.session.assessments[Side.LEFT].outer_end_lps_mm
+    view.scene.plotter.camera.SetFocalPoint(*end)  # look at the handle, closer
+    view.scene.zoom(1.8)
+    view.render_now()
+    drawn = view.scene.handle_radius_px(end)
+    assert drawn > 1.5 * view_module.GRAB_RADIUS_PX
+    centre = view.handle_position()
+    near_the_edge = QPoint(round(centre.x() + 0.85 * drawn), round(centre.y()))
+    assert view.rect().contains(near_the_edge)
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=near_the_edge)
+    assert view.dragging
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=near_the_edge)
+    assert not view.dragging

@@ -60,6 +60,12 @@ def test_the_native_pane_drags_the_channel_by_its_handle(session) -> None:
         assert abs(reached[1] - target[1]) < 2.0
     assert session["drag_clear"] == [True, False]  # the best free pose, then the paper's
     assert "L5_IAP_LEFT" in session["touched_after_drag"]
+    assert session["let_go"]
+
+
+def test_keys_never_reach_vtk_in_the_native_pane(session) -> None:
+    assert session["focus_policy_none"]
+    assert not session["wireframe_after_w"]
 
 
 def test_the_native_pane_maximises_and_closes_cleanly(session) -> None:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication
 from lumboplan_app import __version__
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.gui.tasks import code_location
+from lumboplan_app.gui.views.view3d import install_opengl_format
 from lumboplan_app.logs import configure_logging
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def create_application() -> QApplication:
     """Return the QApplication (created if needed) with LumboPlan's look."""
     app = QApplication.instance()
     if not isinstance(app, QApplication):
+        install_opengl_format()  # before any window: the native 3-D pane's OpenGL surface
         app = QApplication(sys.argv[:1])
     app.setApplicationName("LumboPlan")
     app.setApplicationVersion(__version__)

@@ -50,7 +50,7 @@ _POINT_RADIUS_MM = 1.6
 #: The grab handle: a white sphere around the moved channel's outer end (radius mm, opacity
 #: at rest and while grabbed).
 _HANDLE_RADIUS_MM = 6.0
-_HANDLE_OPACITY = (0.3, 0.6)
+_HANDLE_OPACITY = (0.45, 0.8)
 #: Triangles per structure drawn in the pane: with software OpenGL a frame of the full
 #: surfaces (170 000 triangles on the demo) takes 140-170 ms, of these 90 ms.
 DISPLAY_TRIANGLES = 15_000
@@ -248,6 +248,13 @@ class PlanScene:
         self._handle.user_matrix = matrix
         self._handle.SetVisibility(True)
         self._handle.GetProperty().SetOpacity(_HANDLE_OPACITY[int(grabbed)])
+
+    def handle_radius_px(self, point_lps_mm: npt.ArrayLike) -> float:
+        """Return how large (pixels) the handle around ``point_lps_mm`` is drawn now."""
+        point = np.asarray(point_lps_mm, dtype=np.float64)
+        up = np.asarray(self.plotter.camera.GetViewUp(), dtype=np.float64)
+        edge = point + _HANDLE_RADIUS_MM * up / np.linalg.norm(up)
+        return float(np.hypot(*np.subtract(self.to_display(edge), self.to_display(point))))
 
     @property
     def handle_visible(self) -> bool:

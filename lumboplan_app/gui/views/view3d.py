@@ -37,6 +37,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QResizeEvent,
+    QSurfaceFormat,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
@@ -48,7 +49,8 @@ from lumboplan_app.viewing import CAMERA_PRESETS
 if TYPE_CHECKING:
     from lumboplan_app.reconstruction.scene import PlanScene
 
-#: How near (pixels) to the handle a press grabs the channel.
+#: How near (pixels) to the handle's centre a press grabs the channel, at the least (a larger
+#: handle on screen, zoomed in, is grabbed anywhere on it).
 GRAB_RADIUS_PX = 14.0
 #: How often (ms) the pane looks whether the OpenGL test has answered, until it has.
 _OPENGL_POLL_MS = 250
@@ -61,12 +63,41 @@ _NATIVE_PLATFORMS = frozenset({"xcb", "wayland", "wayland-egl", "windows", "coco
 PANE_ENVIRONMENT = "LUMBOPLAN_3D_PANE"
 
 
+def install_opengl_format() -> None:
+    """Make Qt's default OpenGL surface the one VTK draws in (desktop OpenGL 3.2, core profile).
+
+    Called before the window exists: pyvistaqt sets it again when the native pane is created,
+    but on Wayland a widget whose context differs from its window's composites black, and on
+    macOS the window's context is made once. The values are pyvistaqt's (``rwi._default_format``,
+    private there), without importing VTK at the window's start. Windows without an OpenGL
+    widget (the image pane) are not affected.
+    """
+    surface = QSurfaceFormat()
+    surface.setRenderableType(QSurfaceFormat.RenderableType.OpenGL)
+    surface.setProfile(QSurfaceFormat.OpenGLContextProfile.CoreProfile)
+    surface.setVersion(3, 2)
+    surface.setSwapBehavior(QSurfaceFormat.SwapBehavior.DoubleBuffer)
+    for set_size in (
+        surface.setRedBufferSize,
+        surface.setGreenBufferSize,
+        surface.setBlueBufferSize,
+        surface.setDepthBufferSize,
+        surface.setAlphaBufferSize,
+    ):
+        set_size(8)
+    surface.setStencilBufferSize(0)
+    surface.setSamples(0)
+    QSurfaceFormat.setDefaultFormat(surface)
+
+
 def native_pane_possible(support: OpenGLSupport) -> bool:
     """Whether the pane should be a native OpenGL widget here.
 
     Where Qt's platform has real windows and a graphics card draws (``support``, the OpenGL
-    test's answer). Where the CPU draws (Mesa's llvmpipe: virtual machines, Xvfb), the image
-    pane orbits faster (85 against 177 ms a frame here, benchmarks/gui_bench.py).
+    test's answer; an unknown renderer counts as one). Where the CPU draws (Mesa's llvmpipe:
+    virtual machines, Xvfb), a frame takes 80-90 ms either way, and VTK's trackball draws at
+    every mouse move where the image pane draws once the moves pause: the image pane follows
+    the hand better (docs/architecture.md, "The native 3-D pane").
     ``LUMBOPLAN_3D_PANE`` = ``image`` or ``native`` overrides the choice.
     """
     choice = os.environ.get(PANE_ENVIRONMENT, "").strip().lower()
@@ -160,6 +191,9 @@ class SceneView(QWidget):
                 interactor = QtInteractor(self, auto_update=False)
                 interactor.setObjectName("sceneNative")
                 interactor.setMouseTracking(True)
+                # No keyboard focus: VTK's and pyvista's key bindings (w: wireframe, r: reset,
+                # 3: stereo, Up/Down: zoom) must not take the keys the window uses.
+                interactor.setFocusPolicy(Qt.FocusPolicy.NoFocus)
                 interactor.installEventFilter(self)
                 self._layout.addWidget(interactor)
                 self._native = interactor
@@ -167,12 +201,18 @@ class SceneView(QWidget):
             else:
                 size = self.size()
                 self._scene = PlanScene((max(size.width(), 160), max(size.height(), 120)))
+            self._scene.set_handle(self._handle_lps, self._dragging)
         return self._scene
 
     @property
     def has_scene(self) -> bool:
         """Whether the scene exists (something was shown)."""
         return self._scene is not None
+
+    @property
+    def dragging(self) -> bool:
+        """Whether the channel's handle is held."""
+        return self._dragging
 
     @property
     def native(self) -> QWidget | None:
@@ -203,7 +243,7 @@ class SceneView(QWidget):
         if self._scene is None:
             return
         if self._native is not None:
-            self._scene.plotter.render()
+            self._native.update()  # its paint draws the scene: rendering here too drew it twice
         else:
             pixels = np.ascontiguousarray(self._scene.render())
             height, width, _ = pixels.shape
@@ -231,10 +271,17 @@ class SceneView(QWidget):
 
     # -- the handle, shared by both ways of drawing ---------------------------------------------
 
+    def _on_handle(self, position: QPointF) -> bool:
+        """Whether ``position`` (widget pixels) is on the handle as drawn (or near its centre)."""
+        handle = self.handle_position()
+        if handle is None or self._scene is None or self._handle_lps is None:
+            return False
+        drawn = self._scene.handle_radius_px(self._handle_lps) / self._pixel_ratio()
+        return _distance(handle, position) <= max(GRAB_RADIUS_PX, drawn)
+
     def _grab(self, position: QPointF) -> bool:
         """Grab the channel if ``position`` (widget pixels) is on its handle."""
-        handle = self.handle_position()
-        if handle is None or _distance(handle, position) > GRAB_RADIUS_PX:
+        if not self._on_handle(position):
             return False
         self._dragging = True
         self._cursor_widget().setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -266,22 +313,26 @@ class SceneView(QWidget):
 
     def _hover(self, position: QPointF) -> None:
         """Show an open hand over the handle."""
-        handle = self.handle_position()
-        near = handle is not None and _distance(handle, position) <= GRAB_RADIUS_PX
         self._cursor_widget().setCursor(
-            Qt.CursorShape.OpenHandCursor if near else Qt.CursorShape.ArrowCursor
+            Qt.CursorShape.OpenHandCursor
+            if self._on_handle(position)
+            else Qt.CursorShape.ArrowCursor
         )
 
     def _cursor_widget(self) -> QWidget:
         return self._native if self._native is not None else self
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """On the native widget: the handle's presses, moves and releases, and the double click.
+        """On the native widget: the handle's presses, moves and releases, and double clicks.
 
-        Everything else (orbit, zoom) goes on to VTK's trackball.
+        Other mouse events (orbit, zoom) go on to VTK's trackball; keys never reach VTK.
         """
-        if watched is not self._native or not isinstance(event, QMouseEvent):
+        if watched is not self._native:
             return super().eventFilter(watched, event)
+        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            return True
+        if not isinstance(event, QMouseEvent):
+            return False
         kind = event.type()
         left = event.button() == Qt.MouseButton.LeftButton
         if kind == QEvent.Type.MouseButtonDblClick:
