@@ -9,6 +9,7 @@ packaging check takes well under a second; a tool missing here (not Debian) skip
 import ast
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -290,3 +291,24 @@ def test_the_installed_app_remembers_the_opengl_renderer_between_starts(
     assert support is not None
     assert support.supported
     assert support.software
+
+
+def test_build_requirements_pin_every_runtime_dependency() -> None:
+    """A dependency missing from the build environment is missing from the bundle.
+
+    The app then fails at its first import of it, as `--selftest` found for threadpoolctl.
+    """
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and newer
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def name(requirement: str) -> str:
+        return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower().replace("-", "_")
+
+    pinned = {
+        name(line)
+        for line in (INSTALLER / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    missing = {name(requirement) for requirement in project["dependencies"]} - pinned
+    assert not missing, f"add to installer/requirements.txt: {sorted(missing)}"
