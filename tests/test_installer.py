@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -246,14 +247,20 @@ def test_windows_installer_script_compiles(tmp_path: Path) -> None:
     assert setup.read_bytes()[:2] == b"MZ"
 
 
-def test_entry_point_picks_the_window_by_the_executable_name(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def load_entry() -> ModuleType:
+    """Load installer/entry.py, the bundle's entry point (not a package module)."""
     spec = importlib.util.spec_from_file_location("entry", INSTALLER / "entry.py")
     assert spec is not None
     assert spec.loader is not None
     entry = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(entry)
+    return entry
+
+
+def test_entry_point_picks_the_window_by_the_executable_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entry = load_entry()
     called = []
     monkeypatch.setattr("lumboplan_app.cli.main", lambda: called.append("cli") or 0)
     monkeypatch.setattr(sys, "executable", "/opt/lumboplan/lumboplan")
@@ -269,11 +276,7 @@ def test_the_installed_app_remembers_the_opengl_renderer_between_starts(
 
     from lumboplan_app.reconstruction import opengl
 
-    spec = importlib.util.spec_from_file_location("entry", INSTALLER / "entry.py")
-    assert spec is not None
-    assert spec.loader is not None
-    entry = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(entry)
+    entry = load_entry()
     monkeypatch.setattr(opengl, "_check", None)
     monkeypatch.setattr(platformdirs, "user_state_dir", lambda *args, **kwargs: str(tmp_path))
     monkeypatch.delenv("SESSIONNAME", raising=False)
