@@ -20,6 +20,78 @@ CLI_NAME = "lumboplan"
 GUI_NAME = "lumboplan-gui"
 #: Model files shipped from model_weights/: the same patterns as setup.py's MODEL_FILES.
 MODEL_FILES = ("*.safetensors", "*.json", "*.onnx")
+#: VTK modules no path of the app uses: VTK-m accelerators (86 MB of Viskores libraries),
+#: readers of simulation and geodata formats (Exodus, IOSS, CGNS, NetCDF, HDF5, ...), VR, web,
+#: parallel and testing modules. PyInstaller would collect all 154 of VTK's modules because
+#: pyvista's ``_vtk.py`` holds ``from vtk import *`` (under ``TYPE_CHECKING``, which the
+#: analysis does not evaluate). None of those kept needs one of these: tests/test_installer.py
+#: imports every kept module with these blocked, and runs the app's VTK paths the same way.
+VTK_UNUSED = (
+    "AcceleratorsVTKmCore",
+    "AcceleratorsVTKmDataModel",
+    "AcceleratorsVTKmFilters",
+    "DomainsChemistry",
+    "DomainsChemistryOpenGL2",
+    "FiltersAMR",
+    "FiltersParallelDIY2",
+    "FiltersParallelImaging",
+    "FiltersParallelStatistics",
+    "GeovisCore",
+    "InfovisLayout",
+    "IOAMR",
+    "IOAsynchronous",
+    "IOAvmesh",
+    "IOCesium3DTiles",
+    "IOCGNSReader",
+    "IOChemistry",
+    "IOCityGML",
+    "IOCONVERGECFD",
+    "IOEngys",
+    "IOEnSight",
+    "IOERF",
+    "IOExodus",
+    "IOFDS",
+    "IOFLUENTCFF",
+    "IOGeoJSON",
+    "IOH5part",
+    "IOH5Rage",
+    "IOHDF",
+    "IOInfovis",
+    "IOIOSS",
+    "IOLANLX3D",
+    "IOLSDyna",
+    "IOMINC",
+    "IOMotionFX",
+    "IOMovie",
+    "IONetCDF",
+    "IOOggTheora",
+    "IOOMF",
+    "IOParallel",
+    "IOParallelExodus",
+    "IOParallelLSDyna",
+    "IOParallelXML",
+    "IOPIO",
+    "IOSegY",
+    "IOSQL",
+    "IOTecplotTable",
+    "IOTRUCHAS",
+    "IOVeraOut",
+    "IOVideo",
+    "IOVPIC",
+    "IOXdmf2",
+    "RenderingLICOpenGL2",
+    "RenderingParallel",
+    "RenderingVolumeAMR",
+    "RenderingVR",
+    "RenderingVRModels",
+    "RenderingWebXR",
+    "SerializationManager",
+    "TestingRendering",
+    "TestingSerialization",
+    "ViewsInfovis",
+    "WebCore",
+    "WebGLExporter",
+)
 #: Training, export and development packages, other Qt bindings, and Tk: none is on the
 #: shipped app's paths. ``lumboplan train`` and ``export-onnx`` need a ``lumboplan[train]``
 #: install, not the bundle.
@@ -43,6 +115,7 @@ EXCLUDES = (
     "PySide2",
     "tkinter",
     "_tkinter",
+    *(f"vtkmodules.vtk{name}" for name in VTK_UNUSED),
 )
 
 #: Imported only inside functions of third-party code, or chosen at run time (qtpy picks its Qt

@@ -315,3 +315,67 @@ def test_build_requirements_pin_every_runtime_dependency() -> None:
     }
     missing = {name(requirement) for requirement in project["dependencies"]} - pinned
     assert not missing, f"add to installer/requirements.txt: {sorted(missing)}"
+
+
+#: Run in a child process: block the VTK modules the bundle leaves out (argv[1], space-separated),
+#: then do what argv[2] says.
+VTK_BLOCKED_CHILD = """
+import importlib, pkgutil, sys
+blocked = set(sys.argv[1].split())
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name in blocked:
+            raise ImportError(f"{name} is left out of the bundle")
+        return None
+sys.meta_path.insert(0, Blocked())
+import vtkmodules
+if sys.argv[2] == "kept":
+    present = {f"vtkmodules.{m.name}" for m in pkgutil.iter_modules(vtkmodules.__path__)}
+    assert blocked <= present, f"not in this VTK: {sorted(blocked - present)}"
+    failed = []
+    for name in sorted(present - blocked):
+        if name.startswith("vtkmodules.vtk"):
+            try:
+                importlib.import_module(name)
+            except ImportError as error:
+                failed.append(f"{name}: {error}")
+    assert not failed, failed
+else:
+    from lumboplan_app.cli import main
+    demo, out = sys.argv[3], sys.argv[4]
+    code = main(["run", f"{demo}/dicom", "--labels", f"{demo}/labels.nii.gz", "-o", out])
+    assert code == 0, code
+    import pyvistaqt  # noqa: F401  (the native 3-D pane)
+    leaked = blocked & set(sys.modules)
+    assert not leaked, leaked
+"""
+
+
+def run_with_vtk_blocked(*arguments: str) -> None:
+    blocked = " ".join(name for name in load_bundle().EXCLUDES if name.startswith("vtkmodules."))
+    child = subprocess.run(
+        [sys.executable, "-c", VTK_BLOCKED_CHILD, blocked, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+
+
+def test_every_vtk_module_the_bundle_keeps_loads_without_those_it_leaves_out() -> None:
+    """The VTK modules left out (installer/bundle.py ``VTK_UNUSED``) exist in this VTK, and no
+    module the bundle keeps imports one of them (VTK's modules import their dependencies)."""
+    pytest.importorskip("vtkmodules")
+    run_with_vtk_blocked("kept")
+
+
+def test_the_app_runs_scan_to_report_without_the_vtk_modules_the_bundle_leaves_out(
+    tmp_path: Path,
+) -> None:
+    """Surfaces, their files, the plan, the report's 3-D figures and the native pane's module,
+    with the left-out VTK modules unimportable."""
+    pytest.importorskip("pyvistaqt")
+    demo = ROOT / "resources" / "demo" / "case_00009"
+    run_with_vtk_blocked("app", str(demo), str(tmp_path / "out"))
+    assert (tmp_path / "out" / "report.pdf").stat().st_size > 0
