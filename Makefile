@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SYSTEM_DEPS := $(VENV)/.system-deps
 PYTEST_ARGS ?=
-# The bundled demo case: made by `lumboplan phantom resources/demo --seed 9 --demo`.
-DEMO := resources/demo/case_00009/dicom
+# The bundled demo case: made by `lumboplan phantom resources/demo --seed 57 --demo --dicom --preview`.
+DEMO := resources/demo/case_00057/dicom
 
 # Run under a virtual X server where there is no screen (CI, SSH): VTK and Qt then have a
 # display; Qt widgets in tests still use the offscreen platform that tests/conftest.py sets.

@@ -47,7 +47,7 @@ from lumboplan_app.io import read_label_map, read_scan
 from lumboplan_app.labels import Structure
 from lumboplan_app.volume import Grid, LabelMap, Volume
 
-DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00057"
 TARGET_DICE = 0.9
 MAX_STROKES = 40
 #: Dabs per stroke: a short scribble for seeds, a drag across the slice for painting.

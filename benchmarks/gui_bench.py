@@ -37,7 +37,7 @@ from PySide6.QtWidgets import QApplication
 from lumboplan_app.gui.app import create_application
 from lumboplan_app.gui.main_window import MainWindow
 
-DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00057"
 WAIT_MS = 300_000
 
 

@@ -25,7 +25,7 @@ from lumboplan_app.planning.parts import derive_anatomy
 from lumboplan_app.planning.plan import plan_fields, plan_from_labels
 from lumboplan_app.reconstruction.meshes import structure_meshes
 
-DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00057"
 LEFT_PARTS = (
     Part.L5_IAP_LEFT,
     Part.L5_TRANSVERSE_PROCESS_LEFT,

@@ -21,7 +21,7 @@ from lumboplan_app.report.pdf import write_report
 from lumboplan_app.segmentation.inference import DEFAULT_WEIGHTS
 from lumboplan_app.session import read_case
 
-DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00057"
 
 
 def main() -> None:

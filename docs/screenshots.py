@@ -2,9 +2,10 @@
 
 Run under a display (a real one, or Xvfb: ``xvfb-run -a -s "-screen 0 1600x1000x24" python
 docs/screenshots.py docs/images``); the PNGs are what the README shows. Steps: the scan opened,
-the labels over it with the 3-D surfaces, the plan (the paper's placement on the left foramen),
-the channel moved to the best free trajectory, a label correction with the brush, the right
-foramen, the 3-D view maximised.
+the labels over it with the 3-D surfaces, the plan (the paper's placement; the left foramen is
+Group A), the right foramen's channel (Group B) moved to its best free trajectory, a label
+correction with the brush at the right facet, the left foramen, the 3-D view maximised on the
+right foramen.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from lumboplan_app.gui.app import create_application
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.labels import Part, Side, Structure
 
-DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources/demo/case_00057"
 
 
 def wait_for(signal, timeout_ms: int = 300_000) -> None:
@@ -67,10 +68,11 @@ def main() -> None:
     window.plan()
     wait_for(window.planned)
     shoot(window, folder, "3_planned")
+    window.set_active_side(Side.RIGHT)
     window.snap_channel_to_best()
     shoot(window, folder, "4_best_free")
     window.reset_channel()
-    iap = np.argwhere(window.session.plan.parts.array == Part.L5_IAP_LEFT)
+    iap = np.argwhere(window.session.plan.parts.array == Part.L5_IAP_RIGHT)
     window.state.set_cursor(window.state.clamp_index(iap.mean(axis=0)))
     window.side_tabs.setCurrentWidget(window.review_tab)
     window.edit_panel.set_tool("paint")
@@ -78,8 +80,9 @@ def main() -> None:
     shoot(window, folder, "5_correct_labels")
     window.edit_panel.set_tool("review")
     window.side_tabs.setCurrentWidget(window.foramen_tab)
+    window.set_active_side(Side.LEFT)
+    shoot(window, folder, "6_left_foramen")
     window.set_active_side(Side.RIGHT)
-    shoot(window, folder, "6_right_foramen")
     window.toggle_maximise(window.view3d)
     window.view3d.set_camera("posterolateral")
     shoot(window, folder, "7_3d_maximised")

@@ -44,7 +44,7 @@ isolated xvfb-run -a "$prefix/lumboplan" --selftest > "$root/build/installer/sel
 say "selftest_s $(echo "$(date +%s.%N) - $start" | bc) (exit 0)"
 start=$(date +%s.%N)
 isolated xvfb-run -a "$prefix/lumboplan" run \
-  "$prefix/_internal/lumboplan_app/resources/demo/case_00009/dicom" -o "$work/demo" | tail -1
+  "$prefix/_internal/lumboplan_app/resources/demo/case_00057/dicom" -o "$work/demo" | tail -1
 say "demo_run_s $(echo "$(date +%s.%N) - $start" | bc)"
 test -s "$work/demo/report.pdf"
 say "demo_report_pdf ok"

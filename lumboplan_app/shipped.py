@@ -23,4 +23,4 @@ def shipped_folder(name: str) -> Path:
 #: The shipped model's weights (its card ``.json`` and ONNX export ``.onnx`` beside them).
 SHIPPED_WEIGHTS = shipped_folder("model_weights") / "lumboplan_unet.safetensors"
 #: The demo case's scan (a phantom as a DICOM series): ``lumboplan run`` or the window opens it.
-DEMO_SCAN = shipped_folder("resources") / "demo" / "case_00009" / "dicom"
+DEMO_SCAN = shipped_folder("resources") / "demo" / "case_00057" / "dicom"

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from lumboplan_app.gui.main_window import MainWindow
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
 
 #: Direction of a sagittal acquisition: rows run anterior->posterior, columns superior->inferior,
 #: slices right->left (columns of the matrix are the x, y, z index axes in LPS).

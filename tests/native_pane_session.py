@@ -20,7 +20,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QPointF, Qt, QTimer
 from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
 WAIT_MS = 240_000
 
 
@@ -110,12 +110,15 @@ def main(out: Path) -> None:
     settle()
     report["orbited_frame"] = frame_summary(native.grabFramebuffer(), out / "orbited.png")
 
+    window.set_active_side(Side.RIGHT)  # the demo's blocked side (Group B): drag its channel
+    view.render_now()
+    settle()
     planner = window.session.planner
     normal = planner.plan.landmarks["planes"]["disc_mid"]["normal"]
 
     def end_of(alpha: float, beta: float) -> np.ndarray:
-        axis = direction_for_pose(alpha, beta, normal, Side.LEFT)
-        return planner.point_b(Side.LEFT) + planner.plan.channel.length_mm * axis
+        axis = direction_for_pose(alpha, beta, normal, Side.RIGHT)
+        return planner.point_b(Side.RIGHT) + planner.plan.channel.length_mm * axis
 
     poses, clear, frame_ms = [], [], []
     handle = view.handle_position()
@@ -123,7 +126,7 @@ def main(out: Path) -> None:
     assert handle is not None
     mouse(native, QEvent.Type.MouseButtonPress, handle, True)
     report["grabbed"] = view.dragging
-    for target in (planner.best_pose(Side.LEFT), planner.paper_pose(Side.LEFT)):
+    for target in (planner.best_pose(Side.RIGHT), planner.paper_pose(Side.RIGHT)):
         for _ in range(8):
             x, y = view.scene.to_display(end_of(*target))
             ratio = native.devicePixelRatioF()
@@ -132,8 +135,8 @@ def main(out: Path) -> None:
             view.render_now()
             QApplication.processEvents()
             frame_ms.append(1000.0 * (time.perf_counter() - start))
-        poses.append([list(target), list(window.session.poses[Side.LEFT])])
-        clear.append(bool(window.session.assessments[Side.LEFT].clear))
+        poses.append([list(target), list(window.session.poses[Side.RIGHT])])
+        clear.append(bool(window.session.assessments[Side.RIGHT].clear))
     mouse(native, QEvent.Type.MouseButtonRelease, QPointF(0, 0), False)
     report["let_go"] = not view.dragging
     report["drag_poses"] = poses

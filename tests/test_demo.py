@@ -12,7 +12,7 @@ from lumboplan_app.phantom.anatomy import build_anatomy
 from lumboplan_app.phantom.parameters import PhantomParameters
 from lumboplan_app.phantom.truth_plan import plan_truth
 
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
 
 
 def test_demo_is_small_and_complete() -> None:
@@ -29,9 +29,9 @@ def test_demo_series_loads_with_its_labels_and_truth() -> None:
     labels = read_label_map(DEMO / "labels.nii.gz", reference=volume.grid)
     assert set(labels.present_ids()) == {int(s) for s in Structure}
     truth = json.loads((DEMO / "truth.json").read_text())
-    # The demo shows both outcomes: the left foramen is blocked, the right one is open.
-    assert truth["plan"]["left"]["group"] == "B"
-    assert truth["plan"]["right"]["group"] == "A"
+    # The demo shows both outcomes: the left foramen is open, the right one is blocked.
+    assert truth["plan"]["left"]["group"] == "A"
+    assert truth["plan"]["right"]["group"] == "B"
     # Its truth is what the current phantom code computes from its parameters.
     recomputed = plan_truth(build_anatomy(PhantomParameters.from_json(truth["parameters"])))
     assert recomputed == truth["plan"]

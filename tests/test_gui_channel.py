@@ -18,7 +18,7 @@ from tests.conftest import show_main_window
 
 pytestmark = pytest.mark.gui
 
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
 PLAN_TIMEOUT_MS = 120_000
 
 
@@ -69,17 +69,21 @@ def end_of_pose(window: MainWindow, alpha: float, beta: float) -> np.ndarray:
 def test_planning_shows_the_paper_channel_in_every_view(planned_window) -> None:
     window = planned_window
     assert window.session.active_side is Side.LEFT
-    assessment = window.session.assessments[Side.LEFT]
-    # The demo's left foramen is Group B: the paper's channel runs into the IAP.
-    assert not assessment.clear
-    assert Part.L5_IAP_LEFT in {contact.part for contact in assessment.blocked_by}
+    # The demo's left foramen is Group A: the paper's channel is clear.
+    assert window.session.assessments[Side.LEFT].clear
     for view in window.views.values():
         assert view.channel_handle_position() is not None
     scene = window.view3d.view.scene
     assert scene.channel_visible(Side.LEFT)
     assert scene.channel_visible(Side.RIGHT)
     assert set(scene.markers(Side.LEFT)) >= {"a", "b", "line_a"}
-    assert scene.touched == (Part.L5_IAP_LEFT,)
+    assert scene.touched == ()
+    # Its right foramen is Group B: the paper's channel runs into the IAP, drawn touched.
+    window.set_active_side(Side.RIGHT)
+    assessment = window.session.assessments[Side.RIGHT]
+    assert not assessment.clear
+    assert Part.L5_IAP_RIGHT in {contact.part for contact in assessment.blocked_by}
+    assert Part.L5_IAP_RIGHT in scene.touched
     assert set(scene.structures) == set(Structure) - {Structure.BACKGROUND}
     image = window.view3d.view.grab().toImage()
     assert image.width() > 100
@@ -109,9 +113,12 @@ def test_dragging_in_the_axial_view_turns_the_channel_into_the_ilium(planned_win
 
 def test_dragging_in_3d_to_the_best_trajectory_clears_the_contact(planned_window, qtbot):
     window = planned_window
+    window.set_active_side(Side.RIGHT)  # the blocked side
+    window.view3d.set_camera("posterolateral")  # looking from the right
     view = window.view3d.view
-    best = window.session.planner.best_pose(Side.LEFT)
-    paper = window.session.planner.paper_pose(Side.LEFT)
+    view.render_now()
+    best = window.session.planner.best_pose(Side.RIGHT)
+    paper = window.session.planner.paper_pose(Side.RIGHT)
     assert best is not None
     seen_clear = []
     qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=point(view.handle_position()))
@@ -121,14 +128,14 @@ def test_dragging_in_3d_to_the_best_trajectory_clears_the_contact(planned_window
         for _ in range(8):
             x, y = view.scene.to_display(end_of_pose(window, *target))
             qtbot.mouseMove(view, pos=QPoint(round(x), round(y)))
-        seen_clear.append(window.session.assessments[Side.LEFT].clear)
-        alpha, beta = window.session.poses[Side.LEFT]
+        seen_clear.append(window.session.assessments[Side.RIGHT].clear)
+        alpha, beta = window.session.poses[Side.RIGHT]
         assert abs(alpha - target[0]) < 2.0
         assert abs(beta - target[1]) < 2.0
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton)
     assert seen_clear == [True, False]
     view.render_now()
-    assert view.scene.touched == (Part.L5_IAP_LEFT,)
+    assert Part.L5_IAP_RIGHT in view.scene.touched
 
 
 def test_reset_snap_and_switch_side(planned_window, qtbot) -> None:
@@ -148,7 +155,7 @@ def test_reset_snap_and_switch_side(planned_window, qtbot) -> None:
     window.switch_side_action.trigger()
     assert window.session.active_side is Side.RIGHT
     right = window.session.assessments[Side.RIGHT]
-    assert {c.part for c in right.blocked_by} == {Part.L5_IAP_RIGHT}
+    assert Part.L5_IAP_RIGHT in {c.part for c in right.blocked_by}
     assert window.views["axial"].channel_handle_position() is not None
     # Each side keeps its own pose.
     assert window.session.poses[Side.LEFT] == pytest.approx(
@@ -324,10 +331,11 @@ def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
 
 def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, qtbot) -> None:
     window = planned_window
+    window.set_active_side(Side.RIGHT)  # the blocked side
     labels = window.state.labels
-    before = window.session.plan.sides[Side.LEFT]
-    assert any(c.part is Part.L5_IAP_LEFT and c.clearance_mm < 0 for c in before.contacts)
-    iap = np.argwhere(window.session.plan.parts.array == Part.L5_IAP_LEFT)
+    before = window.session.plan.sides[Side.RIGHT]
+    assert any(c.part is Part.L5_IAP_RIGHT and c.clearance_mm < 0 for c in before.contacts)
+    iap = np.argwhere(window.session.plan.parts.array == Part.L5_IAP_RIGHT)
     centre = iap.mean(axis=0)
     window.state.set_cursor(window.state.clamp_index(centre))
     panel = window.edit_panel
@@ -356,19 +364,19 @@ def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, q
     assert int(np.count_nonzero(labels.array == Structure.L5)) == l5_before
     qtbot.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert int(np.count_nonzero(labels.array == Structure.L5)) == erased
-    # Erase the rest of the left IAP (the headless brush), plan again: the IAP no longer blocks.
+    # Erase the rest of the right IAP (the headless brush), plan again: the IAP no longer blocks.
     for z in np.unique(iap[:, 0]):
         for y, x in iap[iap[:, 0] == z][:, 1:][::15]:
             window.paint_labels(Structure.L5, (z, y, x), "axial", 4.0, erase=True)
     with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
         assert window.plan()
-    after = window.session.plan.sides[Side.LEFT]
+    after = window.session.plan.sides[Side.RIGHT]
     assert not window.session.plan_stale
     assert window.report_action.isEnabled()
-    assert not any(c.part is Part.L5_IAP_LEFT and c.clearance_mm < 0 for c in after.contacts)
+    assert not any(c.part is Part.L5_IAP_RIGHT and c.clearance_mm < 0 for c in after.contacts)
     assert after.to_json() != before.to_json()
-    # Planned again, the left channel is back where it was before the edits (the paper's pose).
-    assert window.session.poses[Side.LEFT] == pytest.approx(
+    # Planned again, the right channel is back where it was before the edits (the paper's pose).
+    assert window.session.poses[Side.RIGHT] == pytest.approx(
         (before.alpha_deg, before.beta_deg), abs=0.01
     )
 
@@ -376,25 +384,29 @@ def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, q
 def test_the_foramen_panel_follows_the_channel_and_its_chart_moves_it(planned_window, qtbot):
     window = planned_window
     panel = window.foramen_panel
+    assert panel.side is Side.LEFT
+    assert panel.group_chip.property("group") == "A"
+    assert panel.status_label.property("state") == "clear"
+    # The panel's Right button shows the right foramen: Group B, blocked.
+    qtbot.mouseClick(panel.side_buttons[Side.RIGHT], Qt.MouseButton.LeftButton)
+    assert window.session.active_side is Side.RIGHT
+    assert panel.side is Side.RIGHT
     assert panel.group_chip.property("group") == "B"
     assert panel.status_label.property("state") == "blocked"
     assert panel.contacts_table.rowCount() >= 1
     # A click on the chart at the best free pose puts the channel there: clear.
-    best = window.session.planner.best_pose(Side.LEFT)
+    best = window.session.planner.best_pose(Side.RIGHT)
     chart = panel.chart
     qtbot.mouseClick(chart, Qt.MouseButton.LeftButton, pos=point(chart.point_for_pose(*best)))
-    assert window.session.poses[Side.LEFT] == pytest.approx(best, abs=0.6)
-    assert window.session.assessments[Side.LEFT].clear
+    assert window.session.poses[Side.RIGHT] == pytest.approx(best, abs=0.6)
+    assert window.session.assessments[Side.RIGHT].clear
     assert panel.status_label.property("state") == "clear"
-    assert chart.marks[0] == pytest.approx(window.session.poses[Side.LEFT])
-    # The panel's Right button shows and moves the right foramen.
-    qtbot.mouseClick(panel.side_buttons[Side.RIGHT], Qt.MouseButton.LeftButton)
-    assert window.session.active_side is Side.RIGHT
-    assert panel.side is Side.RIGHT
+    assert chart.marks[0] == pytest.approx(window.session.poses[Side.RIGHT])
     qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
     assert window.session.poses[Side.RIGHT] == pytest.approx(
         window.session.planner.paper_pose(Side.RIGHT)
     )
+    assert panel.status_label.property("state") == "blocked"
 
 
 def test_autosave_and_recovery_after_a_crash(planned_window, qtbot, monkeypatch) -> None:

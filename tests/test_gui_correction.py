@@ -200,7 +200,7 @@ def test_a_refused_demo_is_corrected_confirmed_planned_and_reported(
     from lumboplan_app.labels import Side
     from lumboplan_app.segmentation import inference
 
-    demo = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
     truth = read_label_map(demo / "labels.nii.gz", reference=demo_volume.grid)
     refused = truth.array.copy()
     refused[refused == Structure.DISC] = 0  # the model "missed" the disc

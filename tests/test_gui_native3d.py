@@ -59,7 +59,7 @@ def test_the_native_pane_drags_the_channel_by_its_handle(session) -> None:
         assert abs(reached[0] - target[0]) < 2.0
         assert abs(reached[1] - target[1]) < 2.0
     assert session["drag_clear"] == [True, False]  # the best free pose, then the paper's
-    assert "L5_IAP_LEFT" in session["touched_after_drag"]
+    assert "L5_IAP_RIGHT" in session["touched_after_drag"]
     assert session["let_go"]
 
 

@@ -18,7 +18,7 @@ from tests.conftest import show_main_window
 
 pytestmark = pytest.mark.gui
 
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
 SEGMENT_TIMEOUT_MS = 180_000
 
 
@@ -117,13 +117,11 @@ def test_plan_and_export_the_report_from_the_window(demo_window, qtbot, tmp_path
     truth = json.loads((DEMO / "truth.json").read_text())["plan"]
     for side in (Side.LEFT, Side.RIGHT):
         planned = window.session.plan.sides[side]
-        # The plan on the labels agrees with the exact geometry, or a clearance under half a
-        # voxel is counted as touching and says so: never a Group A the truth does not have.
-        expected = truth[side.value]["group"]
-        assert planned.group == expected or (
-            expected == "A" and planned.group == "B" and "counted as touching" in planned.reasons[0]
-        )
-    assert "Left foramen: Group B" in window.structures_panel.plan_label.text()
+        # The plan on the labels agrees with the exact geometry: left open, right blocked.
+        assert planned.group == truth[side.value]["group"]
+    summary = window.structures_panel.plan_label.text()
+    assert "Left foramen: Group A" in summary
+    assert "Right foramen: Group B" in summary
     assert window.report_action.isEnabled()
     output = tmp_path / "report.pdf"
     with qtbot.waitSignal(window.report_written, timeout=SEGMENT_TIMEOUT_MS):

@@ -376,6 +376,6 @@ def test_the_app_runs_scan_to_report_without_the_vtk_modules_the_bundle_leaves_o
     """Surfaces, their files, the plan, the report's 3-D figures and the native pane's module,
     with the left-out VTK modules unimportable."""
     pytest.importorskip("pyvistaqt")
-    demo = ROOT / "resources" / "demo" / "case_00009"
+    demo = ROOT / "resources" / "demo" / "case_00057"
     run_with_vtk_blocked("app", str(demo), str(tmp_path / "out"))
     assert (tmp_path / "out" / "report.pdf").stat().st_size > 0

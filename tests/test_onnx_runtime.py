@@ -213,7 +213,7 @@ def test_the_blend_of_an_identity_network_is_the_image_on_any_grid() -> None:
 def test_the_shipped_model_and_demo_are_found_and_the_export_matches() -> None:
     assert DEFAULT_WEIGHTS == SHIPPED_WEIGHTS
     assert SHIPPED_WEIGHTS.is_file(), "model_weights/ is not where the package looks"
-    assert (DEMO_SCAN / "..").resolve().name == "case_00009"
+    assert (DEMO_SCAN / "..").resolve().name == "case_00057"
     assert DEMO_SCAN.is_dir(), "resources/ is not where the package looks"
     card = read_card(SHIPPED_WEIGHTS)
     path = onnx_path_for(SHIPPED_WEIGHTS, card)  # raises: run `lumboplan export-onnx`

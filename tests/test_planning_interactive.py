@@ -14,7 +14,7 @@ from lumboplan_app.planning.placement import SidePlan
 from lumboplan_app.planning.plan import CasePlan, plan_from_labels
 from lumboplan_app.volume import Grid, LabelMap
 
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
 POINT_B = (10.0, 0.0, 0.0)
 #: A ball of "left L5 IAP", radius 5 mm, 40 mm lateral of b and 20 mm cranial of its plane.
 BALL_CENTRE = np.array([50.0, 0.0, 20.0])

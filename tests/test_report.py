@@ -23,9 +23,9 @@ from lumboplan_app.volume import LabelMap
 
 pytestmark = pytest.mark.slow
 
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
 #: The demo DICOM's identifiers (written by the phantom's DICOM export).
-DEMO_IDENTIFIERS = ("Phantom", "PHANTOM-9", "20260101")
+DEMO_IDENTIFIERS = ("Phantom", "PHANTOM-57", "20260101")
 
 
 def pdf_text(path: Path) -> str:
@@ -51,20 +51,21 @@ def test_run_writes_labels_meshes_case_plan_and_report(demo_run) -> None:
 def test_the_report_states_the_plans_recommendations_and_numbers(demo_run) -> None:
     plan = json.loads((demo_run / "plan.json").read_text())
     text = pdf_text(demo_run / "report.pdf")
+    assert "Group A: transforaminal approach (TF-PELD) advised" in text  # left
     assert "Group B: interlaminar approach (IL-PELD) or open microdiscectomy advised" in text
-    assert "counted as touching" in text  # the right IAP, within the contact margin
+    assert "Near miss" in text  # the left S1 root, 0.9 mm from the channel
     for side in ("left", "right"):
         entry = plan["sides"][side]
         assert f"{entry['alpha_deg']:.1f} deg" in text
         assert f"{entry['line_a_mm']:.1f} mm" in text
         best = entry["best_free"]
         assert f"{best['alpha_deg']:.1f} deg" in text
-    assert "L5 inferior articular process (left)" in text
+    assert "L5 inferior articular process (right)" in text
     assert "supports, and does not replace, the surgeon's judgement" in text
     assert "Page 1 of 3" in text
     assert "Page 3 of 3" in text
     assert "Labels given with the scan" in text  # no model claimed for given labels
-    assert "Phantom 9" in text  # identified by default: the case block names the patient
+    assert "Phantom 57" in text  # identified by default: the case block names the patient
 
 
 def test_a_deidentified_report_holds_no_identifier(demo_run, tmp_path) -> None:

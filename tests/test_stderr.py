@@ -24,7 +24,7 @@ from lumboplan_app.io.dicom_export import SeriesHeader, write_dicom_series
 from lumboplan_app.logs import LOG_FILE, log_folder, scrub
 from lumboplan_app.volume import Grid, Volume
 
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00009"
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
 IDENTIFIERS = ("Roe", "Richard", "559211")
 NOISE = ("Traceback", "site-packages", "Warning", "WARNING")
 
@@ -222,7 +222,7 @@ def test_a_headless_run_prints_nothing_on_stderr(tmp_path: Path) -> None:
     assert result.stderr == ""
     assert (tmp_path / "out" / "report.pdf").is_file()
     log = read_log()
-    for identifier in ("Phantom", "PHANTOM-9", "20260101"):
+    for identifier in ("Phantom", "PHANTOM-57", "20260101"):
         assert identifier not in log
 
 
