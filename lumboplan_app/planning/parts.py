@@ -140,12 +140,22 @@ def derive_anatomy(labels: LabelMap) -> DerivedAnatomy:
 
 
 class _LocalCoordinates:
-    """(u, v, w) of every voxel of one structure, computed once and kept."""
+    """(u, v, w) of every voxel of one structure, computed once and kept.
+
+    Each structure is looked for only inside its bounding box (one pass over the label map for
+    all boxes), not over the whole scan.
+    """
 
     def __init__(self, labels: LabelMap, frame: AnatomicalFrame) -> None:
         self.labels = labels
         self.frame = frame
         self._cache: dict[int, tuple[npt.NDArray[np.intp], FloatArray]] = {}
+        self._boxes = ndimage.find_objects(labels.array)
+
+    def box(self, structure: Structure) -> tuple[slice, slice, slice] | None:
+        """Return the (Z, Y, X) bounding box of ``structure`` (None when it is absent)."""
+        found = self._boxes[structure - 1] if structure <= len(self._boxes) else None
+        return None if found is None else (found[0], found[1], found[2])
 
     def half_voxel_mm(self) -> tuple[float, float, float]:
         """Return half a voxel's extent along u, v and w (mm)."""
@@ -157,7 +167,12 @@ class _LocalCoordinates:
     def of(self, structure: Structure) -> tuple[npt.NDArray[np.intp], FloatArray]:
         """Return (voxel indices (N, 3) zyx, local coordinates (N, 3)) of ``structure``."""
         if structure not in self._cache:
-            index = np.argwhere(self.labels.array == structure)
+            box = self.box(structure)
+            if box is None:
+                index = np.zeros((0, 3), dtype=np.intp)
+            else:
+                index = np.argwhere(self.labels.array[box] == structure)
+                index += np.array([part.start for part in box], dtype=np.intp)
             points = self.labels.grid.index_to_lps(index.astype(np.float64))
             self._cache[structure] = (index, self.frame.local(points))
         return self._cache[structure]
@@ -411,17 +426,20 @@ def _split_nerves(
     levels: _Levels,
     parts: npt.NDArray[np.uint8],
 ) -> None:
-    nerves = labels.array == Structure.NERVES
-    if not nerves.any():
+    box = local.box(Structure.NERVES)
+    if box is None:
         return
+    # Within the nerves' box: the opening of the mask cannot reach past it.
+    nerves = labels.array[box] == Structure.NERVES
     spacing_zyx = np.asarray(labels.grid.spacing_xyz_mm[::-1])
     sac = _opened(nerves, spacing_zyx, SAC_OPENING_RADIUS_MM)
     components, count = ndimage.label(sac)
     if count > 1:  # the sac is the largest thick piece; others (a swollen root) stay roots
-        sizes = ndimage.sum_labels(sac, components, range(1, count + 1))
+        sizes = np.bincount(components.ravel(), minlength=count + 1)[1:]
         sac = components == 1 + int(np.argmax(sizes))
     index, coordinates = local.of(Structure.NERVES)
-    in_sac = sac[tuple(index.T)]
+    corner = np.array([part.start for part in box], dtype=np.intp)
+    in_sac = sac[tuple((index - corner).T)]
     result = np.full(len(index), int(Part.DURAL_SAC), dtype=np.uint8)
     for side in Side:
         across = side.lps_sign * coordinates[:, 0]
@@ -482,12 +500,15 @@ def _geodesic(
 
 def _split_ilium(labels: LabelMap, local: _LocalCoordinates, parts: npt.NDArray[np.uint8]) -> None:
     index, coordinates = local.of(Structure.ILIUM)
-    if len(index) == 0:
+    box = local.box(Structure.ILIUM)
+    if box is None:
         return
-    ilium = labels.array == Structure.ILIUM
+    ilium = labels.array[box] == Structure.ILIUM
     # The canonical grid's first axis runs toward superior: the top of each column is its crest.
     top = np.where(ilium.any(axis=0), ilium.shape[0] - 1 - np.argmax(ilium[::-1], axis=0), -1)
-    depth_mm = (top[index[:, 1], index[:, 2]] - index[:, 0]) * labels.grid.spacing_xyz_mm[2]
+    corner = np.array([part.start for part in box], dtype=np.intp)
+    inside = index - corner
+    depth_mm = (top[inside[:, 1], inside[:, 2]] - inside[:, 0]) * labels.grid.spacing_xyz_mm[2]
     crest = depth_mm < CREST_BAND_MM
     left = coordinates[:, 0] >= 0
     result = np.select(
