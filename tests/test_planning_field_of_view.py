@@ -17,6 +17,7 @@ from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.field_of_view import FieldOfView, touched_faces
+from lumboplan_app.planning.placement import skin_entry
 from lumboplan_app.planning.plan import plan_from_labels, plan_from_parts
 from lumboplan_app.volume import Grid, LabelMap
 
@@ -175,3 +176,21 @@ def test_the_demo_cut_to_a_sagittal_slab_is_not_assessable(half_width_mm, says) 
         assert says in found.reasons[0]
         assert found.line_a_mm is not None  # point a and the exiting root are in the slab
         assert planned.landmarks["points_lps_mm"][side.value]["b"] is not None
+
+
+def test_point_d_is_found_however_far_the_skin_lies_beyond_its_fields_margin() -> None:
+    """The skin's field covers its box and a few mm around it (plan.SKIN_FIELD_MARGIN_MM); a
+    channel that starts farther from it than that still starts inside the scan, and finds the
+    skin. A scan showing only the posterior skin, 76 mm behind point b, 5 mm margin."""
+    grid = Grid((20, 60, 20), (2.0, 2.0, 2.0), (-20.0, -30.0, -20.0))
+    y = grid.origin_lps_mm[1] + 2.0 * np.arange(60)
+    skin = np.zeros(grid.shape_zyx, dtype=bool)
+    skin[:, (y >= 76.0) & (y <= 80.0), :] = True
+    field = DistanceField.from_mask(skin, grid, margin_mm=5.0)
+    start = np.array([0.0, 0.0, 0.0])
+    assert field.grid.origin_lps_mm[1] > 60.0  # the field's own box starts far behind b ...
+    assert field.covers(start)  # ... but in the scan
+    backwards = Channel(tuple(start), (0.0, 1.0, 0.0))
+    point_d = skin_entry(backwards, field)
+    assert point_d is not None
+    assert point_d[1] == pytest.approx(81.0, abs=1.0)  # the skin's outer face, 81 mm back

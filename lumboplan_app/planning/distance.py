@@ -39,11 +39,14 @@ class DistanceField:
         Signed distance at each voxel centre of ``grid``.
     present : bool
         False when the set has no voxel (every distance is :data:`ABSENT_MM`).
+    scan : Grid
+        The whole label map's grid: where the set is known (every voxel of it lies in ``grid``).
     """
 
     grid: Grid
     values_mm: npt.NDArray[np.float32]
     present: bool
+    scan: Grid
 
     @staticmethod
     def from_mask(
@@ -95,8 +98,12 @@ class DistanceField:
         return values.reshape(index.shape[:-1]).astype(np.float64)
 
     def covers(self, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """Return whether each point lies inside the field's grid (where its values are exact)."""
-        return _within(self.grid, points_lps_mm)
+        """Return whether each point lies in the scan, where the set is known.
+
+        Beyond the field's own grid, in the scan, no voxel of the set lies: the sampled border
+        value there is positive, as the true distance is, and no more than it.
+        """
+        return _within(self.scan, points_lps_mm)
 
 
 def _within(grid: Grid, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
@@ -149,7 +156,7 @@ def _members(
 
 def _absent(grid: Grid) -> DistanceField:
     """Return the field of a set with no voxel: :data:`ABSENT_MM` everywhere."""
-    return DistanceField(grid, np.full((1, 1, 1), ABSENT_MM, np.float32), False)
+    return DistanceField(grid, np.full((1, 1, 1), ABSENT_MM, np.float32), False, grid)
 
 
 def _grown(
@@ -192,7 +199,7 @@ def _field_around(
         origin_lps_mm=tuple(grid.index_to_lps(start)),
         direction=grid.direction,
     )
-    return DistanceField(field_grid, values, True)
+    return DistanceField(field_grid, values, True, grid)
 
 
 def _distance_to_other_set(

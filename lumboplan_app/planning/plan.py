@@ -22,7 +22,7 @@ from typing import Any
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.assessment import checked_parts, ilium_parts
-from lumboplan_app.planning.distance import DEFAULT_MARGIN_MM, DistanceField, fields_of_labels
+from lumboplan_app.planning.distance import DistanceField, fields_of_labels
 from lumboplan_app.planning.feasibility import BestPose, FeasibilityMap, feasibility_map
 from lumboplan_app.planning.field_of_view import FieldOfView
 from lumboplan_app.planning.parts import anatomical_frame, derive_anatomy
@@ -107,6 +107,10 @@ def needed_parts() -> set[Part]:
 #: point a's distance to the exiting root, reaches 25 mm, so the roots keep 40 mm.
 FIELD_MARGIN_MM = 20.0
 ROOT_FIELD_MARGIN_MM = 40.0
+#: The skin's field is read only for its sign (inside the skin or not: point d, where the body
+#: ends). Its box holds every skin voxel, so the sign is exact in the box grown by a voxel and
+#: positive beyond, whatever the margin; a wide margin only computes more air.
+SKIN_FIELD_MARGIN_MM = 5.0
 
 
 def contact_margin_mm(parts: LabelMap) -> float:
@@ -123,15 +127,14 @@ def plan_fields(parts: LabelMap) -> tuple[dict[Part, DistanceField], DistanceFie
     """Build the plan's signed distance fields: one per needed part, and the skin's.
 
     Absent parts give absent fields. The skin's field is exact within
-    :data:`~lumboplan_app.planning.distance.DEFAULT_MARGIN_MM` of it, as
-    ``DistanceField.from_labels`` builds it; all are built in one pool of threads.
+    :data:`SKIN_FIELD_MARGIN_MM` of its box; all are built in one pool of threads.
     """
     roots = {Part.L5_ROOT_LEFT, Part.L5_ROOT_RIGHT}
     margins = {
         int(part): ROOT_FIELD_MARGIN_MM if part in roots else FIELD_MARGIN_MM
         for part in sorted(needed_parts())
     }
-    margins[int(Part.SKIN)] = DEFAULT_MARGIN_MM
+    margins[int(Part.SKIN)] = SKIN_FIELD_MARGIN_MM
     fields = {Part(label): field for label, field in fields_of_labels(parts, margins).items()}
     return fields, fields.pop(Part.SKIN)
 
