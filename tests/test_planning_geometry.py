@@ -14,7 +14,7 @@ from lumboplan_app.planning.channel import (
     line_b_mm,
     measure_pose,
 )
-from lumboplan_app.planning.distance import DistanceField, fields_of_labels
+from lumboplan_app.planning.distance import DistanceField, _trilinear, fields_of_labels
 from lumboplan_app.planning.feasibility import feasibility_map, pose_directions
 from lumboplan_app.planning.parts import _opened
 from lumboplan_app.volume import Grid, LabelMap
@@ -225,3 +225,13 @@ def test_the_sac_opening_is_the_ball_opening(seed: int) -> None:
     ball = sum((o * s) ** 2 for o, s in zip(offsets, spacing, strict=True)) <= radius**2
     expected = ndimage.binary_opening(mask, structure=ball)
     assert np.array_equal(_opened(mask, spacing, radius), expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 5, 7), (4, 1, 3), (2, 2, 2), (30, 40, 50)])
+def test_the_field_sampler_is_scipys_trilinear_with_nearest_edges(shape) -> None:
+    rng = np.random.default_rng(sum(shape))
+    values = (20.0 * rng.normal(size=shape)).astype(np.float32)
+    index = rng.uniform(-3.0, np.array(shape)[:, None] + 3.0, size=(3, 4000))
+    index[:, :20] = np.floor(index[:, :20])  # on voxel centres, and beyond the edges
+    expected = ndimage.map_coordinates(values, index, order=1, mode="nearest")
+    assert _trilinear(values, index) == pytest.approx(expected, abs=1e-5)

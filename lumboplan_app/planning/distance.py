@@ -76,8 +76,7 @@ class DistanceField:
         """
         points = np.asarray(points_lps_mm, dtype=np.float64)
         index = self.grid.lps_to_index(points.reshape(-1, 3))
-        values = ndimage.map_coordinates(self.values_mm, index.T, order=1, mode="nearest")
-        return values.reshape(points.shape[:-1]).astype(np.float64)
+        return _trilinear(self.values_mm, index.T).reshape(points.shape[:-1])
 
     def sample_rays(
         self, origin_lps_mm: npt.ArrayLike, directions: npt.ArrayLike, along_mm: npt.ArrayLike
@@ -93,9 +92,7 @@ class DistanceField:
         steps = (np.asarray(directions, dtype=np.float64) @ inverse.T)[..., ::-1]
         t = np.asarray(along_mm, dtype=np.float64)
         index = origin + t[..., None] * steps[..., None, :]
-        flat = index.reshape(-1, 3).T
-        values = ndimage.map_coordinates(self.values_mm, flat, order=1, mode="nearest")
-        return values.reshape(index.shape[:-1]).astype(np.float64)
+        return _trilinear(self.values_mm, index.reshape(-1, 3).T).reshape(index.shape[:-1])
 
     def covers(self, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Return whether each point lies in the scan, where the set is known.
@@ -104,6 +101,36 @@ class DistanceField:
         value there is positive, as the true distance is, and no more than it.
         """
         return _within(self.scan, points_lps_mm)
+
+
+def _trilinear(
+    values: npt.NDArray[np.float32], index_zyx: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Interpolate ``values`` trilinearly at fractional (Z, Y, X) indices ``(3, N)``.
+
+    Outside the array the nearest edge value is used: what ``ndimage.map_coordinates`` gives
+    with ``order=1, mode="nearest"``, in about half its time (eight gathers from the flat
+    array, the weights in float64; the values differ from SciPy's by float32 rounding only).
+    """
+    flat = values.ravel()
+    base = np.zeros(index_zyx.shape[1], dtype=np.intp)
+    weights, steps = [], []
+    for axis, size in enumerate(values.shape):
+        stride = int(np.prod(values.shape[axis + 1 :], dtype=np.intp))
+        position = np.clip(index_zyx[axis], 0.0, size - 1.0)
+        low = np.minimum(position.astype(np.intp), max(size - 2, 0))
+        base += low * stride
+        weights.append(position - low)
+        steps.append(stride if size > 1 else 0)
+    result = np.zeros(index_zyx.shape[1], dtype=np.float64)
+    for corner in np.ndindex(2, 2, 2):
+        weight = np.ones(index_zyx.shape[1], dtype=np.float64)
+        offset = 0
+        for axis, upper in enumerate(corner):
+            weight *= weights[axis] if upper else 1.0 - weights[axis]
+            offset += steps[axis] * upper
+        result += weight * flat[base + offset]
+    return result
 
 
 def _within(grid: Grid, points_lps_mm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
