@@ -20,7 +20,7 @@ HEADLESS :=
 endif
 
 .PHONY: all venv system-deps run test test-fast lint format typecheck bench wheel-check installer \
-	installer-check clean
+	installer-check installer-check-deb clean
 
 all: test
 
@@ -88,6 +88,12 @@ installer: system-deps
 # run the installed app there: --version, the demo from scan to report, the window under Xvfb.
 installer-check: system-deps
 	installer/check.sh
+
+# Install the .deb into a clean Debian root (debootstrap, minbase; needs root and the Debian
+# mirror) and run the installed app's --selftest there, without network: a system library the
+# .deb does not depend on is missing there.
+installer-check-deb:
+	installer/check-deb.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
