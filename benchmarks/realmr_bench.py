@@ -37,10 +37,10 @@ from lumboplan_app.segmentation.inference import (
     DEFAULT_WEIGHTS,
     Segmenter,
     check_plausible,
-    keep_main_components,
 )
 from lumboplan_app.segmentation.model_card import card_path_for, read_card
 from lumboplan_app.segmentation.partial_labels import disc_dice, l5_body_dice, wrong_level_share
+from lumboplan_app.segmentation.postprocess import keep_main_components
 from lumboplan_app.volume import LabelMap
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"

@@ -16,10 +16,9 @@ from lumboplan_app.segmentation.inference import (
     Segmenter,
     check_plausible,
     choose_device,
-    keep_main_components,
-    most_probable_labels,
 )
 from lumboplan_app.segmentation.model_card import ModelCard, card_path_for, read_card
+from lumboplan_app.segmentation.postprocess import keep_main_components, most_probable_labels
 from lumboplan_app.segmentation.preprocess import PercentileZScore
 from lumboplan_app.segmentation.training import (
     poly_learning_rate,

@@ -2,8 +2,9 @@
 
 The :class:`Segmenter` reads its preprocessing from the model card, runs the network over the
 scan and its mirror image in blended sliding windows (MONAI), carries the class probabilities
-back to the original grid, drops the pieces of each structure that cannot be it (see
-:func:`keep_main_components`), and refuses to hand the planner labels that cannot be anatomy.
+back to the original grid, drops the pieces of each structure that cannot be it (both in
+:mod:`~lumboplan_app.segmentation.postprocess`), and refuses to hand the planner labels that
+cannot be anatomy.
 """
 
 from __future__ import annotations
@@ -36,8 +37,14 @@ from lumboplan_app.segmentation.model_card import (
     read_card,
 )
 from lumboplan_app.segmentation.network import build_network
+from lumboplan_app.segmentation.postprocess import (
+    keep_main_components,
+    mirror_agreement,
+    most_probable_labels,
+    softmax,
+)
 from lumboplan_app.segmentation.preprocess import transforms_for
-from lumboplan_app.volume import Grid, LabelMap, Volume, resample_volume
+from lumboplan_app.volume import LabelMap, Volume
 
 if TYPE_CHECKING:
     import torch
@@ -55,8 +62,6 @@ _MINIMUM_CM3 = {Structure.L5: 15.0, Structure.S1: 15.0, Structure.DISC: 3.0}
 _MAXIMUM_CM3 = {Structure.L5: 130.0, Structure.DISC: 40.0}
 _NEIGHBOURS = (Structure.L5, Structure.S1)
 _NEAR_MM = 3.0
-#: A piece of skin is kept if it holds at least this share of the largest piece's voxels.
-_SKIN_PIECE_SHARE = 0.1
 
 
 def choose_device(request: str = "auto") -> torch.device:
@@ -350,12 +355,6 @@ def sliding_window_logits(
     return cast("npt.NDArray[np.float32]", summed[(slice(None), *inside)] / summed_weights[inside])
 
 
-def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Return the class probabilities (classes, ...) of ``logits`` (classes, ...), float32."""
-    exponent = np.exp(logits - logits.max(axis=0, keepdims=True))
-    return cast("npt.NDArray[np.float32]", exponent / exponent.sum(axis=0, keepdims=True))
-
-
 class Segmenter:
     """A loaded model, ready to segment scans.
 
@@ -507,68 +506,6 @@ class Segmenter:
             probabilities = softmax(logits)
             passes.append(probabilities[..., ::-1] if mirrored else probabilities)
         return passes[0], passes[1]
-
-
-def mirror_agreement(
-    direct: npt.NDArray[np.float32], mirrored: npt.NDArray[np.float32]
-) -> dict[Structure, float]:
-    """Dice per structure between the most probable classes of two passes (classes, Z, Y, X)."""
-    first, second = direct.argmax(axis=0), mirrored.argmax(axis=0)
-    agreement: dict[Structure, float] = {}
-    for structure in Structure:
-        if structure == Structure.BACKGROUND:
-            continue
-        a, b = first == structure, second == structure
-        total = int(a.sum()) + int(b.sum())
-        agreement[structure] = 2.0 * int((a & b).sum()) / total if total else float("nan")
-    return agreement
-
-
-def most_probable_labels(
-    probabilities: npt.NDArray[np.float32], source: Grid, target: Grid
-) -> LabelMap:
-    """Return the most probable class of each ``target`` voxel.
-
-    ``probabilities`` (classes, Z, Y, X) lie on ``source``; each class is resampled linearly
-    onto ``target`` (outside ``source``: background).
-
-    One class at a time, so the memory is a few copies of the target grid, not one per class.
-    """
-    shape = tuple(int(n) for n in target.shape_zyx)
-    best = np.full(shape, -1.0, dtype=np.float32)
-    labels = np.zeros(shape, dtype=np.uint8)
-    for class_id, probability in enumerate(probabilities):
-        outside = 1.0 if class_id == Structure.BACKGROUND else 0.0
-        on_target = resample_volume(
-            Volume(probability, source), target, "linear", fill_value=outside
-        ).array
-        better = on_target > best
-        best[better] = on_target[better]
-        labels[better] = class_id
-    return LabelMap(labels, target)
-
-
-def keep_main_components(labels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Drop the pieces of each structure that cannot be it (false positives off the anatomy).
-
-    L5, the disc and S1 keep their largest connected piece, the ilium its two largest (left and
-    right wing). The skin keeps every piece at least a tenth the size of its largest: where the
-    field of view cuts the body at its sides, the skin is two arcs (front and back) and the back
-    one, which holds the channels' entry points, is not always the larger.
-    """
-    result = labels.copy()
-    for structure in (Structure.L5, Structure.DISC, Structure.S1, Structure.ILIUM, Structure.SKIN):
-        mask = labels == structure
-        if not mask.any():
-            continue
-        components, _ = ndimage.label(mask)
-        sizes = np.bincount(components.ravel())[1:]
-        if structure == Structure.SKIN:
-            kept = np.flatnonzero(sizes >= _SKIN_PIECE_SHARE * sizes.max()) + 1
-        else:
-            kept = np.argsort(sizes)[::-1][: 2 if structure == Structure.ILIUM else 1] + 1
-        result[mask & ~np.isin(components, kept)] = Structure.BACKGROUND
-    return result
 
 
 def _share_near(labels: LabelMap, structure: Structure, other: Structure) -> float:

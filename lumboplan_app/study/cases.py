@@ -129,11 +129,8 @@ def ai_labels(
     structure name; empty for labels made elsewhere.
     """
     from lumboplan_app.io import read_label_map
-    from lumboplan_app.segmentation.inference import (
-        Segmenter,
-        check_plausible,
-        keep_main_components,
-    )
+    from lumboplan_app.segmentation.inference import Segmenter, check_plausible
+    from lumboplan_app.segmentation.postprocess import keep_main_components
 
     if source.predictions is not None:
         candidates = [
