@@ -17,6 +17,7 @@ from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.field_of_view import FieldOfView, touched_faces
+from lumboplan_app.planning.interactive import ChannelPlanner
 from lumboplan_app.planning.placement import skin_entry
 from lumboplan_app.planning.plan import plan_from_labels, plan_from_parts
 from lumboplan_app.volume import Grid, LabelMap
@@ -194,3 +195,24 @@ def test_point_d_is_found_however_far_the_skin_lies_beyond_its_fields_margin() -
     point_d = skin_entry(backwards, field)
     assert point_d is not None
     assert point_d[1] == pytest.approx(81.0, abs=1.0)  # the skin's outer face, 81 mm back
+
+
+def test_a_dragged_channel_whose_path_leaves_the_scan_is_never_clear() -> None:
+    # 85 mm a side, the wings whole (Group A): the paper's pose leaves the skin behind inside the
+    # scan; dragged straight lateral the path runs out of the scan at x = 86 mm, inside the body.
+    planner = ChannelPlanner(
+        plan_from_parts(anatomy(85.0, wing_x_mm=(35.0, 80.0)), LANDMARKS, with_maps=False)
+    )
+    for side in Side:
+        paper = planner.assess(side, *planner.paper_pose(side))
+        assert paper.clear
+        assert paper.unseen_from_mm is None
+        lateral = planner.assess(side, 0.0, 0.0)
+        assert lateral.blocked_by == ()
+        assert not lateral.clear
+        assert 76.0 < lateral.unseen_from_mm <= 77.0
+        assert lateral.summary().startswith("Cannot be judged: the path leaves the scan 7")
+        assert lateral.to_json()["unseen_from_mm"] == pytest.approx(lateral.unseen_from_mm, 0.1)
+    # The whole body in the scan: the same lateral pose leaves the skin first, and is clear.
+    whole = ChannelPlanner(plan_from_parts(anatomy(), LANDMARKS, with_maps=False))
+    assert whole.assess(Side.LEFT, 0.0, 0.0).clear

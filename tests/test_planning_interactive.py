@@ -22,8 +22,12 @@ BALL_RADIUS_MM = 5.0
 
 
 def ball_plan(spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> CasePlan:
-    """A plan whose only part is one ball; the disc plane axial, the midline at x = 0."""
-    extent = np.array([80.0, 40.0, 50.0])
+    """A plan whose only part is one ball; the disc plane axial, the midline at x = 0.
+
+    Without skin a channel is seen only where the scan holds all of it: the grid reaches past
+    the 150 mm channel's outer end at every pose the tests take.
+    """
+    extent = np.array([170.0, 40.0, 50.0])
     shape_xyz = np.ceil(2 * extent / np.asarray(spacing_mm)).astype(int)
     grid = Grid(
         tuple(int(n) for n in shape_xyz[::-1]),

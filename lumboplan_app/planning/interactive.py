@@ -7,7 +7,9 @@ about point b, and the pose is "clear" when it touches none of the parts a free 
 by the rule the placement and the feasibility map share
 (:func:`~lumboplan_app.planning.assessment.assess_channel`): at the paper's pose the drag shows
 the plan's own contacts. The group of the foramen stays the paper's; a dragged pose is a
-what-if, reported with its contacts, alpha, beta, point d and Line B.
+what-if, reported with its contacts, alpha, beta, point d and Line B. A pose whose path inside
+the body leaves the scan is never "clear": what it would meet beyond the scan's edge is unseen
+(:mod:`~lumboplan_app.planning.field_of_view`), as the placement says for the paper's pose.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy.typing as npt
 
 from lumboplan_app.errors import PlanningError
 from lumboplan_app.labels import Part, Side
-from lumboplan_app.planning.assessment import PartContact, assess_channel, sided
+from lumboplan_app.planning.assessment import PartContact, assess_channel, ilium_parts, sided
 from lumboplan_app.planning.channel import (
     Channel,
     axial_offset_mm,
@@ -29,6 +31,7 @@ from lumboplan_app.planning.channel import (
     measure_pose,
 )
 from lumboplan_app.planning.distance import DistanceField
+from lumboplan_app.planning.field_of_view import FieldOfView
 from lumboplan_app.planning.placement import as_point, in_sentence, skin_entry
 from lumboplan_app.planning.plan import CasePlan, plan_fields
 from lumboplan_app.volume import LabelMap
@@ -48,7 +51,8 @@ class PoseAssessment:
     ``contacts`` holds every checked part nearer than 3 mm (negative clearance: depth, mm),
     nearest first; ``blocked_by`` the ones a free path must clear that it touches
     (:func:`~lumboplan_app.planning.assessment.assess_channel`). ``point_d`` is the skin entry
-    (LPS mm, None when the axis leaves the scan first).
+    (LPS mm, None when the axis leaves the scan first). ``unseen_from_mm`` is how far from point
+    b the channel's path inside the body leaves the scan (None when the scan shows all of it).
     """
 
     side: Side
@@ -59,11 +63,12 @@ class PoseAssessment:
     blocked_by: tuple[PartContact, ...]
     point_d: tuple[float, float, float] | None
     line_b_mm: float | None
+    unseen_from_mm: float | None = None
 
     @property
     def clear(self) -> bool:
-        """Whether the pose touches none of the parts a free path must clear."""
-        return not self.blocked_by
+        """Whether the pose touches none of the parts a free path must clear, all of it seen."""
+        return not self.blocked_by and self.unseen_from_mm is None
 
     @property
     def outer_end_lps_mm(self) -> FloatArray:
@@ -82,12 +87,20 @@ class PoseAssessment:
             "contacts": [contact.to_json() for contact in self.contacts],
             "point_d_lps_mm": None if self.point_d is None else [round(v, 2) for v in self.point_d],
             "line_b_mm": None if self.line_b_mm is None else round(self.line_b_mm, 2),
+            "unseen_from_mm": (
+                None if self.unseen_from_mm is None else round(self.unseen_from_mm, 1)
+            ),
         }
 
     def summary(self) -> str:
-        """One sentence for the surgeon: clear, or what the channel touches and how deep."""
+        """One sentence for the surgeon: clear, what it touches and how deep, or unseen."""
         if self.clear:
             return "Clear path: the channel touches no blocking part, bone or nerve."
+        if not self.blocked_by:
+            return (
+                f"Cannot be judged: the path leaves the scan {self.unseen_from_mm:.0f} mm from "
+                "point b, still inside the body; what lies beyond the scan's edge is unseen."
+            )
         worst = min(self.blocked_by, key=lambda contact: contact.clearance_mm)
         depth = (
             f"{-worst.clearance_mm:.1f} mm deep"
@@ -127,6 +140,11 @@ class ChannelPlanner:
         self.plan = plan
         self._fields = fields
         self._skin = skin
+        self._field_of_view = plan.field_of_view
+        if self._field_of_view is None and plan.parts is not None:
+            self._field_of_view = FieldOfView.of_label_map(
+                plan.parts, {side: ilium_parts(side) for side in Side}
+            )
         planes = plan.landmarks.get("planes", {})
         self._disc_normal = np.asarray(planes["disc_mid"]["normal"], dtype=np.float64)
         self._mid_sagittal = (
@@ -188,6 +206,11 @@ class ChannelPlanner:
         found = assess_channel(channel, side, self._fields, self.plan.contact_margin_mm)
         point_d = skin_entry(channel, self._skin)
         measured_alpha, measured_beta = measure_pose(axis, self._disc_normal, side)
+        unseen = (
+            None
+            if self._field_of_view is None
+            else self._field_of_view.unseen_path(channel, self._skin)
+        )
         return PoseAssessment(
             side=side,
             alpha_deg=measured_alpha,
@@ -197,6 +220,7 @@ class ChannelPlanner:
             blocked_by=found.touching,
             point_d=None if point_d is None else as_point(point_d),
             line_b_mm=None if point_d is None else line_b_mm(point_d, *self._mid_sagittal),
+            unseen_from_mm=None if unseen is None else unseen.along_mm,
         )
 
     def line_a_segment(self, side: Side) -> tuple[FloatArray, FloatArray] | None:

@@ -60,6 +60,8 @@ class CasePlan:
     #: The distance fields the plan sampled, kept for re-assessing dragged poses (not saved).
     fields: Mapping[Part, DistanceField] = field(default_factory=dict, repr=False, compare=False)
     skin: DistanceField | None = field(default=None, repr=False, compare=False)
+    #: Where the scan ends, kept for judging dragged poses (not saved).
+    field_of_view: FieldOfView | None = field(default=None, repr=False, compare=False)
 
     def best_free(self, side: Side) -> BestPose | None:
         """Return the side's best free trajectory (None without a map or a free pose)."""
@@ -200,7 +202,9 @@ def plan_from_parts(
             maps[side] = mapped
     if progress is not None:
         progress(1.0, "Both foramina planned")
-    return CasePlan(sides, dict(landmarks), maps, parts, channel, margin, fields, skin)
+    return CasePlan(
+        sides, dict(landmarks), maps, parts, channel, margin, fields, skin, field_of_view
+    )
 
 
 def plan_from_labels(
