@@ -425,6 +425,50 @@ def _slice_step(step_mm: float) -> Callable[[Path], Path]:
     return make
 
 
+def dicomdir_export(edit: Callable[[Dataset], None]) -> Callable[[Path], Path]:
+    """A small series exported with a DICOMDIR (pydicom's FileSet), the DICOMDIR then edited."""
+
+    def make(tmp: Path) -> Path:
+        from pydicom.fileset import FileSet
+
+        series = dicom_series(tmp / "series")
+        edit_dicoms(series, _set("PatientID", "PHANTOM"))  # a File-set record needs one
+        file_set = FileSet()
+        for path in sorted(series.iterdir()):
+            file_set.add(pydicom.dcmread(path))
+        file_set.write(tmp / "export")
+        shutil.rmtree(series)
+        dicomdir = tmp / "export" / "DICOMDIR"
+        dataset = pydicom.dcmread(dicomdir)
+        edit(dataset)
+        dataset.save_as(dicomdir)
+        return dicomdir
+
+    return make
+
+
+def _records_loop(dataset: Dataset) -> None:
+    """The first record's "next record" is itself (same length: no offset moves)."""
+    first = dataset.DirectoryRecordSequence[0]
+    first.OffsetOfTheNextDirectoryRecord = first.seq_item_tell
+
+
+def _dicomdir_traversal(dataset: Dataset) -> None:
+    """One more record, outside the tree, naming a file above the export's folder."""
+    outside = Dataset()
+    outside.update(dataset.DirectoryRecordSequence[-1])
+    outside.ReferencedFileID = ["..", "..", "..", "etc", "passwd"]
+    dataset.DirectoryRecordSequence.append(outside)
+
+
+def huge_dicomdir(tmp: Path) -> Path:
+    """A 9 MiB DICOMDIR (sparse): refused by its size, before it is parsed."""
+    path = tmp / "DICOMDIR"
+    with path.open("wb") as file:
+        file.truncate(9 << 20)
+    return path
+
+
 #: name -> (generator, expected error class name; None: a finite volume).
 HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
     # 2: hangs
@@ -433,7 +477,9 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
     "symlink to /dev/zero in a folder": (series_beside("/dev/zero"), None),
     "symlink to /dev/urandom in a folder": (series_beside("/dev/urandom"), None),
     "nhdr whose data file is a FIFO": (nhdr_fifo_data, "UnsafeDataFileError"),
+    "DICOMDIR whose records loop": (dicomdir_export(_records_loop), None),
     # 3: file read outside the header's folder
+    "DICOMDIR naming ../../../etc/passwd": (dicomdir_export(_dicomdir_traversal), None),
     "nhdr data file ../../etc/passwd": (
         lambda tmp: nrrd_header(tmp, "../../../../../etc/passwd"),
         "UnsafeDataFileError",
@@ -444,6 +490,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
     ),
     # 4: bombs
     "RLE 65535 x 65535 in 1 kB": (rle_bomb, "CorruptFileError"),
+    "DICOMDIR of 9 MiB": (huge_dicomdir, "FolderTooLargeError"),
     "nii.gz with a 6 GiB trailing stream": (gzip_trailing_bomb, None),
     # 7: nonsense numbers
     "RescaleSlope NaN": (dicom_edit(_set("RescaleSlope", "NaN")), "ImplausibleValueError"),
@@ -923,3 +970,14 @@ def test_the_memory_a_read_takes_is_bounded_in_bytes_not_only_voxels() -> None:
     error = declared_pixel_data_error(header, "x.dcm", None)
     assert error is not None
     assert f"more than LumboPlan allows ({MAX_READ_BYTES / 2**30:.0f} GiB)" in str(error)
+
+
+def test_a_dicomdir_yields_only_the_regular_files_it_names_inside_its_folder(
+    tmp_path: Path,
+) -> None:
+    from lumboplan_app.io.folders import candidate_files
+
+    dicomdir = dicomdir_export(_dicomdir_traversal)(tmp_path)
+    found = list(candidate_files(dicomdir, []))
+    assert len(found) == 4  # the series' slices, not /etc/passwd
+    assert all(path.resolve().is_relative_to(dicomdir.parent.resolve()) for path in found)

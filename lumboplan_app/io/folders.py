@@ -2,8 +2,9 @@
 
 A folder is walked without recursion and without following symlinked folders; only regular
 files (or symlinks to them) are yielded, never pipes or devices. A DICOMDIR yields the files it
-references. A folder holding more than ``MAX_FOLDER_ENTRIES`` files and folders is no scan
-(``/``, a home folder, an archive): it is refused before a single header is read.
+references (as a flat list: a hostile DICOMDIR's looping offsets are never followed). A folder
+holding more than ``MAX_FOLDER_ENTRIES`` files and folders, or a DICOMDIR listing as many, is no
+scan (``/``, a home folder, an archive): it is refused before a single header is read.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pydicom
 
 from lumboplan_app.errors import FolderTooLargeError
-from lumboplan_app.io.checks import MAX_FOLDER_ENTRIES
+from lumboplan_app.io.checks import MAX_DICOMDIR_BYTES, MAX_FOLDER_ENTRIES
 
 logger = logging.getLogger(__name__)
 
@@ -113,16 +114,68 @@ def candidate_files(path: Path, walk_errors: list[OSError]) -> Iterator[Path]:
 
 
 def _dicomdir_files(dicomdir: Path, walk_errors: list[OSError]) -> Iterator[Path]:
-    """Yield the files a DICOMDIR references; the whole folder if it cannot be parsed."""
-    try:
-        from pydicom.fileset import FileSet
+    """Yield the files a DICOMDIR references; the whole folder if it cannot be parsed.
 
-        file_set = FileSet(pydicom.dcmread(dicomdir))
-        paths = [Path(instance.path) for instance in file_set]
+    The directory records are read as a flat list, not walked as the tree their offsets make
+    (a DICOMDIR whose offsets loop would never end); a file ID with ``..`` or a separator in a
+    component, or that names no regular file, is skipped.
+
+    Raises
+    ------
+    FolderTooLargeError
+        A DICOMDIR over ``MAX_DICOMDIR_BYTES``, or one referencing more than
+        ``MAX_FOLDER_ENTRIES`` files, before any of them is opened.
+    """
+    try:
+        size = dicomdir.stat().st_size
+    except OSError as error:
+        walk_errors.append(error)
+        return
+    if size > MAX_DICOMDIR_BYTES:
+        raise FolderTooLargeError(
+            f"The DICOMDIR is {size >> 20} MiB: far more than one study's index (a whole "
+            "archive?). Choose the folder of the series itself."
+        )
+    try:
+        records = pydicom.dcmread(dicomdir, specific_tags=["DirectoryRecordSequence"])
+        file_ids = [record.get("ReferencedFileID") for record in records.DirectoryRecordSequence]
     except Exception:  # a damaged DICOMDIR: fall back to the files beside it
         logger.warning("the DICOMDIR could not be parsed; reading the files beside it instead")
         yield from (
             p for p in candidate_files(dicomdir.parent, walk_errors) if p.name.upper() != "DICOMDIR"
         )
         return
-    yield from sorted(paths)
+    if len(file_ids) > MAX_FOLDER_ENTRIES:
+        raise FolderTooLargeError(
+            f"The DICOMDIR lists more than {MAX_FOLDER_ENTRIES} entries: far more than one "
+            "study (a whole archive?). Choose the folder of the series itself."
+        )
+    paths = {path for path in map(_referenced_path, file_ids) if path is not None}
+    skipped = 0
+    for relative in sorted(paths):
+        path = dicomdir.parent.joinpath(*relative)
+        try:
+            regular = path.is_file()
+        except OSError:
+            regular = False
+        if regular:
+            yield path
+        else:
+            skipped += 1
+    if skipped:
+        logger.warning("%d files the DICOMDIR lists are missing or not files", skipped)
+
+
+def _referenced_path(file_id: object) -> tuple[str, ...] | None:
+    """Return a DICOMDIR record's file ID as path components; None if it has none or is unsafe."""
+    if not file_id:
+        return None
+    if isinstance(file_id, str):
+        parts: tuple[str, ...] = (file_id,)
+    elif isinstance(file_id, Iterable):
+        parts = tuple(str(part) for part in file_id)
+    else:
+        return None
+    if any(part in ("", ".", "..") or "/" in part or "\\" in part for part in parts):
+        return None
+    return parts
