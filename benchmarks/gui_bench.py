@@ -94,8 +94,8 @@ def main() -> None:
     moves = 40 if arguments.quick else 200
     drag_ms = []
     for _ in range(moves):
-        window.move_channel_end(start + rng.normal(0.0, 25.0, 3))
-        drag_ms.append(window.last_update_ms)
+        window.channel.move_end(start + rng.normal(0.0, 25.0, 3))
+        drag_ms.append(window.channel.last_update_ms)
     timings.append(Timing("one drag update (pose, contacts, views)", tuple(drag_ms), 50))
     view = window.view3d.view
     pane = "native pane" if view.native is not None else "image pane"

@@ -110,7 +110,8 @@ def main(out: Path) -> None:
     settle()
     report["orbited_frame"] = frame_summary(native.grabFramebuffer(), out / "orbited.png")
 
-    window.set_active_side(Side.RIGHT)  # the demo's blocked side (Group B): drag its channel
+    # The demo's blocked side (Group B): drag its channel.
+    window.channel.set_active_side(Side.RIGHT)
     view.render_now()
     settle()
     planner = window.session.planner
@@ -163,8 +164,8 @@ def main(out: Path) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(native, double)
-    report["maximised"] = window.maximised_view() is window.view3d
-    window.toggle_maximise(window.view3d)
+    report["maximised"] = window.grid.maximised_view() is window.view3d
+    window.grid.toggle_maximise(window.view3d)
 
     window.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard  # the drag moved it
     window.close()

@@ -110,9 +110,6 @@ def test_modules_do_not_import_each_other() -> None:
 
 #: Modules under gui/ allowed over GUI_MODULE_LINES, each with its reason (issue 19, item 3).
 LONG_GUI_MODULES = {
-    # Still holds opening a scan, the tasks' callbacks and their progress, and one-line
-    # delegations to its controllers beside its layout and wiring (issue 19, item 3 goes on).
-    "main_window.py": 1000,
     # One widget: the slice and its overlay, widget <-> voxel mapping, the channel, brush,
     # crosshair and letters painted, and the mouse and keys (cursor, window drag, hover).
     "views/slice_view.py": 600,

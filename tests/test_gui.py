@@ -17,9 +17,10 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
 from lumboplan_app import __version__
 from lumboplan_app.errors import Cancelled, NotAnImageError, SeriesChoiceRequired
-from lumboplan_app.gui import main_window as main_window_module
 from lumboplan_app.gui.app import build_parser, create_window, load_style_sheet
-from lumboplan_app.gui.main_window import EMPTY_STATE_TEXT, MainWindow
+from lumboplan_app.gui.controllers import scan_loading
+from lumboplan_app.gui.layout import EMPTY_STATE_TEXT
+from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.gui.workers import Worker, load_scan_job
 from lumboplan_app.viewing import DEFAULT_PRESET, apply_window, extract_plane
 from lumboplan_app.volume import Grid, ScanMeta, Volume
@@ -302,8 +303,10 @@ def test_several_series_open_the_chooser_and_the_chosen_one_loads(
     make_series(grid=single, folder="cd/c", series_description="Localizer", series_number=5)
     error = open_and_fail(window, qtbot, tmp_path / "cd")
     assert isinstance(error, SeriesChoiceRequired)
-    qtbot.waitUntil(lambda: window.series_dialog is not None and window.series_dialog.isVisible())
-    dialog = window.series_dialog
+    qtbot.waitUntil(
+        lambda: window.scans.series_dialog is not None and window.scans.series_dialog.isVisible()
+    )
+    dialog = window.scans.series_dialog
     table = dialog.table
     descriptions = [table.item(row, 1).text() for row in range(table.rowCount())]
     assert descriptions == ["T2 SPACE sag", "T1 TSE sag", "Localizer"]
@@ -319,7 +322,7 @@ def test_several_series_open_the_chooser_and_the_chosen_one_loads(
     with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS) as blocker:
         qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     assert blocker.args[0].meta.series_description == "T1 TSE sag"
-    assert window.series_dialog is None
+    assert window.scans.series_dialog is None
 
 
 def test_cancelling_the_chooser_changes_nothing(shown, qtbot, make_series, tmp_path):
@@ -327,9 +330,11 @@ def test_cancelling_the_chooser_changes_nothing(shown, qtbot, make_series, tmp_p
     make_series(folder="two/b", series_description="second")
     before = shown.state
     open_and_fail(shown, qtbot, tmp_path / "two")
-    qtbot.waitUntil(lambda: shown.series_dialog is not None and shown.series_dialog.isVisible())
-    qtbot.mouseClick(shown.series_dialog.cancel_button, Qt.MouseButton.LeftButton)
-    assert shown.series_dialog is None
+    qtbot.waitUntil(
+        lambda: shown.scans.series_dialog is not None and shown.scans.series_dialog.isVisible()
+    )
+    qtbot.mouseClick(shown.scans.series_dialog.cancel_button, Qt.MouseButton.LeftButton)
+    assert shown.scans.series_dialog is None
     assert shown.state is before
     assert not shown.is_loading()
     assert "nothing was changed" in shown.statusBar().currentMessage()
@@ -342,7 +347,7 @@ def test_a_folder_whose_only_series_cannot_be_opened_says_why(window, qtbot, mak
     assert window.error_box.isVisible()
     assert "single 2-D image" in window.error_box.text()
     assert window.error_box.text() == str(error)
-    assert window.series_dialog is None
+    assert window.scans.series_dialog is None
 
 
 @pytest.mark.parametrize("content", ["empty", "junk"])
@@ -375,7 +380,7 @@ def test_an_unexpected_error_gets_a_generic_message_and_only_its_type_is_logged(
 
         return job
 
-    monkeypatch.setattr(main_window_module, "load_scan_job", broken_job)
+    monkeypatch.setattr(scan_loading, "load_scan_job", broken_job)
     before = shown.state
     secret = tmp_path / "Doe_Jane"
     secret.mkdir()

@@ -11,13 +11,26 @@ from lumboplan_app.gui.actions import (
     TOOLBAR,
     enabled_states,
 )
+from lumboplan_app.gui.controllers.brush import BrushController
+from lumboplan_app.gui.controllers.channel import ChannelController
 from lumboplan_app.gui.controllers.export import ExportController
 from lumboplan_app.gui.controllers.model import ModelController
+from lumboplan_app.gui.controllers.scan_loading import ScanLoader
+from lumboplan_app.gui.layout import ViewGrid
 from lumboplan_app.gui.main_window import MainWindow
+from lumboplan_app.gui.views.view3d import View3D
 
 _CONTROLS = {"recent_menu", "segment_button", "edit_panel"}
 #: The window's controllers an action's dotted slot reaches (``exporter.ask_and_export``).
-_CONTROLLERS = {"exporter": ExportController, "models": ModelController}
+_CONTROLLERS = {
+    "exporter": ExportController,
+    "models": ModelController,
+    "scans": ScanLoader,
+    "channel": ChannelController,
+    "brush": BrushController,
+    "grid": ViewGrid,
+    "view3d": View3D,
+}
 
 
 def test_the_table_names_only_actions_and_methods_that_exist() -> None:

@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 
 from lumboplan_app import session as session_module
 from lumboplan_app.errors import PlanningError, WriteError
-from lumboplan_app.gui import main_window as main_window_module
 from lumboplan_app.gui.app import create_window
+from lumboplan_app.gui.controllers import tasks as task_controller
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.io import list_series
 from lumboplan_app.labels import Structure
@@ -58,8 +58,10 @@ def answer_scan_question(monkeypatch, answer: Path | None) -> list[tuple[str, st
 def open_until_the_series_chooser(window: MainWindow, qtbot, case: Path):
     """Start opening ``case`` and return the series chooser it opens."""
     assert window.cases.open_case(case)
-    qtbot.waitUntil(lambda: window.series_dialog is not None and window.series_dialog.isVisible())
-    return window.series_dialog
+    qtbot.waitUntil(
+        lambda: window.scans.series_dialog is not None and window.scans.series_dialog.isVisible()
+    )
+    return window.scans.series_dialog
 
 
 def test_a_moved_study_opens_the_case_own_series(window, qtbot, make_series, tmp_path, monkeypatch):
@@ -75,7 +77,7 @@ def test_a_moved_study_opens_the_case_own_series(window, qtbot, make_series, tmp
         assert window.cases.open_case(case)
     assert asked == [("t2.lumboplan", str(tmp_path / "study"))]
     # Two series in the folder: the case's own opened, without the chooser.
-    assert window.series_dialog is None
+    assert window.scans.series_dialog is None
     assert window.state.volume.meta.series_description == "T2 SPACE sag"
     assert np.count_nonzero(window.state.labels.array == Structure.L5) == 5 * 6 * 7
     assert window.session.case_path == case
@@ -171,7 +173,7 @@ def test_planning_that_fails_while_a_recovered_case_opens_keeps_the_work(
 
         return job
 
-    monkeypatch.setattr(main_window_module, "plan_job", failing_plan)
+    monkeypatch.setattr(task_controller, "plan_job", failing_plan)
     with (
         qtbot.waitSignal(window.cases.recovery_ended, timeout=LOAD_TIMEOUT_MS) as ended,
         qtbot.waitSignal(window.error_box_shown, timeout=LOAD_TIMEOUT_MS) as shown,

@@ -79,7 +79,7 @@ def test_planning_shows_the_paper_channel_in_every_view(planned_window) -> None:
     assert set(scene.markers(Side.LEFT)) >= {"a", "b", "line_a"}
     assert scene.touched == ()
     # Its right foramen is Group B: the paper's channel runs into the IAP, drawn touched.
-    window.set_active_side(Side.RIGHT)
+    window.channel.set_active_side(Side.RIGHT)
     assessment = window.session.assessments[Side.RIGHT]
     assert not assessment.clear
     assert Part.L5_IAP_RIGHT in {contact.part for contact in assessment.blocked_by}
@@ -108,12 +108,12 @@ def test_dragging_in_the_axial_view_turns_the_channel_into_the_ilium(planned_win
     assert abs(moved.beta_deg) < 5.0
     touched = {contact.part for contact in moved.blocked_by}
     assert touched & {Part.ILIAC_CREST_LEFT, Part.ILIAC_WING_LEFT}
-    assert window.last_update_ms < 1000.0  # measured in benchmarks/gui_bench.py, not here
+    assert window.channel.last_update_ms < 1000.0  # measured in benchmarks/gui_bench.py, not here
 
 
 def test_dragging_in_3d_to_the_best_trajectory_clears_the_contact(planned_window, qtbot):
     window = planned_window
-    window.set_active_side(Side.RIGHT)  # the blocked side
+    window.channel.set_active_side(Side.RIGHT)  # the blocked side
     window.view3d.set_camera("posterolateral")  # looking from the right
     view = window.view3d.view
     view.render_now()
@@ -176,13 +176,13 @@ def test_camera_presets_visibility_and_maximise(planned_window, qtbot) -> None:
     assert not scene.structure_visible(Structure.ILIUM)
     assert scene.structure_visible(Structure.L5)
     qtbot.mouseClick(window.view3d.maximise_button, Qt.MouseButton.LeftButton)
-    assert window.maximised_view() is window.view3d
+    assert window.grid.maximised_view() is window.view3d
     assert not window.views["axial"].isVisible()
     qtbot.mouseClick(window.view3d.maximise_button, Qt.MouseButton.LeftButton)
-    assert window.maximised_view() is None
+    assert window.grid.maximised_view() is None
     assert window.views["axial"].isVisible()
     qtbot.mouseDClick(window.views["sagittal"], Qt.MouseButton.LeftButton)
-    assert window.maximised_view() is window.views["sagittal"]
+    assert window.grid.maximised_view() is window.views["sagittal"]
     assert not window.view3d.isVisible()
 
 
@@ -206,7 +206,7 @@ def test_save_reopen_and_the_unsaved_changes_prompt(
     window = planned_window
     assert window.isWindowModified()
     assert window.windowTitle().endswith("— LumboPlan")
-    best = window.snap_channel_to_best()
+    best = window.channel.snap_to_best()
     path = tmp_path / "demo case"
     assert window.cases.save_to(path)
     saved = tmp_path / "demo case.lumboplan"
@@ -214,7 +214,7 @@ def test_save_reopen_and_the_unsaved_changes_prompt(
     assert not window.isWindowModified()
     assert window.windowTitle().startswith("demo case")
     # Moving the channel again marks the case; closing then asks, and Cancel keeps it open.
-    window.reset_channel()
+    window.channel.reset()
     assert window.isWindowModified()
     answers = []
 
@@ -331,7 +331,7 @@ def test_open_case_from_the_menu_asks_for_a_scan_it_cannot_find(
 
 def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, qtbot) -> None:
     window = planned_window
-    window.set_active_side(Side.RIGHT)  # the blocked side
+    window.channel.set_active_side(Side.RIGHT)  # the blocked side
     labels = window.state.labels
     before = window.session.plan.sides[Side.RIGHT]
     assert any(c.part is Part.L5_IAP_RIGHT and c.clearance_mm < 0 for c in before.contacts)
@@ -358,7 +358,7 @@ def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, q
     assert window.session.plan is None
     assert window.session.planner is None
     assert window.views["axial"].channel_handle_position() is None
-    assert window.move_channel_end(np.zeros(3)) is None
+    assert window.channel.move_end(np.zeros(3)) is None
     # One stroke, one undo step; Ctrl+Z and Ctrl+Y.
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert int(np.count_nonzero(labels.array == Structure.L5)) == l5_before
@@ -367,7 +367,7 @@ def test_correcting_the_labels_with_the_brush_changes_the_plan(planned_window, q
     # Erase the rest of the right IAP (the headless brush), plan again: the IAP no longer blocks.
     for z in np.unique(iap[:, 0]):
         for y, x in iap[iap[:, 0] == z][:, 1:][::15]:
-            window.paint_labels(Structure.L5, (z, y, x), "axial", 4.0, erase=True)
+            window.brush.paint(Structure.L5, (z, y, x), "axial", 4.0, erase=True)
     with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
         assert window.plan()
     after = window.session.plan.sides[Side.RIGHT]
@@ -413,7 +413,7 @@ def test_autosave_and_recovery_after_a_crash(planned_window, qtbot, monkeypatch)
     from lumboplan_app.recovery import pending_autosaves
 
     window = planned_window
-    best = window.snap_channel_to_best()
+    best = window.channel.snap_to_best()
     assert window.cases.modified
     with qtbot.waitSignal(window.cases.autosaved, timeout=60_000) as saved:
         assert window.cases.autosave()
@@ -449,7 +449,7 @@ def test_an_autosave_discarded_while_written_is_not_reported(planned_window, qtb
     from lumboplan_app.recovery import pending_autosaves
 
     window = planned_window
-    window.snap_channel_to_best()
+    window.channel.snap_to_best()
     reported = []
     window.cases.autosaved.connect(reported.append)
     assert window.cases.autosave()
@@ -530,8 +530,8 @@ def test_dragging_in_the_coronal_view_tilts_the_channel(planned_window, qtbot) -
 def test_a_side_switch_alone_leaves_a_saved_case_unmodified(planned_window, tmp_path) -> None:
     window = planned_window
     assert window.cases.save_to(tmp_path / "case.lumboplan")
-    window.switch_side()
-    window.switch_side()
+    window.channel.switch_side()
+    window.channel.switch_side()
     assert not window.cases.modified
 
 

@@ -66,7 +66,7 @@ def test_grow_from_seeds_puts_a_removed_disc_back_and_undoes_in_one_step(
     assert window.session.grower is not None
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(labels.array, damaged)  # two updates, one undo
-    assert window.redo_edit()
+    assert window.brush.redo()
     assert np.array_equal(labels.array, grown)
     qtbot.mouseClick(tools.clear_seeds_button, Qt.MouseButton.LeftButton)
     assert window.session.grower is None

@@ -111,7 +111,7 @@ def test_an_edit_cancels_the_surfaces_being_built_at_once(window, qtbot, monkeyp
     assert started.wait(5)
     building = window.tasks.worker("meshes")
     with qtbot.waitSignal(building.failed, timeout=5000) as failed:
-        assert window.paint_labels(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
+        assert window.brush.paint(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
         # At once, not when the rebuild timer fires: its surfaces are of the labels before.
         assert building.is_cancel_requested()
         monkeypatch.setattr(surfaces_module, "mesh_job", mesh_job)
@@ -141,7 +141,7 @@ def test_surfaces_finished_after_an_edit_are_neither_shown_nor_announced(
     building = window.tasks.worker("meshes")
     announced: list[dict] = []
     window.meshes_shown.connect(announced.append)
-    assert window.paint_labels(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
+    assert window.brush.paint(Structure.DISC, (6.0, 6.0, 6.0), "axial", 2.0)
     monkeypatch.setattr(surfaces_module, "mesh_job", mesh_job)
     release.set()
     result_taken = lambda: window.tasks.worker("meshes") is not building  # noqa: E731

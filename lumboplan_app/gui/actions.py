@@ -67,28 +67,28 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "open_folder",
         "Open DICOM folder…",
-        "open_folder",
+        "scans.open_folder",
         ("Ctrl+O",),
         "Open a folder holding a DICOM series (CD, PACS)",
     ),
     ActionSpec(
         "open_file",
         "Open image file…",
-        "open_file",
+        "scans.open_file",
         ("Ctrl+Shift+O",),
         "Open a NIfTI, NRRD or MetaImage volume",
     ),
     ActionSpec(
         "open_labels",
         "Open labels…",
-        "open_labels",
+        "scans.open_labels",
         ("Ctrl+L",),
         "Show a label map of this scan (NIfTI, NRRD, MetaImage or a Slicer .seg.nrrd)",
     ),
     ActionSpec(
         "open_case",
         "Open case…",
-        "open_case_dialog",
+        "scans.open_case_dialog",
         ("Ctrl+Shift+K",),
         "Open a saved LumboPlan case (.lumboplan) and its scan",
     ),
@@ -133,21 +133,21 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "reset_channel",
         "Reset to the paper's placement",
-        "reset_channel",
+        "channel.reset",
         ("Ctrl+R",),
         "Put the channel back where the paper places it",
     ),
     ActionSpec(
         "snap_channel",
         "Snap to the best free trajectory",
-        "snap_channel_to_best",
+        "channel.snap_to_best",
         ("Ctrl+B",),
         "Turn the channel to the pose that keeps farthest from every blocking part and bone",
     ),
     ActionSpec(
         "switch_side",
         "Switch side",
-        "switch_side",
+        "channel.switch_side",
         ("Ctrl+T",),
         "Move the other foramen's channel",
     ),
@@ -155,19 +155,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
         ActionSpec(
             f"camera_{preset}",
             f"{preset.title()} view",
-            "set_camera",
+            "view3d.set_camera",
             (f"Ctrl+{number}",),
             f"Look at the disc in 3-D from the {preset} view",
             args=(preset,),
         )
         for number, preset in enumerate(CAMERA_PRESETS, start=1)
     ),
-    ActionSpec("maximise_3d", "Maximise the 3-D view", "toggle_maximise_3d", ("Ctrl+M",)),
-    ActionSpec("undo", "Undo label edit", "undo_edit", (QKeySequence.StandardKey.Undo,)),
+    ActionSpec("maximise_3d", "Maximise the 3-D view", "grid.toggle_maximise_3d", ("Ctrl+M",)),
+    ActionSpec("undo", "Undo label edit", "brush.undo", (QKeySequence.StandardKey.Undo,)),
     ActionSpec(
         "redo",
         "Redo label edit",
-        "redo_edit",
+        "brush.redo",
         ("Ctrl+Shift+Z", "Ctrl+Y", QKeySequence.StandardKey.Redo),
     ),
     ActionSpec(
@@ -232,7 +232,11 @@ def _key_sequences(shortcuts: tuple[Shortcut, ...]) -> list[QKeySequence]:
 
 
 def create_actions(window: QObject) -> dict[str, QAction]:
-    """Create the actions of :data:`ACTIONS`, owned by ``window`` and calling its methods."""
+    """Create the actions of :data:`ACTIONS`, owned by ``window`` and calling its methods.
+
+    A slot is looked up when its action is triggered, so a dotted slot may name a controller
+    the window creates after its actions (``channel.reset``).
+    """
     actions: dict[str, QAction] = {}
     for spec in ACTIONS:
         action = QAction(spec.text, window)
@@ -244,11 +248,10 @@ def create_actions(window: QObject) -> dict[str, QAction]:
             action.setStatusTip(spec.tip)
         if spec.role is not None:
             action.setMenuRole(spec.role)
-        slot = attrgetter(spec.slot)(window)
-        if spec.args:
-            action.triggered.connect(lambda _=False, call=slot, args=spec.args: call(*args))
-        else:
-            action.triggered.connect(lambda _=False, call=slot: call())
+        # Looked up when triggered: the controllers a dotted slot names come after the actions.
+        action.triggered.connect(
+            lambda _=False, slot=attrgetter(spec.slot), args=spec.args: slot(window)(*args)
+        )
         actions[spec.key] = action
     return actions
 

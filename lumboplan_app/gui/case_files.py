@@ -80,6 +80,10 @@ class CaseWindow(Protocol):
         """Say that the case was saved to ``path``."""
         ...
 
+    def ask_recovery(self, description: str) -> str:
+        """Ask what to do with an autosave: ``"recover"``, ``"discard"`` or ``"later"``."""
+        ...
+
     def setWindowTitle(self, title: str, /) -> None:
         """Set the window's title (``[*]`` marks where the modified mark goes)."""
         ...
@@ -389,6 +393,28 @@ class CaseKeeper(QObject):
 
         self.window.tasks.stop("autosave")
         discard_autosave(self.autosave_key)
+
+    def offer_recovery(self) -> bool:
+        """Offer the newest autosave a crash left; True if recovering started.
+
+        Temporary files that crashed autosave writes left a day or more ago are deleted.
+        """
+        from lumboplan_app.recovery import (
+            discard_autosave,
+            pending_autosaves,
+            remove_abandoned_temporaries,
+        )
+
+        remove_abandoned_temporaries()
+        pending = pending_autosaves()
+        if not pending:
+            return False
+        choice = self.window.ask_recovery(pending[0].description)
+        if choice == "recover":
+            return self.recover(pending[0])
+        if choice == "discard":
+            discard_autosave(pending[0].key)
+        return False
 
     def recover(self, autosave: Autosave, scan: Path | None = None) -> bool:
         """Start opening an autosave a crash left (scan, labels, plan, channels) as unsaved work.

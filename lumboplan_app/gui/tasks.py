@@ -156,6 +156,10 @@ class TaskRunner(QObject):
         task = self._tasks.get(slot)
         return None if task is None else task.worker
 
+    def is_closed(self) -> bool:
+        """Whether :meth:`shutdown` was called: nothing starts any more."""
+        return self._closed
+
     def count(self) -> int:
         """Return the number of jobs whose threads have not been released."""
         return len(self._tasks)

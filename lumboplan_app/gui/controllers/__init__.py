@@ -1,4 +1,4 @@
-"""What the window's controls do to the case: the channel, the brush, the 3-D surfaces.
+"""What the window's commands do: open a scan, run the tasks, move the channel, paint, ...
 
 Each controller is given the session and the widgets it drives; the window only creates and
 wires them (:mod:`lumboplan_app.gui.main_window`).
