@@ -49,6 +49,8 @@ PLANE_AXIS: dict[Plane, int] = {"axial": 0, "coronal": 1, "sagittal": 2}
 #: The 3-D pane's camera presets, looking at the disc from behind, the side, behind and to the
 #: side, and from above (:meth:`lumboplan_app.reconstruction.scene.PlanScene.camera_preset`).
 CAMERA_PRESETS = ("posterior", "lateral", "posterolateral", "axial")
+#: The presets that look from the side whose channel is moved (switching side re-aims them).
+SIDED_CAMERA_PRESETS = ("lateral", "posterolateral")
 
 #: What changed, as observers are told (:class:`~lumboplan_app.observable.Observable`).
 Change = Literal["cursor", "window", "labels"]

@@ -186,6 +186,22 @@ def test_camera_presets_visibility_and_maximise(planned_window, qtbot) -> None:
     assert not window.view3d.isVisible()
 
 
+def test_switching_side_in_a_lateral_view_looks_from_the_other_side(planned_window) -> None:
+    window = planned_window
+    plotter = window.view3d.view.scene.plotter
+    window.channel.set_active_side(Side.LEFT)
+    window.view3d.set_camera("lateral")
+    eye, focus, _ = plotter.camera_position
+    assert eye[0] > focus[0]  # from the left (+x in LPS)
+    window.channel.switch_side()
+    eye, focus, _ = plotter.camera_position
+    assert eye[0] < focus[0]  # now from the right
+    window.view3d.set_camera("posterior")
+    before = plotter.camera_position
+    window.channel.switch_side()
+    assert np.allclose(plotter.camera_position[0], before[0])  # not a sided view: kept
+
+
 def test_the_3d_view_orbits_and_zooms_with_the_mouse(planned_window, qtbot) -> None:
     view = planned_window.view3d.view
     before = view.scene.plotter.camera_position

@@ -123,7 +123,7 @@ class ChannelController(QObject):
 
         A side that is not assessable is shown with its reasons, and no channel to move.
         """
-        self.view3d.side = side
+        self.view3d.show_side(side)
         moving = self.session.set_active_side(side)
         self.side_shown.emit(side)  # the session does not announce the active side
         if moving:

@@ -2,8 +2,8 @@
 
 Mouse: left drag on the channel's handle (the white sphere at its outer end) moves the channel,
 which pivots about point b; left drag elsewhere orbits the camera; the wheel zooms; a double
-click maximises the pane. The header's buttons set the camera presets (posterior, lateral,
-posterolateral, axial).
+click maximises the pane. The header's buttons set the camera presets; the lateral ones look
+from the side being moved, also after switching sides.
 
 Two ways to draw, chosen when the scene is first shown (:func:`native_pane_possible`):
 - native: pyvistaqt's ``QtInteractor``, a real OpenGL widget that the graphics card draws;
@@ -44,7 +44,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVB
 
 from lumboplan_app.labels import Side, Structure
 from lumboplan_app.reconstruction.opengl import OpenGLSupport, opengl_check
-from lumboplan_app.viewing import CAMERA_PRESETS
+from lumboplan_app.viewing import CAMERA_PRESETS, SIDED_CAMERA_PRESETS
 
 if TYPE_CHECKING:
     from lumboplan_app.reconstruction.scene import PlanScene
@@ -465,6 +465,12 @@ class View3D(QWidget):
         layout.addWidget(header)
         layout.addWidget(self.view, 1)
         self.camera = "posterolateral"
+
+    def show_side(self, side: Side) -> None:
+        """Make ``side`` the side being moved; a sided preset then looks from that side."""
+        turned, self.side = side is not self.side, side
+        if turned and self.camera in SIDED_CAMERA_PRESETS:
+            self.set_camera(self.camera)
 
     def set_camera(self, preset: str) -> None:
         """Look from a preset of :data:`CAMERA_PRESETS` (lateral from the side being moved)."""
