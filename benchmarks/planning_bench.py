@@ -21,6 +21,7 @@ from lumboplan_app.planning.assessment import channel_clearances
 from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.distance import DistanceField
 from lumboplan_app.planning.feasibility import feasibility_map
+from lumboplan_app.planning.field_of_view import FieldOfView
 from lumboplan_app.planning.parts import derive_anatomy
 from lumboplan_app.planning.plan import plan_fields, plan_from_labels
 from lumboplan_app.reconstruction.meshes import structure_meshes
@@ -75,13 +76,16 @@ def main() -> None:
             repeats,
         )
     )
-    derived_fields, _ = plan_fields(derived.parts)
+    derived_fields, skin = plan_fields(derived.parts)
+    view = FieldOfView.of_label_map(derived.parts, {})
     point_b = derived.landmarks["points_lps_mm"]["left"]["b"]
     normal = derived.landmarks["planes"]["disc_mid"]["normal"]
     timings.append(
         measure(
-            "feasibility map, one side (91 x 61 poses)",
-            lambda: feasibility_map(Side.LEFT, point_b, normal, derived_fields),
+            "feasibility map, one side (91 x 61 poses, field of view)",
+            lambda: feasibility_map(
+                Side.LEFT, point_b, normal, derived_fields, field_of_view=view, skin=skin
+            ),
             repeats,
             1000,
         )

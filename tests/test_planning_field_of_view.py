@@ -216,3 +216,35 @@ def test_a_dragged_channel_whose_path_leaves_the_scan_is_never_clear() -> None:
     # The whole body in the scan: the same lateral pose leaves the skin first, and is clear.
     whole = ChannelPlanner(plan_from_parts(anatomy(), LANDMARKS, with_maps=False))
     assert whole.assess(Side.LEFT, 0.0, 0.0).clear
+
+
+def test_the_map_frees_no_pose_whose_path_leaves_the_scan() -> None:
+    # The same slab as above: a pose the map calls free is one the drag can judge, and the best
+    # free pose is one the drag calls clear.
+    cut = plan_from_parts(anatomy(85.0, wing_x_mm=(35.0, 80.0)), LANDMARKS)
+    planner = ChannelPlanner(cut)
+    for side in Side:
+        fmap = cut.maps[side]
+        assert fmap.leaves_scan is not None
+        assert fmap.leaves_scan.any()  # near lateral, the path leaves the scan
+        assert not (fmap.free & fmap.leaves_scan).any()
+        rows, columns = np.nonzero(fmap.free)
+        picked = np.random.default_rng(0).choice(len(rows), size=min(40, len(rows)), replace=False)
+        for row, column in zip(rows[picked], columns[picked], strict=True):
+            dragged = planner.assess(side, fmap.alphas_deg[row], fmap.betas_deg[column])
+            assert dragged.unseen_from_mm is None
+        # The map checks the whole circle of the mantle, the drag points on it: nearly the same.
+        agree = [
+            planner.assess(side, fmap.alphas_deg[row], fmap.betas_deg[column]).unseen_from_mm
+            is not None
+            for row, column in zip(*np.nonzero(fmap.leaves_scan), strict=True)
+        ]
+        assert np.mean(agree) >= 0.95, np.mean(agree)
+        best = fmap.best()
+        assert best is not None
+        assert planner.assess(side, best.alpha_deg, best.beta_deg).clear
+    # The whole body's width in the scan: no pose in the disc's plane leaves it (steep tilts
+    # still leave it through its top or bottom before the skin).
+    whole = plan_from_parts(anatomy(), LANDMARKS)
+    flat = list(whole.maps[Side.LEFT].betas_deg).index(0.0)
+    assert not any(whole.maps[side].leaves_scan[:, flat].any() for side in Side)

@@ -24,7 +24,7 @@ field changes by at most 1 mm per mm, so only the 4 mm stretches whose coarse sa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from lumboplan_app.planning.assessment import mapped_parts, touch_limits_mm
 
 if TYPE_CHECKING:
     from lumboplan_app.planning.distance import DistanceField
+    from lumboplan_app.planning.field_of_view import FieldOfView, SkinSource
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -70,9 +71,11 @@ class FeasibilityMap:
     """Clearances of one side's channel over (alpha, beta).
 
     ``clearance_mm[part]`` is an (alpha, beta) array in mm; ``possible`` marks the poses that
-    exist at all (a steep tilt near the disc plane's own slope may not); a pose is free when it
-    touches no mapped part (:func:`~lumboplan_app.planning.assessment.touch_limits_mm` with
-    ``margin_mm``, the plan's contact margin).
+    exist at all (a steep tilt near the disc plane's own slope may not); ``leaves_scan`` the
+    poses touching nothing whose path inside the body leaves the scan (only those are checked;
+    None: not checked); a pose is free when it touches no mapped part and its path is seen
+    (:func:`~lumboplan_app.planning.assessment.touch_limits_mm` with ``margin_mm``, the plan's
+    contact margin).
     """
 
     side: Side
@@ -81,6 +84,7 @@ class FeasibilityMap:
     clearance_mm: dict[Part, FloatArray]
     possible: npt.NDArray[np.bool_]
     margin_mm: float = 0.0
+    leaves_scan: npt.NDArray[np.bool_] | None = None
 
     @property
     def smallest_clearance_mm(self) -> FloatArray:
@@ -92,9 +96,11 @@ class FeasibilityMap:
 
     @property
     def free(self) -> npt.NDArray[np.bool_]:
-        """Return, per pose, whether the channel touches none of the mapped parts."""
+        """Return, per pose, whether the channel's path is seen and touches no mapped part."""
         limits = touch_limits_mm(self.side, self.margin_mm)
-        free = self.possible.copy()
+        free = (
+            self.possible.copy() if self.leaves_scan is None else self.possible & ~self.leaves_scan
+        )
         for part, clearance in self.clearance_mm.items():
             free &= clearance >= limits[part]
         return free
@@ -159,11 +165,15 @@ def feasibility_map(
     alphas_deg: FloatArray = ALPHAS_DEG,
     betas_deg: FloatArray = BETAS_DEG,
     contact_margin_mm: float = 0.0,
+    field_of_view: FieldOfView | None = None,
+    skin: SkinSource | None = None,
 ) -> FeasibilityMap:
     """Measure the channel's clearance to the side's blocking parts and ilium at every pose.
 
     Parts missing from ``sources`` or absent from the scan are left out of the map (the plan's
-    "not assessable" covers a side without nerves or ilium).
+    "not assessable" covers a side without nerves or ilium). With ``field_of_view`` (and the
+    ``skin``, where the path inside the body ends), a pose whose path leaves the scan is not
+    free: what lies beyond is unknown.
     """
     directions, possible = pose_directions(alphas_deg, betas_deg, disc_normal, side)
     clearance = {}
@@ -176,14 +186,17 @@ def feasibility_map(
         clearance[part] = np.minimum(
             side_clearance, _rim_clearance(source, point_b, directions, radius)
         )
-    return FeasibilityMap(
-        side,
-        np.asarray(alphas_deg),
-        np.asarray(betas_deg),
-        clearance,
-        possible,
-        contact_margin_mm,
+    touching_nothing = FeasibilityMap(
+        side, np.asarray(alphas_deg), np.asarray(betas_deg), clearance, possible, contact_margin_mm
     )
+    if field_of_view is None:
+        return touching_nothing
+    candidates = touching_nothing.free
+    leaves_scan = np.zeros_like(candidates)
+    leaves_scan[candidates] = ~field_of_view.seen_poses(
+        point_b, directions[candidates], diameter_mm, length_mm, skin
+    )
+    return replace(touching_nothing, leaves_scan=leaves_scan)
 
 
 def _rim_clearance(

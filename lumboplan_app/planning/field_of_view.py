@@ -137,6 +137,44 @@ class FieldOfView:
         first = int(np.argmin(along))
         return UnseenPath(float(along[first]), unseen[first], self.faces_beyond(unseen))
 
+    def seen_poses(
+        self,
+        tip_lps_mm: npt.ArrayLike,
+        directions: FloatArray,
+        diameter_mm: float,
+        length_mm: float,
+        skin: SkinSource | None,
+    ) -> npt.NDArray[np.bool_]:
+        """Return, per unit axis of ``directions`` (..., 3), whether all its path is seen.
+
+        The vectorised form of :meth:`unseen_path` ``is None`` for channels from ``tip_lps_mm``,
+        slightly stricter: each cross-section of the mantle must lie in the scan along every
+        axis of the grid (its whole circle, where :meth:`unseen_path` samples points on it).
+        """
+        rays = np.asarray(directions, dtype=np.float64).reshape(-1, 3)
+        along = np.arange(0.0, length_mm + 1e-9, _AXIS_STEP_MM)
+        points = np.asarray(tip_lps_mm, dtype=np.float64) + along[None, :, None] * rays[:, None, :]
+        index = self._index(points)
+        upper = np.asarray(self.grid.shape_zyx, dtype=np.float64) - 0.5
+        known = np.all((index >= -0.5) & (index <= upper), axis=-1)
+        end_mm = np.full(len(rays), length_mm)
+        if skin is not None and skin.present:
+            inside = (skin.sample(points) < 0) & known
+            exits = inside[:, :-1] & ~inside[:, 1:] & known[:, 1:]
+            last = exits.shape[1] - 1 - np.argmax(exits[:, ::-1], axis=1)
+            end_mm = np.where(exits.any(axis=1), along[last + 1], length_mm)
+        end_mm = np.maximum(end_mm, 1.0)
+        axes = np.asarray(self.grid.direction, dtype=np.float64)[:, ::-1]  # columns z, y, x
+        spacing = np.asarray(self.grid.spacing_xyz_mm, dtype=np.float64)[::-1]
+        along_axes = rays @ axes
+        reach = diameter_mm / 2 * np.sqrt(np.clip(1.0 - along_axes**2, 0.0, 1.0)) / spacing
+        inside_scan = np.all(
+            (index - reach[:, None, :] >= -0.5) & (index + reach[:, None, :] <= upper), axis=-1
+        )
+        on_path = along[None, :] <= end_mm[:, None]
+        seen = np.all(inside_scan | ~on_path, axis=1)
+        return seen.reshape(np.shape(directions)[:-1])
+
     def face_direction(self, face: Face) -> FloatArray:
         """Return the outward LPS unit normal of a face of the scan."""
         axis, end = face

@@ -192,6 +192,8 @@ def plan_from_parts(
             channel.diameter_mm,
             channel.length_mm,
             contact_margin_mm=margin,
+            field_of_view=field_of_view,
+            skin=skin,
         )
         return placed, mapped
 
