@@ -93,6 +93,21 @@ def test_dicomdir_is_followed(make_series, tmp_path: Path) -> None:
     assert read_scan(export).grid.shape_zyx == (6, 8, 9)
 
 
+def test_a_dicomdir_copied_without_its_files_says_so(make_series, tmp_path: Path) -> None:
+    from pydicom.fileset import FileSet
+
+    folder = make_series(grid=Grid((4, 5, 6), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)), patient_id="A1")
+    file_set = FileSet()
+    for path in sorted(folder.iterdir()):
+        file_set.add(pydicom.dcmread(path))
+    file_set.write(tmp_path / "export")
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    shutil.copy(tmp_path / "export" / "DICOMDIR", copied / "DICOMDIR")
+    with pytest.raises(NotAnImageError, match="lists 4 files, but none of them is in its folder"):
+        read_scan(copied / "DICOMDIR")
+
+
 def test_missing_slice_is_refused_with_its_positions(make_series) -> None:
     grid = Grid((8, 10, 12), (1.0, 1.0, 2.0), (0.0, 0.0, 10.0))
     folder = make_series(grid=grid)

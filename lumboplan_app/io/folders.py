@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pydicom
 
-from lumboplan_app.errors import FolderTooLargeError
+from lumboplan_app.errors import FolderTooLargeError, NotAnImageError
 from lumboplan_app.io.checks import MAX_DICOMDIR_BYTES, MAX_FOLDER_ENTRIES
 
 logger = logging.getLogger(__name__)
@@ -125,6 +125,8 @@ def _dicomdir_files(dicomdir: Path, walk_errors: list[OSError]) -> Iterator[Path
     FolderTooLargeError
         A DICOMDIR over ``MAX_DICOMDIR_BYTES``, or one referencing more than
         ``MAX_FOLDER_ENTRIES`` files, before any of them is opened.
+    NotAnImageError
+        A DICOMDIR none of whose files is there (copied without them).
     """
     try:
         size = dicomdir.stat().st_size
@@ -162,6 +164,12 @@ def _dicomdir_files(dicomdir: Path, walk_errors: list[OSError]) -> Iterator[Path
             yield path
         else:
             skipped += 1
+    if paths and skipped == len(paths):
+        raise NotAnImageError(
+            f"The DICOMDIR lists {len(paths)} files, but none of them is in its folder: the "
+            "disc or export was copied without its image files. Copy the whole disc (the "
+            "DICOMDIR with its folders), or choose the folder that holds the images."
+        )
     if skipped:
         logger.warning("%d files the DICOMDIR lists are missing or not files", skipped)
 
