@@ -67,7 +67,6 @@ def test_the_cross_validation_dice_is_that_of_the_weights_shipped() -> None:
     curve = card.extra["learning_curve"]
     steps = [point["step"] for point in curve]
     assert steps == sorted(steps)
-    best = max(curve, key=lambda point: point["validation_dice"]["mean"])
     soup = card.extra.get("model_soup")
     if soup is not None:
         assert sum(part["weight"] for part in soup["ingredients"].values()) == pytest.approx(1.0)
@@ -75,6 +74,7 @@ def test_the_cross_validation_dice_is_that_of_the_weights_shipped() -> None:
             {name: row["mean"] for name, row in card.metrics["cross_validation_dice"].items()}
         )
     else:
+        best = max(curve, key=lambda point: point["validation_dice"]["mean"])
         assert best["validation_dice"]["mean"] == pytest.approx(
             card.metrics["cross_validation_dice"]["mean"]["mean"], abs=1e-3
         )

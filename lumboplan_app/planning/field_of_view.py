@@ -108,15 +108,9 @@ class FieldOfView:
         That is where its axis last leaves the skin inside the scan; the whole length when the
         axis never does (no skin, or the scan ends first).
         """
-        length = channel.length_mm
-        if skin is None or not skin.present:
-            return length
-        along = np.arange(0.0, length + 1e-9, _AXIS_STEP_MM)
+        along = np.arange(0.0, channel.length_mm + 1e-9, _AXIS_STEP_MM)
         points = np.asarray(channel.tip_lps_mm) + along[:, None] * channel.axis
-        known = self.covers(points)
-        inside = (skin.sample(points) < 0) & known
-        exits = np.flatnonzero(inside[:-1] & ~inside[1:] & known[1:])
-        return float(along[exits[-1] + 1]) if len(exits) else length
+        return float(self._body_ends_mm(points[None], along, channel.length_mm, skin)[0])
 
     def unseen_path(self, channel: Channel, skin: SkinSource | None) -> UnseenPath | None:
         """Return where the channel's path inside the body leaves the scan; None if all is seen."""
@@ -154,16 +148,9 @@ class FieldOfView:
         rays = np.asarray(directions, dtype=np.float64).reshape(-1, 3)
         along = np.arange(0.0, length_mm + 1e-9, _AXIS_STEP_MM)
         points = np.asarray(tip_lps_mm, dtype=np.float64) + along[None, :, None] * rays[:, None, :]
+        end_mm = np.maximum(self._body_ends_mm(points, along, length_mm, skin), 1.0)
         index = self._index(points)
         upper = np.asarray(self.grid.shape_zyx, dtype=np.float64) - 0.5
-        known = np.all((index >= -0.5) & (index <= upper), axis=-1)
-        end_mm = np.full(len(rays), length_mm)
-        if skin is not None and skin.present:
-            inside = (skin.sample(points) < 0) & known
-            exits = inside[:, :-1] & ~inside[:, 1:] & known[:, 1:]
-            last = exits.shape[1] - 1 - np.argmax(exits[:, ::-1], axis=1)
-            end_mm = np.where(exits.any(axis=1), along[last + 1], length_mm)
-        end_mm = np.maximum(end_mm, 1.0)
         axes = np.asarray(self.grid.direction, dtype=np.float64)[:, ::-1]  # columns z, y, x
         spacing = np.asarray(self.grid.spacing_xyz_mm, dtype=np.float64)[::-1]
         along_axes = rays @ axes
@@ -174,6 +161,25 @@ class FieldOfView:
         on_path = along[None, :] <= end_mm[:, None]
         seen = np.all(inside_scan | ~on_path, axis=1)
         return seen.reshape(np.shape(directions)[:-1])
+
+    def _body_ends_mm(
+        self,
+        points: FloatArray,
+        along: FloatArray,
+        length_mm: float,
+        skin: SkinSource | None,
+    ) -> FloatArray:
+        """Per ray of ``points`` (R, T, 3) at ``along`` mm, where it last leaves the skin.
+
+        That is inside the scan; ``length_mm`` where a ray never does (or without skin).
+        """
+        if skin is None or not skin.present:
+            return np.full(len(points), float(length_mm))
+        known = self.covers(points)
+        inside = (skin.sample(points) < 0) & known
+        exits = inside[:, :-1] & ~inside[:, 1:] & known[:, 1:]
+        last = exits.shape[1] - 1 - np.argmax(exits[:, ::-1], axis=1)
+        return np.where(exits.any(axis=1), along[last + 1], float(length_mm))
 
     def face_direction(self, face: Face) -> FloatArray:
         """Return the outward LPS unit normal of a face of the scan."""
