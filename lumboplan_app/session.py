@@ -523,15 +523,16 @@ def _side_entry(entry: dict[str, Any], where: str) -> None:
             raise _Invalid(f"its {where} feasibility_map is not a grid of poses")
         for row in rows:
             _numbers(row, f"{where} feasibility_map clearances", len(betas))
-        free = found.get("free")
-        if free is not None and (
-            not isinstance(free, list)
-            or len(free) != len(alphas)
-            or not all(
-                isinstance(row, list)
-                and len(row) == len(betas)
-                and all(isinstance(value, bool) for value in row)
-                for row in free
-            )
-        ):
-            raise _Invalid(f"its {where} feasibility_map free poses are not a grid of true/false")
+        for key, poses in (("free", "free poses"), ("leaves_scan", "poses leaving the scan")):
+            flags = found.get(key)
+            if flags is not None and (
+                not isinstance(flags, list)
+                or len(flags) != len(alphas)
+                or not all(
+                    isinstance(row, list)
+                    and len(row) == len(betas)
+                    and all(isinstance(value, bool) for value in row)
+                    for row in flags
+                )
+            ):
+                raise _Invalid(f"its {where} feasibility_map {poses} are not a grid of true/false")

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QToolTip
 from lumboplan_app.gui.panels.feasibility_chart import (
     FREE_BRIGHT_RGB,
     IMPOSSIBLE_RGB,
+    LEAVES_SCAN_RGB,
     FeasibilityChart,
     map_rgb,
 )
@@ -138,6 +139,41 @@ def test_the_map_image_is_green_where_free_red_where_blocked_grey_where_impossib
     near_miss, just_free = at(41, 0), at(46, 0)  # 0.1 and 0.6 mm clear, the margin is 0.5
     assert near_miss[0] > near_miss[1]
     assert just_free[1] > just_free[0]
+
+
+def test_poses_whose_path_leaves_the_scan_are_violet_and_say_they_cannot_be_judged(
+    qtbot,
+) -> None:
+    fmap = pattern_map()
+    leaves = np.zeros(fmap.possible.shape, dtype=bool)
+    leaves[ALPHAS_DEG >= 80, :] = True  # free by clearance, but the path runs out of the scan
+    leaves[ALPHAS_DEG < 10, :] = True  # beside poses that do not exist
+    fmap = replace(fmap, leaves_scan=leaves)
+    rgb = map_rgb(fmap)
+    assert tuple(rgb[30, 85]) == LEAVES_SCAN_RGB  # beta 0 in row 30
+    assert tuple(rgb[30 - 28, 5]) == IMPOSSIBLE_RGB  # a pose that does not exist stays grey
+    assert rgb[30, 60][1] > rgb[30, 60][0]  # the free poses stay green
+    chart = FeasibilityChart()
+    qtbot.addWidget(chart)
+    chart.set_map(fmap)
+    assert chart.describe_pose(85, 0) == (
+        "alpha 85, beta 0: cannot be judged (it touches nothing in the scan, but its path leaves "
+        "the scan before it leaves the body)"
+    )
+    assert chart.describe_pose(60, 0) == (
+        "alpha 60, beta 0: 2.0 mm clear (nearest: L5 inferior articular process (left))"
+    )
+    chart.resize(300, chart.heightForWidth(300))
+    image = chart.grab().toImage()
+    below_plot = range(int(chart.plot_rect().bottom()) + 2, image.height())
+    legend = [
+        x
+        for y in below_plot
+        for x in range(image.width())
+        if image.pixelColor(x, y).getRgb()[:3] == LEAVES_SCAN_RGB
+    ]
+    assert legend, "the legend shows the colour of poses that leave the scan"
+    assert max(legend) < image.width() - 20  # with room for its words, on the narrowest chart
 
 
 def test_pose_and_point_round_trip(chart) -> None:

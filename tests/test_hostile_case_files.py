@@ -186,6 +186,17 @@ EDITED: dict[str, tuple[str, str, Any, str]] = {
         "names a part LumboPlan does not know",
     ),
     "reasons a string": ("plan.json", "sides.right.reasons", "x", "reasons are not a list"),
+    "leaves_scan not booleans": (
+        "plan.json",
+        "sides.left.feasibility_map",
+        {
+            "alphas_deg": [0, 1],
+            "betas_deg": [0, 1],
+            "smallest_clearance_mm": [[1.0, 1.0], [1.0, 1.0]],
+            "leaves_scan": [[1, 0], [0, 0]],
+        },
+        "feasibility_map poses leaving the scan are not a grid of true/false",
+    ),
 }
 
 

@@ -228,6 +228,7 @@ def test_the_map_frees_no_pose_whose_path_leaves_the_scan() -> None:
         assert fmap.leaves_scan is not None
         assert fmap.leaves_scan.any()  # near lateral, the path leaves the scan
         assert not (fmap.free & fmap.leaves_scan).any()
+        assert fmap.to_json()["leaves_scan"] == fmap.leaves_scan.tolist()
         rows, columns = np.nonzero(fmap.free)
         picked = np.random.default_rng(0).choice(len(rows), size=min(40, len(rows)), replace=False)
         for row, column in zip(rows[picked], columns[picked], strict=True):

@@ -16,6 +16,7 @@ from lumboplan_app.labels import Part, Structure
 from lumboplan_app.phantom.case import generate_case, write_case
 from lumboplan_app.phantom.mr import Acquisition, default_contrast
 from lumboplan_app.planning.plan import plan_from_labels
+from lumboplan_app.report import figures
 from lumboplan_app.report.pdf import write_report
 from lumboplan_app.session import case_from_plan
 from lumboplan_app.session import write_case as write_case_file
@@ -116,6 +117,28 @@ def test_a_case_with_nothing_assessable_still_gets_its_report(tmp_path) -> None:
     assert "No feasibility map: a foramen that is not assessable is not mapped" in text
     assert "(No sagittal slice: neither point a nor point b was found.)" in text
     assert len(PdfReader(output).pages[0].images) == 1  # the disc plane, without channels
+
+
+def test_the_map_figure_shows_poses_leaving_the_scan_apart_from_free_and_blocked() -> None:
+    alphas, betas = [0.0, 1.0, 2.0], [-1.0, 0.0, 1.0]
+    entry = {
+        "feasibility_map": {
+            "margin_mm": 0.5,
+            "alphas_deg": alphas,
+            "betas_deg": betas,
+            "smallest_clearance_mm": [[4.0] * 3, [4.0] * 3, [-2.0] * 3],
+            "free": [[True] * 3, [False] * 3, [False] * 3],
+            "leaves_scan": [[False] * 3, [True] * 3, [False] * 3],
+        }
+    }
+    figure = figures.map_figure(entry, scale=10)
+    assert figure is not None
+    # The image starts 50 px from the left and 10 px from the top; alpha runs across.
+    colours = [figure.getpixel((50 + 10 * column + 5, 10 + 15)) for column in range(3)]
+    free, leaving, blocked = colours
+    assert free[1] > free[0]
+    assert blocked[0] > blocked[1]
+    assert leaving == figures.MAP_LEAVES_SCAN_RGB
 
 
 def test_where_opengl_cannot_draw_the_report_goes_without_its_3d_figure(

@@ -117,17 +117,23 @@ class FeasibilityMap:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Return the JSON form: the grid, the smallest clearance (0.1 mm) and the free poses."""
+        """Return the JSON form: the grid, clearances (0.1 mm), free poses, poses leaving the scan.
+
+        ``leaves_scan`` is written only where it was checked.
+        """
         smallest = np.where(
             np.isfinite(self.smallest_clearance_mm), self.smallest_clearance_mm, -99
         )
-        return {
+        found: dict[str, Any] = {
             "margin_mm": round(self.margin_mm, 2),
             "alphas_deg": self.alphas_deg.tolist(),
             "betas_deg": self.betas_deg.tolist(),
             "smallest_clearance_mm": np.round(smallest, 1).tolist(),
             "free": self.free.tolist(),
         }
+        if self.leaves_scan is not None:
+            found["leaves_scan"] = self.leaves_scan.tolist()
+        return found
 
 
 def pose_directions(

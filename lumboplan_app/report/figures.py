@@ -5,8 +5,9 @@
   a, b, c, d, the mid-sagittal line and Line B.
 - :func:`sagittal_figure`: the sagittal plane through one foramen's point a (anterior on the
   left, superior at the top) with the labels and where the channel's axis crosses it.
-- :func:`map_figure`: one side's feasibility map (alpha up, beta across), free poses green by
-  clearance, blocked ones red, the paper's placement and the best free pose marked.
+- :func:`map_figure`: one side's feasibility map (alpha across, beta up), free poses green by
+  clearance, blocked ones red, those whose path leaves the scan violet, the paper's placement
+  and the best free pose marked.
 - :func:`posterolateral_figure`: the structures in 3-D from behind and to the side, the channel
   as a cylinder and the touched parts in red (VTK off-screen).
 - :func:`overview_figure`: for a plan without planes (no disc, L5 or S1 to place them), the
@@ -36,6 +37,8 @@ PIXEL_MM = 0.5
 _OVERLAY_ALPHA = 0.35
 _CHANNEL_COLOUR = {Side.LEFT: (64, 200, 255), Side.RIGHT: (255, 170, 40)}
 _TOUCHED_COLOUR = (230, 40, 40)
+#: The map's colour for poses that touch nothing in the scan but whose path leaves it (RGB).
+MAP_LEAVES_SCAN_RGB = (118, 98, 168)
 
 
 def has_frame(plan: Mapping[str, Any]) -> bool:
@@ -270,6 +273,8 @@ def map_figure(entry: Mapping[str, Any], scale: int = 4) -> Image.Image | None:
         np.uint8
     )
     rgb[~free] = (150, 40, 40)
+    if "leaves_scan" in found:
+        rgb[np.asarray(found["leaves_scan"], dtype=bool).T] = MAP_LEAVES_SCAN_RGB
     rgb[clearance <= -99] = (60, 60, 60)
     image = Image.fromarray(rgb[::-1], "RGB").resize(
         (clearance.shape[1] * scale, clearance.shape[0] * scale), Image.Resampling.NEAREST

@@ -235,8 +235,9 @@ def _side_story(
             "sagittal slice through the foramen (anterior left), the channel's crossing circled. "
             "Right: feasibility map, alpha across (0 lateral, 90 posterior), beta up (cranial "
             "tilt positive); green free (brighter: more clearance), red touching a blocking "
-            "part, the ilium, the ala or the pedicle; white circle the paper's placement, "
-            "yellow cross the best free trajectory.",
+            "part, the ilium, the ala or the pedicle, violet touching nothing in the scan but "
+            "leaving it (cannot be judged); white circle the paper's placement, yellow cross the "
+            "best free trajectory.",
             styles["small"],
         )
     )

@@ -3,7 +3,8 @@
 Alpha (0-90 degrees, lateral to posterior) runs across, beta (-30 to 30 degrees, caudal to
 cranial) up, as in the report's figure (:func:`~lumboplan_app.report.figures.map_figure`), and
 with the same colour meaning: free poses green (brighter: more room), blocked ones red (darker:
-deeper), poses that do not exist grey. Marks show the pose being assessed, the paper's placement
+deeper), poses whose path leaves the scan violet (they touch nothing seen, but cannot be judged),
+poses that do not exist grey. Marks show the pose being assessed, the paper's placement
 and the best free trajectory. A left click or drag asks for a pose (:attr:`pose_chosen`); the
 chart itself never moves its marks: whoever assesses the pose calls :meth:`set_marks`.
 """
@@ -34,7 +35,8 @@ from lumboplan_app.planning.feasibility import ALPHAS_DEG, BETAS_DEG, Feasibilit
 from lumboplan_app.planning.placement import in_sentence
 
 #: Colours of the map (RGB 0-255): free from dim to bright green over 0 to FULL_GREEN_MM of
-#: clearance, blocked from red (at the margin) to dark red at FULL_RED_MM deep, impossible grey.
+#: clearance, blocked from red (at the margin) to dark red at FULL_RED_MM deep, impossible grey,
+#: violet where the pose touches nothing but its path leaves the scan (cannot be judged).
 FREE_DIM_RGB = (40, 120, 40)
 FREE_BRIGHT_RGB = (80, 240, 80)
 FULL_GREEN_MM = 5.0
@@ -42,6 +44,7 @@ BLOCKED_SHALLOW_RGB = (178, 52, 46)
 BLOCKED_DEEP_RGB = (84, 22, 22)
 FULL_RED_MM = 5.0
 IMPOSSIBLE_RGB = (72, 74, 79)
+LEAVES_SCAN_RGB = (118, 98, 168)
 
 CURRENT_COLOUR = QColor("#ffffff")
 PAPER_COLOUR = QColor("#6cb4ff")
@@ -60,7 +63,8 @@ def map_rgb(fmap: FeasibilityMap) -> npt.NDArray[np.uint8]:
     Parameters
     ----------
     fmap : FeasibilityMap
-        Clearances over (alpha, beta) in mm; its ``free`` separates free from blocked.
+        Clearances over (alpha, beta) in mm; its ``free`` separates free from blocked, its
+        ``leaves_scan`` the poses that cannot be judged from the blocked ones.
     """
     smallest = fmap.smallest_clearance_mm.T[::-1]  # (beta, alpha), beta up
     possible = fmap.possible.T[::-1]
@@ -73,6 +77,8 @@ def map_rgb(fmap: FeasibilityMap) -> npt.NDArray[np.uint8]:
     green = dim + room[..., None] * (bright - dim)
     red = shallow + depth[..., None] * (deep - shallow)
     rgb = np.where(free[..., None], green, red)
+    if fmap.leaves_scan is not None:
+        rgb[fmap.leaves_scan.T[::-1]] = LEAVES_SCAN_RGB
     rgb[~possible] = IMPOSSIBLE_RGB
     return np.ascontiguousarray(np.round(rgb).astype(np.uint8))
 
@@ -185,7 +191,7 @@ class FeasibilityChart(QWidget):
         ticks = max(metrics.horizontalAdvance(_beta_label(beta)) for beta in _BETA_TICKS_DEG)
         left = 2 + line + 6 + ticks + 6
         right = metrics.horizontalAdvance("90") / 2 + 4
-        bottom = 4 + line + 2 + line + 6 + 2 * (line + 3)
+        bottom = 4 + line + 2 + line + 6 + 3 * (line + 3)
         return left, metrics.ascent() / 2 + 3, right, bottom
 
     def plot_rect(self) -> QRectF:
@@ -215,7 +221,7 @@ class FeasibilityChart(QWidget):
 
     def minimumSizeHint(self) -> QSize:
         """Return the smallest size the ticks, titles and legend fit in."""
-        return QSize(240, 210)
+        return QSize(240, 225)
 
     def _cells(self) -> tuple[float, float, float, float]:
         """First alpha, alpha step, first beta, beta step (degrees) of the grid shown."""
@@ -282,6 +288,11 @@ class FeasibilityChart(QWidget):
         head = f"alpha {fmap.alphas_deg[row]:g}, beta {fmap.betas_deg[column]:g}"
         if not fmap.possible[row, column]:
             return f"{head}: no channel has this pose (it would leave the disc plane's range)"
+        if fmap.leaves_scan is not None and fmap.leaves_scan[row, column]:
+            return (
+                f"{head}: cannot be judged (it touches nothing in the scan, but its path "
+                "leaves the scan before it leaves the body)"
+            )
         if not fmap.clearance_mm:
             return f"{head}: clear (no part mapped)"
         limits = touch_limits_mm(fmap.side, fmap.margin_mm)
@@ -476,6 +487,7 @@ class FeasibilityChart(QWidget):
         swatch = metrics.ascent() - 1
         first = rect.bottom() + 4 + line + 2 + line + 6
         second = first + line + 3
+        third = second + line + 3
         painter.setPen(QPen(colour))
 
         def entry(x: float, y: float, text: str) -> float:
@@ -499,15 +511,19 @@ class FeasibilityChart(QWidget):
         box = QRectF(x, first + (line - swatch) / 2, swatch, swatch)
         painter.fillRect(box, QColor(*IMPOSSIBLE_RGB))
         entry(x + swatch + 4, first, "no pose")
+        x = rect.left()
+        box = QRectF(x, second + (line - swatch) / 2, 2 * swatch, swatch)
+        painter.fillRect(box, QColor(*LEAVES_SCAN_RGB))
+        entry(x + 2 * swatch + 4, second, "path leaves the scan")
 
-        middle = second + line / 2
+        middle = third + line / 2
         x = rect.left() + 6
         _current_marker(painter, QPointF(x, middle), radius=5.0)
-        x = entry(x + 13, second, "now")
+        x = entry(x + 13, third, "now")
         _paper_marker(painter, QPointF(x + 4, middle), half=4.0)
-        x = entry(x + 12, second, "paper")
+        x = entry(x + 12, third, "paper")
         _best_marker(painter, QPointF(x + 5, middle), half=5.5)
-        entry(x + 14, second, "best free")
+        entry(x + 14, third, "best free")
 
 
 def _beta_label(beta: int) -> str:
