@@ -106,6 +106,10 @@ def test_a_dicomdir_copied_without_its_files_says_so(make_series, tmp_path: Path
     shutil.copy(tmp_path / "export" / "DICOMDIR", copied / "DICOMDIR")
     with pytest.raises(NotAnImageError, match="lists 4 files, but none of them is in its folder"):
         read_scan(copied / "DICOMDIR")
+    # The folder chosen instead of the file (a disc's index named in lower case) says the same.
+    (copied / "DICOMDIR").rename(copied / "dicomdir")
+    with pytest.raises(NotAnImageError, match="lists 4 files, but none of them is in its folder"):
+        read_scan(copied)
 
 
 def test_missing_slice_is_refused_with_its_positions(make_series) -> None:

@@ -113,6 +113,18 @@ def candidate_files(path: Path, walk_errors: list[OSError]) -> Iterator[Path]:
         folders.extend(reversed(subfolders))
 
 
+def dicomdir_in(folder: Path) -> Path | None:
+    """Return the DICOMDIR directly inside ``folder`` (its name in any case), or None."""
+    try:
+        with os.scandir(folder) as scan:
+            for entry in itertools.islice(scan, MAX_FOLDER_ENTRIES):
+                if entry.name.upper() == "DICOMDIR" and entry.is_file():
+                    return Path(entry.path)
+    except OSError:
+        return None
+    return None
+
+
 def _dicomdir_files(dicomdir: Path, walk_errors: list[OSError]) -> Iterator[Path]:
     """Yield the files a DICOMDIR references; the whole folder if it cannot be parsed.
 

@@ -44,7 +44,7 @@ from lumboplan_app.errors import (
 from lumboplan_app.io.checks import MAX_FRAME_PIXELS, MAX_FRAMES, MAX_VOXELS, read_bytes_error
 from lumboplan_app.io.dicom_files import declared_pixel_bytes, read_dicom
 from lumboplan_app.io.files import open_regular, unreadable
-from lumboplan_app.io.folders import candidate_files
+from lumboplan_app.io.folders import candidate_files, dicomdir_in
 from lumboplan_app.progress import CancelCheck, ProgressCallback
 
 logger = logging.getLogger(__name__)
@@ -291,6 +291,10 @@ def discover(
             f"'{path.name}' is not a DICOM image (nor NIfTI, NRRD or MetaImage). Choose the "
             "folder that holds the MR series, or an image file."
         )
+    dicomdir = None if stacks or path.is_file() else dicomdir_in(path)
+    if dicomdir is not None:
+        # A disc's index copied without its folders: reading its listing says so.
+        list(candidate_files(dicomdir, []))
     if not stacks:
         raise NotAnImageError(
             "No DICOM image was found here. Choose the folder that holds the MR series "
