@@ -379,6 +379,20 @@ def test_snap_is_disabled_without_a_best_pose(panel) -> None:
     assert panel.snap_button.isEnabled()
 
 
+def test_without_a_best_pose_the_snap_button_says_how_many_poses_leave_the_scan(panel) -> None:
+    show_blocked(panel, best=None)
+    assert panel.snap_button.toolTip() == "No free pose on this side's map"
+    leaves = np.zeros(pattern_map().possible.shape, dtype=bool)
+    leaves[ALPHAS_DEG >= 80, :] = True
+    fmap = replace(pattern_map(), leaves_scan=leaves)
+    panel.show_foramen(Side.LEFT, PAPER_B, synthetic_assessment(), fmap, (38.5, 0.0), None)
+    assert not panel.snap_button.isEnabled()
+    assert panel.snap_button.toolTip() == (
+        f"No free pose on this side's map: {int(leaves.sum())} poses touch nothing in the scan, "
+        "but their path leaves the scan, so they cannot be judged"
+    )
+
+
 def test_switch_side_flips_the_selector_and_asks_for_the_other_side(panel, qtbot) -> None:
     show_blocked(panel)
     assert panel.side is Side.LEFT

@@ -321,11 +321,7 @@ class ForamenPanel(QGroupBox):
         self.chart.set_marks(current, paper, best)
         self.reset_button.setEnabled(paper is not None)
         self.snap_button.setEnabled(best is not None)
-        self.snap_button.setToolTip(
-            "Move the channel to the free pose with the most clearance"
-            if best is not None
-            else "No free pose on this side's map"
-        )
+        self.snap_button.setToolTip(_snap_tip(best is not None, fmap))
 
     def clear(self) -> None:
         """Show no plan: everything disabled, and the hint to plan the case."""
@@ -416,3 +412,16 @@ class ForamenPanel(QGroupBox):
         if side_plan.group == "not_assessable":
             return "No map: this foramen is not assessable"
         return "No map for this foramen"
+
+
+def _snap_tip(has_best: bool, fmap: FeasibilityMap | None) -> str:
+    """Return the snap button's tooltip: why there is no best free pose, when there is none."""
+    if has_best:
+        return "Move the channel to the free pose with the most clearance"
+    unseen = 0 if fmap is None or fmap.leaves_scan is None else int(fmap.leaves_scan.sum())
+    if unseen:
+        return (
+            f"No free pose on this side's map: {unseen} poses touch nothing in the scan, but "
+            "their path leaves the scan, so they cannot be judged"
+        )
+    return "No free pose on this side's map"
