@@ -362,6 +362,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="share of patches drawn from partially labelled cases, 0-1 (default: every case "
         "equally often)",
     )
+    train.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        default=0,
+        help="processes making the augmented patches ahead of the network (0: none; on a GPU "
+        "give it the CPU cores less one: the patches, not the GPU, limit a step; Linux)",
+    )
     train.set_defaults(handler=_command_train)
 
     validate = commands.add_parser(
@@ -413,6 +420,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
     return value
 
 
@@ -863,6 +877,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         training_data=arguments.data_description,
         init_weights=str(arguments.init_weights or ""),
         partial_share=arguments.partial_share,
+        workers=arguments.workers,
     )
     with _progress_bar("Training") as bar:
         # Off a terminal (a batch job's log), one line per whole percent instead of a bar.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lumboplan_app.cli import main
-from lumboplan_app.errors import ModelError, UnsuitableScanError
+from lumboplan_app.errors import Cancelled, ModelError, UnsuitableScanError
 from lumboplan_app.labels import Structure
 from lumboplan_app.phantom.case import generate_case
 from lumboplan_app.phantom.mr import default_contrast
@@ -49,11 +49,28 @@ def test_training_lowers_the_loss_and_writes_a_valid_model(trained) -> None:
 
 
 def test_training_resumes_from_its_checkpoint(phantoms, tmp_path: Path) -> None:
-    first = replace(TINY, max_steps=6)
-    train([phantoms], tmp_path, first)
-    train([phantoms], tmp_path, replace(TINY, max_steps=12))
-    steps = [json.loads(line)["step"] for line in (tmp_path / "fold_0" / "metrics.jsonl").open()]
-    assert steps == [6, 12]
+    # Stopped after 6 steps and resumed to 12, on the same 12-step schedule: the same patches
+    # and so the same weights as training 12 steps at once (nothing random is left behind).
+    import torch
+
+    done: list[float] = []
+    with pytest.raises(Cancelled):
+        train(
+            [phantoms],
+            tmp_path / "resumed",
+            TINY,
+            progress=lambda fraction, _: done.append(fraction),
+            should_cancel=lambda: len(done) >= 6,
+        )
+    train([phantoms], tmp_path / "resumed", TINY)
+    log = tmp_path / "resumed" / "fold_0" / "metrics.jsonl"
+    assert [json.loads(line)["step"] for line in log.open()] == [6, 12]
+    train([phantoms], tmp_path / "straight", TINY)
+    resumed, straight = (
+        torch.load(tmp_path / name / "fold_0" / "checkpoint.pt", weights_only=True)["model"]
+        for name in ("resumed", "straight")
+    )
+    assert all(torch.allclose(resumed[key], straight[key], atol=1e-6) for key in straight)
 
 
 def test_a_checkpoint_that_would_run_code_is_refused_and_never_run(
@@ -233,7 +250,11 @@ def test_train_off_a_terminal_logs_its_progress_in_lines(phantoms, tmp_path: Pat
     arguments = ["train", str(phantoms), "-o", str(tmp_path / "model"), "--folds", "3"]
     arguments += ["--fold", "0", "--steps", "4", "--patch", "32", "--spacing", "4"]
     arguments += ["--features", "4,4,8,8,16,4", "--validate-every", "2", "--device", "cpu"]
-    assert main(arguments) == 0
+    assert main([*arguments, "--workers", "2"]) == 0  # the patches made by two processes
+    assert (
+        read_card(tmp_path / "model" / "lumboplan_unet.safetensors").extra["training"]["workers"]
+        == 2
+    )
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("Training: ")
     assert lines[-1].startswith("Training: 100% fold 0 loss ")

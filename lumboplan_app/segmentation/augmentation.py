@@ -137,5 +137,13 @@ def training_transform(card: ModelCard, seed: int) -> Any:
             RandGaussianNoised("image", prob=0.3, std=0.15),
         ]
     )
-    transform.set_random_state(seed=seed)
+    reseed(transform, seed)
     return transform
+
+
+def reseed(transform: Any, seed: int) -> None:
+    """Seed every random step of a :func:`training_transform` (MONAI's and ours) from ``seed``."""
+    transform.set_random_state(seed=seed)
+    for step in transform.transforms:
+        if isinstance(step, RandThickSlices):
+            step.rng = np.random.default_rng(seed)

@@ -7,7 +7,9 @@ some structures drawn, 0 = not labelled, 255 = another vertebral level; see
 ``labelsTr/NAME.nii.gz``. Cases are split into folds with a seeded generator. Each fold starts
 from random weights or from given ones (``init_weights``: fine-tuning), trains on random patches
 (centred on each class in turn, the nerves twice as often) with augmentation for many MR
-protocols (:mod:`lumboplan_app.segmentation.augmentation`), the partial-label loss (Dice +
+protocols (:mod:`lumboplan_app.segmentation.augmentation`; each step's patches fixed by the seed
+and the step, made here or by ``workers`` processes: :mod:`lumboplan_app.segmentation.batches`),
+the partial-label loss (Dice +
 cross-entropy on fully labelled cases; :mod:`lumboplan_app.segmentation.losses`) and Adam with
 nnU-Net's polynomial learning-rate decay; every ``validate_every`` steps it measures the Dice of
 each structure its validation cases label, writes a checkpoint (resume continues from it) and a
@@ -43,7 +45,8 @@ from lumboplan_app.errors import Cancelled, LoadError, ModelError
 from lumboplan_app.io import read_label_map, read_scan
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
 from lumboplan_app.progress import CancelCheck, ProgressCallback
-from lumboplan_app.segmentation.augmentation import training_sample, training_transform
+from lumboplan_app.segmentation.augmentation import training_sample
+from lumboplan_app.segmentation.batches import BatchMaker
 from lumboplan_app.segmentation.losses import masked_dice, partial_label_loss
 from lumboplan_app.segmentation.model_card import ModelCard, read_card, write_model
 from lumboplan_app.segmentation.network import build_network
@@ -81,6 +84,8 @@ class TrainingConfig:
     #: Share of each batch's patches drawn from partially labelled cases (None: every case
     #: equally often, whatever its kind).
     partial_share: float | None = None
+    #: Worker processes making the augmented patches ahead of the network (0: none).
+    workers: int = 0
 
 
 @dataclass
@@ -261,27 +266,6 @@ def case_weights(partial: Sequence[bool], partial_share: float | None) -> npt.ND
     return weights / weights.sum()
 
 
-def _batch(
-    cases: list[_Loaded],
-    weights: npt.NDArray[np.float64],
-    transform: Any,
-    size: int,
-    rng: np.random.Generator,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``size`` augmented patches, cases drawn with ``weights``.
-
-    Images (B, 1, ...) float32 and masks (B, 1, ...) uint8.
-    """
-    import torch
-
-    images, masks = [], []
-    for _ in range(size):
-        sample = transform(cases[int(rng.choice(len(cases), p=weights))])[0]
-        images.append(torch.as_tensor(np.asarray(sample["image"]), dtype=torch.float32))
-        masks.append(torch.as_tensor(np.asarray(sample["mask"]).round(), dtype=torch.uint8))
-    return torch.stack(images), torch.stack(masks)
-
-
 def poly_learning_rate(initial: float, step: int, max_steps: int) -> float:
     """nnU-Net's polynomial decay: ``initial * (1 - step / max_steps) ** 0.9``.
 
@@ -381,8 +365,6 @@ def _train_fold(
     if distributed:
         model = torch.nn.parallel.DistributedDataParallel(network)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    transform = training_transform(card, seed)
-    rng = np.random.default_rng(seed)
     state = _FoldState()
     checkpoint = folder / "checkpoint.pt"
     if checkpoint.is_file():
@@ -390,67 +372,69 @@ def _train_fold(
         network.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state = _FoldState(**saved["state"])
-        rng.bit_generator.state = saved["rng"]
         torch.set_rng_state(saved["torch_rng"])
         logger.info("fold %d resumed at step %d", fold, state.step)
     best_weights = folder / "model.safetensors"
     log = folder / "metrics.jsonl"
     folder.mkdir(parents=True, exist_ok=True)
     model.train()
-    recent_losses: list[float] = []
-    while state.step < config.max_steps and state.stale < config.patience:
-        if should_cancel is not None and should_cancel():
-            raise Cancelled("Training stopped; the last checkpoint is kept and resumes.")
-        images, masks = _batch(training, weights, transform, config.batch_size, rng)
-        for group in optimizer.param_groups:
-            group["lr"] = poly_learning_rate(config.learning_rate, state.step, config.max_steps)
-        loss = partial_label_loss(model(images.to(device)), masks.to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        state.step += 1
-        recent_losses.append(float(loss.item()))
-        if progress is not None:
-            progress(state.step / config.max_steps, f"fold {fold} loss {loss.item():.3f}")
-        if state.step % config.validate_every and state.step < config.max_steps:
-            continue
-        stop = torch.zeros(1)
-        if rank == 0:
-            scores = _validate(network, validation, card, device)
-            improved = scores["mean"] > state.best
-            if improved:
-                state.best, state.best_scores, state.stale = scores["mean"], scores, 0
-                write_model(
-                    network.state_dict(),
-                    replace(card, metrics={"validation": scores}),
-                    best_weights,
-                )
-            else:
-                state.stale += 1
-            line = {
-                "step": state.step,
-                "loss": float(np.mean(recent_losses)),
-                "validation": scores,
-            }
-            with log.open("a", encoding="utf-8") as stream:
-                stream.write(json.dumps(line) + "\n")
-            recent_losses.clear()
-            with atomic_output(checkpoint) as temporary:
-                torch.save(
-                    {
-                        "model": network.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "state": asdict(state),
-                        "rng": rng.bit_generator.state,
-                        "torch_rng": torch.get_rng_state(),
-                    },
-                    temporary,
-                )
-            stop[0] = float(state.stale >= config.patience)
-        if distributed:
-            torch.distributed.broadcast(stop, src=0)
-        if stop[0] > 0:
-            break
+    batches = BatchMaker(training, weights, card, config.batch_size, seed, config.workers)
+    try:
+        recent_losses: list[float] = []
+        while state.step < config.max_steps and state.stale < config.patience:
+            if should_cancel is not None and should_cancel():
+                raise Cancelled("Training stopped; the last checkpoint is kept and resumes.")
+            images, masks = batches.batch(state.step)
+            for group in optimizer.param_groups:
+                group["lr"] = poly_learning_rate(config.learning_rate, state.step, config.max_steps)
+            loss = partial_label_loss(model(images.to(device)), masks.to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            state.step += 1
+            recent_losses.append(float(loss.item()))
+            if progress is not None:
+                progress(state.step / config.max_steps, f"fold {fold} loss {loss.item():.3f}")
+            if state.step % config.validate_every and state.step < config.max_steps:
+                continue
+            stop = torch.zeros(1)
+            if rank == 0:
+                scores = _validate(network, validation, card, device)
+                improved = scores["mean"] > state.best
+                if improved:
+                    state.best, state.best_scores, state.stale = scores["mean"], scores, 0
+                    write_model(
+                        network.state_dict(),
+                        replace(card, metrics={"validation": scores}),
+                        best_weights,
+                    )
+                else:
+                    state.stale += 1
+                line = {
+                    "step": state.step,
+                    "loss": float(np.mean(recent_losses)),
+                    "validation": scores,
+                }
+                with log.open("a", encoding="utf-8") as stream:
+                    stream.write(json.dumps(line) + "\n")
+                recent_losses.clear()
+                with atomic_output(checkpoint) as temporary:
+                    torch.save(
+                        {
+                            "model": network.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "state": asdict(state),
+                            "torch_rng": torch.get_rng_state(),
+                        },
+                        temporary,
+                    )
+                stop[0] = float(state.stale >= config.patience)
+            if distributed:
+                torch.distributed.broadcast(stop, src=0)
+            if stop[0] > 0:
+                break
+    finally:
+        batches.close()
     return {
         "fold": fold,
         "steps": state.step,

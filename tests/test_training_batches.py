@@ -1,0 +1,44 @@
+"""Training batches: each step's patches depend on the seed and the step alone, wherever made."""
+
+import numpy as np
+import pytest
+import torch
+
+from lumboplan_app.segmentation.batches import BatchMaker, batch_plan
+from lumboplan_app.segmentation.model_card import ModelCard
+from lumboplan_app.segmentation.training import _load_cases, find_cases
+from tests.conftest import TINY
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_steps_plan_depends_on_the_seed_and_the_step_and_follows_the_weights() -> None:
+    weights = np.array([0.0, 0.25, 0.75])
+    assert batch_plan(3, 10, weights, 4) == batch_plan(3, 10, weights, 4)
+    assert batch_plan(3, 10, weights, 4) != batch_plan(3, 11, weights, 4)
+    assert batch_plan(3, 10, weights, 4) != batch_plan(4, 10, weights, 4)
+    drawn = [case for step in range(400) for case, _ in batch_plan(0, step, weights, 2)]
+    assert 0 not in drawn
+    assert np.mean(np.asarray(drawn) == 2) == pytest.approx(0.75, abs=0.05)
+
+
+def test_workers_make_the_same_batches_as_the_training_process(phantoms) -> None:
+    card = ModelCard(features=TINY.features, spacing_mm=TINY.spacing_mm, patch_size=TINY.patch_size)
+    loaded = _load_cases(find_cases([phantoms]), card)
+    weights = np.full(len(loaded), 1.0 / len(loaded))
+    here = BatchMaker(loaded, weights, card, 2, seed=7)
+    ahead = BatchMaker(loaded, weights, card, 2, seed=7, workers=2)
+    try:
+        for step in (0, 1, 2, 6, 7):  # 6: a jump, as a resumed run makes
+            images, masks = here.batch(step)
+            assert images.shape == (2, 1, *TINY.patch_size)
+            assert images.dtype == torch.float32
+            assert masks.dtype == torch.uint8
+            from_workers = ahead.batch(step)
+            assert torch.equal(images, from_workers[0])
+            assert torch.equal(masks, from_workers[1])
+        assert torch.equal(here.batch(3)[0], here.batch(3)[0])
+        assert not torch.equal(here.batch(3)[0], here.batch(4)[0])
+    finally:
+        ahead.close()
+        here.close()
