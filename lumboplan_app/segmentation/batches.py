@@ -9,14 +9,16 @@ With ``workers`` > 0 the patches are made by that many forked worker processes, 
 ahead of the network (on a GPU the augmentation on one CPU core, not the network, limits a
 step: a 2800-step fine-tuning of 8 patches took about seven minutes with 15 workers, and would
 take about an hour without). Workers inherit the loaded cases from the training process
-copy-on-write, so they need the ``fork`` start method (Linux); where it is missing the patches
-are made in the training process, as with ``workers`` 0.
+copy-on-write, so they need the ``fork`` start method, safe on Linux only (macOS's system
+libraries are not fork-safe, Windows has no fork); elsewhere the patches are made in the training
+process, as with ``workers`` 0.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import sys
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -107,7 +109,7 @@ class BatchMaker:
         self._pool: ProcessPoolExecutor | None = None
         self._pending: deque[tuple[int, list[Future[Patch]]]] = deque()
         if workers > 0:
-            if "fork" in multiprocessing.get_all_start_methods():
+            if sys.platform.startswith("linux"):  # fork; on macOS it is unsafe, Windows lacks it
                 global _worker_cases
                 _worker_cases = cases
                 self._pool = ProcessPoolExecutor(
@@ -117,7 +119,7 @@ class BatchMaker:
                     initargs=(card,),
                 )
             else:
-                logger.warning("no fork on this system: the patches are made in this process")
+                logger.warning("workers need Linux: the patches are made in this process")
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return step ``step``'s images (B, 1, ...) float32 and masks (B, 1, ...) uint8."""
