@@ -491,6 +491,10 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str | None]] = {
     # 4: bombs
     "RLE 65535 x 65535 in 1 kB": (rle_bomb, "CorruptFileError"),
     "DICOMDIR of 9 MiB": (huge_dicomdir, "FolderTooLargeError"),
+    "folder holding only a DICOMDIR of 9 MiB": (
+        lambda tmp: huge_dicomdir(tmp).parent,
+        "NotAnImageError",  # read without its index: nothing there
+    ),
     "nii.gz with a 6 GiB trailing stream": (gzip_trailing_bomb, None),
     # 7: nonsense numbers
     "RescaleSlope NaN": (dicom_edit(_set("RescaleSlope", "NaN")), "ImplausibleValueError"),
@@ -981,3 +985,51 @@ def test_a_dicomdir_yields_only_the_regular_files_it_names_inside_its_folder(
     found = list(candidate_files(dicomdir, []))
     assert len(found) == 4  # the series' slices, not /etc/passwd
     assert all(path.resolve().is_relative_to(dicomdir.parent.resolve()) for path in found)
+
+
+def deflated_dicomdir_bomb(folder: Path, inflated_mib: int) -> Path:
+    """A DICOMDIR of a few hundred kB, deflated, whose pixel data inflates to ``inflated_mib``."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    header = Dataset()
+    header.SOPClassUID = "1.2.840.10008.1.3.10"  # Media Storage Directory
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, header)
+    pixel_data = struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, inflated_mib << 20)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    chunks = [deflater.compress(body.getvalue() + pixel_data)]
+    zeros = bytes(1 << 20)
+    chunks += [deflater.compress(zeros) for _ in range(inflated_mib)]
+    chunks.append(deflater.flush())
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = header.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    out = DicomBytesIO()
+    out.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(out, meta)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "DICOMDIR"
+    path.write_bytes(out.getvalue() + b"".join(chunks))
+    return path
+
+
+def test_a_deflated_dicomdir_bomb_in_a_chosen_folder_is_not_inflated_whole(
+    tmp_path: Path,
+) -> None:
+    # 512 MiB of zeros in half a MiB: choosing its folder (or the file) reads the listing under
+    # the deflated header's cap, and says no image is there.
+    bomb = deflated_dicomdir_bomb(tmp_path / "disc", 512)
+    assert bomb.stat().st_size < 1 << 20
+    code = (
+        "import json, resource, sys\nfrom tests.test_hostile_input import probe\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "outcomes = [probe(sys.argv[1]), probe(sys.argv[2])]\n"
+        "grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10\n"
+        "print(json.dumps({'outcomes': outcomes, 'grown_mib': grown}))"
+    )
+    found = json.loads(run_in_child(code, str(bomb.parent), str(bomb)).splitlines()[-1])
+    assert [outcome["outcome"] for outcome in found["outcomes"]] == ["error", "error"]
+    assert found["grown_mib"] < 200, found

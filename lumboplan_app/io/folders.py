@@ -15,10 +15,9 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import pydicom
-
 from lumboplan_app.errors import FolderTooLargeError, NotAnImageError
 from lumboplan_app.io.checks import MAX_DICOMDIR_BYTES, MAX_FOLDER_ENTRIES
+from lumboplan_app.io.dicom_files import read_dicom
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +113,16 @@ def candidate_files(path: Path, walk_errors: list[OSError]) -> Iterator[Path]:
 
 
 def dicomdir_in(folder: Path) -> Path | None:
-    """Return the DICOMDIR directly inside ``folder`` (its name in any case), or None."""
+    """Return the DICOMDIR directly inside ``folder`` (its name in any case), or None.
+
+    One over ``MAX_DICOMDIR_BYTES`` is not returned: a folder is read without it.
+    """
     try:
         with os.scandir(folder) as scan:
             for entry in itertools.islice(scan, MAX_FOLDER_ENTRIES):
                 if entry.name.upper() == "DICOMDIR" and entry.is_file():
-                    return Path(entry.path)
+                    small = entry.stat().st_size <= MAX_DICOMDIR_BYTES
+                    return Path(entry.path) if small else None
     except OSError:
         return None
     return None
@@ -151,7 +154,8 @@ def _dicomdir_files(dicomdir: Path, walk_errors: list[OSError]) -> Iterator[Path
             "archive?). Choose the folder of the series itself."
         )
     try:
-        records = pydicom.dcmread(dicomdir, specific_tags=["DirectoryRecordSequence"])
+        with dicomdir.open("rb") as stream:  # a deflated one inflated under a cap
+            records = read_dicom(stream, dicomdir.name, stop_before_pixels=True)
         file_ids = [record.get("ReferencedFileID") for record in records.DirectoryRecordSequence]
     except Exception:  # a damaged DICOMDIR: fall back to the files beside it
         logger.warning("the DICOMDIR could not be parsed; reading the files beside it instead")
