@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from lumboplan_app.errors import ModelError
 from lumboplan_app.segmentation.batches import BatchMaker, batch_plan
 from lumboplan_app.segmentation.model_card import ModelCard
 from lumboplan_app.segmentation.training import _load_cases, find_cases
 from tests.conftest import TINY
-
-pytestmark = pytest.mark.slow
 
 
 def test_a_steps_plan_depends_on_the_seed_and_the_step_and_follows_the_weights() -> None:
@@ -22,9 +21,17 @@ def test_a_steps_plan_depends_on_the_seed_and_the_step_and_follows_the_weights()
     assert np.mean(np.asarray(drawn) == 2) == pytest.approx(0.75, abs=0.05)
 
 
-def test_workers_make_the_same_batches_as_the_training_process(phantoms) -> None:
-    card = ModelCard(features=TINY.features, spacing_mm=TINY.spacing_mm, patch_size=TINY.patch_size)
-    loaded = _load_cases(find_cases([phantoms]), card)
+CARD = ModelCard(features=TINY.features, spacing_mm=TINY.spacing_mm, patch_size=TINY.patch_size)
+
+
+@pytest.fixture(scope="module")
+def loaded(phantoms) -> list[dict]:
+    return _load_cases(find_cases([phantoms]), CARD)
+
+
+@pytest.mark.slow
+def test_workers_make_the_same_batches_as_the_training_process(loaded) -> None:
+    card = CARD
     weights = np.full(len(loaded), 1.0 / len(loaded))
     here = BatchMaker(loaded, weights, card, 2, seed=7)
     ahead = BatchMaker(loaded, weights, card, 2, seed=7, workers=2)
@@ -42,3 +49,41 @@ def test_workers_make_the_same_batches_as_the_training_process(phantoms) -> None
     finally:
         ahead.close()
         here.close()
+
+
+@pytest.mark.slow
+def test_each_batch_maker_s_workers_use_its_own_cases(loaded) -> None:
+    weights = np.full(len(loaded), 1.0 / len(loaded))
+    flat = [{**case, "image": np.full_like(case["image"], 5.0)} for case in loaded]
+    first = BatchMaker(loaded, weights, CARD, 2, seed=7, workers=1)
+    second = BatchMaker(flat, weights, CARD, 2, seed=7, workers=1)  # made before first's workers
+    try:
+        for cases, maker in ((loaded, first), (flat, second)):
+            here = BatchMaker(cases, weights, CARD, 2, seed=7)
+            assert torch.equal(maker.batch(0)[0], here.batch(0)[0])
+        assert not torch.equal(first.batch(1)[0], second.batch(1)[0])
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_a_typed_error_that_says_to_resume(loaded) -> None:
+    import os
+    import signal
+
+    weights = np.full(len(loaded), 1.0 / len(loaded))
+    maker = BatchMaker(loaded, weights, CARD, 2, seed=7, workers=1)
+    try:
+        maker.batch(0)
+        for pid in list(maker._pool._processes):  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGKILL)
+
+        def draw_more() -> None:  # the death shows once the batches made before it are used
+            for step in range(1, 6):
+                maker.batch(step)
+
+        with pytest.raises(ModelError, match="fewer --workers: it resumes"):
+            draw_more()
+    finally:
+        maker.close()

@@ -21,11 +21,13 @@ import multiprocessing
 import sys
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from lumboplan_app.errors import ModelError
 from lumboplan_app.segmentation.augmentation import reseed, training_transform
 from lumboplan_app.segmentation.model_card import ModelCard
 
@@ -39,8 +41,7 @@ BATCHES_AHEAD = 2
 #: One patch: the image (1, Z, Y, X) float32 and the allowed-class mask (1, Z, Y, X) uint8.
 Patch = tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]
 
-# What forked workers inherit: the loaded cases (set before the pool starts) and, once started,
-# their own transform.
+# A worker's loaded cases (inherited through fork, not copied) and its own transform.
 _worker_cases: list[dict[str, Any]] = []
 _worker_transform: Any = None
 
@@ -64,11 +65,12 @@ def batch_plan(
     return [(int(case), int(patch_seed)) for case, patch_seed in zip(cases, seeds, strict=True)]
 
 
-def _start_worker(card: ModelCard) -> None:
+def _start_worker(card: ModelCard, cases: list[dict[str, Any]]) -> None:
     import torch
 
-    global _worker_transform
+    global _worker_cases, _worker_transform
     torch.set_num_threads(1)  # as PyTorch's DataLoader workers: one thread each
+    _worker_cases = cases
     _worker_transform = training_transform(card, 0)
 
 
@@ -110,19 +112,23 @@ class BatchMaker:
         self._pending: deque[tuple[int, list[Future[Patch]]]] = deque()
         if workers > 0:
             if sys.platform.startswith("linux"):  # fork; on macOS it is unsafe, Windows lacks it
-                global _worker_cases
-                _worker_cases = cases
                 self._pool = ProcessPoolExecutor(
                     workers,
                     mp_context=multiprocessing.get_context("fork"),
                     initializer=_start_worker,
-                    initargs=(card,),
+                    initargs=(card, cases),  # forked: inherited, not pickled
                 )
             else:
                 logger.warning("workers need Linux: the patches are made in this process")
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return step ``step``'s images (B, 1, ...) float32 and masks (B, 1, ...) uint8."""
+        """Return step ``step``'s images (B, 1, ...) float32 and masks (B, 1, ...) uint8.
+
+        Raises
+        ------
+        ModelError
+            If a worker process died (killed for memory, most likely).
+        """
         import torch
 
         if self._pool is None:
@@ -139,7 +145,13 @@ class BatchMaker:
                 jobs = batch_plan(self.seed, planned, self.weights, self.size)
                 futures = [self._pool.submit(_worker_patch, case, seed) for case, seed in jobs]
                 self._pending.append((planned, futures))
-            patches = [future.result() for future in self._pending.popleft()[1]]
+            try:
+                patches = [future.result() for future in self._pending.popleft()[1]]
+            except BrokenProcessPool as error:
+                raise ModelError(
+                    "A process making training patches stopped (out of memory?). Run the same "
+                    "command again with fewer --workers: it resumes from the last checkpoint."
+                ) from error
         images = torch.stack([torch.from_numpy(image) for image, _ in patches])
         masks = torch.stack([torch.from_numpy(mask) for _, mask in patches])
         return images, masks

@@ -372,7 +372,7 @@ def _train_fold(
         network.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state = _FoldState(**saved["state"])
-        torch.set_rng_state(saved["torch_rng"])
+        torch.set_rng_state(saved["torch_rng"].cpu())  # loaded onto the training device
         logger.info("fold %d resumed at step %d", fold, state.step)
     best_weights = folder / "model.safetensors"
     log = folder / "metrics.jsonl"

@@ -419,6 +419,11 @@ def _snap_tip(has_best: bool, fmap: FeasibilityMap | None) -> str:
     if has_best:
         return "Move the channel to the free pose with the most clearance"
     unseen = 0 if fmap is None or fmap.leaves_scan is None else int(fmap.leaves_scan.sum())
+    if unseen == 1:
+        return (
+            "No free pose on this side's map: 1 pose touches nothing in the scan, but its path "
+            "leaves the scan, so it cannot be judged"
+        )
     if unseen:
         return (
             f"No free pose on this side's map: {unseen} poses touch nothing in the scan, but "
