@@ -67,6 +67,26 @@ def test_the_report_states_the_plans_recommendations_and_numbers(demo_run) -> No
     assert "Page 3 of 3" in text
     assert "Labels given with the scan" in text  # no model claimed for given labels
     assert "Phantom 57" in text  # identified by default: the case block names the patient
+    flat = " ".join(text.split())
+    assert "violet touching nothing in the scan but leaving it (cannot be judged)" in flat
+    assert any(
+        any(map(any, plan["sides"][side]["feasibility_map"]["leaves_scan"]))
+        for side in plan["sides"]
+    )
+
+
+def test_a_plan_made_before_leaves_scan_existed_says_its_red_may_also_leave_the_scan(
+    demo_run, tmp_path
+) -> None:
+    from lumboplan_app.session import read_case
+
+    case = read_case(demo_run / "case.lumboplan")
+    for entry in case.plan["sides"].values():
+        entry["feasibility_map"].pop("leaves_scan")
+    write_report(case, tmp_path / "old.pdf")
+    flat = " ".join(pdf_text(tmp_path / "old.pdf").split())
+    assert "red also where the path leaves the scan (a plan made before the two" in flat
+    assert "violet" not in flat
 
 
 def test_a_deidentified_report_holds_no_identifier(demo_run, tmp_path) -> None:

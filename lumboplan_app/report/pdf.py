@@ -229,15 +229,20 @@ def _side_story(
     chart = figures.map_figure(entry)
     row.append(_image(chart, 62) if chart is not None else "")
     story += [Spacer(1, 3 * mm), Table([row], colWidths=[64 * mm, 52 * mm, 64 * mm])]
+    mapped = entry.get("feasibility_map") or {}
+    unseen = (
+        "violet touching nothing in the scan but leaving it (cannot be judged)"
+        if "leaves_scan" in mapped or not mapped
+        else "red also where the path leaves the scan (a plan made before the two were told apart)"
+    )
     story.append(
         Paragraph(
             "Left: posterolateral 3-D view, the channel in colour, touched parts in red. Middle: "
             "sagittal slice through the foramen (anterior left), the channel's crossing circled. "
             "Right: feasibility map, alpha across (0 lateral, 90 posterior), beta up (cranial "
             "tilt positive); green free (brighter: more clearance), red touching a blocking "
-            "part, the ilium, the ala or the pedicle, violet touching nothing in the scan but "
-            "leaving it (cannot be judged); white circle the paper's placement, yellow cross the "
-            "best free trajectory.",
+            f"part, the ilium, the ala or the pedicle, {unseen}; white circle the paper's "
+            "placement, yellow cross the best free trajectory.",
             styles["small"],
         )
     )
