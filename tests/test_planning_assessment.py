@@ -145,7 +145,10 @@ def test_a_crest_met_only_beyond_the_placement_still_constrains(crest_alpha_deg)
     """The sweep stops at the first clear angle, yet looks further to tell a crest that meets
     the plane (posterior to the placement) from one that never does."""
     far = Below(-100.0)
-    sources = {Part.L5_ROOT_LEFT: far, Part.S1_ROOT_LEFT: far}
+    sources = dict.fromkeys(
+        (Part.L5_ROOT_LEFT, Part.S1_ROOT_LEFT, Part.L5_IAP_LEFT, Part.L5_TRANSVERSE_PROCESS_LEFT),
+        far,
+    )
     if crest_alpha_deg is None:
         sources[Part.ILIAC_CREST_LEFT] = Ball([0.0, 0.0, 200.0], 5.0)  # never in the plane
     else:

@@ -1,7 +1,8 @@
 """Where the scan ends: a placement that rests on what lies outside the scan is not assessable.
 
 A synthetic anatomy on a 2 mm grid (fast): the disc plane axial, the midline at x = 0, points b
-10 mm either side, the nerves clear of the channels, a low iliac wing on each side (its top 10 mm
+10 mm either side, the nerves, L5's facets and transverse processes clear of the channels, a low
+iliac wing on each side (its top 10 mm
 below the channel's plane: a crest that does not constrain) and a body whose skin lies 110 mm
 to either side and 40 mm behind the disc. Cropped to a sagittal slab, the same anatomy must never
 give Group A. The demo case cropped the same way checks the planner on a phantom.
@@ -67,6 +68,15 @@ def anatomy(
         parts[exiting] = Part.L5_ROOT_LEFT if side is Side.LEFT else Part.L5_ROOT_RIGHT
         traversing = (lateral - 8.0) ** 2 + (y - 4.0) ** 2 + (z + 16.0) ** 2 <= 9.0
         parts[traversing] = Part.S1_ROOT_LEFT if side is Side.LEFT else Part.S1_ROOT_RIGHT
+        # L5's facet and transverse process, well above the channel's plane.
+        facet = (lateral - 18.0) ** 2 + (y - 14.0) ** 2 + (z - 24.0) ** 2 <= 16.0
+        parts[facet] = Part.L5_IAP_LEFT if side is Side.LEFT else Part.L5_IAP_RIGHT
+        process = (lateral - 26.0) ** 2 + (y - 4.0) ** 2 + (z - 24.0) ** 2 <= 9.0
+        parts[process] = (
+            Part.L5_TRANSVERSE_PROCESS_LEFT
+            if side is Side.LEFT
+            else Part.L5_TRANSVERSE_PROCESS_RIGHT
+        )
     parts[x**2 + (y - 6.0) ** 2 + (z + 22.0) ** 2 <= 25.0] = Part.DURAL_SAC
     return LabelMap(parts, grid)
 
@@ -249,3 +259,22 @@ def test_the_map_frees_no_pose_whose_path_leaves_the_scan() -> None:
     whole = plan_from_parts(anatomy(), LANDMARKS)
     flat = list(whole.maps[Side.LEFT].betas_deg).index(0.0)
     assert not any(whole.maps[side].leaves_scan[:, flat].any() for side in Side)
+
+
+@pytest.mark.parametrize("missing", [Part.L5_IAP_LEFT, Part.L5_TRANSVERSE_PROCESS_LEFT])
+def test_a_side_whose_blocking_bone_was_not_segmented_is_not_assessable(missing: Part) -> None:
+    # The whole anatomy gives Group A on both sides; without the left facet (or transverse
+    # process), as when a model draws L5's body without its arch, nothing could block the
+    # channel there: that is no evidence of a free path.
+    parts = anatomy()
+    array = parts.array.copy()
+    array[array == missing] = 0
+    sides = plan(LabelMap(array, parts.grid))
+    assert sides[Side.RIGHT].group == "A"
+    left = sides[Side.LEFT]
+    assert left.group == "not_assessable"
+    assert left.reasons == (
+        f"No {missing.display_name} found in the L5 labels: the channel cannot be checked "
+        "against it. Check L5's arch in the labels (Review tab).",
+    )
+    assert left.line_a_mm is not None  # what does not need the bone is kept

@@ -165,6 +165,17 @@ def paper_placement(
     def not_assessable(*reasons: str) -> SidePlan:
         return SidePlan("not_assessable", reasons, line_a_mm=line_a)
 
+    # A blocking bone that was not segmented cannot be touched: a clear path past it is no
+    # evidence (on real scans a model may draw the L5 body without its arch), nor is a map.
+    unsegmented = [
+        f"No {in_sentence(bone)} found in the L5 labels: the channel cannot be checked "
+        "against it. Check L5's arch in the labels (Review tab)."
+        for bone in (
+            sided(side, Part.L5_IAP_LEFT, Part.L5_IAP_RIGHT),
+            sided(side, Part.L5_TRANSVERSE_PROCESS_LEFT, Part.L5_TRANSVERSE_PROCESS_RIGHT),
+        )
+        if found(bone) is None
+    ]
     missing = []
     if not has_ilium:
         missing.append(_no_ilium_reason(side, channel_at(0.0), skin, mid_sagittal, field_of_view))
@@ -174,7 +185,7 @@ def paper_placement(
     elif not medial_nerves:
         missing.append(f"No traversing S1 nerve root or dural sac found on the {side.value} side.")
     if missing:
-        return not_assessable(*missing)
+        return not_assessable(*missing, *unsegmented)
 
     limits = touch_limits_mm(side, contact_margin_mm)
 
@@ -202,9 +213,10 @@ def paper_placement(
     reasons: list[str] = []
     if first is None:
         # Bone outside the scan could only block more: this holds whatever the scan missed.
-        return SidePlan(
-            "B", ("No channel angle up to 90 degrees clears the iliac crest.",), line_a_mm=line_a
-        )
+        crest_blocks = "No channel angle up to 90 degrees clears the iliac crest."
+        if unsegmented:
+            return not_assessable(crest_blocks, *unsegmented)
+        return SidePlan("B", (crest_blocks,), line_a_mm=line_a)
     if not met and not any(crest_at(float(alpha))[0] for alpha in alphas[first + 1 :]):
         reasons.append("The iliac crest does not reach the channel's plane: it does not constrain.")
     channel = channel_at(float(alphas[first]))
@@ -213,12 +225,18 @@ def paper_placement(
         if unseen is not None:
             # Anything of the path beyond the scan's edge is unseen: the crest may stop the
             # sweep there, a transverse process or a root may lie in it.
-            return not_assessable(_unseen_path_reason(side, unseen, field_of_view, mid_sagittal))
+            return not_assessable(
+                _unseen_path_reason(side, unseen, field_of_view, mid_sagittal), *unsegmented
+            )
         lateral = field_of_view.unseen_path(channel_at(0.0), skin) if start > 0 else None
         if lateral is not None and lateral.faces & field_of_view.ilium_faces.get(side, frozenset()):
             # A crest that misses the plane in the scan, cut by the edge the straight lateral
             # channel leaves through, may rise into it outside: the sweep would start at 0.
-            return not_assessable(_cut_crest_reason(side, lateral, field_of_view, mid_sagittal))
+            return not_assessable(
+                _cut_crest_reason(side, lateral, field_of_view, mid_sagittal), *unsegmented
+            )
+    if unsegmented:
+        return not_assessable(*unsegmented)
     point_c = previous[1] if first > 0 and previous[0] else None
     assessment = assess_channel(channel, side, sources, contact_margin_mm)
     reasons.extend(
