@@ -25,12 +25,12 @@ from lumboplan_app.errors import (
     LoadError,
     LumboPlanError,
     SeriesChoiceRequired,
-    shown_text,
 )
 from lumboplan_app.logs import configure_logging
 from lumboplan_app.phantom import CONTRASTS
 from lumboplan_app.segmentation import SEGMENTER_DEVICES
 from lumboplan_app.shipped import DEMO_SCAN
+from lumboplan_app.text import shown_text
 
 if TYPE_CHECKING:
     from lumboplan_app.io import SeriesInfo

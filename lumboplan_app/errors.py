@@ -5,8 +5,9 @@ the message in a dialog, the CLI prints it on one line and exits non-zero. New, 
 errors subclass an existing one so that old ``except`` clauses keep working (pydicom's rule).
 Messages never contain patient identifiers or full input paths (folder names often carry the
 patient's name): at most a file's own name. Text from a file (a name, a header's value) may
-hold terminal escape codes: every message is passed through :func:`shown_text` when the error is
-made, and so is any such text LumboPlan prints.
+hold terminal escape codes: every message is passed through :func:`~lumboplan_app.text.shown_text`
+when the error is made, and so is any such text LumboPlan prints. This module imports no other
+module of the package at run time (only type names), so every module may import it.
 """
 
 from __future__ import annotations
@@ -14,23 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from lumboplan_app.text import shown_text
+
 if TYPE_CHECKING:
-    from lumboplan_app.io.series import SeriesInfo
     from lumboplan_app.labels import Structure
-    from lumboplan_app.volume import LabelMap
-
-
-def shown_text(text: str, limit: int | None = 80) -> str:
-    """Return text from a file, safe to show: control characters escaped, at most ``limit``.
-
-    Escaping is idempotent (an escaped text is printable); ``limit`` None keeps all of it.
-    """
-    cut = text if limit is None else text[:limit]
-    shown = "".join(
-        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-        for c in cut
-    )
-    return shown + ("..." if len(cut) < len(text) else "")
+    from lumboplan_app.series_info import SeriesInfo
 
 
 class LumboPlanError(Exception):
@@ -117,8 +106,10 @@ class ImplausibleSegmentationError(ModelError):
     """The model's labels cannot be anatomy: a structure missing, implausibly sized or misplaced.
 
     ``reason`` is what did not fit (the message's first part), ``failed`` the structures that
-    failed the check. ``labels`` holds the refused labels where the segmenter kept them, so that
-    the window can offer them as an unverified draft (issue 22); it is None otherwise.
+    failed the check. ``labels`` holds the refused labels (a
+    :class:`~lumboplan_app.volume.LabelMap`) where the segmenter kept them, so that the window
+    can offer them as an unverified draft (issue 22); it is None otherwise. It is typed
+    ``object`` so that this module, which every other imports, imports none of them.
     """
 
     def __init__(
@@ -126,7 +117,7 @@ class ImplausibleSegmentationError(ModelError):
         message: str,
         reason: str = "",
         failed: tuple[Structure, ...] = (),
-        labels: LabelMap | None = None,
+        labels: object | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason

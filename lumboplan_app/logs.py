@@ -32,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from lumboplan_app.errors import shown_text
+from lumboplan_app.text import shown_text
 
 #: ``LUMBOPLAN_HOME`` (tests, portable installs; as in :mod:`lumboplan_app.recovery`) holds
 #: the logs in its ``logs`` folder.

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lumboplan_app.errors import LumboPlanError, shown_text
+from lumboplan_app.errors import LumboPlanError
+from lumboplan_app.text import shown_text
 
 if TYPE_CHECKING:
     from lumboplan_app.session import CaseFile

@@ -31,11 +31,12 @@ from typing import IO, Any
 from lumboplan_app import __version__
 from lumboplan_app.atomic import IncompleteFileError, atomic_output, verify_stream
 from lumboplan_app.draft import Draft
-from lumboplan_app.errors import DamagedCaseError, LoadError, NotAnImageError, shown_text
+from lumboplan_app.errors import DamagedCaseError, LoadError, NotAnImageError
 from lumboplan_app.io.files import open_regular
 from lumboplan_app.labels import Part, Side
 from lumboplan_app.planning.channel import Channel
 from lumboplan_app.planning.plan import PLAN_SCHEMA, CasePlan
+from lumboplan_app.text import shown_text
 from lumboplan_app.volume import LabelMap, PatientInfo, Volume
 
 CASE_SCHEMA = "lumboplan.case/1"

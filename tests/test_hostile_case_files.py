@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lumboplan_app.errors import DamagedCaseError, LoadError, shown_text
+from lumboplan_app.errors import DamagedCaseError, LoadError
 from lumboplan_app.session import CaseFile, read_case, write_case
+from lumboplan_app.text import shown_text
 from lumboplan_app.volume import Grid, LabelMap
 from tests.conftest import not_assessable_plan
 

@@ -37,12 +37,13 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, generate_uid
 
 from lumboplan_app import __version__
-from lumboplan_app.errors import DicomSourceRequiredError, ExportError, LoadError, shown_text
+from lumboplan_app.errors import DicomSourceRequiredError, ExportError, LoadError
 from lumboplan_app.exchange.terminology import STRUCTURE_CODES, Code
 from lumboplan_app.io.dicom_export import new_dataset, write_dataset
 from lumboplan_app.labels import SEGMENTED_STRUCTURES
 from lumboplan_app.progress import ProgressCallback
 from lumboplan_app.session import CaseFile
+from lumboplan_app.text import shown_text
 from lumboplan_app.volume import LabelMap, Volume
 
 if TYPE_CHECKING:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lumboplan_app.errors import ExportError, shown_text
+from lumboplan_app.errors import ExportError
 from lumboplan_app.progress import CancelCheck, ProgressCallback
 from lumboplan_app.reconstruction.meshes import MESH_FORMATS
 from lumboplan_app.session import CaseFile
+from lumboplan_app.text import shown_text
 from lumboplan_app.volume import Volume
 
 #: Output endings and what each holds, longest ending first (``.pdf.dcm`` before ``.dcm``).

@@ -30,11 +30,11 @@ from lumboplan_app.errors import (
     LoadError,
     LumboPlanError,
     VolumeSizeError,
-    shown_text,
 )
 from lumboplan_app.exchange.terminology import slicer_terminology, structure_of_type
 from lumboplan_app.io.checks import MAX_VOXELS
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
+from lumboplan_app.text import shown_text
 from lumboplan_app.volume import Grid, LabelMap
 
 logger = logging.getLogger(__name__)

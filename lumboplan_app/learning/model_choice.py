@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lumboplan_app.atomic import write_text_atomic
-from lumboplan_app.errors import LumboPlanError, ModelError, shown_text
+from lumboplan_app.errors import LumboPlanError, ModelError
 from lumboplan_app.segmentation.model_card import (
     ModelCard,
     card_summary,
@@ -30,6 +30,7 @@ from lumboplan_app.segmentation.model_card import (
     read_card,
 )
 from lumboplan_app.shipped import SHIPPED_WEIGHTS
+from lumboplan_app.text import shown_text
 
 logger = logging.getLogger(__name__)
 

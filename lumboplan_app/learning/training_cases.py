@@ -48,11 +48,11 @@ from lumboplan_app.errors import (
     LoadError,
     LumboPlanError,
     UnverifiedLabelsError,
-    shown_text,
 )
 from lumboplan_app.labels import Structure
 from lumboplan_app.progress import CancelCheck, ProgressCallback
 from lumboplan_app.session import CaseFile, read_case
+from lumboplan_app.text import shown_text
 from lumboplan_app.volume import LabelMap
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ the panel writes to the model; the model's changes redraw the panel).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QObject
 
@@ -50,8 +50,9 @@ class DraftController(QObject):
         """Show the labels of a refused segmentation as a draft; False for any other error."""
         if not isinstance(error, ImplausibleSegmentationError) or error.labels is None:
             return False
-        show_labels(error.labels)
-        if self.session.labels is not error.labels:
+        labels = cast("LabelMap", error.labels)  # what the segmenter kept (errors.py says)
+        show_labels(labels)
+        if self.session.labels is not labels:
             return False
         self.session.mark_draft(Draft(error.reason, error.failed))
         return True
