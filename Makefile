@@ -20,7 +20,7 @@ HEADLESS :=
 endif
 
 .PHONY: all venv system-deps run test test-fast lint format typecheck bench wheel-check installer \
-	installer-check installer-check-deb clean
+	installer-check installer-check-deb installer-ci clean
 
 all: test
 
@@ -87,6 +87,12 @@ installer: system-deps
 # Install the .run into a temporary prefix without network and with an empty environment, and
 # run the installed app there: --version, the demo from scan to report, the window under Xvfb.
 installer-check: system-deps
+	installer/check.sh
+
+# CI's check of the installers (.ci/run): the bundle and both packages built as a release is
+# (gzip -1 instead of xz -6, minutes faster), then the .run checked as above. About 5 minutes.
+installer-ci: system-deps
+	COMPRESSION=fast installer/build.sh
 	installer/check.sh
 
 # Install the .deb into a clean Debian root (debootstrap, minbase; needs root and the Debian

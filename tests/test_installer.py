@@ -107,25 +107,57 @@ def test_deb_depends_on_the_system_libraries_qt_needs() -> None:
             assert package in depends, package
 
 
-@pytest.fixture(scope="module")
-def stub_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The .deb and .run that package.sh makes of a stub bundle (two shell scripts)."""
+def package_stub(work: Path, compression: str = "xz") -> subprocess.CompletedProcess[str]:
+    """Run package.sh on a stub bundle (two shell scripts) in ``work``, into ``work/out``."""
     need("dpkg-deb")
     need("makeself")
-    work = tmp_path_factory.mktemp("stub")
     bundle = work / "LumboPlan"
     (bundle / "_internal").mkdir(parents=True)
     (bundle / "_internal" / "data.txt").write_text("stub\n")
     for name in ("lumboplan", "lumboplan-gui"):
         (bundle / name).write_text(f'#!/bin/sh\necho "{name} $*"\n')
         (bundle / name).chmod(0o755)
-    subprocess.run(
+    return subprocess.run(
         [INSTALLER / "linux" / "package.sh", bundle, work / "out", "9.8.7"],
-        check=True,
+        env={**os.environ, "COMPRESSION": compression},
         capture_output=True,
+        text=True,
         timeout=60,
     )
+
+
+@pytest.fixture(scope="module")
+def stub_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The .deb and .run that package.sh makes of a stub bundle, as a release (xz)."""
+    work = tmp_path_factory.mktemp("stub")
+    package_stub(work).check_returncode()
     return work / "out"
+
+
+def test_release_packages_are_xz_and_fast_ones_gzip(stub_packages: Path, tmp_path: Path) -> None:
+    """CI's COMPRESSION=fast changes only the compression; an unknown value is refused."""
+    ar = need("ar")
+    members = subprocess.run(
+        [ar, "t", stub_packages / "lumboplan_9.8.7_amd64.deb"], capture_output=True, text=True
+    ).stdout.split()
+    assert "data.tar.xz" in members
+    header = (stub_packages / "LumboPlan-9.8.7-linux-x86_64.run").read_text(errors="ignore")
+    assert "COMPRESS=xz" in header[:20000]
+
+    (tmp_path / "fast").mkdir()
+    package_stub(tmp_path / "fast", "fast").check_returncode()
+    out = tmp_path / "fast" / "out"
+    members = subprocess.run(
+        [ar, "t", out / "lumboplan_9.8.7_amd64.deb"], capture_output=True, text=True
+    ).stdout.split()
+    assert "data.tar.gz" in members
+    header = (out / "LumboPlan-9.8.7-linux-x86_64.run").read_text(errors="ignore")[:20000]
+    assert "COMPRESS=gzip" in header
+
+    (tmp_path / "odd").mkdir()
+    refused = package_stub(tmp_path / "odd", "lz4")
+    assert refused.returncode == 2
+    assert "COMPRESSION is xz (release) or fast (checks), not lz4" in refused.stderr
 
 
 def test_deb_installs_into_opt_with_menu_entry_and_command(stub_packages: Path) -> None:

@@ -5,6 +5,8 @@
 #   OUT/LumboPlan-VERSION-linux-x86_64.run  makeself archive, one user, no root:
 #                                    bash LumboPlan-*.run -- --prefix DIR
 # usage: installer/linux/package.sh BUNDLE_DIR OUT_DIR VERSION
+# COMPRESSION=fast (CI's check of the installers): gzip -1 instead of xz -6, the same files and
+# install script in seconds rather than a quarter of an hour; releases keep the default xz.
 # Tools: dpkg-deb (dpkg) and makeself (Debian package makeself: a shell archive the target
 # unpacks with sh, tar and xz, which every Linux desktop has; AppImage needs downloads here).
 # Both compress with xz: every Debian/Ubuntu release unpacks it (zstd .debs need dpkg >= 1.21.18).
@@ -13,6 +15,11 @@ set -euo pipefail
 bundle=$(cd "$1" && pwd)
 out=$(mkdir -p "$2" && cd "$2" && pwd)
 version=$3
+case "${COMPRESSION:-xz}" in
+  xz) deb_compression=(-Zxz -z6); run_compression=(--xz --complevel 6 --threads 0) ;;
+  fast) deb_compression=(-Zgzip -z1); run_compression=(--gzip --complevel 1) ;;
+  *) echo "package: COMPRESSION is xz (release) or fast (checks), not ${COMPRESSION}" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 icon="$here/../lumboplan.svg"
 [ -x "$bundle/lumboplan" ] && [ -x "$bundle/lumboplan-gui" ] || {
@@ -56,7 +63,7 @@ Description: preoperative planning of PELD at L5/S1 from lumbar MR
  Self-contained: Python, Qt, VTK and the model are inside /opt/lumboplan.
 CONTROL
 deb="$out/lumboplan_${version}_amd64.deb"
-dpkg-deb --root-owner-group -Zxz -z6 --build "$root" "$deb" >/dev/null
+dpkg-deb --root-owner-group "${deb_compression[@]}" --build "$root" "$deb" >/dev/null
 rm -rf "$root"
 
 # --- .run (makeself) -------------------------------------------------------------------
@@ -66,7 +73,7 @@ cp "$here/install.sh" "$payload/install.sh"
 cp "$here/lumboplan.desktop.in" "$icon" "$payload/"
 run="$out/LumboPlan-$version-linux-x86_64.run"
 # --nox11: never open an xterm when started without a terminal (a file manager, IT's scripts).
-makeself --quiet --nox11 --noprogress --xz --complevel 6 --threads 0 --tar-quietly \
+makeself --quiet --nox11 --noprogress "${run_compression[@]}" --tar-quietly \
   "$payload" "$run" "LumboPlan $version" ./install.sh
 rm -rf "$payload"
 echo "$deb"
