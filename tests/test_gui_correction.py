@@ -151,9 +151,22 @@ def test_a_refused_segmentation_opens_as_a_draft_to_correct_and_confirm(qtbot, m
     assert dice(shown == Structure.DISC, truth == Structure.DISC) > 0.9
     assert window.session.draft.corrected == {Structure.DISC}
     assert "(corrected)" in panel.checks[Structure.DISC].text()
+    # The stroke dropped the plan of the old labels: the window shows none and says so.
+    assert window.session.plan is None
+    assert not foramen.hint_label.isHidden()
+    assert "plan again (Ctrl+P)" in window.structures_panel.plan_label.text()
+    # Planned again, then a confirmation: that plan rested on the old confirmations, and the
+    # window follows the session in dropping it (it used to keep showing it).
+    with qtbot.waitSignal(window.planned, timeout=30_000):
+        assert window.plan()
+    assert foramen.hint_label.isHidden()
     for structure in PLAN_RESTS_ON:
         panel.checks[structure].click()
     assert window.session.draft.unconfirmed == ()
+    assert window.session.plan is None
+    assert not foramen.hint_label.isHidden()
+    assert foramen.group_chip.property("group") != "not_assessable"
+    assert "plan again (Ctrl+P)" in window.structures_panel.plan_label.text()
     window.show_labels(LabelMap(truth.copy(), labels.grid))  # new labels end the draft
     assert not panel.isVisible()
     assert "unverified draft" not in window.structures_panel.status_label.text()

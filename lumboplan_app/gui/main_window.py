@@ -107,6 +107,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         #: The case shown: scan, labels, plan, channels, its file (the window's model).
         self.session = CaseSession()
+        #: The plan the structures panel and the channels show (they follow the session's).
+        self._plan_shown: CasePlan | None = None
         self.error_box: QMessageBox | None = None
         self.about_box: QMessageBox | None = None
         #: The background work: reading ("load"); segmenting, planning, the report, reading a
@@ -351,7 +353,6 @@ class MainWindow(QMainWindow):
             self.side_tabs.indexOf(self.info_panel) if state.volume.meta.warnings else 0
         )
         self.structures_panel.set_state(state)
-        self._clear_plan_views()
         self.surfaces.new_scan()  # cancels a build of the previous scan's labels
         self.edit_panel.set_tool("review")
         self.stack.setCurrentIndex(1)
@@ -374,7 +375,6 @@ class MainWindow(QMainWindow):
         if self.state is not None:
             self.session.set_labels(labels, model)
             self.structures_panel.refresh()
-            self._clear_plan_views()
             self.surfaces.new_labels()
 
     @property
@@ -382,10 +382,26 @@ class MainWindow(QMainWindow):
         """The structures' surfaces shown in 3-D (None until built for the labels shown)."""
         return self.surfaces.meshes
 
-    def _clear_plan_views(self) -> None:
-        """Show no plan and no channel (the session dropped them)."""
+    def _follow_plan(self, change: SessionChange) -> None:
+        """Show the session's plan and channels, or none when it dropped them.
+
+        A new plan (``"plan"``) is shown afresh; other changes redraw only when they dropped
+        the plan shown (new scan or labels, an edit, a draft's confirmation).
+        """
+        plan = self.session.plan
+        if change != "plan" and plan is self._plan_shown:
+            return
+        self._plan_shown = plan
         self.structures_panel.show_plan(None)
         self.channel.clear()
+        if plan is not None:
+            self.structures_panel.show_plan(plan)
+            self.channel.show_plan(with_scene=self.meshes is not None)
+        elif self.session.plan_stale:
+            self.structures_panel.plan_label.setText(
+                "The labels changed after planning: plan again (Ctrl+P) to update the "
+                "foramina and the report."
+            )
 
     def _update_actions(self) -> None:
         """Enable the actions and controls the case and the running work allow."""
@@ -397,25 +413,18 @@ class MainWindow(QMainWindow):
         self._update_actions()
         if change in ("volume", "labels", "draft"):
             self.structures_panel.set_draft(self.session.draft)
+        if change != "pose":
+            self._follow_plan(change)
 
-    def _on_labels_edited(self, dropped: bool) -> None:
-        """Show that the plan is of the old labels; rebuild the 3-D surfaces when edits pause."""
-        if dropped:
-            self._clear_plan_views()
-            self.structures_panel.plan_label.setText(
-                "The labels were edited after planning: plan again (Ctrl+P) to update the "
-                "foramina and the report."
-            )
+    def _on_labels_edited(self) -> None:
+        """Rebuild the 3-D surfaces and recount the structures when the edits pause."""
         self.statusBar().showMessage("Labels edited.", 4000)
         self.surfaces.labels_edited()
         self.structures_panel.labels_edited()
 
     def show_plan(self, plan: CasePlan) -> None:
         """Show ``plan``, now the case's: the structures and foramen panels, the channels."""
-        self._clear_plan_views()
-        self.session.set_plan(plan)
-        self.structures_panel.show_plan(plan)
-        self.channel.show_plan(with_scene=self.meshes is not None)
+        self.session.set_plan(plan)  # the views follow (_follow_plan)
         self.side_tabs.setCurrentWidget(self.foramen_tab)
 
     def _offer_draft(self, error: BaseException) -> bool:

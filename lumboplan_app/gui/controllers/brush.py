@@ -48,11 +48,12 @@ class BrushController(QObject):
 
     Signals
     -------
-    edited(bool)
-        A stroke, an undo or a redo changed the labels; True when that dropped the plan.
+    edited()
+        A stroke, an undo or a redo changed the labels (a plan of the old labels is dropped by
+        the session, whose observers redraw the plan's views).
     """
 
-    edited = Signal(bool)
+    edited = Signal()
 
     def __init__(
         self,
@@ -168,5 +169,5 @@ class BrushController(QObject):
     def _edited(self) -> None:
         if self.session.view is None:
             return
-        dropped = self.session.labels_edited()  # the plan, if any: it is of the old labels
-        self.edited.emit(dropped)
+        self.session.labels_edited()  # drops the plan, if any: it is of the old labels
+        self.edited.emit()
