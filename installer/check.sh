@@ -10,9 +10,10 @@
 #   - the menu entry the install wrote passes desktop-file-validate;
 #   - uninstall.sh removes the prefix and the menu entry.
 # Nothing may be written outside the prefix and HOME: each step runs in its own mount and
-# network namespace (unshare -mn, needs root) where the whole file system is read-only but for
-# this check's folder (prefix, HOME, TMPDIR), and /tmp is an empty tmpfs that must be empty
-# again afterwards (but for Xvfb's socket and lock: the check's display, which xvfb-run stops
+# network namespace (unshare -mn, needs root) where the root file system (/) is read-only but
+# for this check's folder (prefix, HOME, TMPDIR; other mounts such as /dev/shm stay as they
+# are), so a write there fails the step that tried it, and /tmp is an empty tmpfs that must be
+# empty again afterwards (but for Xvfb's socket and lock: the check's display, which xvfb-run stops
 # without waiting). XDG_CACHE_HOME points into HOME because Mesa otherwise takes its shader
 # cache folder from the password database (/root/.cache here), not from HOME.
 # Results go to build/installer/check.txt.
@@ -20,6 +21,10 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 run=$(ls -t "$root"/dist/installer/LumboPlan-*-linux-x86_64.run | head -1)
+case "$root/" in /tmp/*)
+  echo "check: the checkout lies under /tmp, which each step replaces by an empty tmpfs;" \
+       "clone it elsewhere" >&2; exit 1 ;;
+esac
 mkdir -p "$root/build/installer"
 work=$(mktemp -d "$root/build/installer/check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -28,7 +33,7 @@ prefix="$work/prefix/LumboPlan"
 mkdir -p "$home" "$work/tmp"
 # shellcheck disable=SC2016  # expanded by the inner shell
 confine='mount -t tmpfs tmpfs /tmp && mount --bind "$0" "$0" && mount -o remount,bind,ro / \
-  || { echo "check: cannot confine the file system (needs root)" >&2; exit 90; }
+  || { echo "check: cannot confine the file system (unshare -m and mount need root)" >&2; exit 90; }
 status=0; "$@" || status=$?
 left=$(find /tmp -mindepth 1 ! -path /tmp/.X11-unix ! -path "/tmp/.X11-unix/*" ! -name ".X*-lock")
 [ -z "$left" ] || { echo "check: written outside the prefix and HOME: $left" >&2; exit 91; }

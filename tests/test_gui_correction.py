@@ -169,6 +169,7 @@ def test_a_refused_segmentation_opens_as_a_draft_to_correct_and_confirm(qtbot, m
     assert "plan again (Ctrl+P)" in window.structures_panel.plan_label.text()
     window.show_labels(LabelMap(truth.copy(), labels.grid))  # new labels end the draft
     assert not panel.isVisible()
+    assert window.structures_panel.plan_label.text() == ""  # and the "plan again" of the old
     assert "unverified draft" not in window.structures_panel.status_label.text()
 
 

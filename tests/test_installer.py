@@ -130,7 +130,8 @@ def package_stub(work: Path, compression: str = "xz") -> subprocess.CompletedPro
 def stub_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The .deb and .run that package.sh makes of a stub bundle, as a release (xz)."""
     work = tmp_path_factory.mktemp("stub")
-    package_stub(work).check_returncode()
+    made = package_stub(work)
+    assert made.returncode == 0, made.stderr
     return work / "out"
 
 
@@ -145,7 +146,8 @@ def test_release_packages_are_xz_and_fast_ones_gzip(stub_packages: Path, tmp_pat
     assert "COMPRESS=xz" in header[:20000]
 
     (tmp_path / "fast").mkdir()
-    package_stub(tmp_path / "fast", "fast").check_returncode()
+    made = package_stub(tmp_path / "fast", "fast")
+    assert made.returncode == 0, made.stderr
     out = tmp_path / "fast" / "out"
     members = subprocess.run(
         [ar, "t", out / "lumboplan_9.8.7_amd64.deb"], capture_output=True, text=True

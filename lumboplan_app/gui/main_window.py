@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.session = CaseSession()
         #: The plan the structures panel and the channels show (they follow the session's).
         self._plan_shown: CasePlan | None = None
+        self._stale_shown = False
         self.error_box: QMessageBox | None = None
         self.about_box: QMessageBox | None = None
         #: The background work: reading ("load"); segmenting, planning, the report, reading a
@@ -386,12 +387,13 @@ class MainWindow(QMainWindow):
         """Show the session's plan and channels, or none when it dropped them.
 
         A new plan (``"plan"``) is shown afresh; other changes redraw only when they dropped
-        the plan shown (new scan or labels, an edit, a draft's confirmation).
+        the plan shown (new scan or labels, an edit, a draft's confirmation) or changed
+        whether it is stale (new labels end the "plan again" of edited ones).
         """
-        plan = self.session.plan
-        if change != "plan" and plan is self._plan_shown:
+        plan, stale = self.session.plan, self.session.plan_stale
+        if change != "plan" and plan is self._plan_shown and stale == self._stale_shown:
             return
-        self._plan_shown = plan
+        self._plan_shown, self._stale_shown = plan, stale
         self.structures_panel.show_plan(None)
         self.channel.clear()
         if plan is not None:
@@ -399,8 +401,8 @@ class MainWindow(QMainWindow):
             self.channel.show_plan(with_scene=self.meshes is not None)
         elif self.session.plan_stale:
             self.structures_panel.plan_label.setText(
-                "The labels changed after planning: plan again (Ctrl+P) to update the "
-                "foramina and the report."
+                "The labels or their confirmations changed after planning: plan again "
+                "(Ctrl+P) to update the foramina and the report."
             )
 
     def _update_actions(self) -> None:
