@@ -51,7 +51,7 @@ from lumboplan_app.gui.panels.info import InfoPanel
 from lumboplan_app.gui.panels.structures import StructuresPanel
 from lumboplan_app.gui.tasks import TaskRunner
 from lumboplan_app.gui.views.readouts import PresetCombo, ScanReadouts
-from lumboplan_app.viewing import CAMERA_PRESETS, Change, Plane, ViewState
+from lumboplan_app.viewing import CAMERA_PRESETS, Change, ViewState
 
 if TYPE_CHECKING:
     from lumboplan_app.planning.plan import CasePlan
@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
         self.views = self.grid.views
         self.view3d = self.grid.view3d
         for view in self.views.values():
-            view.hovered.connect(self._on_hover)
+            view.hovered.connect(self.readouts.show_hover)
         self.stack.addWidget(self.grid)
         self.setCentralWidget(self.stack)
         # The workflow's panels dock at the right, so the 2 x 2 grid of views keeps its shape.
@@ -394,16 +394,10 @@ class MainWindow(QMainWindow):
         if change != "plan" and plan is self._plan_shown and stale == self._stale_shown:
             return
         self._plan_shown, self._stale_shown = plan, stale
-        self.structures_panel.show_plan(None)
+        self.structures_panel.show_plan(plan, stale)
         self.channel.clear()
         if plan is not None:
-            self.structures_panel.show_plan(plan)
             self.channel.show_plan(with_scene=self.meshes is not None)
-        elif self.session.plan_stale:
-            self.structures_panel.plan_label.setText(
-                "The labels or their confirmations changed after planning: plan again "
-                "(Ctrl+P) to update the foramina and the report."
-            )
 
     def _update_actions(self) -> None:
         """Enable the actions and controls the case and the running work allow."""
@@ -441,9 +435,6 @@ class MainWindow(QMainWindow):
         else:
             self.readouts.show_window()
             self.preset_combo.sync()
-
-    def _on_hover(self, payload: tuple[Plane, tuple[float, float, float]] | None) -> None:
-        self.readouts.show_hover(payload)
 
     # -- messages -----------------------------------------------------------------------------
 

@@ -108,13 +108,19 @@ class StructuresPanel(QGroupBox):
         self._recount_timer.setInterval(MISSING_RECOUNT_DELAY_MS)
         self._recount_timer.timeout.connect(self.refresh)
 
-    def show_plan(self, plan: CasePlan | None) -> None:
+    def show_plan(self, plan: CasePlan | None, stale: bool = False) -> None:
         """Show each foramen's group in one line (None: nothing planned).
 
+        ``stale``: with no plan, say that the labels changed after planning and to plan again.
         The reasons, measurements and map are the foramen panel's.
         """
         if plan is None:
-            self.plan_label.setText("")
+            self.plan_label.setText(
+                "The labels or their confirmations changed after planning: plan again "
+                "(Ctrl+P) to update the foramina and the report."
+                if stale
+                else ""
+            )
             return
         lines = []
         for side, assessment in plan.sides.items():
