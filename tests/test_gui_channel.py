@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
+from lumboplan_app.gui import workers
+from lumboplan_app.gui.controllers import surfaces as surfaces_controller
+from lumboplan_app.gui.controllers import tasks as task_controller
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.gui.views import view3d as view_module
+from lumboplan_app.gui.workers import Job
 from lumboplan_app.labels import Part, Side, Structure
 from lumboplan_app.planning.channel import direction_for_pose
+from lumboplan_app.progress import CancelCheck, ProgressCallback
+from lumboplan_app.volume import LabelMap
 from tests.conftest import show_main_window
 
 pytestmark = pytest.mark.gui
@@ -22,13 +31,48 @@ DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "case_00057"
 PLAN_TIMEOUT_MS = 120_000
 
 
+@pytest.fixture(scope="module")
+def demo_results() -> dict[str, Any]:
+    """The demo labels' display surfaces and plan, computed by the first window of the module."""
+    return {}
+
+
+def computed_once(make_job: Callable[[LabelMap], Job], results: dict[str, Any], key: str):
+    """Wrap a job factory of :mod:`.gui.workers`: its result is computed once, then copied."""
+
+    def make_reused_job(labels: LabelMap) -> Job:
+        job = make_job(labels)
+
+        def reused(progress: ProgressCallback, should_cancel: CancelCheck) -> Any:
+            if key not in results:
+                results[key] = job(progress, should_cancel)
+            if isinstance(results[key], dict):  # the surfaces: VTK data the scene may change
+                return {part: mesh.copy(deep=True) for part, mesh in results[key].items()}
+            return copy.deepcopy(results[key])
+
+        return reused
+
+    return make_reused_job
+
+
 @pytest.fixture
-def planned_window(qtbot, demo_volume) -> MainWindow:
+def planned_window(qtbot, demo_volume, demo_results, monkeypatch) -> MainWindow:
+    """A window showing the demo, its labels, surfaces and plan.
+
+    The surfaces and the plan of the demo's labels are computed once per module (10 s a window
+    otherwise) and go through the window's workers as before; afterwards every job is the
+    window's own, so tests that edit, plan again or cancel run the real work.
+    """
     window = show_main_window(qtbot, (1400, 900), demo_volume)
-    with qtbot.waitSignal(window.meshes_shown, timeout=PLAN_TIMEOUT_MS):
-        assert window.load_labels(DEMO / "labels.nii.gz")
-    with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
-        assert window.plan()
+    with monkeypatch.context() as patch:
+        mesh_job = computed_once(workers.mesh_job, demo_results, "meshes")
+        plan_job = computed_once(workers.plan_job, demo_results, "plan")
+        patch.setattr(surfaces_controller, "mesh_job", mesh_job)
+        patch.setattr(task_controller, "plan_job", plan_job)
+        with qtbot.waitSignal(window.meshes_shown, timeout=PLAN_TIMEOUT_MS):
+            assert window.load_labels(DEMO / "labels.nii.gz")
+        with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
+            assert window.plan()
     window.view3d.view.render_now()
     return window
 
