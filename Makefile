@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SYSTEM_DEPS := $(VENV)/.system-deps
 PYTEST_ARGS ?=
+# `make test` spreads the test files over the cores (pytest-xdist; at most four workers, each
+# holds a model and a window); `make test PARALLEL=` runs them one after another.
+PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile
 # The bundled demo case: made by `lumboplan phantom resources/demo --seed 57 --demo --dicom --preview`.
 DEMO := resources/demo/case_00057/dicom
 
@@ -44,7 +47,7 @@ run: venv
 	$(BIN)/lumboplan-gui $(DEMO)
 
 test: venv
-	$(HEADLESS) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(HEADLESS) $(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow and not gui" $(PYTEST_ARGS)
