@@ -30,6 +30,7 @@ from lumboplan_app.segmentation.model_card import (
     read_card,
 )
 from lumboplan_app.shipped import DEMO_SCAN, SHIPPED_WEIGHTS
+from lumboplan_app.volume import Volume, resample_volume
 
 pytestmark = pytest.mark.slow
 
@@ -71,18 +72,37 @@ def test_export_adds_only_the_onnx_record_to_the_card(exported: Path, trained: P
 def test_onnx_runtime_gives_torch_float32_labels_and_probabilities(
     exported: Path, phantoms: Path
 ) -> None:
+    """Same probabilities within 1e-4; the same labels wherever one class leads by more.
+
+    The two runtimes' kernels round differently (the size of the difference depends on the
+    CPU's instruction set), so a voxel where two classes tie within that tolerance may go
+    either way; everywhere else the labels are identical.
+    """
     onnx = Segmenter(exported, device="cpu")
     torch_fp32 = Segmenter(exported, device="torch-cpu")
     torch_fp32.network.dtype = None  # float32 even on a CPU with native bfloat16
     assert (onnx.runtime, torch_fp32.runtime) == ("onnxruntime", "torch")
     volume = read_scan(phantoms / "case_22" / "image.nii.gz")
+    model_grid = onnx._resample(volume).grid
     image = onnx._normalise(onnx._resample(volume).array)
     probabilities = np.stack(onnx._predict(image, None, None))  # (pass, class, z, y, x)
+    torch_probabilities = np.stack(torch_fp32._predict(image, None, None))
     assert probabilities.shape[:2] == (2, 7)
-    assert np.abs(probabilities - np.stack(torch_fp32._predict(image, None, None))).max() < 1e-4
+    assert np.abs(probabilities - torch_probabilities).max() < 1e-4
     labels = onnx.predict_labels(volume).array
     assert len(np.unique(labels)) > 1  # a model that labels something, not all background
-    assert np.array_equal(labels, torch_fp32.predict_labels(volume).array)
+    torch_labels = torch_fp32.predict_labels(volume).array
+    differ = labels != torch_labels
+    assert differ.sum() <= 1e-4 * differ.size
+    mean = torch_probabilities.mean(axis=0)
+    on_scan = {  # each class torch's labels or ONNX's took, carried to the scan's grid
+        class_id: resample_volume(Volume(mean[class_id], model_grid), volume.grid).array[differ]
+        for class_id in np.unique(np.concatenate([labels[differ], torch_labels[differ]]))
+    }
+    for index, (onnx_class, torch_class) in enumerate(
+        zip(labels[differ], torch_labels[differ], strict=True)
+    ):
+        assert abs(on_scan[onnx_class][index] - on_scan[torch_class][index]) < 1e-4
 
 
 @pytest.mark.parametrize("device", ["cpu", "auto"])
