@@ -13,8 +13,10 @@ the rest of the case:
 - what the case file will hold (:meth:`CaseSession.case_file`).
 
 Observers are plain callables, called synchronously after the change with what changed:
-``"volume"`` (a new scan: a new, unsaved case), ``"labels"`` (new or edited labels), ``"plan"``
-(a plan arrived or was dropped with the labels) and ``"pose"`` (a channel moved).
+``"volume"`` (a new scan: a new, unsaved case), ``"labels"`` (new labels: segmented, opened or
+a draft's), ``"edit"`` (the labels corrected in place by :attr:`CaseSession.editor`), ``"plan"``
+(a plan arrived or was dropped with the labels), ``"pose"`` (a channel moved) and ``"draft"``
+(a draft's confirmations).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: What changed, as observers are told (:class:`~lumboplan_app.observable.Observable`).
-SessionChange = Literal["volume", "labels", "plan", "pose", "draft"]
+SessionChange = Literal["volume", "labels", "edit", "plan", "pose", "draft"]
 #: Poses closer than this (degrees) are the same pose: moving there changes nothing.
 _SAME_POSE_DEG = 1e-6
 
@@ -222,7 +224,7 @@ class CaseSession(Observable[SessionChange]):
         dropped = self.plan is not None
         if dropped:
             self._drop_plan_as_stale()
-        self._notify("labels")
+        self._notify("edit")
         return dropped
 
     def _drop_plan_as_stale(self) -> None:

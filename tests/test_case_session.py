@@ -130,7 +130,7 @@ def test_an_edit_after_planning_drops_the_plan_and_keeps_the_poses(session, plan
     heard = Heard()
     session.subscribe(heard)
     assert session.labels_edited()
-    assert heard == ["labels"]
+    assert heard == ["edit"]
     assert session.plan_stale
     assert (session.plan, session.planner, session.poses) == (None, None, {})
     assert session.case_file().channels == {"left": None, "right": None}

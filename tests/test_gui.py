@@ -22,8 +22,9 @@ from lumboplan_app.gui.controllers import scan_loading
 from lumboplan_app.gui.layout import EMPTY_STATE_TEXT
 from lumboplan_app.gui.main_window import MainWindow
 from lumboplan_app.gui.workers import Worker, load_scan_job
-from lumboplan_app.viewing import DEFAULT_PRESET, apply_window, extract_plane
-from lumboplan_app.volume import Grid, ScanMeta, Volume
+from lumboplan_app.labels import Structure
+from lumboplan_app.viewing import DEFAULT_PRESET, ViewState, apply_window, extract_plane
+from lumboplan_app.volume import Grid, LabelMap, ScanMeta, Volume
 from tests.conftest import show_main_window
 
 pytestmark = pytest.mark.gui
@@ -603,3 +604,25 @@ def test_a_new_volume_replaces_the_old_one_and_views_let_go(shown):
     assert shown.state.observer_count == 4
     shown.close()
     assert shown.state.observer_count == 0
+
+
+def test_the_window_follows_its_session_not_its_own_methods(window, qtbot):
+    """A scan, labels and an edit given to the session alone: the window shows each."""
+    volume = random_volume()
+    with qtbot.waitSignal(window.volume_loaded, timeout=2000):
+        window.session.show_volume(ViewState(volume))
+    assert window.stack.currentIndex() == 1
+    assert all(view.state is window.session.view for view in window.views.values())
+    assert not window.structures_panel.checks[Structure.L5].isEnabled()  # no labels yet
+
+    labels = np.zeros(SHAPE_ZYX, dtype=np.uint8)
+    labels[3:7, 4:9, 4:10] = Structure.L5
+    with qtbot.waitSignal(window.meshes_shown, timeout=LOAD_TIMEOUT_MS):
+        window.session.set_labels(LabelMap(labels, volume.grid))
+    assert window.structures_panel.checks[Structure.L5].isEnabled()
+
+    editor = window.session.editor
+    editor.paint(Structure.S1, (2.0, 6.0, 7.0), "axial", radius_mm=2.0)
+    window.session.labels_edited()
+    assert window.statusBar().currentMessage() == "Labels edited."
+    assert window.surfaces.timer.isActive()  # the surfaces are rebuilt when the edits pause

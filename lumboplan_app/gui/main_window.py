@@ -107,7 +107,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         #: The case shown: scan, labels, plan, channels, its file (the window's model).
         self.session = CaseSession()
-        #: The plan the structures panel and the channels show (they follow the session's).
+        #: The view state and plan the views show (they follow the session's).
+        self._state_shown: ViewState | None = None
         self._plan_shown: CasePlan | None = None
         self._stale_shown = False
         self.error_box: QMessageBox | None = None
@@ -205,7 +206,6 @@ class MainWindow(QMainWindow):
         self.channel.moved.connect(self.channel_moved)
         self.channel.side_shown.connect(lambda _side: self._update_actions())
         self.brush = BrushController(self.session, self.views, self.edit_panel, self.is_busy, self)
-        self.brush.edited.connect(self._on_labels_edited)
         self.surfaces = SurfacesController(
             self.session, self.tasks, self.view3d, self.channel.show, self.show_status, self
         )
@@ -331,19 +331,16 @@ class MainWindow(QMainWindow):
 
     def set_volume(self, volume: Volume) -> None:
         """Show ``volume`` (a canonical LPS volume) in the views, replacing the current one."""
-        self.show_state(ViewState(volume))
+        self.session.show_volume(ViewState(volume))  # the views follow (_show_scan)
 
-    def show_state(
-        self, state: ViewState, scan_path: Path | None = None, series: str | None = None
-    ) -> None:
-        """Show the volume of ``state``, a new case; the views follow ``state`` from now on.
-
-        ``scan_path`` is the scan as opened and ``series`` the series chosen from a folder of
-        several, for the case file (None for a volume given in memory).
-        """
-        if self.state is not None:
-            self.state.unsubscribe(self._on_state_changed)
-        self.session.show_volume(state, scan_path, series)
+    def _show_scan(self) -> None:
+        """Show the session's new scan in the views and panels, which follow its view state."""
+        state = self.state
+        if state is None:
+            return
+        if self._state_shown is not None:
+            self._state_shown.unsubscribe(self._on_state_changed)
+        self._state_shown = state
         for view in self.views.values():
             view.set_state(state)
         state.subscribe(self._on_state_changed)
@@ -374,9 +371,7 @@ class MainWindow(QMainWindow):
         are built in the background for the 3-D pane.
         """
         if self.state is not None:
-            self.session.set_labels(labels, model)
-            self.structures_panel.refresh()
-            self.surfaces.new_labels()
+            self.session.set_labels(labels, model)  # the views follow (_on_session_changed)
 
     @property
     def meshes(self) -> dict | None:
@@ -406,17 +401,20 @@ class MainWindow(QMainWindow):
         self.edit_panel.set_history(states["undo"], states["redo"])
 
     def _on_session_changed(self, change: SessionChange) -> None:
+        """Follow the session: a new scan, new or edited labels, the plan and the draft."""
+        if change == "volume":
+            self._show_scan()
         self._update_actions()
-        if change in ("volume", "labels", "draft"):
+        if change in ("volume", "labels", "edit", "draft"):
             self.structures_panel.set_draft(self.session.draft)
+        if change == "labels":
+            self.surfaces.new_labels()
+        elif change == "edit":  # the surfaces and the counts follow when the edits pause
+            self.statusBar().showMessage("Labels edited.", 4000)
+            self.surfaces.labels_edited()
+            self.structures_panel.labels_edited()
         if change != "pose":
             self._follow_plan(change)
-
-    def _on_labels_edited(self) -> None:
-        """Rebuild the 3-D surfaces and recount the structures when the edits pause."""
-        self.statusBar().showMessage("Labels edited.", 4000)
-        self.surfaces.labels_edited()
-        self.structures_panel.labels_edited()
 
     def show_plan(self, plan: CasePlan) -> None:
         """Show ``plan``, now the case's: the structures and foramen panels, the channels."""

@@ -7,8 +7,8 @@ when one is set), and undoes and redoes strokes. The "Seed" tool's strokes go to
 which applies the other tools; its
 :class:`~lumboplan_app.gui.controllers.draft.DraftController` (:attr:`drafts`) offers a refused
 segmentation as an unverified draft. After each finished stroke, tool, undo or redo it tells the
-session (:meth:`CaseSession.labels_edited`, which drops a plan of the old labels) and emits
-:attr:`BrushController.edited`.
+session (:meth:`CaseSession.labels_edited`, which drops a plan of the old labels and tells the
+session's observers: the surfaces and the structures panel follow).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
 from lumboplan_app.editing import IntensityRange
 from lumboplan_app.gui.controllers.correction import CorrectionController
@@ -45,15 +45,7 @@ class BrushController(QObject):
         Whether the window is busy (no edits then: a plan or a segmentation reads the labels).
     parent : QObject, optional
         The Qt parent (the window).
-
-    Signals
-    -------
-    edited()
-        A stroke, an undo or a redo changed the labels (a plan of the old labels is dropped by
-        the session, whose observers redraw the plan's views).
     """
-
-    edited = Signal()
 
     def __init__(
         self,
@@ -170,4 +162,3 @@ class BrushController(QObject):
         if self.session.view is None:
             return
         self.session.labels_edited()  # drops the plan, if any: it is of the old labels
-        self.edited.emit()

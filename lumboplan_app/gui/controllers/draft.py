@@ -61,5 +61,5 @@ class DraftController(QObject):
         self.session.confirm(structure, confirmed)
 
     def _on_session_changed(self, change: SessionChange) -> None:
-        if change in ("volume", "labels", "draft"):
+        if change in ("volume", "labels", "edit", "draft"):
             self.panel.show_draft(self.session.draft)

@@ -47,16 +47,10 @@ def load_state_job(path: Path, series: str | None) -> Job:
 
 
 class ScanWindow(Protocol):
-    """What the loader needs of the window: messages, showing a scan or labels, unsaved changes."""
+    """What the loader needs of the window: messages, showing labels, unsaved changes."""
 
     def statusBar(self) -> QStatusBar:
         """Return the window's status bar."""
-        ...
-
-    def show_state(
-        self, state: ViewState, scan_path: Path | None = None, series: str | None = None
-    ) -> None:
-        """Show the scan of ``state`` as a new case."""
         ...
 
     def show_labels(self, labels: LabelMap, model: dict[str, Any] | None = None) -> None:
@@ -217,7 +211,7 @@ class ScanLoader(QObject):
         return True
 
     def _done(self, state: ViewState) -> None:
-        self.window.show_state(state, self._path, self._series)
+        self.session.show_volume(state, self._path, self._series)  # the window follows
         self.cases.volume_shown()
         meta = state.volume.meta
         size = " x ".join(str(n) for n in state.shape_zyx[::-1])
