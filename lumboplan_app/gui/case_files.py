@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from lumboplan_app.gui.tasks import TaskRunner
     from lumboplan_app.recovery import Autosave
     from lumboplan_app.session import CaseFile
-    from lumboplan_app.volume import LabelMap
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +40,9 @@ logger = logging.getLogger(__name__)
 class CaseWindow(Protocol):
     """What the case keeper may ask of the window (the window is not imported here).
 
-    Its case and its background work; the steps of opening a case (read the file, open the
-    scan, show the labels, plan them); the surgeon: questions, errors, messages, the title.
+    Its case and its background work; the steps of opening a case that run as the window's
+    tasks (read the file, open the scan, plan the labels; the labels themselves go to the
+    session, which the window follows); the surgeon: questions, errors, messages, the title.
     """
 
     session: CaseSession
@@ -54,10 +54,6 @@ class CaseWindow(Protocol):
 
     def open_path(self, path: Path, series: str | None = None) -> bool:
         """Start opening a scan; then call :meth:`CaseKeeper.volume_shown`."""
-        ...
-
-    def show_labels(self, labels: LabelMap, model: dict[str, Any] | None = None) -> None:
-        """Show ``labels`` over the scan shown (``model``: the model that segmented them)."""
         ...
 
     def plan(self) -> bool:
@@ -292,7 +288,7 @@ class CaseKeeper(QObject):
                 "LumboPlan could not open the case",
             )
             return
-        self.window.show_labels(case.labels, case.model)
+        self.session.set_labels(case.labels, case.model)  # the window follows
         self._opening_labels_shown = True
         if case.draft is not None:  # still an unverified draft: confirmations as they were left
             self.session.mark_draft(Draft.from_json(case.draft))
