@@ -1,4 +1,4 @@
-"""The window's budgets (issue 7): window shown (< 3 s), demo opened, one drag update (< 50 ms).
+"""The window's budgets: window shown (< 3 s, issue 7), demo opened, one drag update (< 16 ms).
 
 - window shown: a fresh process of ``lumboplan-gui --exit-when-shown``, start to exit (includes
   the interpreter and Qt's start);
@@ -6,7 +6,8 @@
 - labels to 3-D surfaces shown, and planning both foramina in the window's worker;
 - one drag update: the channel's handle moved (the pose from the mouse, its contacts and
   measurements, the slice views, the 3-D scene and the side panel brought up to date), without
-  the 3-D frame, which is drawn when the event loop is free;
+  the 3-D frame, which is drawn when the event loop is free; within a 60 Hz display's frame
+  (16 ms, issue 19; issue 7 asked for 50);
 - one 3-D frame, and one frame while orbiting (the camera turned 3 degrees, the frame drawn and
   shown): the image pane renders off-screen and paints the picture; the native pane
   (pyvistaqt's QtInteractor, issue 19) draws with OpenGL in the window itself.
@@ -96,7 +97,7 @@ def main() -> None:
     for _ in range(moves):
         window.channel.move_end(start + rng.normal(0.0, 25.0, 3))
         drag_ms.append(window.channel.last_update_ms)
-    timings.append(Timing("one drag update (pose, contacts, views)", tuple(drag_ms), 50))
+    timings.append(Timing("one drag update (pose, contacts, views)", tuple(drag_ms), 16))
     view = window.view3d.view
     pane = "native pane" if view.native is not None else "image pane"
 

@@ -10,9 +10,14 @@ from scipy.spatial.transform import Rotation
 from lumboplan_app.cli import main
 from lumboplan_app.errors import Cancelled, LumboPlanError
 from lumboplan_app.io import write_image
-from lumboplan_app.labels import Structure
+from lumboplan_app.labels import Side, Structure
 from lumboplan_app.reconstruction.meshes import structure_meshes, write_meshes
-from lumboplan_app.reconstruction.scene import DISPLAY_TRIANGLES, display_meshes
+from lumboplan_app.reconstruction.scene import (
+    DISPLAY_TRIANGLES,
+    PlanScene,
+    _segment_matrix,
+    display_meshes,
+)
 from lumboplan_app.volume import Grid, LabelMap
 
 RADIUS_MM = 18.0
@@ -125,3 +130,34 @@ def test_display_surfaces_are_capped_in_triangles_and_stop_when_cancelled(monkey
     with pytest.raises(Cancelled):  # a cancel after the first decimation stops the second
         display_meshes(two_large, should_cancel=lambda: bool(decimated))
     assert len(decimated) == 1
+
+
+def test_a_rod_matrix_puts_the_unit_cylinder_between_its_ends() -> None:
+    start, end = np.array([10.0, -5.0, 3.0]), np.array([-20.0, 15.0, 40.0])
+    matrix = _segment_matrix(start, end, radius_mm=0.6)
+    rod = pyvista.Cylinder(center=(0, 0, 0.5), direction=(0, 0, 1), radius=1.0, height=1.0)
+    points = rod.transform(matrix, inplace=False).points
+    along = (points - start) @ (end - start) / np.linalg.norm(end - start) ** 2
+    assert along.min() == pytest.approx(0.0, abs=1e-6)  # float32 points
+    assert along.max() == pytest.approx(1.0, abs=1e-6)
+    off_axis = points - start - np.outer(along, end - start)
+    assert np.linalg.norm(off_axis, axis=1).max() == pytest.approx(0.6, abs=1e-5)
+    assert not _segment_matrix(start, start, radius_mm=0.6)[:3, :3].any()  # no length: nothing
+
+
+def test_markers_move_without_new_actors_and_hide() -> None:
+    scene = PlanScene((64, 64))
+    try:
+        scene.set_markers(Side.LEFT, {"b": (1.0, 2.0, 3.0)}, {"line_a": ((0, 0, 0), (0, 0, 10))})
+        actors = dict(scene._markers)
+        scene.set_markers(Side.LEFT, {"b": (11.0, 2.0, 3.0)}, {"line_a": ((0, 0, 0), (10, 0, 0))})
+        assert scene._markers == actors  # the same actors, moved
+        bounds = np.reshape(actors[(Side.LEFT, "b")].GetBounds(), (3, 2)).mean(axis=1)
+        assert bounds == pytest.approx([11.0, 2.0, 3.0], abs=1e-6)
+        line = np.reshape(actors[(Side.LEFT, "line_a")].GetBounds(), (3, 2))
+        assert line[0] == pytest.approx([0.0, 10.0], abs=1e-6)
+        assert scene.markers(Side.LEFT) == ("b", "line_a")
+        scene.set_markers(Side.LEFT, {"b": None}, {"line_a": None})
+        assert scene.markers(Side.LEFT) == ()
+    finally:
+        scene.close()

@@ -47,6 +47,7 @@ SEE_THROUGH = {Structure.SKIN: 0.12, Structure.ILIUM: 0.35}
 #: How far the camera stands from the disc's centre (mm).
 _CAMERA_DISTANCE_MM = 400.0
 _POINT_RADIUS_MM = 1.6
+_LINE_RADIUS_MM = 0.6
 #: The grab handle: a white sphere around the moved channel's outer end (radius mm, opacity
 #: at rest and while grabbed).
 _HANDLE_RADIUS_MM = 6.0
@@ -86,7 +87,6 @@ class PlanScene:
     ) -> None:
         import pyvista
 
-        self._pv = pyvista
         self.plotter = (
             pyvista.Plotter(off_screen=True, window_size=list(size_px))
             if plotter is None
@@ -193,16 +193,18 @@ class PlanScene:
     ) -> None:
         """Draw ``side``'s points (a, b, c, d) as small spheres and its lines (line_a, line_b).
 
-        A None point or line removes it; points and lines are in LPS mm.
+        A None point or line removes it; points and lines are in LPS mm. Each marker is one
+        actor, moved by its matrix: a drag moves the markers without building meshes.
         """
         for name, point in points.items():
-            self._set_marker(side, name, None if point is None else self._sphere_at(point))
+            matrix = None
+            if point is not None:
+                matrix = np.diag([_POINT_RADIUS_MM] * 3 + [1.0])
+                matrix[:3, 3] = np.asarray(point, dtype=np.float64)
+            self._set_marker(side, name, self._unit_sphere, matrix)
         for name, line in lines.items():
-            mesh = None
-            if line is not None:
-                start, end = (np.asarray(p, dtype=np.float64) for p in line)
-                mesh = self._pv.Tube(pointa=start, pointb=end, radius=0.6, n_sides=10)
-            self._set_marker(side, name, mesh)
+            matrix = None if line is None else _segment_matrix(*line, radius_mm=_LINE_RADIUS_MM)
+            self._set_marker(side, name, self._unit_cylinder, matrix)
 
     def markers(self, side: Side) -> tuple[str, ...]:
         """Return the names of the points and lines shown for ``side``."""
@@ -348,22 +350,23 @@ class PlanScene:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _sphere_at(self, point: npt.ArrayLike) -> pyvista.PolyData:
-        return self._unit_sphere.scale(_POINT_RADIUS_MM, inplace=False).translate(
-            np.asarray(point, dtype=np.float64), inplace=False
-        )
-
-    def _set_marker(self, side: Side, name: str, mesh: pyvista.PolyData | None) -> None:
+    def _set_marker(
+        self, side: Side, name: str, shape: pyvista.PolyData, matrix: FloatArray | None
+    ) -> None:
+        """Show ``shape`` placed by ``matrix`` as ``side``'s marker ``name`` (None: hide it)."""
         key = (side, name)
         actor = self._markers.get(key)
-        if mesh is None:
+        if matrix is None:
             if actor is not None:
                 actor.SetVisibility(False)
             return
-        colour = POINT_RGB.get(name) or LINE_RGB.get(name) or (1.0, 1.0, 1.0)
-        self._markers[key] = self.plotter.add_mesh(
-            mesh, color=colour, name=f"marker-{side.value}-{name}", render=False
-        )
+        if actor is None:
+            colour = POINT_RGB.get(name) or LINE_RGB.get(name) or (1.0, 1.0, 1.0)
+            actor = self._markers[key] = self.plotter.add_mesh(
+                shape, color=colour, name=f"marker-{side.value}-{name}", render=False
+            )
+        actor.user_matrix = matrix
+        actor.SetVisibility(True)
 
     def _part_surface(self, part: Part) -> pyvista.PolyData | None:
         if self._parts is None:
@@ -381,15 +384,29 @@ class PlanScene:
 
 def _cylinder_matrix(channel: Channel) -> FloatArray:
     """Return the 4x4 matrix taking the unit cylinder (z from 0 to 1, radius 1) onto ``channel``."""
-    axis = channel.axis
+    end = channel.tip_lps_mm + channel.length_mm * channel.axis
+    return _segment_matrix(channel.tip_lps_mm, end, radius_mm=channel.diameter_mm / 2)
+
+
+def _segment_matrix(start: npt.ArrayLike, end: npt.ArrayLike, radius_mm: float) -> FloatArray:
+    """Return the 4x4 matrix taking the unit cylinder onto the rod ``start`` -> ``end`` (LPS mm).
+
+    A rod of no length is drawn as nothing (its matrix flattens the cylinder to its centre).
+    """
+    start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+    along = end - start
+    length = float(np.linalg.norm(along))
+    matrix = np.eye(4)
+    matrix[:3, 3] = start
+    if length == 0.0:
+        matrix[:3, :3] = 0.0
+        return matrix
+    axis = along / length
     helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
     first = np.cross(axis, helper)
     first /= np.linalg.norm(first)
     second = np.cross(axis, first)
-    radius = channel.diameter_mm / 2
-    matrix = np.eye(4)
-    matrix[:3, 0] = radius * first
-    matrix[:3, 1] = radius * second
-    matrix[:3, 2] = channel.length_mm * axis
-    matrix[:3, 3] = channel.tip_lps_mm
+    matrix[:3, 0] = radius_mm * first
+    matrix[:3, 1] = radius_mm * second
+    matrix[:3, 2] = along
     return matrix
