@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
         if change == "volume":
             self._show_scan()
         self._update_actions()
-        if change in ("volume", "labels", "edit", "draft"):
+        if change in ("volume", "labels", "draft"):  # an edit: recounted when the edits pause
             self.structures_panel.set_draft(self.session.draft)
         if change == "labels":
             self.surfaces.new_labels()
