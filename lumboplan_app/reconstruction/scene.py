@@ -391,7 +391,7 @@ def _cylinder_matrix(channel: Channel) -> FloatArray:
 def _segment_matrix(start: npt.ArrayLike, end: npt.ArrayLike, radius_mm: float) -> FloatArray:
     """Return the 4x4 matrix taking the unit cylinder onto the rod ``start`` -> ``end`` (LPS mm).
 
-    A rod of no length is drawn as nothing (its matrix flattens the cylinder to its centre).
+    A rod of no length is drawn as nothing (its matrix flattens the cylinder onto ``start``).
     """
     start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
     along = end - start
