@@ -17,7 +17,14 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
 from lumboplan_app import __version__
 from lumboplan_app.errors import Cancelled, NotAnImageError, SeriesChoiceRequired
-from lumboplan_app.gui.app import build_parser, create_window, load_style_sheet
+from lumboplan_app.gui.app import (
+    CHECK_THE_CASE,
+    UNFINISHED,
+    build_parser,
+    create_window,
+    install_excepthook,
+    load_style_sheet,
+)
 from lumboplan_app.gui.controllers import scan_loading
 from lumboplan_app.gui.layout import EMPTY_STATE_TEXT
 from lumboplan_app.gui.main_window import MainWindow
@@ -626,3 +633,22 @@ def test_the_window_follows_its_session_not_its_own_methods(window, qtbot):
     window.session.labels_edited()
     assert window.statusBar().currentMessage() == "Labels edited."
     assert window.surfaces.timer.isActive()  # the surfaces are rebuilt when the edits pause
+
+
+def test_an_error_escaping_a_slot_is_shown_like_a_failed_task(shown, monkeypatch, caplog):
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    install_excepthook(shown)
+    try:
+        raise KeyError("Doe_Jane")
+    except KeyError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+    text = shown.error_box.text()
+    assert text.startswith(f"{UNFINISHED} because of an unexpected problem (KeyError).")
+    assert CHECK_THE_CASE in text
+    assert "Doe_Jane" not in text + caplog.text
+    assert "KeyError" in caplog.text
+    assert "test_gui.py" in caplog.text  # where it was raised
+
+    sys.excepthook(NotAnImageError, NotAnImageError("This file is not an image."), None)
+    assert shown.error_box.text() == f"This file is not an image. {CHECK_THE_CASE}"
+    assert shown.error_box.windowTitle() == UNFINISHED

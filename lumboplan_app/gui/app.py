@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 
 from lumboplan_app import __version__
 from lumboplan_app.gui.main_window import MainWindow
-from lumboplan_app.gui.tasks import code_location
+from lumboplan_app.gui.tasks import failure_message
 from lumboplan_app.gui.views.view3d import install_opengl_format
 from lumboplan_app.logs import configure_logging
 
@@ -160,18 +160,22 @@ def _route_qt_messages(mode: QtMsgType, context: QMessageLogContext, message: st
         _qt_logger.info("%s", message)
 
 
-def _install_excepthook(window: MainWindow) -> None:
-    """Log an unexpected exception in a slot by type and traceback, and tell the user."""
+#: The dialog's title and what is left when an error escapes a slot of the window.
+UNFINISHED = "LumboPlan could not finish what you were doing"
+CHECK_THE_CASE = "Check the case shown before you go on."
+
+
+def install_excepthook(window: MainWindow) -> None:
+    """Show an error that escaped a slot the way a failed task's is shown, and log it.
+
+    The same message as the task runner's failure path (:func:`.tasks.failure_message`): a
+    LumboPlan error's own message, or the error's type only (no text that may hold a patient's
+    name), with its type and code location in the log.
+    """
 
     def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
-        logger.error(
-            "unexpected %s in the window, raised at %s", kind.__name__, code_location(trace)
-        )
         window.show_error(
-            f"Something unexpected happened ({kind.__name__}); what you were doing may not have "
-            "finished. The scan shown is unchanged. If it happens again, restart LumboPlan and "
-            "contact its support.",
-            title="LumboPlan: unexpected problem",
+            failure_message(error.with_traceback(trace), UNFINISHED, CHECK_THE_CASE), UNFINISHED
         )
 
     sys.excepthook = hook
@@ -189,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     window = create_window(
         None if args.exit_when_shown else args.scan, offer_recovery=not args.exit_when_shown
     )
-    _install_excepthook(window)
+    install_excepthook(window)
     if args.exit_when_shown:
         window.first_painted.connect(lambda: QTimer.singleShot(0, window.close))
     return int(app.exec())
