@@ -197,10 +197,7 @@ class PlanScene:
         actor, moved by its matrix: a drag moves the markers without building meshes.
         """
         for name, point in points.items():
-            matrix = None
-            if point is not None:
-                matrix = np.diag([_POINT_RADIUS_MM] * 3 + [1.0])
-                matrix[:3, 3] = np.asarray(point, dtype=np.float64)
+            matrix = None if point is None else _sphere_matrix(point, _POINT_RADIUS_MM)
             self._set_marker(side, name, self._unit_sphere, matrix)
         for name, line in lines.items():
             matrix = None if line is None else _segment_matrix(*line, radius_mm=_LINE_RADIUS_MM)
@@ -245,9 +242,7 @@ class PlanScene:
             self._handle = self.plotter.add_mesh(
                 self._unit_sphere, color=(1.0, 1.0, 1.0), name="handle", render=False
             )
-        matrix = np.diag([_HANDLE_RADIUS_MM] * 3 + [1.0])
-        matrix[:3, 3] = np.asarray(point_lps_mm, dtype=np.float64)
-        self._handle.user_matrix = matrix
+        self._handle.user_matrix = _sphere_matrix(point_lps_mm, _HANDLE_RADIUS_MM)
         self._handle.SetVisibility(True)
         self._handle.GetProperty().SetOpacity(_HANDLE_OPACITY[int(grabbed)])
 
@@ -380,6 +375,13 @@ class PlanScene:
         if not np.all(np.isfinite(bounds)):
             return np.zeros(3)
         return np.array([bounds[0] + bounds[1], bounds[2] + bounds[3], bounds[4] + bounds[5]]) / 2
+
+
+def _sphere_matrix(centre: npt.ArrayLike, radius_mm: float) -> FloatArray:
+    """Return the 4x4 matrix taking the unit sphere onto the sphere at ``centre`` (LPS mm)."""
+    matrix = np.diag([radius_mm] * 3 + [1.0])
+    matrix[:3, 3] = np.asarray(centre, dtype=np.float64)
+    return matrix
 
 
 def _cylinder_matrix(channel: Channel) -> FloatArray:
