@@ -171,7 +171,7 @@ def make_series(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def realdata() -> Iterator[Path]:
     """The shared corpus of real files; skips where ``../shared/realdata`` is absent."""
     if not REALDATA.is_dir():
