@@ -285,8 +285,6 @@ def _profile(bone: FloatArray, v_wall: float, name: str) -> _Profile:
     levels, walls, arches = [], [], []
     for level in np.unique(rounded):
         values = np.sort(midline[rounded == level, 1])
-        # Only a gap whose far side lies behind the disc's wall can be the canal; a gap in front
-        # of it lies inside the body (the hollow of a concave endplate, between its rims).
         gaps = np.where(values[1:] > v_wall, np.diff(values), 0.0)
         widest = int(np.argmax(gaps)) if len(gaps) else 0
         if len(gaps) and gaps[widest] > 5.0:
