@@ -110,30 +110,55 @@ def test_report_of_a_missing_or_damaged_case_exits_1(tmp_path, capsys) -> None:
     assert not (tmp_path / "r.pdf").exists()
 
 
-def test_a_case_with_nothing_assessable_still_gets_its_report(tmp_path) -> None:
-    # As the real VBs_VB2_10: no left pedicle, so no part can be told apart. `run` and `report`
-    # ended in "internal error (KeyError)" in the axial figure of a plan without a frame.
+NO_PEDICLES = [
+    Part.L5_PEDICLE_LEFT,
+    Part.L5_PEDICLE_RIGHT,
+    Part.L5_TRANSVERSE_PROCESS_LEFT,
+    Part.L5_TRANSVERSE_PROCESS_RIGHT,
+    Part.L5_IAP_LEFT,
+    Part.L5_IAP_RIGHT,
+    Part.L5_SAP_LEFT,
+    Part.L5_SAP_RIGHT,
+]
+NO_S1_AT_THE_MIDLINE = [Part.S1_BODY, Part.S1_POSTERIOR_ARCH]
+
+
+@pytest.mark.parametrize(
+    ("removed", "reasons"),
+    [
+        (
+            NO_PEDICLES,
+            [
+                f"The {side} L5 pedicle was not found where a pedicle lies"
+                for side in ("left", "right")
+            ],
+        ),
+        (NO_S1_AT_THE_MIDLINE, ["S1 was not found at the midline"] * 2),
+    ],
+    ids=["no-pedicles", "no-frame"],
+)
+def test_a_case_with_nothing_assessable_still_gets_its_report(
+    tmp_path, removed: list[Part], reasons: list[str]
+) -> None:
+    # As the real VBs_VB2_10 before: no part told apart, and `run` and `report` ended in
+    # "internal error (KeyError)" in the axial figure of a plan without a frame.
     labels = read_label_map(DEMO / "labels.nii.gz")
-    arch = [
-        Part.L5_PEDICLE_LEFT,
-        Part.L5_TRANSVERSE_PROCESS_LEFT,
-        Part.L5_IAP_LEFT,
-        Part.L5_SAP_LEFT,
-    ]
     array = labels.array.copy()
-    array[np.isin(read_label_map(DEMO / "parts.nii.gz").array, arch)] = 0
-    no_left_pedicle = LabelMap(array, labels.grid)
-    plan = plan_from_labels(no_left_pedicle)
+    array[np.isin(read_label_map(DEMO / "parts.nii.gz").array, removed)] = 0
+    nothing_assessable = LabelMap(array, labels.grid)
+    plan = plan_from_labels(nothing_assessable)
     document = plan.to_json()
     assert {entry["group"] for entry in document["sides"].values()} == {"not_assessable"}
     assert set(document["planes"]) == {"disc_mid", "mid_sagittal"}  # kept: the disc plane shows
     case_path, output = tmp_path / "case.lumboplan", tmp_path / "report.pdf"
-    write_case_file(case_from_plan(plan, no_left_pedicle), case_path)
+    write_case_file(case_from_plan(plan, nothing_assessable), case_path)
     assert main(["report", str(case_path), "-o", str(output)]) == 0
     text = " ".join(pdf_text(output).split())  # lines wrapped in tables joined
     assert "Page 3 of 3" in text
-    # On the summary (both sides) and on each foramen's page.
-    assert text.count("The left L5 pedicle was not found behind the body.") == 4
+    for side, reason in zip(("left", "right"), reasons, strict=True):
+        assert reason in document["sides"][side]["reasons"][0]
+        # On the summary and on the foramen's page.
+        assert text.count(reason) >= 2
     assert "No feasibility map: a foramen that is not assessable is not mapped" in text
     assert "(No sagittal slice: neither point a nor point b was found.)" in text
     assert len(PdfReader(output).pages[0].images) == 1  # the disc plane, without channels

@@ -27,14 +27,18 @@ origin on the mid-sagittal plane at the disc's centre, ``u`` toward the patient'
   canal).
 - **Ilium**: split by side; the top 15 mm of each column is the crest.
 - **Point b** per side: on the disc mid-plane, at the pedicle's medial border, on the disc's
-  posterior wall. **Point a**: the tip of the S1 SAP (its most cranial level) at the ventral
-  end of the joint (the most anterior SAP voxel that lies within 3 mm of the IAP).
+  posterior wall. A side whose pedicle is not found, or whose medial border lies where no
+  pedicle's does (:data:`PEDICLE_MEDIAL_MM`), has neither b nor a: its arch is not told apart
+  (bone at the foramen's level is IAP, behind the arch's front lamina).
+- **Point a**: the tip of the S1 SAP (its most cranial level) at the ventral end of the joint
+  (the most anterior SAP voxel that lies within 3 mm of the IAP).
 
 Lengths are in mm, points in LPS mm.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +56,8 @@ from lumboplan_app.planning.assessment import sided
 from lumboplan_app.planning.landmarks import disc_mid_plane, mid_sagittal_plane, plane_axes
 from lumboplan_app.volume import LabelMap
 
+logger = logging.getLogger(__name__)
+
 FloatArray = npt.NDArray[np.float64]
 
 #: Radius (mm) of the ball whose opening keeps the dural sac and drops the roots.
@@ -64,6 +70,11 @@ _BORDER_MM = 1.5
 _PEDICLE_SLAB_MM = (1.5, 5.0)
 #: Slab bone nearer than this (mm) to the mid-sagittal plane is not pedicle (the canal is there).
 _MIDLINE_MM = 2.0
+#: Where a pedicle's medial border lies (mm from the mid-sagittal plane): half the adult L5
+#: interpedicular distance (about 24-30 mm; the phantoms' 22-29 mm), with 3-5 mm for the
+#: plane's error. Nearer, the bone is the body's back beside the dural sac; farther, an
+#: interpedicular distance of 40 mm, it is not a pedicle.
+PEDICLE_MEDIAL_MM = (7.0, 20.0)
 #: Levels within this distance (mm) of the fitted posterior wall line refine the fit.
 _WALL_FIT_MM = 1.0
 #: The spinous process starts this far (mm) behind the front of the lamina.
@@ -201,6 +212,15 @@ class _Profile:
 
 
 @dataclass(frozen=True)
+class _Pedicle:
+    """One L5 pedicle's borders (mm): medial and lateral across the midline, its lowest w."""
+
+    medial: float
+    lateral: float
+    bottom: float
+
+
+@dataclass(frozen=True)
 class _Levels:
     """Reference positions measured on the bones (mm, in the anatomical frame)."""
 
@@ -210,9 +230,13 @@ class _Levels:
     s1: _Profile
     l5_top: float
     s1_top: float
-    pedicle_medial: dict[Side, float]
-    pedicle_lateral: dict[Side, float]
-    pedicle_bottom: dict[Side, float]
+    #: The L5 pedicles found where a pedicle lies; a side without one is absent.
+    pedicles: dict[Side, _Pedicle]
+
+    def medial_of(self, side: Side) -> float:
+        """Return the side's pedicle medial border (mm from the midline); 0 without a pedicle."""
+        found = self.pedicles.get(side)
+        return 0.0 if found is None else found.medial
 
 
 def _measure_levels(local: _LocalCoordinates) -> _Levels:
@@ -232,7 +256,7 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
     l5_top = float(np.percentile(l5[body, 2], 99))
     s1_body = s1[:, 1] <= s1_profile.wall_at(s1[:, 2]) + _BORDER_MM
     s1_top = float(np.percentile(s1[s1_body, 2], 99))
-    medial, lateral, bottom = {}, {}, {}
+    pedicles = {}
     behind_body = l5[:, 1] - l5_profile.wall_at(l5[:, 2])
     slab = (behind_body > _PEDICLE_SLAB_MM[0]) & (behind_body < _PEDICLE_SLAB_MM[1])
     slab &= ~_levels_crossing_the_midline(l5, slab)
@@ -240,13 +264,23 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
         across = side.lps_sign * l5[:, 0]
         pedicle = slab & (across > 2.0)
         if pedicle.sum() < 5:
-            raise PlanningError(f"The {side.value} L5 pedicle was not found behind the body.")
-        medial[side] = float(across[pedicle].min()) - half_u
-        lateral[side] = float(across[pedicle].max()) + half_u
-        bottom[side] = float(l5[pedicle, 2].min()) - half_w
-    return _Levels(
-        v_wall, disc_half_width, l5_profile, s1_profile, l5_top, s1_top, medial, lateral, bottom
-    )
+            logger.info("the %s L5 pedicle was not found behind the body", side.value)
+            continue
+        found = _Pedicle(
+            float(across[pedicle].min()) - half_u,
+            float(across[pedicle].max()) + half_u,
+            float(l5[pedicle, 2].min()) - half_w,
+        )
+        if not PEDICLE_MEDIAL_MM[0] <= found.medial <= PEDICLE_MEDIAL_MM[1]:
+            logger.info(
+                "the bone behind the body on the %s is no pedicle: its medial border lies "
+                "%.1f mm from the midline",
+                side.value,
+                found.medial,
+            )
+            continue
+        pedicles[side] = found
+    return _Levels(v_wall, disc_half_width, l5_profile, s1_profile, l5_top, s1_top, pedicles)
 
 
 def _levels_crossing_the_midline(
@@ -353,9 +387,17 @@ def _split_l5(local: _LocalCoordinates, levels: _Levels, parts: npt.NDArray[np.u
     for side in Side:
         across = side.lps_sign * u
         on_side = across >= 0
-        medial = levels.pedicle_medial[side] - _BORDER_MM
-        lateral_border = levels.pedicle_lateral[side] + _BORDER_MM
-        low = levels.pedicle_bottom[side] - _BORDER_MM
+        pedicle_found = levels.pedicles.get(side)
+        if pedicle_found is None:
+            # Without a pedicle the arch's bone is not told apart: in front of the arch's front
+            # (the foramen's level) it is an IAP, a blocking part; behind it, lamina.
+            result[behind & on_side & in_front] = sided(side, Part.L5_IAP_LEFT, Part.L5_IAP_RIGHT)
+            result[on_side & ~in_front] = Part.L5_LAMINA
+            result[on_side & (v > arch + _SPINOUS_BEHIND_LAMINA_MM)] = Part.L5_SPINOUS_PROCESS
+            continue
+        medial = pedicle_found.medial - _BORDER_MM
+        lateral_border = pedicle_found.lateral + _BORDER_MM
+        low = pedicle_found.bottom - _BORDER_MM
         midline = on_side & (across < medial) & ~in_front
         result[midline] = Part.L5_LAMINA
         result[midline & (v > arch + _SPINOUS_BEHIND_LAMINA_MM)] = Part.L5_SPINOUS_PROCESS
@@ -383,7 +425,7 @@ def _split_s1(local: _LocalCoordinates, levels: _Levels, parts: npt.NDArray[np.u
         on_side = across >= 0
         ala = on_side & ((across > levels.disc_half_width) | behind)
         result[ala] = sided(side, Part.S1_ALA_LEFT, Part.S1_ALA_RIGHT)
-        medial = levels.pedicle_medial[side] - 3.0
+        medial = levels.medial_of(side) - 3.0
         posterior_arch = on_side & (across < medial) & (v > arch - _BORDER_MM)
         result[posterior_arch] = Part.S1_POSTERIOR_ARCH
         facet_column = on_side & behind & (across >= medial) & (v > arch - 5.0)
@@ -462,7 +504,7 @@ def _split_nerves(
         assigned = np.where(to_l5 <= to_s1, l5_part, s1_part)
         # Pieces joined to neither seed: a sliver of the sac's rim (medial) or a root.
         alone = ~np.isfinite(to_l5) & ~np.isfinite(to_s1)
-        medial = across[chosen] < levels.pedicle_medial[side]
+        medial = across[chosen] < levels.medial_of(side)
         assigned[alone] = np.where(medial[alone], int(Part.DURAL_SAC), l5_part)
         result[chosen] = assigned
     parts[tuple(index.T)] = result
@@ -531,13 +573,13 @@ def _landmarks(
     points: dict[str, dict[str, list[float] | None]] = {}
     lines: dict[str, dict[str, Any]] = {}
     for side in Side:
-        sign = side.lps_sign
-        b = frame.lps([sign * levels.pedicle_medial[side], levels.v_wall, 0.0])
+        pedicle = levels.pedicles.get(side)
+        if pedicle is None:  # no pedicle: neither b nor the facet's parts, nor a, are known
+            points[side.value] = {"a": None, "b": None}
+            continue
+        b = frame.lps([side.lps_sign * pedicle.medial, levels.v_wall, 0.0])
         points[side.value] = {"a": _point_a(local, parts, side), "b": b.tolist()}
-        lines[side.value] = {
-            "point": b.tolist(),
-            "direction": frame.axes[2].tolist(),
-        }
+        lines[side.value] = {"point": b.tolist(), "direction": frame.axes[2].tolist()}
     return {
         "planes": {
             "mid_sagittal": {"point": frame.origin.tolist(), "normal": frame.axes[0].tolist()},

@@ -6,8 +6,9 @@ The input is the seven structures, or a part map with its landmarks (the phantom
 landmarks (:mod:`lumboplan_app.planning.parts`), builds one distance field per part, places the
 channel by the paper's protocol and maps the free poses. A case whose disc, L5 or S1 is missing
 has no frame to plan in: both sides come back "not assessable" with the reason, never a guess.
-A case whose parts cannot be told apart (a pedicle not found) keeps its two planes, when the
-structures give them, so that its report can still show the disc plane.
+A case whose parts cannot be told apart (L5 or S1 not found at the midline) keeps its two
+planes, when the structures give them, so that its report can still show the disc plane. A side
+whose L5 pedicle is not found has no point b: that side alone is "not assessable".
 
 The scan's field of view goes with every voxel plan: a placement that rests on what lies outside
 the scan is "not assessable" (:mod:`lumboplan_app.planning.field_of_view`).
@@ -25,7 +26,7 @@ from lumboplan_app.planning.assessment import checked_parts, ilium_parts
 from lumboplan_app.planning.distance import DistanceField, fields_of_labels
 from lumboplan_app.planning.feasibility import BestPose, FeasibilityMap, feasibility_map
 from lumboplan_app.planning.field_of_view import FieldOfView
-from lumboplan_app.planning.parts import anatomical_frame, derive_anatomy
+from lumboplan_app.planning.parts import PEDICLE_MEDIAL_MM, anatomical_frame, derive_anatomy
 from lumboplan_app.planning.placement import SidePlan, paper_placement
 from lumboplan_app.progress import ProgressCallback
 from lumboplan_app.threads import map_in_threads
@@ -168,6 +169,8 @@ def plan_from_parts(
 
     def plan_side(side: Side) -> tuple[SidePlan, FeasibilityMap | None]:
         points = landmarks["points_lps_mm"][side.value]
+        if points.get("b") is None:
+            return SidePlan("not_assessable", (_no_point_b_reason(side),)), None
         placed = paper_placement(
             side,
             points["b"],
@@ -206,6 +209,16 @@ def plan_from_parts(
         progress(1.0, "Both foramina planned")
     return CasePlan(
         sides, dict(landmarks), maps, parts, channel, margin, fields, skin, field_of_view
+    )
+
+
+def _no_point_b_reason(side: Side) -> str:
+    """Why a side without point b is not assessable, and what the surgeon can check."""
+    low, high = PEDICLE_MEDIAL_MM
+    return (
+        f"The {side.value} L5 pedicle was not found where a pedicle lies (its medial border "
+        f"{low:.0f}-{high:.0f} mm from the midline): point b, the channel's target, cannot be "
+        "placed. Check L5's arch in the labels (Review tab)."
     )
 
 
