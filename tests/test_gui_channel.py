@@ -624,3 +624,26 @@ def test_the_3d_handle_is_grabbed_anywhere_it_is_drawn_when_zoomed_in(
     assert view.dragging
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=near_the_edge)
     assert not view.dragging
+
+
+def test_a_side_without_its_pedicle_says_why_and_the_other_is_planned(qtbot, demo_volume) -> None:
+    from lumboplan_app.io import read_label_map
+
+    labels = read_label_map(DEMO / "labels.nii.gz")
+    left_arch = [Part.L5_PEDICLE_LEFT, Part.L5_TRANSVERSE_PROCESS_LEFT, Part.L5_IAP_LEFT]
+    array = labels.array.copy()
+    array[np.isin(read_label_map(DEMO / "parts.nii.gz").array, left_arch)] = Structure.BACKGROUND
+    window = show_main_window(qtbot, (1400, 900), demo_volume)
+    window.show_labels(LabelMap(array, labels.grid))
+    with qtbot.waitSignal(window.planned, timeout=PLAN_TIMEOUT_MS):
+        assert window.plan()
+    assert window.statusBar().currentMessage() == "Planned: left Not assessable, right Group B"
+    assert window.session.active_side is Side.RIGHT  # the side with a channel to move
+    assert window.views["axial"].channel_handle_position() is not None
+    assert not window.switch_side_action.isEnabled()  # one channel to move
+    foramen = window.foramen_panel
+    qtbot.mouseClick(foramen.side_buttons[Side.LEFT], Qt.MouseButton.LeftButton)
+    assert window.session.active_side is Side.LEFT
+    assert foramen.group_chip.property("group") == "not_assessable"
+    assert "left L5 pedicle was not found where a pedicle lies" in foramen.reasons_label.text()
+    assert window.views["axial"].channel_handle_position() is None
