@@ -103,6 +103,14 @@ def test_a_side_without_a_channel_cannot_be_dragged() -> None:
         planner.assess(Side.RIGHT, 30.0, 0.0)
 
 
+def test_a_side_without_point_b_has_no_pivot() -> None:
+    plan = ball_plan()
+    plan.landmarks["points_lps_mm"]["right"]["b"] = None  # its pedicle was not found
+    planner = ChannelPlanner(plan)
+    with pytest.raises(PlanningError, match="right foramen has no point b"):
+        planner.pose_towards(Side.RIGHT, (-60.0, 0.0, 0.0))  # gave (nan, nan)
+
+
 def test_the_paper_pose_reassessed_gives_the_plans_contacts() -> None:
     plan = ball_plan()
     planner = ChannelPlanner(plan)

@@ -158,8 +158,17 @@ class ChannelPlanner:
         return found is not None and found.channel is not None
 
     def point_b(self, side: Side) -> FloatArray:
-        """Point b of ``side`` (LPS mm): the pivot of the channel."""
-        return np.asarray(self.plan.landmarks["points_lps_mm"][side.value]["b"], dtype=np.float64)
+        """Point b of ``side`` (LPS mm): the pivot of the channel.
+
+        Raises
+        ------
+        PlanningError
+            If the side has no point b (its L5 pedicle was not found).
+        """
+        found = self.plan.landmarks.get("points_lps_mm", {}).get(side.value, {}).get("b")
+        if found is None:
+            raise PlanningError(f"The {side.value} foramen has no point b: there is no channel.")
+        return np.asarray(found, dtype=np.float64)
 
     def paper_pose(self, side: Side) -> tuple[float, float] | None:
         """Return the paper's placement (alpha, beta degrees); None if the side was not placed."""
