@@ -234,9 +234,13 @@ class _Levels:
     pedicles: dict[Side, _Pedicle]
 
     def medial_of(self, side: Side) -> float:
-        """Return the side's pedicle medial border (mm from the midline); 0 without a pedicle."""
+        """Return the side's pedicle medial border (mm from the midline) for splitting parts.
+
+        Without a pedicle, the nearest a pedicle's border lies (the canal is medial of it): the
+        dural sac and S1's posterior arch keep their midline, on a side that is not planned.
+        """
         found = self.pedicles.get(side)
-        return 0.0 if found is None else found.medial
+        return PEDICLE_MEDIAL_MM[0] if found is None else found.medial
 
 
 def _measure_levels(local: _LocalCoordinates) -> _Levels:
