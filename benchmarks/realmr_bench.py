@@ -10,9 +10,13 @@ or validated on (the card's ``extra.real_training_cases`` and ``real_validation_
 marked "seen" and left out of the held-out medians.
 
 Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--cases NAME ...]
-[--overlays docs/images/realmr] [--write-card] [--quick]`. ``--overlays`` writes one PNG per case
-(sagittal through the spine, axial through the L5/S1 disc, coronal through the foramina, all
-seven structures); ``--write-card`` stores the table in the card's ``metrics.real``.
+[--overlays docs/images/realmr] [--write-card] [--quick] [--framings 12 24 36]`. ``--overlays``
+writes one PNG per case (sagittal through the spine, axial through the L5/S1 disc, coronal
+through the foramina, all seven structures); ``--write-card`` stores the table in the card's
+``metrics.real``. ``--framings`` also segments each scan framed differently: the given
+millimetres cut off its anterior and superior edges (the same anatomy, so the model's windows
+fall elsewhere on it, as on a scan another site frames otherwise), and prints per case whether
+each framing is accepted and its L5 body Dice.
 """
 
 from __future__ import annotations
@@ -41,16 +45,39 @@ from lumboplan_app.segmentation.inference import (
 from lumboplan_app.segmentation.model_card import card_path_for, read_card
 from lumboplan_app.segmentation.partial_labels import disc_dice, l5_body_dice, wrong_level_share
 from lumboplan_app.segmentation.postprocess import keep_main_components
-from lumboplan_app.volume import LabelMap
+from lumboplan_app.volume import LabelMap, Volume
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 SETS = ("labelled_t2", "labelled_waterfat")
 
 
-def score_case(segmenter: Segmenter, folder: Path, overlays: Path | None) -> dict:
-    """Segment one case and score it against its partial truth."""
-    volume = read_scan(folder / "image.nii.gz")
+def read_case(folder: Path) -> tuple[Volume, np.ndarray]:
+    """The case's scan and its partial truth on the scan's grid, both in L, P, S axis order."""
+    volume = read_scan(folder / "image.nii.gz").to_canonical()
     truth = read_label_map(folder / "truth.nii.gz", reference=volume.grid).array
+    return volume, truth
+
+
+def reframed(volume: Volume, truth: np.ndarray, cut_mm: float) -> tuple[Volume, np.ndarray]:
+    """``volume`` and ``truth`` (L, P, S axis order) without ``cut_mm`` at the front and the top.
+
+    The anatomy stays where it was in LPS; only the field of view's anterior and superior edges
+    move, so a sliding-window model sees the spine at other places in its windows.
+    """
+    grid = volume.grid
+    cut_y = round(cut_mm / grid.spacing_xyz_mm[1])
+    cut_z = round(cut_mm / grid.spacing_xyz_mm[2])
+    keep = (slice(0, grid.shape_zyx[0] - cut_z), slice(cut_y, None), slice(None))
+    origin = np.asarray(grid.origin_lps_mm) + grid.direction[:, 1] * cut_y * grid.spacing_xyz_mm[1]
+    array = volume.array[keep]
+    smaller = replace(grid, shape_zyx=array.shape, origin_lps_mm=tuple(origin))
+    return Volume(array, smaller, volume.meta), truth[keep]
+
+
+def score_case(
+    segmenter: Segmenter, volume: Volume, truth: np.ndarray, overlays: Path | None = None
+) -> dict:
+    """Segment one case and score it against its partial truth (``overlays``: a PNG path)."""
     start = time.perf_counter()
     raw = segmenter.predict_labels(volume)
     labels = LabelMap(keep_main_components(raw.array), raw.grid)
@@ -64,7 +91,7 @@ def score_case(segmenter: Segmenter, folder: Path, overlays: Path | None) -> dic
     if overlays is not None:
         from overlays import write_overlay
 
-        write_overlay(volume, labels, truth, overlays / f"{folder.name}.png")
+        write_overlay(volume, labels, truth, overlays)
     return {
         "accepted": not reason,
         "refusal": reason,
@@ -127,6 +154,29 @@ def print_set(name: str, rows: dict[str, dict], trained: set[str]) -> dict:
     return summaries
 
 
+def print_framings(
+    name: str, as_given: dict[str, dict], framed: dict[str, dict[float, dict]], trained: set[str]
+) -> None:
+    """Print, per case, the verdict and L5 body Dice as given and under each other framing."""
+    cuts = sorted(next(iter(framed.values())))
+    print(f"\n### {name}: other framings (mm cut off the front and the top)\n")
+    print(
+        "| case | seen in training | "
+        + " | ".join(["as given", *(f"{c:g} mm" for c in cuts)])
+        + " |"
+    )
+    print("|---|---|" + "---|" * (len(cuts) + 1))
+    for case, rows in framed.items():
+        cells = [as_given[case], *(rows[c] for c in cuts)]
+        text = [
+            f"{'yes' if r['accepted'] else 'REFUSED'} {_cell(r['l5_body_dice'])}" for r in cells
+        ]
+        print(f"| {case} | {'yes' if case in trained else 'no'} | " + " | ".join(text) + " |")
+    counts = [sum(as_given[c]["accepted"] for c in framed)]
+    counts += [sum(rows[c]["accepted"] for rows in framed.values()) for c in cuts]
+    print(f"| accepted of {len(framed)} | | " + " | ".join(str(n) for n in counts) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
@@ -135,6 +185,14 @@ def main() -> None:
     parser.add_argument("--overlays", type=Path, help="write one overlay PNG per case here")
     parser.add_argument("--write-card", action="store_true", help="store the table in the card")
     parser.add_argument("--quick", action="store_true", help="one case of each set")
+    parser.add_argument(
+        "--framings",
+        nargs="*",
+        type=float,
+        default=[],
+        metavar="MM",
+        help="also segment each scan with MM cut off its front and top (e.g. 12 24 36)",
+    )
     arguments = parser.parse_args()
     if not REALDATA.is_dir():
         print(f"No real data at {REALDATA}: nothing to measure.")
@@ -148,16 +206,24 @@ def main() -> None:
     )
     print(machine_header() + f", device {segmenter.device}, model {arguments.weights.name}")
     results: dict[str, dict] = {}
+    framings: dict[str, dict[str, dict[float, dict]]] = {}
     for set_name in SETS:
         rows = {}
         folders = sorted(p for p in (REALDATA / set_name).iterdir() if p.is_dir())
         for folder in folders[:1] if arguments.quick else folders:
             if arguments.cases and folder.name not in arguments.cases:
                 continue
-            rows[folder.name] = score_case(segmenter, folder, arguments.overlays)
+            volume, truth = read_case(folder)
+            overlay = arguments.overlays / f"{folder.name}.png" if arguments.overlays else None
+            rows[folder.name] = score_case(segmenter, volume, truth, overlay)
             print(f"{folder.name}: {json.dumps(rows[folder.name])}", flush=True)
+            for cut_mm in arguments.framings:
+                row = score_case(segmenter, *reframed(volume, truth, cut_mm))
+                framings.setdefault(set_name, {}).setdefault(folder.name, {})[cut_mm] = row
         if rows:
             results[set_name] = {"cases": rows, "summary": print_set(set_name, rows, trained)}
+    for set_name, cases in framings.items():
+        print_framings(set_name, results[set_name]["cases"], cases, trained)
     if arguments.write_card:
         metrics = dict(card.metrics)
         metrics["real"] = {
