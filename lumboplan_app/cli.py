@@ -26,6 +26,7 @@ from lumboplan_app.errors import (
     LumboPlanError,
     SeriesChoiceRequired,
 )
+from lumboplan_app.labels import Structure
 from lumboplan_app.logs import configure_logging
 from lumboplan_app.phantom import CONTRASTS
 from lumboplan_app.segmentation import SEGMENTER_DEVICES
@@ -371,6 +372,29 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=_command_train)
 
+    pseudo = commands.add_parser(
+        "pseudo-label",
+        help="add a model's sure voxels of undrawn structures to partially labelled scans",
+        description="Copy each case of DATA_DIR with partial_labels.nii.gz into OUT_DIR, its "
+        "map also holding the model's segmentation of the given structures where it is sure: "
+        "one voxel in from the structure's surface, only where the map says 'not labelled' and "
+        "its drawn structures allow it, only on scans the plausibility check accepts (a refused "
+        "scan is copied unchanged). Partial labels never say where an undrawn structure is, "
+        "and fine-tuning on them alone wears it down; train on OUT_DIR instead of DATA_DIR.",
+    )
+    pseudo.add_argument("data", type=Path, help="DATA_DIR of partially labelled cases")
+    pseudo.add_argument("-o", "--output", type=Path, required=True, help="OUT_DIR")
+    pseudo.add_argument(
+        "--structures",
+        nargs="+",
+        type=_structure,
+        default=[Structure.S1],
+        help="structure names to add (s1; any of l5 disc s1 nerves ilium skin)",
+    )
+    pseudo.add_argument("--weights", type=Path, help="model .safetensors (its card beside it)")
+    _add_device_option(pseudo)
+    pseudo.set_defaults(handler=_command_pseudo_label)
+
     validate = commands.add_parser(
         "validate",
         help="the paper's validation study: AI segmentation and plans vs the true labels",
@@ -435,6 +459,13 @@ def _share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("must lie between 0 and 1")
     return value
+
+
+def _structure(text: str) -> Structure:
+    names = [s.name.lower() for s in Structure if s != Structure.BACKGROUND]
+    if text.lower() not in names:
+        raise argparse.ArgumentTypeError(f"must be one of {' '.join(names)}")
+    return Structure[text.upper()]
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -565,6 +596,32 @@ def _command_mesh(arguments: argparse.Namespace) -> int:
     paths = write_meshes(meshes, arguments.output, arguments.format)
     names = ", ".join(path.name for path in paths)
     print(f"Wrote {len(paths)} mesh(es) into {arguments.output.name}: {names}")
+    return 0
+
+
+def _command_pseudo_label(arguments: argparse.Namespace) -> int:
+    from lumboplan_app.learning.pseudo_labels import pseudo_label_cases
+    from lumboplan_app.segmentation.inference import Segmenter
+
+    segmenter = Segmenter(arguments.weights, device=arguments.device)
+    with _progress_bar("Pseudo-labels") as progress:
+        result = pseudo_label_cases(
+            arguments.data,
+            arguments.output,
+            arguments.structures,
+            segmenter.segment,
+            segmenter.card.sha256,
+            progress,
+        )
+    for name, added in result.added_cm3.items():
+        amounts = ", ".join(f"{structure} {cm3:.1f} cm3" for structure, cm3 in added.items())
+        print(f"{shown_text(name)}: added {amounts}")
+    for name, reason in result.refused.items():
+        print(f"{shown_text(name)}: copied without pseudo-labels ({reason})")
+    print(
+        f"{len(result.added_cm3) + len(result.refused)} case(s) written into "
+        f"{shown_text(arguments.output.name)}"
+    )
     return 0
 
 

@@ -108,13 +108,14 @@ class TrainingCase:
     partial: bool = False
 
 
-def find_cases(data_dirs: Sequence[Path]) -> list[TrainingCase]:
+def find_cases(data_dirs: Sequence[Path], at_least: int = 2) -> list[TrainingCase]:
     """Find the image/label pairs under each of ``data_dirs`` (phantom or nnU-Net layout).
 
     Raises
     ------
     LoadError
-        If fewer than two pairs are found, or two cases share a name.
+        If fewer than ``at_least`` pairs are found (training needs two), or two cases share a
+        name.
     """
     cases = []
     for data_dir in data_dirs:
@@ -134,10 +135,10 @@ def find_cases(data_dirs: Sequence[Path]) -> list[TrainingCase]:
     if len(set(names)) < len(names):
         twice = sorted({name for name in names if names.count(name) > 1})
         raise LoadError(f"Two cases share the name {twice[0]!r}: rename one of the folders.")
-    if len(cases) < 2:
+    if len(cases) < at_least:
         where = ", ".join(f"'{d.name}'" for d in data_dirs)
         raise LoadError(
-            f"Found {len(cases)} labelled case(s) in {where}; training needs at least two "
+            f"Found {len(cases)} labelled case(s) in {where}; this needs at least {at_least} "
             f"folders holding image.nii.gz and labels.nii.gz or {PARTIAL_LABELS} (or imagesTr/ "
             "and labelsTr/)."
         )
