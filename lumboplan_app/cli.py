@@ -387,9 +387,10 @@ def _build_parser() -> argparse.ArgumentParser:
     pseudo.add_argument(
         "--structures",
         nargs="+",
-        type=_structure,
+        type=_pseudo_label_structure,
         default=[Structure.S1],
-        help="structure names to add (s1; any of l5 disc s1 nerves ilium skin)",
+        help="structure names to add (s1; any of s1 nerves ilium skin: a partial map's L5 is "
+        "the drawn body and its disc is drawn whole, so neither is added)",
     )
     pseudo.add_argument("--weights", type=Path, help="model .safetensors (its card beside it)")
     _add_device_option(pseudo)
@@ -461,8 +462,9 @@ def _share(text: str) -> float:
     return value
 
 
-def _structure(text: str) -> Structure:
-    names = [s.name.lower() for s in Structure if s != Structure.BACKGROUND]
+def _pseudo_label_structure(text: str) -> Structure:
+    # learning.pseudo_labels.PSEUDO_LABEL_STRUCTURES, named here to keep `lumboplan` light.
+    names = ("s1", "nerves", "ilium", "skin")
     if text.lower() not in names:
         raise argparse.ArgumentTypeError(f"must be one of {' '.join(names)}")
     return Structure[text.upper()]
@@ -618,11 +620,13 @@ def _command_pseudo_label(arguments: argparse.Namespace) -> int:
         print(f"{shown_text(name)}: added {amounts}")
     for name, reason in result.refused.items():
         print(f"{shown_text(name)}: copied without pseudo-labels ({reason})")
+    for name, reason in result.failed.items():
+        print(f"{shown_text(name)}: not written: {reason}", file=sys.stderr)
     print(
         f"{len(result.added_cm3) + len(result.refused)} case(s) written into "
-        f"{shown_text(arguments.output.name)}"
+        f"{shown_text(arguments.output.name)}, {len(result.failed)} not written"
     )
-    return 0
+    return 1 if result.failed else 0
 
 
 def _command_segment(arguments: argparse.Namespace) -> int:

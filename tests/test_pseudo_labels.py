@@ -112,9 +112,33 @@ def test_the_command_copies_a_scan_the_model_cannot_segment(tmp_path: Path, caps
     assert np.array_equal(read_label_map(output / "noise" / PARTIAL_LABELS).array, _partial())
 
 
-def test_the_command_names_the_structures_it_knows(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("name", ["l6", "l5", "disc"])
+def test_the_command_names_the_structures_it_may_add(tmp_path: Path, capsys, name: str) -> None:
     from lumboplan_app.cli import main
 
     with pytest.raises(SystemExit):
-        main(["pseudo-label", str(tmp_path), "-o", str(tmp_path / "o"), "--structures", "l6"])
-    assert "must be one of l5 disc s1 nerves ilium skin" in capsys.readouterr().err
+        main(["pseudo-label", str(tmp_path), "-o", str(tmp_path / "o"), "--structures", name])
+    assert "must be one of s1 nerves ilium skin" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("structure", [Structure.L5, Structure.DISC])
+def test_l5_and_the_disc_are_never_added(tmp_path: Path, structure: Structure) -> None:
+    """A partial map's L5 is the drawn body and its disc is whole: adding either changes that."""
+    _write_case(tmp_path / "real" / "case_a", _partial())
+    with pytest.raises(ValueError, match="S1, the nerves, the ilium and the skin only"):
+        pseudo_label_cases(tmp_path / "real", tmp_path / "out", [structure], lambda v: v, model="")
+
+
+def test_a_case_that_cannot_be_read_is_listed_and_the_others_go_on(tmp_path: Path) -> None:
+    data = tmp_path / "real"
+    _write_case(data / "case_a", _partial())
+    _write_case(data / "case_b", _partial())
+    (data / "case_a" / PARTIAL_LABELS).write_bytes(b"not an image")
+
+    result = pseudo_label_cases(
+        data, tmp_path / "out", [Structure.S1], lambda v: LabelMap(_segmentation(), v.grid), ""
+    )
+
+    assert list(result.failed) == ["case_a"]
+    assert result.added_cm3 == {"case_b": {"s1": 0.51}}
+    assert not (tmp_path / "out" / "case_a").exists()

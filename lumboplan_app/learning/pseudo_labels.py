@@ -17,8 +17,14 @@ Lee 2013; nnU-Net's and MONAI Label's practice with a model's accepted output):
   (:func:`~lumboplan_app.segmentation.partial_labels.allowed_classes`): a drawn voxel, another
   level or an anatomical exclusion always wins.
 
+Only structures a partial map gives no special meaning can be added
+(:data:`PSEUDO_LABEL_STRUCTURES`): a partial map's L5 is the drawn vertebral *body* and its disc
+the whole drawn disc, so the model's L5 arch or a disc without its uncertain rim would turn
+those rules against the anatomy they describe.
+
 Each output case is ``OUTPUT/<case>/image.nii.gz`` and ``partial_labels.nii.gz`` (canonical LPS
-order) and ``pseudo_labels.json`` (what was added, by which model), written last.
+order) and ``pseudo_labels.json`` (what was added, by which model), written last. A case that
+cannot be read is listed and the others go on.
 """
 
 from __future__ import annotations
@@ -33,7 +39,12 @@ import numpy as np
 from scipy import ndimage
 
 from lumboplan_app.atomic import write_text_atomic
-from lumboplan_app.errors import ImplausibleSegmentationError, LoadError, UnsuitableScanError
+from lumboplan_app.errors import (
+    ImplausibleSegmentationError,
+    LoadError,
+    LumboPlanError,
+    UnsuitableScanError,
+)
 from lumboplan_app.io import read_label_map, read_scan, write_image
 from lumboplan_app.labels import Structure
 from lumboplan_app.progress import ProgressCallback
@@ -44,14 +55,17 @@ from lumboplan_app.volume import LabelMap, Volume
 logger = logging.getLogger(__name__)
 
 PSEUDO_LABEL_SCHEMA = "lumboplan.pseudo-labels/1"
+#: What may be added: not L5 (a partial map's L5 is the body) nor the disc (drawn whole).
+PSEUDO_LABEL_STRUCTURES = (Structure.S1, Structure.NERVES, Structure.ILIUM, Structure.SKIN)
 
 
 @dataclass
 class PseudoLabelResult:
-    """Per case: the cm3 added per structure name, or why no pseudo-label was added."""
+    """Per case: the cm3 added per structure name, why none was added, or why it was not written."""
 
     added_cm3: dict[str, dict[str, float]] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def sure_voxels(partial: LabelMap, segmentation: LabelMap, structure: Structure) -> np.ndarray:
@@ -88,7 +102,11 @@ def pseudo_label_cases(
     ------
     LoadError
         If ``data_dir`` holds no partially labelled case, or ``output`` is ``data_dir``.
+    ValueError
+        For a structure outside :data:`PSEUDO_LABEL_STRUCTURES`.
     """
+    if any(structure not in PSEUDO_LABEL_STRUCTURES for structure in structures):
+        raise ValueError("pseudo-labels are added for S1, the nerves, the ilium and the skin only")
     if output.resolve() == data_dir.resolve():
         raise LoadError("Write the pseudo-labelled cases into another folder than the input.")
     cases = [case for case in find_cases([data_dir], at_least=1) if case.partial]
@@ -101,8 +119,12 @@ def pseudo_label_cases(
     for index, case in enumerate(cases):
         if progress is not None:
             progress(index / len(cases), f"Case {index + 1}/{len(cases)}")
-        volume = read_scan(case.image).to_canonical()
-        partial = read_label_map(case.labels, reference=volume.grid)
+        try:
+            volume = read_scan(case.image).to_canonical()
+            partial = read_label_map(case.labels, reference=volume.grid)
+        except LumboPlanError as error:
+            result.failed[case.name] = str(error)
+            continue
         labels = partial.array.copy()
         added: dict[str, float] = {}
         try:
