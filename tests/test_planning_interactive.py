@@ -21,13 +21,15 @@ BALL_CENTRE = np.array([50.0, 0.0, 20.0])
 BALL_RADIUS_MM = 5.0
 
 
-def ball_plan(spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> CasePlan:
-    """A plan whose only part is one ball; the disc plane axial, the midline at x = 0.
+def ball_plan(
+    spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0), part: Part = Part.L5_IAP_LEFT
+) -> CasePlan:
+    """A plan whose only part is one ball of ``part``; the disc plane axial, the midline at x = 0.
 
     Without skin a channel is seen only where the scan holds all of it: the grid reaches past
     the 150 mm channel's outer end at every pose the tests take.
     """
-    extent = np.array([170.0, 40.0, 50.0])
+    extent = np.array([170.0, 40.0, 75.0])
     shape_xyz = np.ceil(2 * extent / np.asarray(spacing_mm)).astype(int)
     grid = Grid(
         tuple(int(n) for n in shape_xyz[::-1]),
@@ -37,7 +39,7 @@ def ball_plan(spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> CaseP
     z, y, x = np.indices(grid.shape_zyx)
     points = np.asarray(grid.origin_lps_mm) + np.stack([x, y, z], -1) * np.asarray(spacing_mm)
     inside = np.linalg.norm(points - BALL_CENTRE, axis=-1) <= BALL_RADIUS_MM
-    parts = LabelMap(np.where(inside, int(Part.L5_IAP_LEFT), 0).astype(np.uint8), grid)
+    parts = LabelMap(np.where(inside, int(part), 0).astype(np.uint8), grid)
     channel = Channel(POINT_B, (1.0, 0.0, 0.0))
     landmarks = {
         "points_lps_mm": {"left": {"b": list(POINT_B)}, "right": {"b": [-10.0, 0.0, 0.0]}},
@@ -78,6 +80,27 @@ def test_a_contact_appears_and_disappears_as_the_channel_tilts(spacing) -> None:
     (near,) = grazing.contacts
     assert grazing.clear
     assert near.clearance_mm == pytest.approx(1.5, abs=max(spacing))
+
+
+def test_a_clear_path_into_the_s1_sap_says_how_deep_it_goes() -> None:
+    # The S1 SAP is reported but blocks nothing (DESIGN.md, "Classification"): a channel through
+    # it is clear, and the sentence says what the part list shows.
+    planner = ChannelPlanner(ball_plan(part=Part.S1_SAP_LEFT))
+    towards = np.degrees(np.arctan2(BALL_CENTRE[2], BALL_CENTRE[0] - POINT_B[0]))
+    through = planner.assess(Side.LEFT, 0.0, float(towards))
+    assert through.clear
+    (contact,) = through.contacts
+    assert contact.part is Part.S1_SAP_LEFT
+    assert contact.clearance_mm == pytest.approx(-1.0, abs=1.0)
+    assert through.summary() == (
+        "Clear path: the channel touches no blocking part, nerve, ilium, ala or pedicle; it "
+        f"passes {-contact.clearance_mm:.1f} mm into the S1 superior articular process (left), "
+        "which does not block the approach."
+    )
+    untouched = planner.assess(Side.LEFT, 0.0, 0.0)
+    assert untouched.summary() == (
+        "Clear path: the channel touches no blocking part, nerve, ilium, ala or pedicle."
+    )
 
 
 def test_the_channel_pivots_about_b_when_its_outer_end_is_dragged() -> None:

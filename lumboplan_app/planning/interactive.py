@@ -95,7 +95,7 @@ class PoseAssessment:
     def summary(self) -> str:
         """One sentence for the surgeon: clear, what it touches and how deep, or unseen."""
         if self.clear:
-            return "Clear path: the channel touches no blocking part, bone or nerve."
+            return "Clear path: " + self._clear_of()
         if not self.blocked_by:
             return (
                 f"Cannot be judged: the path leaves the scan {self.unseen_from_mm:.0f} mm from "
@@ -110,6 +110,25 @@ class PoseAssessment:
         others = len(self.blocked_by) - 1
         more = f" and {others} more part{'s' if others > 1 else ''}" if others else ""
         return f"Touches the {in_sentence(worst.part)}{more}: {depth}."
+
+    def _clear_of(self) -> str:
+        """Return what a clear pose clears, and any part it reaches into that blocks nothing.
+
+        A reported neighbour (the S1 superior articular process, the lamina) does not block the
+        approach (DESIGN.md, "Classification"), but a surgeon who sees its negative clearance in
+        the part list must read the same in the sentence.
+        """
+        cleared = "the channel touches no blocking part, nerve, ilium, ala or pedicle."
+        entered = [contact for contact in self.contacts if contact.clearance_mm < 0]
+        if not entered:
+            return cleared
+        deepest = min(entered, key=lambda contact: contact.clearance_mm)
+        others = len(entered) - 1
+        more = f" (and {others} more part{'s' if others > 1 else ''})" if others else ""
+        return (
+            f"{cleared[:-1]}; it passes {-deepest.clearance_mm:.1f} mm into the "
+            f"{in_sentence(deepest.part)}{more}, which does not block the approach."
+        )
 
 
 class ChannelPlanner:
