@@ -68,6 +68,10 @@ CREST_BAND_MM = 15.0
 _BORDER_MM = 1.5
 #: How far (mm) behind the disc's wall the pedicle slab reaches.
 _PEDICLE_SLAB_MM = (1.5, 5.0)
+#: The pedicle's root in the slab is bone with bone this far (mm) behind the wall behind it.
+_PEDICLE_ROD_MM = (6.0, 10.0)
+#: How far (mm) across the rod's bone may lie from the slab's: the pedicles diverge backwards.
+_PEDICLE_CONVERGENCE_MM = 2.0
 #: Slab bone nearer than this (mm) to the mid-sagittal plane is not pedicle (the canal is there).
 _MIDLINE_MM = 2.0
 #: Where a pedicle's medial border lies (mm from the mid-sagittal plane): half the adult L5
@@ -264,9 +268,13 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
     behind_body = l5[:, 1] - l5_profile.wall_at(l5[:, 2])
     slab = (behind_body > _PEDICLE_SLAB_MM[0]) & (behind_body < _PEDICLE_SLAB_MM[1])
     slab &= ~_levels_crossing_the_midline(l5, slab)
+    rod = (behind_body > _PEDICLE_ROD_MM[0]) & (behind_body < _PEDICLE_ROD_MM[1])
     for side in Side:
         across = side.lps_sign * l5[:, 0]
         pedicle = slab & (across > 2.0)
+        rooted = _leading_back(l5, pedicle, rod & (across > 2.0))
+        if rooted.sum() >= 5:  # else the model drew only the pedicle's root: measure that
+            pedicle = rooted
         if pedicle.sum() < 5:
             logger.info("the %s L5 pedicle was not found behind the body", side.value)
             continue
@@ -285,6 +293,29 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
             continue
         pedicles[side] = found
     return _Levels(v_wall, disc_half_width, l5_profile, s1_profile, l5_top, s1_top, pedicles)
+
+
+def _leading_back(
+    l5: FloatArray, slab: npt.NDArray[np.bool_], rod: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Return the L5 voxels of ``slab`` with bone of ``rod`` behind them: the pedicle's root.
+
+    A pedicle runs back from the body to the arch; the body's own posterolateral back, which
+    lies behind the midline wall on a real body (its back is concave, its endplates' rims stand
+    out), ends within a few mm. A slab voxel is kept where ``rod`` (bone farther back) has a
+    voxel within 1 mm up or down and within :data:`_PEDICLE_CONVERGENCE_MM` across of it (the
+    pedicles diverge backwards).
+    """
+    if not rod.any() or not slab.any():
+        return np.zeros(len(l5), dtype=bool)
+    level = np.round(l5[:, 2]).astype(int)
+    across = np.round(l5[:, 0]).astype(int)
+    low_level, low_across = level.min(), across.min()
+    behind = np.zeros((level.max() - low_level + 1, across.max() - low_across + 1), dtype=bool)
+    behind[level[rod] - low_level, across[rod] - low_across] = True
+    reach = int(np.ceil(_PEDICLE_CONVERGENCE_MM))
+    behind = ndimage.binary_dilation(behind, structure=np.ones((3, 2 * reach + 1), dtype=bool))
+    return behind[level - low_level, across - low_across] & slab
 
 
 def _levels_crossing_the_midline(
