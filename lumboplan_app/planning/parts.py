@@ -71,7 +71,7 @@ _PEDICLE_SLAB_MM = (1.5, 5.0)
 #: The pedicle's root in the slab is bone with bone this far (mm) behind the wall behind it.
 _PEDICLE_ROD_MM = (6.0, 10.0)
 #: How far (mm) across the rod's bone may lie from the slab's: the pedicles diverge backwards.
-_PEDICLE_CONVERGENCE_MM = 2.0
+_PEDICLE_CONVERGENCE_MM = 3.0
 #: Slab bone nearer than this (mm) to the mid-sagittal plane is not pedicle (the canal is there).
 _MIDLINE_MM = 2.0
 #: Where a pedicle's medial border lies (mm from the mid-sagittal plane): half the adult L5
