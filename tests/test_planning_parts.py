@@ -75,9 +75,12 @@ def without_left_arch(demo_labels: LabelMap) -> LabelMap:
 def with_l5_bar(
     labels: LabelMap, across_mm: tuple[float, float], behind_mm: tuple[float, float] = (2.0, 4.5)
 ) -> LabelMap:
-    """``labels`` with L5 bone on the left, ``behind_mm`` behind its wall, ``across_mm`` out."""
+    """``labels`` with L5 bone on the left, ``behind_mm`` behind its wall, ``across_mm`` out.
+
+    The bone replaces soft tissue there (background and nerves), as a drawn pedicle would.
+    """
     frame = derive_anatomy(labels).frame
-    index = np.argwhere(labels.array == Structure.BACKGROUND)
+    index = np.argwhere(np.isin(labels.array, [Structure.BACKGROUND, Structure.NERVES]))
     u, v, w = frame.local(labels.grid.index_to_lps(index.astype(np.float64))).T
     levels = _measure_levels(_LocalCoordinates(labels, frame))
     behind = v - levels.l5.wall_at(w)
@@ -130,3 +133,22 @@ def test_the_pedicle_is_the_bone_that_runs_back_not_the_body_s_back(
     b = with_pedicle.landmarks["points_lps_mm"]["left"]["b"]
     assert b is not None
     assert 9.0 < with_pedicle.frame.local(np.asarray(b))[0] < 16.0  # at the pedicle, not at 3 mm
+
+
+def test_a_pedicle_where_a_pedicle_lies_is_kept_whatever_lies_behind_it(
+    without_left_arch: LabelMap,
+) -> None:
+    # Only a border medial of where a pedicle lies is read again from the bone behind it: a
+    # valid border is never moved out to where the bone behind happens to be (here 15 mm out),
+    # which would move point b laterally, towards a false Group A.
+    pedicle = with_l5_bar(without_left_arch, (10.0, 16.0))
+    behind_only_laterally = with_l5_bar(pedicle, (15.0, 20.0), behind_mm=(6.0, 10.0))
+    borders = [
+        derive_anatomy(labels).landmarks["points_lps_mm"]["left"]["b"]
+        for labels in (pedicle, behind_only_laterally)
+    ]
+    assert borders[0] is not None
+    assert borders[1] is not None
+    assert np.linalg.norm(np.subtract(borders[0], borders[1])) < 0.5
+    frame = derive_anatomy(pedicle).frame
+    assert 9.0 < frame.local(np.asarray(borders[1]))[0] < 12.0

@@ -72,6 +72,8 @@ _PEDICLE_SLAB_MM = (1.5, 5.0)
 _PEDICLE_ROD_MM = (6.0, 10.0)
 #: How far (mm) across the rod's bone may lie from the slab's: the pedicles diverge backwards.
 _PEDICLE_CONVERGENCE_MM = 3.0
+#: Less slab bone than this (mm3) on a side is no pedicle (five voxels of a 1 mm scan).
+_PEDICLE_MIN_MM3 = 5.0
 #: Slab bone nearer than this (mm) to the mid-sagittal plane is not pedicle (the canal is there).
 _MIDLINE_MM = 2.0
 #: Where a pedicle's medial border lies (mm from the mid-sagittal plane): half the adult L5
@@ -269,13 +271,17 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
     slab = (behind_body > _PEDICLE_SLAB_MM[0]) & (behind_body < _PEDICLE_SLAB_MM[1])
     slab &= ~_levels_crossing_the_midline(l5, slab)
     rod = (behind_body > _PEDICLE_ROD_MM[0]) & (behind_body < _PEDICLE_ROD_MM[1])
+    voxel_mm3 = float(np.prod(local.labels.grid.spacing_xyz_mm))
+    reach = (max(_PEDICLE_CONVERGENCE_MM, 2.0 * half_u), max(1.0, 2.0 * half_w))
     for side in Side:
         across = side.lps_sign * l5[:, 0]
         pedicle = slab & (across > 2.0)
-        rooted = _leading_back(l5, pedicle, rod & (across > 2.0))
-        if rooted.sum() >= 5:  # else the model drew only the pedicle's root: measure that
-            pedicle = rooted
-        if pedicle.sum() < 5:
+        if pedicle.any() and across[pedicle].min() - half_u < PEDICLE_MEDIAL_MM[0]:
+            # Medial of where a pedicle lies: the body's own back beside the pedicle's root.
+            rooted = _leading_back(l5, pedicle, rod & (across > 2.0), reach)
+            if rooted.sum() * voxel_mm3 >= _PEDICLE_MIN_MM3:
+                pedicle = rooted
+        if pedicle.sum() * voxel_mm3 < _PEDICLE_MIN_MM3:
             logger.info("the %s L5 pedicle was not found behind the body", side.value)
             continue
         found = _Pedicle(
@@ -296,26 +302,29 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
 
 
 def _leading_back(
-    l5: FloatArray, slab: npt.NDArray[np.bool_], rod: npt.NDArray[np.bool_]
+    l5: FloatArray,
+    slab: npt.NDArray[np.bool_],
+    rod: npt.NDArray[np.bool_],
+    reach_mm: tuple[float, float],
 ) -> npt.NDArray[np.bool_]:
     """Return the L5 voxels of ``slab`` with bone of ``rod`` behind them: the pedicle's root.
 
     A pedicle runs back from the body to the arch; the body's own posterolateral back, which
     lies behind the midline wall on a real body (its back is concave, its endplates' rims stand
-    out), ends within a few mm. A slab voxel is kept where ``rod`` (bone farther back) has a
-    voxel within 1 mm up or down and within :data:`_PEDICLE_CONVERGENCE_MM` across of it (the
-    pedicles diverge backwards).
+    out), ends within a few mm. A slab voxel is kept where a ``rod`` voxel (bone farther back)
+    lies within ``reach_mm`` (across u, along w; mm) of it.
     """
     if not rod.any() or not slab.any():
         return np.zeros(len(l5), dtype=bool)
-    level = np.round(l5[:, 2]).astype(int)
-    across = np.round(l5[:, 0]).astype(int)
-    low_level, low_across = level.min(), across.min()
-    behind = np.zeros((level.max() - low_level + 1, across.max() - low_across + 1), dtype=bool)
-    behind[level[rod] - low_level, across[rod] - low_across] = True
-    reach = int(np.ceil(_PEDICLE_CONVERGENCE_MM))
-    behind = ndimage.binary_dilation(behind, structure=np.ones((3, 2 * reach + 1), dtype=bool))
-    return behind[level - low_level, across - low_across] & slab
+    across, along = reach_mm
+    scale = np.array([1.0, across / along])  # a box of across x along becomes a square
+    behind = cKDTree(l5[rod][:, [0, 2]] * scale)
+    distance, _ = behind.query(
+        l5[slab][:, [0, 2]] * scale, p=np.inf, distance_upper_bound=across + 1e-6
+    )
+    kept = np.zeros(len(l5), dtype=bool)
+    kept[np.flatnonzero(slab)[np.isfinite(distance)]] = True
+    return kept
 
 
 def _levels_crossing_the_midline(
