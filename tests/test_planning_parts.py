@@ -152,3 +152,14 @@ def test_a_pedicle_where_a_pedicle_lies_is_kept_whatever_lies_behind_it(
     assert np.linalg.norm(np.subtract(borders[0], borders[1])) < 0.5
     frame = derive_anatomy(pedicle).frame
     assert 9.0 < frame.local(np.asarray(borders[1]))[0] < 12.0
+
+
+def test_a_sliver_of_bone_far_out_is_no_pedicle(without_left_arch: LabelMap) -> None:
+    # A few voxels the model drew far out, with bone behind them, outvoted the body's back and
+    # put point b 17.5 mm out: Group A on the demo with nothing of the real pedicle drawn.
+    rims = with_l5_bar(without_left_arch, (3.0, 7.0))
+    sliver = with_l5_bar(rims, (18.0, 19.5))
+    behind_it = with_l5_bar(sliver, (17.5, 22.5), behind_mm=(6.5, 9.5))
+    plan = plan_from_labels(behind_it, with_maps=False)
+    assert plan.to_json()["sides"]["left"]["points_lps_mm"]["b"] is None
+    assert plan.sides[Side.LEFT].group == "not_assessable"

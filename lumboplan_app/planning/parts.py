@@ -72,8 +72,8 @@ _PEDICLE_SLAB_MM = (1.5, 5.0)
 _PEDICLE_ROD_MM = (6.0, 10.0)
 #: How far (mm) across the rod's bone may lie from the slab's: the pedicles diverge backwards.
 _PEDICLE_CONVERGENCE_MM = 3.0
-#: Less slab bone than this (mm3) on a side is no pedicle (five voxels of a 1 mm scan).
-_PEDICLE_MIN_MM3 = 5.0
+#: Less slab bone than this (mm3) on a side is no pedicle: a sliver, a tenth of a real one.
+_PEDICLE_MIN_MM3 = 50.0
 #: Slab bone nearer than this (mm) to the mid-sagittal plane is not pedicle (the canal is there).
 _MIDLINE_MM = 2.0
 #: Where a pedicle's medial border lies (mm from the mid-sagittal plane): half the adult L5
