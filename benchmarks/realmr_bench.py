@@ -10,13 +10,16 @@ or validated on (the card's ``extra.real_training_cases`` and ``real_validation_
 marked "seen" and left out of the held-out medians.
 
 Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--cases NAME ...]
-[--overlays docs/images/realmr] [--write-card] [--quick] [--framings 12 24 36]`. ``--overlays``
+[--overlays docs/images/realmr] [--write-card] [--quick] [--framings 12 24 36]
+[--contrasts inverted gamma0.4 gamma2.5]`. ``--overlays``
 writes one PNG per case (sagittal through the spine, axial through the L5/S1 disc, coronal
 through the foramina, all seven structures); ``--write-card`` stores the table in the card's
 ``metrics.real``. ``--framings`` also segments each scan framed differently: the given
 millimetres cut off its anterior and superior edges (the same anatomy, so the model's windows
 fall elsewhere on it, as on a scan another site frames otherwise), and prints per case whether
-each framing is accepted and its L5 body Dice.
+each framing is accepted and its L5 body Dice. ``--contrasts`` does the same with the scan's
+intensities remapped (``inverted``, or ``gammaG``: the 1st-99.5th percentile range raised to the
+power G), a contrast the model has not seen on the same anatomy and labels.
 """
 
 from __future__ import annotations
@@ -72,6 +75,23 @@ def reframed(volume: Volume, truth: np.ndarray, cut_mm: float) -> tuple[Volume, 
     array = volume.array[keep]
     smaller = replace(grid, shape_zyx=array.shape, origin_lps_mm=tuple(origin))
     return Volume(array, smaller, volume.meta), truth[keep]
+
+
+def remapped(volume: Volume, contrast: str) -> Volume:
+    """``volume`` with its intensities remapped: ``inverted`` or ``gammaG`` (e.g. ``gamma2.5``).
+
+    The 1st-99.5th percentile range is scaled to 0-1000 first; the anatomy and grid are kept.
+    """
+    values = volume.array.astype(np.float32)
+    low, high = np.percentile(values, [1.0, 99.5])
+    unit = np.clip((values - low) / max(float(high - low), 1e-6), 0.0, 1.0)
+    if contrast == "inverted":
+        unit = 1.0 - unit
+    elif contrast.startswith("gamma"):
+        unit = unit ** float(contrast.removeprefix("gamma"))
+    else:
+        raise ValueError(f"unknown contrast {contrast!r}: 'inverted' or 'gammaG'")
+    return Volume(unit * 1000.0, volume.grid, volume.meta)
 
 
 def score_case(
@@ -154,27 +174,32 @@ def print_set(name: str, rows: dict[str, dict], trained: set[str]) -> dict:
     return summaries
 
 
-def print_framings(
-    name: str, as_given: dict[str, dict], framed: dict[str, dict[float, dict]], trained: set[str]
+def print_variants(
+    title: str, as_given: dict[str, dict], variants: dict[str, dict[str, dict]], trained: set[str]
 ) -> None:
-    """Print, per case, the verdict and L5 body Dice as given and under each other framing."""
-    cuts = sorted(next(iter(framed.values())))
-    print(f"\n### {name}: other framings (mm cut off the front and the top)\n")
-    print(
-        "| case | seen in training | "
-        + " | ".join(["as given", *(f"{c:g} mm" for c in cuts)])
-        + " |"
-    )
-    print("|---|---|" + "---|" * (len(cuts) + 1))
-    for case, rows in framed.items():
-        cells = [as_given[case], *(rows[c] for c in cuts)]
+    """Print, per case, the verdict and L5 body Dice as given and under each variant."""
+    names = list(next(iter(variants.values())))
+    print(f"\n### {title}\n")
+    print("| case | seen in training | " + " | ".join(["as given", *names]) + " |")
+    print("|---|---|" + "---|" * (len(names) + 1))
+    for case, rows in variants.items():
+        cells = [as_given[case], *(rows[n] for n in names)]
         text = [
-            f"{'yes' if r['accepted'] else 'REFUSED'} {_cell(r['l5_body_dice'])}" for r in cells
+            f"{'yes' if r['accepted'] else 'REFUSED'} {_cell(r['l5_body_dice'])}"
+            + ("" if np.isnan(r["disc_dice"]) else f" (disc {_cell(r['disc_dice'])})")
+            for r in cells
         ]
         print(f"| {case} | {'yes' if case in trained else 'no'} | " + " | ".join(text) + " |")
-    counts = [sum(as_given[c]["accepted"] for c in framed)]
-    counts += [sum(rows[c]["accepted"] for rows in framed.values()) for c in cuts]
-    print(f"| accepted of {len(framed)} | | " + " | ".join(str(n) for n in counts) + " |")
+    counts = [sum(as_given[c]["accepted"] for c in variants)]
+    counts += [sum(rows[n]["accepted"] for rows in variants.values()) for n in names]
+    print(f"| accepted of {len(variants)} | | " + " | ".join(str(n) for n in counts) + " |")
+    wrong = [max(r["l5_wrong_level"], r["disc_wrong_level"]) for r in as_given.values()]
+    wrong += [
+        max(r["l5_wrong_level"], r["disc_wrong_level"])
+        for rows in variants.values()
+        for r in rows.values()
+    ]
+    print(f"\nLargest share of L5 or disc on another labelled level: {np.nanmax(wrong):.3f}")
 
 
 def main() -> None:
@@ -193,6 +218,13 @@ def main() -> None:
         metavar="MM",
         help="also segment each scan with MM cut off its front and top (e.g. 12 24 36)",
     )
+    parser.add_argument(
+        "--contrasts",
+        nargs="*",
+        default=[],
+        metavar="REMAP",
+        help="also segment each scan remapped: inverted, gammaG (e.g. inverted gamma2.5)",
+    )
     arguments = parser.parse_args()
     if not REALDATA.is_dir():
         print(f"No real data at {REALDATA}: nothing to measure.")
@@ -206,7 +238,7 @@ def main() -> None:
     )
     print(machine_header() + f", device {segmenter.device}, model {arguments.weights.name}")
     results: dict[str, dict] = {}
-    framings: dict[str, dict[str, dict[float, dict]]] = {}
+    variants: dict[str, dict[str, dict[str, dict]]] = {}
     for set_name in SETS:
         rows = {}
         folders = sorted(p for p in (REALDATA / set_name).iterdir() if p.is_dir())
@@ -217,13 +249,19 @@ def main() -> None:
             overlay = arguments.overlays / f"{folder.name}.png" if arguments.overlays else None
             rows[folder.name] = score_case(segmenter, volume, truth, overlay)
             print(f"{folder.name}: {json.dumps(rows[folder.name])}", flush=True)
+            case_variants = variants.setdefault(set_name, {}).setdefault(folder.name, {})
             for cut_mm in arguments.framings:
                 row = score_case(segmenter, *reframed(volume, truth, cut_mm))
-                framings.setdefault(set_name, {}).setdefault(folder.name, {})[cut_mm] = row
+                case_variants[f"{cut_mm:g} mm cut off front and top"] = row
+            for contrast in arguments.contrasts:
+                row = score_case(segmenter, remapped(volume, contrast), truth)
+                case_variants[contrast] = row
         if rows:
             results[set_name] = {"cases": rows, "summary": print_set(set_name, rows, trained)}
-    for set_name, cases in framings.items():
-        print_framings(set_name, results[set_name]["cases"], cases, trained)
+    for set_name, cases in variants.items():
+        if any(cases.values()):
+            title = f"{set_name}: other framings and contrasts"
+            print_variants(title, results[set_name]["cases"], cases, trained)
     if arguments.write_card:
         metrics = dict(card.metrics)
         metrics["real"] = {
