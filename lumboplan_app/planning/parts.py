@@ -275,10 +275,11 @@ def _measure_levels(local: _LocalCoordinates) -> _Levels:
     reach = (max(_PEDICLE_CONVERGENCE_MM, 2.0 * half_u), max(1.0, 2.0 * half_w))
     for side in Side:
         across = side.lps_sign * l5[:, 0]
-        pedicle = slab & (across > 2.0)
+        on_side = across > _MIDLINE_MM
+        pedicle = slab & on_side
         if pedicle.any() and across[pedicle].min() - half_u < PEDICLE_MEDIAL_MM[0]:
             # Medial of where a pedicle lies: the body's own back beside the pedicle's root.
-            rooted = _leading_back(l5, pedicle, rod & (across > 2.0), reach)
+            rooted = _leading_back(l5, pedicle, rod & on_side, reach)
             if rooted.sum() * voxel_mm3 >= _PEDICLE_MIN_MM3:
                 pedicle = rooted
         if pedicle.sum() * voxel_mm3 < _PEDICLE_MIN_MM3:
@@ -314,7 +315,7 @@ def _leading_back(
     out), ends within a few mm. A slab voxel is kept where a ``rod`` voxel (bone farther back)
     lies within ``reach_mm`` (across u, along w; mm) of it.
     """
-    if not rod.any() or not slab.any():
+    if not rod.any():
         return np.zeros(len(l5), dtype=bool)
     across, along = reach_mm
     scale = np.array([1.0, across / along])  # a box of across x along becomes a square
