@@ -4,7 +4,8 @@ A :class:`CaseSession` is the window's model (napari's viewer model, a Slicer pa
 the views and the case keeper read it and call its methods; it decides what a change means for
 the rest of the case:
 
-- new labels (segmented, opened) drop the plan and the channels moved on it;
+- new labels (segmented, opened) drop the plan and the channels moved on it, and the views
+  move to the L5/S1 disc, the level planned (a real scan is framed wider than its spine);
 - an edit of planned labels drops the plan too (its distance fields are of the old labels: a
   channel moved against them could read as clear through a nerve just painted), marks it
   stale, and keeps each side's pose: planning again puts each channel back where it was;
@@ -142,6 +143,8 @@ class CaseSession(Observable[SessionChange]):
     def set_labels(self, labels: LabelMap, model: dict[str, Any] | None = None) -> None:
         """Show ``labels`` (on the scan's grid) over the scan; the plan and its poses are dropped.
 
+        The cursor moves to the centre of the labelled L5/S1 disc (the voxel nearest its
+        centroid), so that the axial view shows the disc; without a disc it stays where it was.
         ``model``: the model that segmented them (:attr:`model`), None for labels given.
 
         Raises
@@ -155,6 +158,9 @@ class CaseSession(Observable[SessionChange]):
             raise ValueError("labels need a scan to lie on")
         self.view.set_labels(labels)
         self.view.set_strokes(None)
+        disc = np.nonzero(labels.array == Structure.DISC)
+        if disc[0].size:
+            self.view.set_cursor([float(axis.mean()) for axis in disc])
         self.editor = LabelEditor(labels)
         self.grower = None
         self.draft = None

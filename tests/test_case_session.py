@@ -78,6 +78,22 @@ def test_new_labels_get_an_editor_and_a_case_without_a_plan(session) -> None:
     assert case.patient is None
 
 
+
+def test_new_labels_move_the_views_to_the_disc_and_labels_without_one_leave_them(plan) -> None:
+    session = CaseSession()
+    session.show_volume(ViewState(scan_of(plan)), Path("/cd/series"))
+    view = session.view
+    start = view.cursor_zyx
+    session.set_labels(labels_of(plan))  # L5 only: nothing to move to
+    assert view.cursor_zyx == start
+    labels = labels_of(plan)
+    labels.array[2:5, 30:33, 6:10] = Structure.DISC  # centroid (3, 31, 7.5): x rounds up
+    session.set_labels(labels)
+    assert view.cursor_zyx == (3, 31, 8)
+    view.set_cursor((0, 0, 0))
+    session.labels_edited()  # an edit keeps where the surgeon was looking
+    assert view.cursor_zyx == (0, 0, 0)
+
 def test_labels_off_the_scan_are_refused(plan) -> None:
     session = CaseSession()
     with pytest.raises(ValueError, match="scan"):
