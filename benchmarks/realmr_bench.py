@@ -107,7 +107,8 @@ def score_case(
     except ModelError as error:
         reason = str(error).split(":")[0]
     seconds = time.perf_counter() - start
-    spacing_zyx = tuple(float(s) for s in volume.grid.spacing_xyz_mm[::-1])
+    x_mm, y_mm, z_mm = (float(s) for s in volume.grid.spacing_xyz_mm)
+    spacing_zyx = (z_mm, y_mm, x_mm)
     if overlays is not None:
         from overlays import write_overlay
 
