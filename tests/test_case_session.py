@@ -78,7 +78,6 @@ def test_new_labels_get_an_editor_and_a_case_without_a_plan(session) -> None:
     assert case.patient is None
 
 
-
 def test_new_labels_move_the_views_to_the_disc_and_labels_without_one_leave_them(plan) -> None:
     session = CaseSession()
     session.show_volume(ViewState(scan_of(plan)), Path("/cd/series"))
@@ -93,6 +92,7 @@ def test_new_labels_move_the_views_to_the_disc_and_labels_without_one_leave_them
     view.set_cursor((0, 0, 0))
     session.labels_edited()  # an edit keeps where the surgeon was looking
     assert view.cursor_zyx == (0, 0, 0)
+
 
 def test_labels_off_the_scan_are_refused(plan) -> None:
     session = CaseSession()
