@@ -194,12 +194,8 @@ def print_variants(
     counts = [sum(as_given[c]["accepted"] for c in variants)]
     counts += [sum(rows[n]["accepted"] for rows in variants.values()) for n in names]
     print(f"| accepted of {len(variants)} | | " + " | ".join(str(n) for n in counts) + " |")
-    wrong = [max(r["l5_wrong_level"], r["disc_wrong_level"]) for r in as_given.values()]
-    wrong += [
-        max(r["l5_wrong_level"], r["disc_wrong_level"])
-        for rows in variants.values()
-        for r in rows.values()
-    ]
+    every = [*as_given.values(), *(r for rows in variants.values() for r in rows.values())]
+    wrong = [max(r["l5_wrong_level"], r["disc_wrong_level"]) for r in every]
     print(f"\nLargest share of L5 or disc on another labelled level: {np.nanmax(wrong):.3f}")
 
 
