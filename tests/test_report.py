@@ -201,6 +201,25 @@ def test_where_opengl_cannot_draw_the_report_goes_without_its_3d_figure(
     assert "Page 3 of 3" in text
 
 
+def test_the_3d_figure_keeps_a_long_label_inside_its_frame() -> None:
+    import pyvista
+
+    from lumboplan_app.labels import Side
+    from lumboplan_app.planning.landmarks import plane_axes
+
+    labels = read_label_map(DEMO / "labels.nii.gz")
+    plan = case_from_plan(plan_from_labels(labels), labels).plan
+    origin, _, _, w = plane_axes(plan)
+    canal = pyvista.Cylinder(center=origin, direction=w, radius=6.0, height=600.0)  # T10-S5
+    image = np.asarray(
+        figures.posterolateral_figure(plan, {Structure.NERVES: canal}, None, Side.LEFT)
+    )
+    drawn = (image < 250).any(axis=2)
+    assert drawn.sum() > 1000  # the canal near the foramen is there
+    frame = np.concatenate([drawn[0], drawn[-1], drawn[:, 0], drawn[:, -1]])
+    assert not frame.any()  # and nothing runs out of the picture
+
+
 def test_a_plan_without_planes_shows_what_was_segmented(tmp_path) -> None:
     labels = read_label_map(DEMO / "labels.nii.gz")
     array = labels.array.copy()

@@ -39,6 +39,10 @@ _CHANNEL_COLOUR = {Side.LEFT: (64, 200, 255), Side.RIGHT: (255, 170, 40)}
 _TOUCHED_COLOUR = (230, 40, 40)
 #: The map's colour for poses that touch nothing in the scan but whose path leaves it (RGB).
 MAP_LEAVES_SCAN_RGB = (118, 98, 168)
+#: The posterolateral 3-D view shows the structures within this distance (mm) of the foramen's
+#: focus, a sphere that fits its frame: a long real label (the nerves up the canal, a false
+#: "iliac bone" in the back muscles) would otherwise run out of the picture.
+POSTEROLATERAL_RADIUS_MM = 100.0
 
 
 def has_frame(plan: Mapping[str, Any]) -> bool:
@@ -321,6 +325,14 @@ def report_meshes(labels: LabelMap) -> dict[Structure, Any]:
     return structure_meshes(labels, shown)
 
 
+def _within(mesh: Any, centre: FloatArray, radius_mm: float) -> Any | None:
+    """Return the part of ``mesh`` within ``radius_mm`` of ``centre`` (LPS mm); None if empty."""
+    near = mesh.copy(deep=False)
+    near.point_data["distance_mm"] = np.linalg.norm(np.asarray(mesh.points) - centre, axis=1)
+    near = near.clip_scalar(scalars="distance_mm", invert=True, value=radius_mm)
+    return near if near.n_points else None
+
+
 def posterolateral_figure(
     plan: Mapping[str, Any],
     meshes: Mapping[Structure, Any],
@@ -328,16 +340,23 @@ def posterolateral_figure(
     side: Side,
     size_px: tuple[int, int] = (800, 700),
 ) -> Image.Image:
-    """Render the structures from behind the side's foramen, the channel and touched parts."""
+    """Render the structures near the side's foramen from behind it, the channel, touched parts.
+
+    Only what lies within :data:`POSTEROLATERAL_RADIUS_MM` of the foramen is drawn.
+    """
     import pyvista
 
     origin, u, v, w = plane_axes(plan)
+    focus = origin + 25.0 * v + 10.0 * side.lps_sign * u
     plotter = pyvista.Plotter(off_screen=True, window_size=list(size_px))
     plotter.set_background((1.0, 1.0, 1.0))  # type: ignore[arg-type]  # pyvista decorator typing
     for structure, mesh in meshes.items():
+        near = _within(mesh, focus, POSTEROLATERAL_RADIUS_MM)
+        if near is None:
+            continue
         opacity = 0.35 if structure is Structure.ILIUM else 1.0
         colour = [c / 255 for c in structure.colour_rgb]
-        plotter.add_mesh(mesh, color=colour, opacity=opacity, smooth_shading=True)
+        plotter.add_mesh(near, color=colour, opacity=opacity, smooth_shading=True)
     entry = plan["sides"][side.value]
     touched = [
         Part[contact["part"].upper()]
@@ -361,7 +380,6 @@ def posterolateral_figure(
             height=length,
         )
         plotter.add_mesh(cylinder, color=[c / 255 for c in _CHANNEL_COLOUR[side]], opacity=0.8)
-    focus = origin + 25.0 * v + 10.0 * side.lps_sign * u
     eye = focus + 420.0 * (0.75 * v + 0.55 * side.lps_sign * u + 0.35 * w)
     plotter.camera_position = [tuple(eye), tuple(focus), tuple(w)]
     image = plotter.screenshot(return_img=True)

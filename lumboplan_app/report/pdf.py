@@ -237,8 +237,9 @@ def _side_story(
     )
     story.append(
         Paragraph(
-            "Left: posterolateral 3-D view, the channel in colour, touched parts in red. Middle: "
-            "sagittal slice through the foramen (anterior left), the channel's crossing circled. "
+            "Left: posterolateral 3-D view (10 cm around the foramen), the channel in colour, "
+            "touched parts in red. Middle: sagittal slice through the foramen (anterior left), "
+            "the channel's crossing circled. "
             "Right: feasibility map, alpha across (0 lateral, 90 posterior), beta up (cranial "
             "tilt positive); green free (brighter: more clearance), red touching a blocking "
             f"part, the ilium, the ala or the pedicle, {unseen}; white circle the paper's "
@@ -313,8 +314,9 @@ def _unplaced_story(
         Spacer(1, 3 * mm),
         Table([row], colWidths=[64 * mm, 52 * mm, 64 * mm]),
         Paragraph(
-            "Left: posterolateral 3-D view, without a channel (the foramen was not placed). "
-            "Middle: sagittal slice through the foramen (anterior left), points a and b marked.",
+            "Left: posterolateral 3-D view (10 cm around the foramen), without a channel (the "
+            "foramen was not placed). Middle: sagittal slice through the foramen (anterior "
+            "left), points a and b marked.",
             styles["small"],
         ),
     ]
