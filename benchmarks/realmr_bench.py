@@ -1,17 +1,21 @@
 """The model on REAL lumbar MR with expert labels of the L5 body or the L5/S1 disc.
 
-Reads ``../shared/realdata/labelled_t2`` and ``labelled_waterfat`` (PROVENANCE.md in each) and,
-per case: whether the plausibility check accepts the segmentation, the L5 body Dice (predicted
-L5 cut to the true body's box grown 5 mm, not behind its posterior face), the L5/S1 disc Dice,
-the share of predicted L5 and disc voxels on another labelled level, and seconds; medians at the
+Reads every ``labelled_*`` folder of ``../shared/realdata`` (``labelled_t2`` and
+``labelled_waterfat``: PROVENANCE.md in each), or the folders given with ``--sets``, and, per
+case: whether the plausibility check accepts the segmentation, the L5 body Dice (predicted L5
+cut to the true body's box grown 5 mm, not behind its posterior face), the L5/S1 disc Dice, the
+share of predicted L5 and disc voxels on another labelled level, and seconds; medians at the
 bottom of each set. The labels scored are the network's output after its component clean-up,
 before the plausibility check (a refused case is still scored). Cases the weights were trained
 or validated on (the card's ``extra.real_training_cases`` and ``real_validation_cases``) are
 marked "seen" and left out of the held-out medians.
 
-Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--cases NAME ...]
-[--overlays docs/images/realmr] [--write-card] [--quick] [--framings 12 24 36]
-[--contrasts inverted gamma0.4 gamma2.5]`. ``--overlays``
+Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--sets DIR ...]
+[--cases NAME ...] [--overlays docs/images/realmr] [--write-card] [--quick] [--framings 12 24 36]
+[--contrasts inverted gamma0.4 gamma2.5]`. ``--sets`` scores a site's own labelled scans: each
+folder holds one folder per case with ``image.nii.gz`` and ``truth.nii.gz`` coded as
+``labelled_t2`` is (1 the L5 body, 2 the L5/S1 disc, 255 another level, 0 not labelled; the
+truth on the image's grid). ``--overlays``
 writes one PNG per case (sagittal through the spine, axial through the L5/S1 disc, coronal
 through the foramina, all seven structures); ``--write-card`` stores the table in the card's
 ``metrics.real``. ``--framings`` also segments each scan framed differently: the given
@@ -51,7 +55,22 @@ from lumboplan_app.segmentation.postprocess import keep_main_components
 from lumboplan_app.volume import LabelMap, Volume
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-SETS = ("labelled_t2", "labelled_waterfat")
+
+
+def labelled_sets(given: list[Path]) -> list[Path]:
+    """The set folders to score: ``given``, else every ``labelled_*`` folder of the real data."""
+    if given:
+        return given
+    return sorted(REALDATA.glob("labelled_*")) if REALDATA.is_dir() else []
+
+
+def case_folders(set_folder: Path) -> list[Path]:
+    """The set's case folders: those holding both ``image.nii.gz`` and ``truth.nii.gz``."""
+    return sorted(
+        p
+        for p in set_folder.iterdir()
+        if (p / "image.nii.gz").is_file() and (p / "truth.nii.gz").is_file()
+    )
 
 
 def read_case(folder: Path) -> tuple[Volume, np.ndarray]:
@@ -203,6 +222,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--sets",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="folders of labelled cases (default: every labelled_* folder of ../shared/realdata)",
+    )
     parser.add_argument("--cases", nargs="*", help="only these case folders (names)")
     parser.add_argument("--overlays", type=Path, help="write one overlay PNG per case here")
     parser.add_argument("--write-card", action="store_true", help="store the table in the card")
@@ -223,8 +250,12 @@ def main() -> None:
         help="also segment each scan remapped: inverted, gammaG (e.g. inverted gamma2.5)",
     )
     arguments = parser.parse_args()
-    if not REALDATA.is_dir():
-        print(f"No real data at {REALDATA}: nothing to measure.")
+    sets = labelled_sets(arguments.sets)
+    missing = [str(folder) for folder in sets if not folder.is_dir()]
+    if missing:
+        parser.error(f"not a folder: {', '.join(missing)}")
+    if not sets:
+        print(f"No labelled real data at {REALDATA}: nothing to measure.")
         return
     if arguments.overlays is not None:
         arguments.overlays.mkdir(parents=True, exist_ok=True)
@@ -236,9 +267,10 @@ def main() -> None:
     print(machine_header() + f", device {segmenter.device}, model {arguments.weights.name}")
     results: dict[str, dict] = {}
     variants: dict[str, dict[str, dict[str, dict]]] = {}
-    for set_name in SETS:
+    for set_folder in sets:
+        set_name = set_folder.name
         rows = {}
-        folders = sorted(p for p in (REALDATA / set_name).iterdir() if p.is_dir())
+        folders = case_folders(set_folder)
         for folder in folders[:1] if arguments.quick else folders:
             if arguments.cases and folder.name not in arguments.cases:
                 continue
@@ -262,8 +294,8 @@ def main() -> None:
     if arguments.write_card:
         metrics = dict(card.metrics)
         metrics["real"] = {
-            "data": "../shared/realdata labelled_t2 (sagittal T2) and labelled_waterfat "
-            "(water-fat, 3 T): real lumbar MR with the L5 body or the L5/S1 disc labelled",
+            "data": f"{', '.join(results)}: real lumbar MR with the L5 body or the L5/S1 disc "
+            "labelled (labelled_t2: sagittal T2; labelled_waterfat: water-fat, 3 T)",
             "pipeline": "Segmenter.predict_labels + keep_main_components, scored before the "
             "plausibility check; 'accepted' is the check's verdict",
             "l5_body_dice": "predicted L5 cut to the true body's box grown 5 mm, not behind "
