@@ -10,20 +10,22 @@ before the plausibility check (a refused case is still scored). Cases the weight
 or validated on (the card's ``extra.real_training_cases`` and ``real_validation_cases``) are
 marked "seen" and left out of the held-out medians.
 
-Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--sets DIR ...]
-[--cases NAME ...] [--overlays docs/images/realmr] [--write-card] [--quick] [--framings 12 24 36]
-[--contrasts inverted gamma0.4 gamma2.5]`. ``--sets`` scores a site's own labelled scans: each
-folder holds one folder per case with ``image.nii.gz`` and ``truth.nii.gz`` coded as
-``labelled_t2`` is (1 the L5 body, 2 the L5/S1 disc, 255 another level, 0 not labelled; the
-truth on the image's grid). ``--overlays``
-writes one PNG per case (sagittal through the spine, axial through the L5/S1 disc, coronal
-through the foramina, all seven structures); ``--write-card`` stores the table in the card's
-``metrics.real``. ``--framings`` also segments each scan framed differently: the given
-millimetres cut off its anterior and superior edges (the same anatomy, so the model's windows
-fall elsewhere on it, as on a scan another site frames otherwise), and prints per case whether
-each framing is accepted and its L5 body Dice. ``--contrasts`` does the same with the scan's
-intensities remapped (``inverted``, or ``gammaG``: the 1st-99.5th percentile range raised to the
-power G), a contrast the model has not seen on the same anatomy and labels.
+Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--sets DIR ...] [--cases
+NAME ...] [--overlays docs/images/realmr] [--write-card] [--quick] [--framings 12 24 36] [--slices 3
+4] [--contrasts inverted gamma0.4 gamma2.5]`. ``--sets`` scores a site's own labelled scans: each
+folder holds one folder per case with ``image.nii.gz`` and ``truth.nii.gz`` coded as ``labelled_t2``
+is (1 the L5 body, 2 the L5/S1 disc, 255 another level, 0 not labelled; the truth on the image's
+grid). ``--overlays`` writes one PNG per case (sagittal through the spine, axial through the L5/S1
+disc, coronal through the foramina, all seven structures); ``--write-card`` stores the table in the
+card's ``metrics.real``. ``--framings`` also segments each scan framed differently: the given
+millimetres cut off its anterior and superior edges (the same anatomy, so the model's windows fall
+elsewhere on it, as on a scan another site frames otherwise), and prints per case whether each
+framing is accepted and its L5 body Dice. ``--slices`` does the same with the scan as a 2-D sagittal
+protocol gives it: left-right slices the given millimetres thick (the 1 mm planes averaged in slabs;
+scored against the truth's plane nearest each slab's centre), the clinic's usual lumbar T2.
+``--contrasts`` does the same with the scan's intensities remapped (``inverted``, or ``gammaG``: the
+1st-99.5th percentile range raised to the power G), a contrast the model has not seen on the same
+anatomy and labels.
 """
 
 from __future__ import annotations
@@ -94,6 +96,33 @@ def reframed(volume: Volume, truth: np.ndarray, cut_mm: float) -> tuple[Volume, 
     array = volume.array[keep]
     smaller = replace(grid, shape_zyx=array.shape, origin_lps_mm=tuple(origin))
     return Volume(array, smaller, volume.meta), truth[keep]
+
+
+def sagittal_slices(
+    volume: Volume, truth: np.ndarray, slice_mm: float
+) -> tuple[Volume, np.ndarray]:
+    """``volume`` (L, P, S axis order) as left-right slices ``slice_mm`` thick, and its truth.
+
+    Each run of sagittal planes spanning ``slice_mm`` is averaged into one slice at the run's
+    centre (a 2-D sagittal protocol without gaps); the truth keeps the plane nearest each centre.
+    Planes left over at the right edge are dropped.
+    """
+    grid = volume.grid
+    step_mm = float(grid.spacing_xyz_mm[0])
+    per_slice = max(1, round(slice_mm / step_mm))
+    count = grid.shape_zyx[2] // per_slice
+    kept = count * per_slice
+    slabs = volume.array[:, :, :kept].astype(np.float32)
+    array = slabs.reshape(*slabs.shape[:2], count, per_slice).mean(axis=3)
+    centres = truth[:, :, per_slice // 2 : kept : per_slice]
+    origin = np.asarray(grid.origin_lps_mm) + grid.direction[:, 0] * (per_slice - 1) / 2 * step_mm
+    thick = replace(
+        grid,
+        shape_zyx=array.shape,
+        spacing_xyz_mm=(step_mm * per_slice, *grid.spacing_xyz_mm[1:]),
+        origin_lps_mm=tuple(origin),
+    )
+    return Volume(array, thick, volume.meta), centres
 
 
 def remapped(volume: Volume, contrast: str) -> Volume:
@@ -243,6 +272,14 @@ def main() -> None:
         help="also segment each scan with MM cut off its front and top (e.g. 12 24 36)",
     )
     parser.add_argument(
+        "--slices",
+        nargs="*",
+        type=float,
+        default=[],
+        metavar="MM",
+        help="also segment each scan as 2-D sagittal slices MM thick (e.g. 3 4)",
+    )
+    parser.add_argument(
         "--contrasts",
         nargs="*",
         default=[],
@@ -282,6 +319,9 @@ def main() -> None:
             for cut_mm in arguments.framings:
                 row = score_case(segmenter, *reframed(volume, truth, cut_mm))
                 case_variants[f"{cut_mm:g} mm cut off front and top"] = row
+            for slice_mm in arguments.slices:
+                row = score_case(segmenter, *sagittal_slices(volume, truth, slice_mm))
+                case_variants[f"{slice_mm:g} mm sagittal slices"] = row
             for contrast in arguments.contrasts:
                 row = score_case(segmenter, remapped(volume, contrast), truth)
                 case_variants[contrast] = row
@@ -289,7 +329,7 @@ def main() -> None:
             results[set_name] = {"cases": rows, "summary": print_set(set_name, rows, trained)}
     for set_name, cases in variants.items():
         if any(cases.values()):
-            title = f"{set_name}: other framings and contrasts"
+            title = f"{set_name}: other framings, slices and contrasts"
             print_variants(title, results[set_name]["cases"], cases, trained)
     if arguments.write_card:
         metrics = dict(card.metrics)
