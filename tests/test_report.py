@@ -201,23 +201,31 @@ def test_where_opengl_cannot_draw_the_report_goes_without_its_3d_figure(
     assert "Page 3 of 3" in text
 
 
-def test_the_3d_figure_keeps_a_long_label_inside_its_frame() -> None:
+def test_the_3d_figure_keeps_long_labels_and_touched_parts_inside_its_frame() -> None:
     import pyvista
 
     from lumboplan_app.labels import Side
     from lumboplan_app.planning.landmarks import plane_axes
+    from lumboplan_app.volume import Grid
 
     labels = read_label_map(DEMO / "labels.nii.gz")
     plan = case_from_plan(plan_from_labels(labels), labels).plan
     origin, _, _, w = plane_axes(plan)
-    canal = pyvista.Cylinder(center=origin, direction=w, radius=6.0, height=600.0)  # T10-S5
-    image = np.asarray(
-        figures.posterolateral_figure(plan, {Structure.NERVES: canal}, None, Side.LEFT)
-    )
-    drawn = (image < 250).any(axis=2)
-    assert drawn.sum() > 1000  # the canal near the foramen is there
-    frame = np.concatenate([drawn[0], drawn[-1], drawn[:, 0], drawn[:, -1]])
-    assert not frame.any()  # and nothing runs out of the picture
+    # A canal from T10 to S5, meshed along its length, and a dural sac as long (a column 600 mm
+    # tall on a 2 mm grid) that the side's channel touches; the channel itself is not drawn.
+    canal = pyvista.Line(origin - 300.0 * w, origin + 300.0 * w, resolution=600).tube(radius=6.0)
+    tall = Grid((300, 40, 40), (2.0, 2.0, 2.0), tuple(origin - [40.0, 40.0, 300.0]))
+    column = np.zeros(tall.shape_zyx, dtype=np.uint8)
+    column[:, 20:25, 18:23] = Part.DURAL_SAC
+    sac = LabelMap(column, tall)
+    side = {"alpha_deg": None, "contacts": [{"part": "dural_sac", "clearance_mm": -1.0}]}
+    plan = {**plan, "sides": {**plan["sides"], Side.LEFT.value: side}}
+    for meshes, parts in (({Structure.NERVES: canal}, None), ({}, sac)):
+        image = np.asarray(figures.posterolateral_figure(plan, meshes, parts, Side.LEFT))
+        drawn = (image < 250).any(axis=2)
+        assert drawn.sum() > 1000  # what lies near the foramen is there
+        frame = np.concatenate([drawn[0], drawn[-1], drawn[:, 0], drawn[:, -1]])
+        assert not frame.any()  # and nothing runs out of the picture
 
 
 def test_a_plan_without_planes_shows_what_was_segmented(tmp_path) -> None:

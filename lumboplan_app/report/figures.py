@@ -367,8 +367,9 @@ def posterolateral_figure(
         from lumboplan_app.reconstruction.meshes import mask_surface
 
         surface = mask_surface(np.isin(parts.array, [int(p) for p in touched]), parts.grid)
-        if surface is not None:
-            plotter.add_mesh(surface, color=[c / 255 for c in _TOUCHED_COLOUR])
+        near = None if surface is None else _within(surface, focus, POSTEROLATERAL_RADIUS_MM)
+        if near is not None:
+            plotter.add_mesh(near, color=[c / 255 for c in _TOUCHED_COLOUR])
     if entry["alpha_deg"] is not None:
         b = np.asarray(entry["points_lps_mm"]["b"], dtype=np.float64)
         axis = _axis_of(entry, plan, side)
