@@ -103,13 +103,14 @@ def sagittal_slices(
 ) -> tuple[Volume, np.ndarray]:
     """``volume`` (L, P, S axis order) as left-right slices ``slice_mm`` thick, and its truth.
 
-    Each run of sagittal planes spanning ``slice_mm`` is averaged into one slice at the run's
-    centre (a 2-D sagittal protocol without gaps); the truth keeps the plane nearest each centre.
-    Planes left over at the right edge are dropped.
+    Each run of sagittal planes spanning ``slice_mm`` (the nearest whole number of planes, at
+    least one, at most the scan's width) is averaged into one slice at the run's centre (a 2-D
+    sagittal protocol without gaps); the truth keeps the plane nearest each centre. Planes left
+    over at the right edge are dropped.
     """
     grid = volume.grid
     step_mm = float(grid.spacing_xyz_mm[0])
-    per_slice = max(1, round(slice_mm / step_mm))
+    per_slice = min(max(1, int(slice_mm / step_mm + 0.5)), grid.shape_zyx[2])
     count = grid.shape_zyx[2] // per_slice
     kept = count * per_slice
     slabs = volume.array[:, :, :kept].astype(np.float32)
@@ -294,6 +295,11 @@ def main() -> None:
     if not sets:
         print(f"No labelled real data at {REALDATA}: nothing to measure.")
         return
+    if any(mm <= 0 for mm in arguments.slices):
+        parser.error("--slices takes thicknesses in mm above 0")
+    names = [folder.resolve().name for folder in sets]
+    if len(set(names)) < len(names):  # two sites' "labelled" folders: name them by their path
+        names = [str(folder.resolve()) for folder in sets]
     if arguments.overlays is not None:
         arguments.overlays.mkdir(parents=True, exist_ok=True)
     segmenter = Segmenter(arguments.weights, device=arguments.device)
@@ -304,10 +310,11 @@ def main() -> None:
     print(machine_header() + f", device {segmenter.device}, model {arguments.weights.name}")
     results: dict[str, dict] = {}
     variants: dict[str, dict[str, dict[str, dict]]] = {}
-    for set_folder in sets:
-        set_name = set_folder.name
+    for set_folder, set_name in zip(sets, names, strict=True):
         rows = {}
         folders = case_folders(set_folder)
+        if not folders:
+            print(f"\n{set_folder}: no case folder (image.nii.gz and truth.nii.gz) to measure.")
         for folder in folders[:1] if arguments.quick else folders:
             if arguments.cases and folder.name not in arguments.cases:
                 continue
@@ -331,11 +338,13 @@ def main() -> None:
         if any(cases.values()):
             title = f"{set_name}: other framings, slices and contrasts"
             print_variants(title, results[set_name]["cases"], cases, trained)
-    if arguments.write_card:
+    if arguments.write_card and not results:
+        print("Nothing measured: the card is left as it was.")
+    elif arguments.write_card:
         metrics = dict(card.metrics)
         metrics["real"] = {
             "data": f"{', '.join(results)}: real lumbar MR with the L5 body or the L5/S1 disc "
-            "labelled (labelled_t2: sagittal T2; labelled_waterfat: water-fat, 3 T)",
+            "labelled (1 the L5 body, 2 the disc, 255 another level; PROVENANCE.md of each set)",
             "pipeline": "Segmenter.predict_labels + keep_main_components, scored before the "
             "plausibility check; 'accepted' is the check's verdict",
             "l5_body_dice": "predicted L5 cut to the true body's box grown 5 mm, not behind "
