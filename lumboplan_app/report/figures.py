@@ -342,7 +342,8 @@ def posterolateral_figure(
 ) -> Image.Image:
     """Render the structures near the side's foramen from behind it, the channel, touched parts.
 
-    Only what lies within :data:`POSTEROLATERAL_RADIUS_MM` of the foramen is drawn.
+    Of the structures and touched parts, only what lies within :data:`POSTEROLATERAL_RADIUS_MM`
+    of the foramen is drawn; the channel is drawn whole.
     """
     import pyvista
 
