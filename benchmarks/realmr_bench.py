@@ -10,22 +10,22 @@ before the plausibility check (a refused case is still scored). Cases the weight
 or validated on (the card's ``extra.real_training_cases`` and ``real_validation_cases``) are
 marked "seen" and left out of the held-out medians.
 
-Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--sets DIR ...] [--cases
-NAME ...] [--overlays docs/images/realmr] [--write-card] [--quick] [--framings 12 24 36] [--slices 3
-4] [--contrasts inverted gamma0.4 gamma2.5]`. ``--sets`` scores a site's own labelled scans: each
-folder holds one folder per case with ``image.nii.gz`` and ``truth.nii.gz`` coded as ``labelled_t2``
-is (1 the L5 body, 2 the L5/S1 disc, 255 another level, 0 not labelled; the truth on the image's
-grid). ``--overlays`` writes one PNG per case (sagittal through the spine, axial through the L5/S1
-disc, coronal through the foramina, all seven structures); ``--write-card`` stores the table in the
-card's ``metrics.real``. ``--framings`` also segments each scan framed differently: the given
-millimetres cut off its anterior and superior edges (the same anatomy, so the model's windows fall
-elsewhere on it, as on a scan another site frames otherwise), and prints per case whether each
-framing is accepted and its L5 body Dice. ``--slices`` does the same with the scan as a 2-D sagittal
-protocol gives it: left-right slices the given millimetres thick (the 1 mm planes averaged in slabs;
-scored against the truth's plane nearest each slab's centre), the clinic's usual lumbar T2.
-``--contrasts`` does the same with the scan's intensities remapped (``inverted``, or ``gammaG``: the
-1st-99.5th percentile range raised to the power G), a contrast the model has not seen on the same
-anatomy and labels.
+Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--sets DIR ...]
+[--cases NAME ...] [--overlays docs/images/realmr] [--write-card] [--quick]
+[--framings 12 24 36] [--slices 3 4] [--contrasts inverted gamma0.4 gamma2.5]`.
+``--sets`` scores a site's own labelled scans: each folder holds one folder per case with
+``image.nii.gz`` and ``truth.nii.gz`` coded as ``labelled_t2`` is (1 the L5 body, 2 the L5/S1 disc,
+255 another level, 0 not labelled; the truth on the image's grid). ``--overlays`` writes one PNG per
+case (sagittal through the spine, axial through the L5/S1 disc, coronal through the foramina, all
+seven structures); ``--write-card`` stores the table in the card's ``metrics.real``. ``--framings``
+also segments each scan framed differently: the given millimetres cut off its anterior and superior
+edges (the same anatomy, so the model's windows fall elsewhere on it, as on a scan another site
+frames otherwise), and prints per case whether each framing is accepted and its L5 body Dice.
+``--slices`` does the same with the scan as a 2-D sagittal protocol gives it: left-right slices the
+given millimetres thick (the 1 mm planes averaged in slabs; scored against the truth's plane nearest
+each slab's centre), the clinic's usual lumbar T2. ``--contrasts`` does the same with the scan's
+intensities remapped (``inverted``, or ``gammaG``: the 1st-99.5th percentile range raised to the
+power G), a contrast the model has not seen on the same anatomy and labels.
 """
 
 from __future__ import annotations
