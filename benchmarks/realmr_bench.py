@@ -12,7 +12,7 @@ marked "seen" and left out of the held-out medians.
 
 Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--sets DIR ...]
 [--cases NAME ...] [--overlays docs/images/realmr] [--write-card] [--quick]
-[--framings 12 24 36] [--slices 3 4] [--contrasts inverted gamma0.4 gamma2.5]`.
+[--framings 12 24 36] [--slices 3 4] [--tilts -8 8] [--contrasts inverted gamma0.4 gamma2.5]`.
 ``--sets`` scores a site's own labelled scans: each folder holds one folder per case with
 ``image.nii.gz`` and ``truth.nii.gz`` coded as ``labelled_t2`` is (1 the L5 body, 2 the L5/S1 disc,
 255 another level, 0 not labelled; the truth on the image's grid). ``--overlays`` writes one PNG per
@@ -23,9 +23,13 @@ edges (the same anatomy, so the model's windows fall elsewhere on it, as on a sc
 frames otherwise), and prints per case whether each framing is accepted and its L5 body Dice.
 ``--slices`` does the same with the scan as a 2-D sagittal protocol gives it: left-right slices the
 given millimetres thick (the 1 mm planes averaged in slabs; scored against the truth's plane nearest
-each slab's centre), the clinic's usual lumbar T2. ``--contrasts`` does the same with the scan's
-intensities remapped (``inverted``, or ``gammaG``: the 1st-99.5th percentile range raised to the
-power G), a contrast the model has not seen on the same anatomy and labels.
+each slab's centre), the clinic's usual lumbar T2. ``--tilts`` does the same with each scan's
+content turned the given degrees in its sagittal plane (positive: the top goes back; the same spine
+lying more or less lordotic to the scanner), cut to the largest box inside the turned field of view
+(straight edges, as a scanner's) and scored with its labels carried back to the truth's grid.
+``--contrasts`` does the same with the scan's intensities remapped (``inverted``, or ``gammaG``: the
+1st-99.5th percentile range raised to the power G), a contrast the model has not seen on the same
+anatomy and labels.
 """
 
 from __future__ import annotations
@@ -34,10 +38,12 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import machine_header
@@ -54,7 +60,7 @@ from lumboplan_app.segmentation.inference import (
 from lumboplan_app.segmentation.model_card import card_path_for, read_card
 from lumboplan_app.segmentation.partial_labels import disc_dice, l5_body_dice, wrong_level_share
 from lumboplan_app.segmentation.postprocess import keep_main_components
-from lumboplan_app.volume import LabelMap, Volume
+from lumboplan_app.volume import Grid, LabelMap, Volume
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
@@ -126,6 +132,93 @@ def sagittal_slices(
     return Volume(array, thick, volume.meta), centres
 
 
+def tilted(volume: Volume, degrees: float) -> tuple[Volume, Callable[[np.ndarray], np.ndarray]]:
+    """``volume`` (L, P, S axis order) turned ``degrees`` about the left-right axis, and a way back.
+
+    The scan's content turns in its sagittal plane about the scan's centre (positive: its top
+    goes back), as the same spine lying more or less lordotic to the scanner, and is cut to the
+    largest box that lies wholly inside the turned field of view: its edges stay straight, as a
+    scanner's are. The second value carries labels on the turned grid back to the scan's grid
+    (nearest label; 0 outside the box).
+    """
+    grid = volume.grid
+    spacing = np.array([grid.spacing_xyz_mm[2], grid.spacing_xyz_mm[1]])  # z, y
+    angle = np.deg2rad(degrees)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    to_turned = np.diag(1 / spacing) @ rotation @ np.diag(spacing)  # index offsets, z and y
+    shape = np.array(grid.shape_zyx[:2])
+    centre = (shape - 1) / 2
+    corners = np.array([[z, y] for z in (0, shape[0] - 1) for y in (0, shape[1] - 1)]) - centre
+    reach = np.abs(corners @ to_turned.T).max(axis=0)
+    full = np.floor(2 * reach).astype(int) + 1
+    full_centre = (full - 1) / 2
+    back_matrix = np.linalg.inv(to_turned)
+    inside = ndimage.affine_transform(
+        np.ones(tuple(shape), np.uint8),
+        back_matrix,
+        offset=centre - back_matrix @ full_centre,
+        output_shape=tuple(full),
+        order=0,
+        cval=0,
+    ).astype(bool)
+    (z0, z1), (y0, y1) = _largest_box(inside)
+    start = np.array([z0, y0])
+
+    def embed(matrix_2d: np.ndarray) -> np.ndarray:
+        matrix = np.eye(3)
+        matrix[:2, :2] = matrix_2d
+        return matrix
+
+    array = ndimage.affine_transform(
+        volume.array.astype(np.float32),
+        embed(back_matrix),
+        offset=(*(centre - back_matrix @ (full_centre - start)), 0.0),
+        output_shape=(z1 - z0, y1 - y0, grid.shape_zyx[2]),
+        order=1,
+    )
+    turned = replace(grid, shape_zyx=array.shape)  # same origin: the patient lies turned
+
+    def back(labels: np.ndarray) -> np.ndarray:
+        return ndimage.affine_transform(
+            labels,
+            embed(to_turned),
+            offset=(*(full_centre - start - to_turned @ centre), 0.0),
+            output_shape=grid.shape_zyx,
+            order=0,
+            cval=0,
+        )
+
+    return Volume(array, turned, volume.meta), back
+
+
+def around_labelled(truth: np.ndarray, grid: Grid, margin_mm: float = 40.0) -> tuple[slice, ...]:
+    """The labelled body's or disc's bounding box grown ``margin_mm`` (S1 lies within it)."""
+    indices = np.argwhere((truth == Structure.L5) | (truth == Structure.DISC))
+    spacing_zyx = np.array(grid.spacing_xyz_mm[::-1])
+    grow = np.ceil(margin_mm / spacing_zyx).astype(int)
+    low = np.maximum(indices.min(axis=0) - grow, 0)
+    high = indices.max(axis=0) + grow + 1
+    return tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+
+
+def _largest_box(inside: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The largest axis-aligned rectangle of a 2-D mask whose rows are intervals (a turned box)."""
+    rows = inside.any(axis=1)
+    low = np.where(rows, inside.argmax(axis=1), inside.shape[1])
+    high = np.where(rows, inside.shape[1] - inside[:, ::-1].argmax(axis=1), 0)
+    best, found = -1, ((0, 1), (0, 1))
+    for z0 in np.flatnonzero(rows):
+        widths = np.minimum.accumulate(high[z0:]) - np.maximum.accumulate(low[z0:])
+        heights = np.arange(1, widths.size + 1)
+        areas = np.where(widths > 0, widths * heights, 0)
+        z1 = int(areas.argmax())
+        if areas[z1] > best:
+            best = int(areas[z1])
+            lo = int(np.maximum.accumulate(low[z0:])[z1])
+            found = ((int(z0), int(z0) + z1 + 1), (lo, lo + int(widths[z1])))
+    return found
+
+
 def remapped(volume: Volume, contrast: str) -> Volume:
     """``volume`` with its intensities remapped: ``inverted`` or ``gammaG`` (e.g. ``gamma2.5``).
 
@@ -144,9 +237,17 @@ def remapped(volume: Volume, contrast: str) -> Volume:
 
 
 def score_case(
-    segmenter: Segmenter, volume: Volume, truth: np.ndarray, overlays: Path | None = None
+    segmenter: Segmenter,
+    volume: Volume,
+    truth: np.ndarray,
+    overlays: Path | None = None,
+    back: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> dict:
-    """Segment one case and score it against its partial truth (``overlays``: a PNG path)."""
+    """Segment one case and score it against its partial truth (``overlays``: a PNG path).
+
+    ``back`` carries labels on ``volume``'s grid to ``truth``'s (a :func:`tilted` scan), whose
+    spacing is then ``volume``'s too.
+    """
     start = time.perf_counter()
     raw = segmenter.predict_labels(volume)
     labels = LabelMap(keep_main_components(raw.array), raw.grid)
@@ -162,13 +263,14 @@ def score_case(
         from overlays import write_overlay
 
         write_overlay(volume, labels, truth, overlays)
+    scored = labels.array if back is None else back(labels.array)
     return {
         "accepted": not reason,
         "refusal": reason,
-        "l5_body_dice": l5_body_dice(labels.array, truth, spacing_zyx),
-        "disc_dice": disc_dice(labels.array, truth),
-        "l5_wrong_level": wrong_level_share(labels.array, truth, Structure.L5),
-        "disc_wrong_level": wrong_level_share(labels.array, truth, Structure.DISC),
+        "l5_body_dice": l5_body_dice(scored, truth, spacing_zyx),
+        "disc_dice": disc_dice(scored, truth),
+        "l5_wrong_level": wrong_level_share(scored, truth, Structure.L5),
+        "disc_wrong_level": wrong_level_share(scored, truth, Structure.DISC),
         "seconds": seconds,
     }
 
@@ -237,12 +339,20 @@ def print_variants(
         text = [
             f"{'yes' if r['accepted'] else 'REFUSED'} {_cell(r['l5_body_dice'])}"
             + ("" if np.isnan(r["disc_dice"]) else f" (disc {_cell(r['disc_dice'])})")
+            + ("" if r.get("in_view", True) else " (cut within 40 mm)")
             for r in cells
         ]
         print(f"| {case} | {'yes' if case in trained else 'no'} | " + " | ".join(text) + " |")
-    counts = [sum(as_given[c]["accepted"] for c in variants)]
-    counts += [sum(rows[n]["accepted"] for rows in variants.values()) for n in names]
-    print(f"| accepted of {len(variants)} | | " + " | ".join(str(n) for n in counts) + " |")
+    columns = [
+        [as_given[c] for c in variants],
+        *([rows[n] for rows in variants.values()] for n in names),
+    ]
+    counts = [
+        f"{sum(r['accepted'] for r in column if r.get('in_view', True))} of "
+        f"{sum(r.get('in_view', True) for r in column)}"
+        for column in columns
+    ]
+    print("| accepted (in view) | | " + " | ".join(counts) + " |")
     every = [*as_given.values(), *(r for rows in variants.values() for r in rows.values())]
     wrong = [max(r["l5_wrong_level"], r["disc_wrong_level"]) for r in every]
     print(f"\nLargest share of L5 or disc on another labelled level: {np.nanmax(wrong):.3f}")
@@ -279,6 +389,14 @@ def main() -> None:
         default=[],
         metavar="MM",
         help="also segment each scan as 2-D sagittal slices MM thick (e.g. 3 4)",
+    )
+    parser.add_argument(
+        "--tilts",
+        nargs="*",
+        type=float,
+        default=[],
+        metavar="DEG",
+        help="also segment each scan turned DEG degrees in its sagittal plane (e.g. -8 8)",
     )
     parser.add_argument(
         "--contrasts",
@@ -329,6 +447,12 @@ def main() -> None:
             for slice_mm in arguments.slices:
                 row = score_case(segmenter, *sagittal_slices(volume, truth, slice_mm))
                 case_variants[f"{slice_mm:g} mm sagittal slices"] = row
+            for degrees in arguments.tilts:
+                turned, back = tilted(volume, degrees)
+                row = score_case(segmenter, turned, truth, back=back)
+                kept = back(np.ones(turned.array.shape, np.uint8)).astype(bool)
+                row["in_view"] = bool(kept[around_labelled(truth, volume.grid)].all())
+                case_variants[f"turned {degrees:+g} deg"] = row
             for contrast in arguments.contrasts:
                 row = score_case(segmenter, remapped(volume, contrast), truth)
                 case_variants[contrast] = row
@@ -336,7 +460,7 @@ def main() -> None:
             results[set_name] = {"cases": rows, "summary": print_set(set_name, rows, trained)}
     for set_name, cases in variants.items():
         if any(cases.values()):
-            title = f"{set_name}: other framings, slices and contrasts"
+            title = f"{set_name}: other framings, slices, tilts and contrasts"
             print_variants(title, results[set_name]["cases"], cases, trained)
     if arguments.write_card and not results:
         print("Nothing measured: the card is left as it was.")
