@@ -192,8 +192,13 @@ def tilted(volume: Volume, degrees: float) -> tuple[Volume, Callable[[np.ndarray
 
 
 def around_labelled(truth: np.ndarray, grid: Grid, margin_mm: float = 40.0) -> tuple[slice, ...]:
-    """The labelled body's or disc's bounding box grown ``margin_mm`` (S1 lies within it)."""
+    """The labelled body's or disc's bounding box grown ``margin_mm`` (S1 lies within it).
+
+    Without a labelled body or disc: the whole scan (nothing may be cut).
+    """
     indices = np.argwhere((truth == Structure.L5) | (truth == Structure.DISC))
+    if not indices.size:
+        return tuple(slice(0, n) for n in truth.shape)
     spacing_zyx = np.array(grid.spacing_xyz_mm[::-1])
     grow = np.ceil(margin_mm / spacing_zyx).astype(int)
     low = np.maximum(indices.min(axis=0) - grow, 0)
