@@ -43,7 +43,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import machine_header
@@ -60,7 +59,7 @@ from lumboplan_app.segmentation.inference import (
 from lumboplan_app.segmentation.model_card import card_path_for, read_card
 from lumboplan_app.segmentation.partial_labels import disc_dice, l5_body_dice, wrong_level_share
 from lumboplan_app.segmentation.postprocess import keep_main_components
-from lumboplan_app.volume import Grid, LabelMap, Volume
+from lumboplan_app.volume import Grid, LabelMap, Volume, resample_labels, resample_volume
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
@@ -138,55 +137,44 @@ def tilted(volume: Volume, degrees: float) -> tuple[Volume, Callable[[np.ndarray
     The scan's content turns in its sagittal plane about the scan's centre (positive: its top
     goes back), as the same spine lying more or less lordotic to the scanner, and is cut to the
     largest box that lies wholly inside the turned field of view: its edges stay straight, as a
-    scanner's are. The second value carries labels on the turned grid back to the scan's grid
-    (nearest label; 0 outside the box).
+    scanner's are. The scan is resampled onto a grid whose axes are turned the other way and
+    handed on with the scan's own axes. The second value carries labels on the turned grid back
+    to the scan's grid (nearest label; 0 outside the box).
     """
     grid = volume.grid
-    spacing = np.array([grid.spacing_xyz_mm[2], grid.spacing_xyz_mm[1]])  # z, y
     angle = np.deg2rad(degrees)
-    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    to_turned = np.diag(1 / spacing) @ rotation @ np.diag(spacing)  # index offsets, z and y
-    shape = np.array(grid.shape_zyx[:2])
-    centre = (shape - 1) / 2
-    corners = np.array([[z, y] for z in (0, shape[0] - 1) for y in (0, shape[1] - 1)]) - centre
-    reach = np.abs(corners @ to_turned.T).max(axis=0)
-    full = np.floor(2 * reach).astype(int) + 1
-    full_centre = (full - 1) / 2
-    back_matrix = np.linalg.inv(to_turned)
-    inside = ndimage.affine_transform(
-        np.ones(tuple(shape), np.uint8),
-        back_matrix,
-        offset=centre - back_matrix @ full_centre,
-        output_shape=tuple(full),
-        order=0,
-        cval=0,
-    ).astype(bool)
-    (z0, z1), (y0, y1) = _largest_box(inside)
-    start = np.array([z0, y0])
-
-    def embed(matrix_2d: np.ndarray) -> np.ndarray:
-        matrix = np.eye(3)
-        matrix[:2, :2] = matrix_2d
-        return matrix
-
-    array = ndimage.affine_transform(
-        volume.array.astype(np.float32),
-        embed(back_matrix),
-        offset=(*(centre - back_matrix @ (full_centre - start)), 0.0),
-        output_shape=(z1 - z0, y1 - y0, grid.shape_zyx[2]),
-        order=1,
+    # Columns: the turned grid's x, y, z axes in the scan's index frame (x is the turning axis).
+    turn = np.array(
+        [[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]]
     )
-    turned = replace(grid, shape_zyx=array.shape)  # same origin: the patient lies turned
+    direction = grid.direction @ turn
+    spacing = np.array(grid.spacing_xyz_mm)
+    centre = grid.index_to_lps((np.array(grid.shape_zyx) - 1) / 2)
+    corners_xyz = np.array([[0, y, z] for y in (-1, 1) for z in (-1, 1)]) * (
+        np.array(grid.extent_xyz_mm) / 2
+    )
+    reach_mm = np.abs(corners_xyz @ (grid.direction.T @ direction)).max(axis=0)
+    sizes_xyz = [grid.shape_zyx[2], *(np.floor(2 * reach_mm[1:] / spacing[1:]).astype(int) + 1)]
+    half_mm = (np.array(sizes_xyz) - 1) / 2 * spacing
+    full = Grid(
+        shape_zyx=(int(sizes_xyz[2]), int(sizes_xyz[1]), int(sizes_xyz[0])),
+        spacing_xyz_mm=grid.spacing_xyz_mm,
+        origin_lps_mm=tuple(centre - direction @ half_mm),
+        direction=direction,
+    )
+    ones = Volume(np.ones(grid.shape_zyx, np.float32), grid, volume.meta)
+    inside = resample_volume(ones, full, "nearest").array[:, :, 0] > 0.5
+    (z0, z1), (y0, y1) = _largest_box(inside)
+    box = replace(
+        full,
+        shape_zyx=(z1 - z0, y1 - y0, full.shape_zyx[2]),
+        origin_lps_mm=tuple(full.index_to_lps((z0, y0, 0))),
+    )
+    array = resample_volume(volume, box).array
+    turned = replace(grid, shape_zyx=array.shape)  # the scan's own axes: the patient lies turned
 
     def back(labels: np.ndarray) -> np.ndarray:
-        return ndimage.affine_transform(
-            labels,
-            embed(to_turned),
-            offset=(*(full_centre - start - to_turned @ centre), 0.0),
-            output_shape=grid.shape_zyx,
-            order=0,
-            cval=0,
-        )
+        return resample_labels(LabelMap(labels, box), grid, "nearest").array
 
     return Volume(array, turned, volume.meta), back
 
