@@ -190,10 +190,31 @@ def test_reduced_precision_follows_the_cpu(monkeypatch) -> None:
     assert inference.inference_dtype(torch.device("cuda")) is torch.float16
 
 
+def test_the_l5_body_dice_follows_a_tilted_body_s_posterior_face() -> None:
+    """A body leaning back (lordosis): its rearmost voxel, high up, lies behind the pedicles
+    low down. They are the arch, not an error: a plane at the rearmost voxel would count them."""
+    truth = np.zeros((80, 120, 100), dtype=np.uint8)
+    for z in range(20, 50):
+        front = 20 + (z - 20) // 2  # the body moves back 1 mm every 2 mm up: 15 mm in all
+        truth[z, front : front + 30, 30:70] = Structure.L5
+    predicted = truth.copy()
+    for z in range(20, 35):
+        back = 20 + (z - 20) // 2 + 30
+        predicted[z, back : back + 12, 30:36] = Structure.L5  # left pedicle
+        predicted[z, back : back + 12, 64:70] = Structure.L5  # right pedicle
+    assert l5_body_dice(predicted, truth, (1.0, 1.0, 1.0)) == pytest.approx(1.0)
+    predicted[40:50, 26:29, 40:60] = Structure.L5  # 3 mm too far forward at the top: an error
+    body, wrong = 30 * 30 * 40, 10 * 3 * 20
+    assert l5_body_dice(predicted, truth, (1.0, 1.0, 1.0)) == pytest.approx(
+        2 * body / (2 * body + wrong)
+    )
+
+
 @pytest.mark.parametrize("seed", [31, 32, 33])
 def test_no_true_voxel_of_a_phantom_is_ruled_out_by_its_l5_body(seed: int) -> None:
     """The anatomical exclusions, checked on phantoms with every part known: drawn the L5 body
-    alone (as on the real scans), no voxel of any structure loses its true class."""
+    alone (as on the real scans), no voxel of any structure loses its true class, and the true
+    L5 scores as the body it holds."""
     scan = Acquisition(
         plane="sagittal",
         in_plane_mm=1.2,
@@ -212,6 +233,8 @@ def test_no_true_voxel_of_a_phantom_is_ruled_out_by_its_l5_body(seed: int) -> No
     near_body = ndimage.binary_dilation(partial > 0, iterations=4) & (partial == 0)
     assert not ((mask[near_body] >> Structure.L5) & 1).all()
     assert not ((mask >> Structure.NERVES) & 1).all()
+    # A perfect L5, arch and all, scores (nearly) 1 against the body alone.
+    assert l5_body_dice(truth, partial, spacing) > 0.98
 
 
 def test_partial_cases_make_the_share_of_draws_asked_for() -> None:

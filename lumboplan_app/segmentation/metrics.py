@@ -4,7 +4,9 @@ One scorer for the benchmarks and ``lumboplan validate``: per structure Dice, pr
 recall, HD95 (mm) and both volumes (mL). A fully labelled truth scores every segmented
 structure over the whole scan. A partial truth (:mod:`~lumboplan_app.segmentation.partial_labels`:
 ``1`` the L5 body, ``2`` the L5/S1 disc, ``255`` another level, ``0`` unlabelled) scores only
-what it labels: L5 within the body's box (the arch is not labelled), the disc over the scan.
+what it labels: L5 in front of the body's posterior face within its box (the arch is not
+labelled: :func:`~lumboplan_app.segmentation.partial_labels.l5_body_region`), the disc over
+the scan.
 Arrays are (Z, Y, X) label ids; spacings are (z, y, x) mm.
 """
 
@@ -17,7 +19,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
-from lumboplan_app.segmentation.partial_labels import l5_body_box
+from lumboplan_app.segmentation.partial_labels import l5_body_region
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +93,8 @@ def structure_scores(
     ----------
     predicted, truth : (Z, Y, X) integer arrays of Structure ids on the same grid
     spacing_zyx_mm : voxel size along z, y, x (mm)
-    partial : whether ``truth`` is a partial label map (then only the L5 body, scored in its
-        box, and the L5/S1 disc, each where labelled)
+    partial : whether ``truth`` is a partial label map (then only the L5 body, scored in front
+        of its posterior face within its box, and the L5/S1 disc, each where labelled)
     """
     if predicted.shape != truth.shape:
         raise ValueError(f"shapes differ: predicted {predicted.shape}, truth {truth.shape}")
@@ -101,12 +103,13 @@ def structure_scores(
             mask_score(s, predicted == s, truth == s, spacing_zyx_mm) for s in SEGMENTED_STRUCTURES
         ]
     scores = []
-    box = l5_body_box(truth, spacing_zyx_mm)
-    if box is not None:
+    region = l5_body_region(truth, spacing_zyx_mm)
+    if region is not None:
+        box, scored = region
         scores.append(
             mask_score(
                 Structure.L5,
-                predicted[box] == Structure.L5,
+                (predicted[box] == Structure.L5) & scored,
                 truth[box] == Structure.L5,
                 spacing_zyx_mm,
             )

@@ -200,13 +200,18 @@ def _extent_mm(
     return [(float(a), float(b)) for a, b in zip(low, high, strict=True)]
 
 
-def l5_body_box(
+def l5_body_region(
     truth: npt.NDArray[np.integer], spacing_zyx_mm: tuple[float, float, float]
-) -> tuple[slice, slice, slice] | None:
-    """Return the box in which L5 is scored against a labelled L5 body (None: no body drawn).
+) -> tuple[tuple[slice, slice, slice], npt.NDArray[np.bool_]] | None:
+    """Return where L5 is scored against a labelled L5 body (None: no body drawn).
 
-    The truth holds the body only, so the box is the body's bounding box grown by 5 mm, but not
-    behind the body's posterior face (+y in LPS: the arch is not scored).
+    The truth holds the body only, so a predicted L5 is scored in the body's bounding box grown
+    by 5 mm, and there only in front of the body's posterior face (+y in LPS is behind it): the
+    arch is not scored, but for a few voxels of the pedicles' roots. The face follows the body's
+    tilt: in each axial slice (array index z) it lies at the body's rearmost voxel of that slice;
+    a slice without body (above or below it, or a gap in a body drawn in pieces) takes the
+    nearest slice's. A prediction reaching behind the face (into the canal) is not scored
+    either. Returns the box and, on the box, the mask of the voxels scored.
     """
     body = truth == Structure.L5
     if not body.any():
@@ -215,9 +220,17 @@ def l5_body_box(
     where = np.argwhere(body)
     low = np.maximum(where.min(axis=0) - margin, 0)
     high = np.minimum(where.max(axis=0) + margin + 1, body.shape)
-    high[1] = where[:, 1].max() + 1  # not behind the posterior face
-    z, y, x = (slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
-    return z, y, x
+    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+    in_box = body[box]
+    in_slice = in_box.any(axis=2)  # (z, y): the body's extent front to back in each slice
+    has_body = in_slice.any(axis=1)
+    rearmost = in_slice.shape[1] - 1 - np.argmax(in_slice[:, ::-1], axis=1)
+    nearest = ndimage.distance_transform_edt(
+        ~has_body, return_distances=False, return_indices=True
+    )[0]
+    face = rearmost[nearest]
+    scored = np.arange(in_box.shape[1])[None, :, None] <= face[:, None, None]
+    return (box[0], box[1], box[2]), np.broadcast_to(scored, in_box.shape)
 
 
 def l5_body_dice(
@@ -225,11 +238,12 @@ def l5_body_dice(
     truth: npt.NDArray[np.integer],
     spacing_zyx_mm: tuple[float, float, float],
 ) -> float:
-    """Dice of the predicted L5 against a labelled L5 body (truth ``1``), in :func:`l5_body_box`."""
-    box = l5_body_box(truth, spacing_zyx_mm)
-    if box is None:
+    """Dice of the predicted L5 against a labelled body (truth ``1``), in :func:`l5_body_region`."""
+    region = l5_body_region(truth, spacing_zyx_mm)
+    if region is None:
         return float("nan")
-    return _dice(predicted[box] == Structure.L5, truth[box] == Structure.L5)
+    box, scored = region
+    return _dice((predicted[box] == Structure.L5) & scored, truth[box] == Structure.L5)
 
 
 def disc_dice(predicted: npt.NDArray[np.integer], truth: npt.NDArray[np.integer]) -> float:

@@ -258,7 +258,8 @@ def report_blocks(summary: dict[str, Any], folder: Path) -> list[Block]:
         _table(_segmentation_table(summary)),
         _text(
             "Partially labelled cases are scored only on what they label: L5 within the labelled "
-            "body's box grown 5 mm (not behind its posterior face), and the L5/S1 disc."
+            "body's box grown 5 mm (not behind its posterior face, taken in each axial slice), "
+            "and the L5/S1 disc."
         ),
         Block(
             "image",
