@@ -18,6 +18,18 @@ from lumboplan_app.study.summary import PLAN_COLUMNS, SEGMENTATION_COLUMNS
 from lumboplan_app.volume import LabelMap
 
 
+def _write_partial_case(phantom: Path, case: Path) -> None:
+    """Copy ``phantom`` to ``case`` partially labelled: L5 and the disc, S1 as another level."""
+    case.mkdir()
+    shutil.copy(phantom / "image.nii.gz", case / "image.nii.gz")
+    full = read_label_map(phantom / "labels.nii.gz")
+    truth = np.zeros_like(full.array)
+    truth[full.array == Structure.L5] = Structure.L5
+    truth[full.array == Structure.DISC] = Structure.DISC
+    truth[full.array == Structure.S1] = OTHER_LEVEL
+    write_image(LabelMap(truth, full.grid), case / "truth.nii.gz")
+
+
 @pytest.fixture(scope="module")
 def study(phantoms: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """Validate the phantoms (AI labels: the truth, one disc cut in half), then rerun.
@@ -36,16 +48,7 @@ def study(phantoms: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
             half = disc[disc[:, 2] > np.median(disc[:, 2])]
             array[tuple(half.T)] = 0
         write_image(LabelMap(array, labels.grid), predictions / f"{case}.nii.gz")
-    # A partially labelled case: the L5 body and the disc drawn, S1 as another level.
-    partial = data / "case_partial"
-    partial.mkdir()
-    shutil.copy(data / "case_22" / "image.nii.gz", partial / "image.nii.gz")
-    full = read_label_map(data / "case_22" / "labels.nii.gz")
-    truth = np.zeros_like(full.array)
-    truth[full.array == Structure.L5] = Structure.L5
-    truth[full.array == Structure.DISC] = Structure.DISC
-    truth[full.array == Structure.S1] = OTHER_LEVEL
-    write_image(LabelMap(truth, full.grid), partial / "truth.nii.gz")
+    _write_partial_case(data / "case_22", data / "case_partial")
     shutil.copy(predictions / "case_22.nii.gz", predictions / "case_partial.nii.gz")
     broken = data / "case_broken"
     broken.mkdir()
@@ -160,6 +163,28 @@ def test_the_report_names_every_structure(study) -> None:
     for heading in headings:
         assert heading in text
     assert "&lt;" not in text  # table cells are text, not markup
+
+
+def test_a_study_of_partial_labels_only_leaves_out_the_empty_plan_tables(
+    phantoms: Path, tmp_path: Path
+) -> None:
+    from pypdf import PdfReader
+
+    data, predictions, out = tmp_path / "data", tmp_path / "predictions", tmp_path / "out"
+    data.mkdir()
+    predictions.mkdir()
+    _write_partial_case(phantoms / "case_22", data / "case_partial")
+    shutil.copy(phantoms / "case_22" / "labels.nii.gz", predictions / "case_partial.nii.gz")
+    assert main(["validate", str(data), "-o", str(out), "--predictions", str(predictions)]) == 0
+    reader = PdfReader(out / "report.pdf")
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) == 1
+    assert "Table 1" in text
+    assert "Table 2. Does the model's confidence" in text
+    assert "No foramen was measured on both plans" in text
+    for absent in ("Table 3", "Groups: GT", "Bland-Altman", "Wilcoxon"):
+        assert absent not in text
+    assert "Table 2. Measurements" not in (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_the_html_report_holds_the_same_tables_and_its_plots(study) -> None:

@@ -230,7 +230,11 @@ def _table(rows: list[list[str]], font: float = 7.5) -> Block:
 
 
 def report_blocks(summary: dict[str, Any], folder: Path) -> list[Block]:
-    """Return the report's content from ``summary`` and the CSV tables in ``folder``."""
+    """Return the report's content from ``summary`` and the CSV tables in ``folder``.
+
+    A study that compared no plan (partial labels only) gets its segmentation and confidence
+    tables without the empty measurement and group tables and agreement plots.
+    """
     model = summary["ai_labels"]
     shown = {k: v for k, v in model.items() if k not in ("sha256", "training_data")}
     if "sha256" in model:
@@ -238,7 +242,7 @@ def report_blocks(summary: dict[str, Any], folder: Path) -> list[Block]:
     model_text = ", ".join(f"{k}: {v}" for k, v in shown.items())
     failures = "; ".join(f"{f['case']}: {f['reason']}" for f in summary["failures"]) or "none"
     refused = ", ".join(summary["model_refused"]) or "none"
-    return [
+    segmentation = [
         Block("title", text="LumboPlan validation study: AI vs ground truth"),
         _text(
             escape(
@@ -266,6 +270,27 @@ def report_blocks(summary: dict[str, Any], folder: Path) -> list[Block]:
             png=dice_box_plot(_read_csv(folder / SEGMENTATION_CSV)).getvalue(),
             size_mm=(170, 68),
         ),
+    ]
+    confidence = [
+        _text(
+            "Confidence of a structure: the Dice between the model's direct and mirrored passes "
+            "(1: they agree voxel for voxel)."
+        ),
+        _table(_confidence_table(summary), 7.5),
+        _text(_confidence_text(summary)),
+    ]
+    if not summary["plans"]["foramina"]:
+        return [
+            *segmentation,
+            _text(
+                "No foramen was measured on both plans, so the measurement and group tables and "
+                "the agreement plots are left out."
+            ),
+            Block("heading", text="Table 2. Does the model's confidence foretell errors?"),
+            *confidence,
+        ]
+    return [
+        *segmentation,
         Block("page"),
         Block("heading", text="Table 2. Measurements on AI-derived vs GT-derived models"),
         _text(escape(summary["plans_note"])),
@@ -281,12 +306,7 @@ def report_blocks(summary: dict[str, Any], folder: Path) -> list[Block]:
         _table(_group_table(summary), 8),
         _text(_group_text(summary)),
         Block("heading", text="Table 4. Does the model's confidence foretell errors?"),
-        _text(
-            "Confidence of a structure: the Dice between the model's direct and mirrored passes "
-            "(1: they agree voxel for voxel)."
-        ),
-        _table(_confidence_table(summary), 7.5),
-        _text(_confidence_text(summary)),
+        *confidence,
         Block("page"),
         Block("heading", text="Agreement plots: AI vs GT and Bland-Altman"),
         Block(
