@@ -187,6 +187,18 @@ def test_a_study_of_partial_labels_only_leaves_out_the_empty_plan_tables(
     assert "Table 2. Measurements" not in (out / "report.html").read_text(encoding="utf-8")
 
 
+def test_a_study_whose_every_case_failed_says_so(phantoms: Path, tmp_path: Path) -> None:
+    data, out = tmp_path / "data", tmp_path / "out"
+    broken = data / "case_broken"
+    broken.mkdir(parents=True)
+    (broken / "image.nii.gz").write_bytes(b"\x1f\x8b truncated")
+    shutil.copy(phantoms / "case_23" / "labels.nii.gz", broken / "labels.nii.gz")
+    assert main(["validate", str(data), "-o", str(out)]) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cases_compared"] == 0
+    assert summary["plans_note"] == "No case compared, so no plan either."
+
+
 def test_the_html_report_holds_the_same_tables_and_its_plots(study) -> None:
     from html.parser import HTMLParser
 

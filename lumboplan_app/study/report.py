@@ -5,10 +5,11 @@ and the box plots of Dice per structure. Page 2: Table 2 (Line A, alpha, Line B:
 P, Pearson r, ICC(2,1) and ICC(3,1) with 95 % intervals, Bland-Altman bias) beside the paper's,
 Table 3 (the group confusion table, the false Group A foramina by name) and Table 4 (whether
 the model's confidence foretells a low Dice or a wrong group). Page 3: scatter and
-Bland-Altman plots of the three measures. Everything is read from ``summary.json``'s content
-and ``plans.csv`` / ``segmentation.csv``'s rows, so the report shows what the files hold. The
-content is built once (:func:`report_blocks`) and rendered by :func:`write_study_report` (PDF)
-and :func:`write_study_html` (the same, one self-contained page).
+Bland-Altman plots of the three measures. A study that compared no plan (partial labels only, or
+every case failed) gets page 1 alone, with the confidence table as Table 2. Everything is read
+from ``summary.json``'s content and ``plans.csv`` / ``segmentation.csv``'s rows, so the report
+shows what the files hold. The content is built once (:func:`report_blocks`) and rendered by
+:func:`write_study_report` (PDF) and :func:`write_study_html` (the same, one self-contained page).
 """
 
 from __future__ import annotations
@@ -232,8 +233,9 @@ def _table(rows: list[list[str]], font: float = 7.5) -> Block:
 def report_blocks(summary: dict[str, Any], folder: Path) -> list[Block]:
     """Return the report's content from ``summary`` and the CSV tables in ``folder``.
 
-    A study that compared no plan (partial labels only) gets its segmentation and confidence
-    tables without the empty measurement and group tables and agreement plots.
+    A study that compared no plan (partial labels only, or every case failed) gets its
+    segmentation and confidence tables without the empty measurement and group tables and
+    agreement plots.
     """
     model = summary["ai_labels"]
     shown = {k: v for k, v in model.items() if k not in ("sha256", "training_data")}

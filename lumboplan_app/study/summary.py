@@ -183,6 +183,8 @@ def write_summary(output: Path, names: list[str], about: dict[str, Any]) -> dict
             "every structure labelled."
             if partial
             else "Plans compared on every case."
+            if comparisons
+            else "No case compared, so no plan either."
         ),
         "model_refused": [c["case"] for c in comparisons if not c["model_accepted"]],
         "seconds_per_case_median": float(np.median(seconds)) if seconds else None,
