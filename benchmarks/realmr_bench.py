@@ -344,12 +344,19 @@ def print_variants(
     counts = [
         f"{sum(r['accepted'] for r in column if r.get('in_view', True))} of "
         f"{sum(r.get('in_view', True) for r in column)}"
+        if any(r.get("in_view", True) for r in column)
+        else "- (none in view)"
         for column in columns
     ]
     print("| accepted (in view) | | " + " | ".join(counts) + " |")
-    every = [*as_given.values(), *(r for rows in variants.values() for r in rows.values())]
-    wrong = [max(r["l5_wrong_level"], r["disc_wrong_level"]) for r in every]
-    print(f"\nLargest share of L5 or disc on another labelled level: {np.nanmax(wrong):.3f}")
+    every = [(case, "as given", r) for case, r in as_given.items()] + [
+        (case, name, r) for case, rows in variants.items() for name, r in rows.items()
+    ]
+    share, case, name = max(
+        (np.nan_to_num(max(r["l5_wrong_level"], r["disc_wrong_level"])), case, name)
+        for case, name, r in every
+    )
+    print(f"\nLargest share of L5 or disc on another labelled level: {share:.3f} ({case}, {name})")
 
 
 def main() -> None:
