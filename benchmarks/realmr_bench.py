@@ -4,7 +4,7 @@ Reads every ``labelled_*`` folder of ``../shared/realdata`` (``labelled_t2`` and
 ``labelled_waterfat``: PROVENANCE.md in each), or the folders given with ``--sets``, and, per
 case: whether the plausibility check accepts the segmentation, the L5 body Dice (predicted L5
 cut to the true body's box grown 5 mm, not behind its posterior face in each axial slice:
-``partial_labels.l5_body_region``), the L5/S1 disc Dice, the
+``partial_labels.l5_body_masks``), the L5/S1 disc Dice, the
 share of predicted L5 and disc voxels on another labelled level, and seconds; medians at the
 bottom of each set. The labels scored are the network's output after its component clean-up,
 before the plausibility check (a refused case is still scored). Cases the weights were trained

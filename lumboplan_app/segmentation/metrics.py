@@ -5,7 +5,7 @@ recall, HD95 (mm) and both volumes (mL). A fully labelled truth scores every seg
 structure over the whole scan. A partial truth (:mod:`~lumboplan_app.segmentation.partial_labels`:
 ``1`` the L5 body, ``2`` the L5/S1 disc, ``255`` another level, ``0`` unlabelled) scores only
 what it labels: L5 in front of the body's posterior face within its box (the arch is not
-labelled: :func:`~lumboplan_app.segmentation.partial_labels.l5_body_region`), the disc over
+labelled: :func:`~lumboplan_app.segmentation.partial_labels.l5_body_masks`), the disc over
 the scan.
 Arrays are (Z, Y, X) label ids; spacings are (z, y, x) mm.
 """
@@ -19,7 +19,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
-from lumboplan_app.segmentation.partial_labels import l5_body_region
+from lumboplan_app.segmentation.partial_labels import l5_body_masks
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,17 +103,9 @@ def structure_scores(
             mask_score(s, predicted == s, truth == s, spacing_zyx_mm) for s in SEGMENTED_STRUCTURES
         ]
     scores = []
-    region = l5_body_region(truth, spacing_zyx_mm)
-    if region is not None:
-        box, scored = region
-        scores.append(
-            mask_score(
-                Structure.L5,
-                (predicted[box] == Structure.L5) & scored,
-                truth[box] == Structure.L5,
-                spacing_zyx_mm,
-            )
-        )
+    l5_masks = l5_body_masks(predicted, truth, spacing_zyx_mm)
+    if l5_masks is not None:
+        scores.append(mask_score(Structure.L5, *l5_masks, spacing_zyx_mm))
     if (truth == Structure.DISC).any():
         scores.append(
             mask_score(

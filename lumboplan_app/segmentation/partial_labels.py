@@ -200,10 +200,12 @@ def _extent_mm(
     return [(float(a), float(b)) for a, b in zip(low, high, strict=True)]
 
 
-def l5_body_region(
-    truth: npt.NDArray[np.integer], spacing_zyx_mm: tuple[float, float, float]
-) -> tuple[tuple[slice, slice, slice], npt.NDArray[np.bool_]] | None:
-    """Return where L5 is scored against a labelled L5 body (None: no body drawn).
+def l5_body_masks(
+    predicted: npt.NDArray[np.integer],
+    truth: npt.NDArray[np.integer],
+    spacing_zyx_mm: tuple[float, float, float],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None:
+    """Return the predicted L5 and the labelled body where L5 is scored (None: no body drawn).
 
     The truth holds the body only, so a predicted L5 is scored in the body's bounding box grown
     by 5 mm, and there only in front of the body's posterior face (+y in LPS is behind it): the
@@ -211,7 +213,7 @@ def l5_body_region(
     tilt: in each axial slice (array index z) it lies at the body's rearmost voxel of that slice;
     a slice without body (above or below it, or a gap in a body drawn in pieces) takes the
     nearest slice's. A prediction reaching behind the face (into the canal) is not scored
-    either. Returns the box and, on the box, the mask of the voxels scored.
+    either. Both masks are on the box.
     """
     body = truth == Structure.L5
     if not body.any():
@@ -220,8 +222,8 @@ def l5_body_region(
     where = np.argwhere(body)
     low = np.maximum(where.min(axis=0) - margin, 0)
     high = np.minimum(where.max(axis=0) + margin + 1, body.shape)
-    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
-    in_box = body[box]
+    z, y, x = (slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+    in_box = body[z, y, x]
     in_slice = in_box.any(axis=2)  # (z, y): the body's extent front to back in each slice
     has_body = in_slice.any(axis=1)
     rearmost = in_slice.shape[1] - 1 - np.argmax(in_slice[:, ::-1], axis=1)
@@ -229,8 +231,8 @@ def l5_body_region(
         ~has_body, return_distances=False, return_indices=True
     )[0]
     face = rearmost[nearest]
-    scored = np.arange(in_box.shape[1])[None, :, None] <= face[:, None, None]
-    return (box[0], box[1], box[2]), np.broadcast_to(scored, in_box.shape)
+    in_front = np.arange(in_box.shape[1])[None, :, None] <= face[:, None, None]
+    return (predicted[z, y, x] == Structure.L5) & in_front, in_box
 
 
 def l5_body_dice(
@@ -238,12 +240,9 @@ def l5_body_dice(
     truth: npt.NDArray[np.integer],
     spacing_zyx_mm: tuple[float, float, float],
 ) -> float:
-    """Dice of the predicted L5 against a labelled body (truth ``1``), in :func:`l5_body_region`."""
-    region = l5_body_region(truth, spacing_zyx_mm)
-    if region is None:
-        return float("nan")
-    box, scored = region
-    return _dice((predicted[box] == Structure.L5) & scored, truth[box] == Structure.L5)
+    """Dice of the predicted L5 against a labelled body (truth ``1``), in :func:`l5_body_masks`."""
+    masks = l5_body_masks(predicted, truth, spacing_zyx_mm)
+    return float("nan") if masks is None else _dice(*masks)
 
 
 def disc_dice(predicted: npt.NDArray[np.integer], truth: npt.NDArray[np.integer]) -> float:
