@@ -368,7 +368,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         default=0,
         help="processes making the augmented patches ahead of the network (0: none; on a GPU "
-        "give it the CPU cores less one: the patches, not the GPU, limit a step; Linux)",
+        "give it the CPU cores less one: the patches, not the GPU, limit a step)",
     )
     train.set_defaults(handler=_command_train)
 

@@ -1,11 +1,13 @@
 """Training batches: each step's patches depend on the seed and the step alone, wherever made."""
 
+import errno
+
 import numpy as np
 import pytest
 import torch
 
 from lumboplan_app.errors import ModelError
-from lumboplan_app.segmentation.batches import BatchMaker, batch_plan
+from lumboplan_app.segmentation.batches import WORKER_CASES, BatchMaker, batch_plan
 from lumboplan_app.segmentation.model_card import ModelCard
 from lumboplan_app.segmentation.training import _load_cases, find_cases
 from tests.conftest import TINY
@@ -87,3 +89,41 @@ def test_a_worker_that_dies_is_a_typed_error_that_says_to_resume(loaded) -> None
             draw_more()
     finally:
         maker.close()
+
+
+@pytest.mark.slow
+def test_the_workers_share_the_cases_as_files_removed_when_done(loaded, tmp_path) -> None:
+    weights = np.full(len(loaded), 1.0 / len(loaded))
+    (tmp_path / WORKER_CASES).mkdir()
+    (tmp_path / WORKER_CASES / "left-by-a-killed-run.npy").write_bytes(b"x" * 10**6)
+    maker = BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, scratch=tmp_path)
+    try:
+        written = list((tmp_path / WORKER_CASES).iterdir())
+        assert "left-by-a-killed-run.npy" not in {path.name for path in written}
+        images = sum(case["image"].nbytes for case in loaded)
+        # Each case once, whatever the number of workers: images, masks and patch centres.
+        assert images < sum(path.stat().st_size for path in written) < 3 * images
+        here = BatchMaker(loaded, weights, CARD, 2, seed=7)
+        assert torch.equal(maker.batch(0)[0], here.batch(0)[0])
+    finally:
+        maker.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cases_that_cannot_be_written_for_the_workers_are_a_typed_error(
+    loaded, tmp_path, monkeypatch
+) -> None:
+    weights = np.full(len(loaded), 1.0 / len(loaded))
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", disk_full)
+    with pytest.raises(ModelError, match=r"No space left on device.*--workers 0"):
+        BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, scratch=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the half-written folder is removed
+    monkeypatch.undo()
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with pytest.raises(ModelError, match="--workers 0"):
+        BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, scratch=not_a_folder)

@@ -5,29 +5,38 @@ of step ``k`` come from a generator seeded with ``(seed, k)`` (:func:`batch_plan
 run draws exactly the patches the uninterrupted run would have, with no random state to keep
 in the checkpoint, and the patches are the same whichever process makes them.
 
-With ``workers`` > 0 the patches are made by that many forked worker processes, a few batches
-ahead of the network (on a GPU the augmentation on one CPU core, not the network, limits a
-step: the fifth fine-tuning, 2800 steps of 8 patches, took about seven minutes with 15 workers
-on an H200). Workers inherit the loaded cases from the training process
-copy-on-write, so they need the ``fork`` start method, safe on Linux only (macOS's system
-libraries are not fork-safe, Windows has no fork); elsewhere the patches are made in the training
-process, as with ``workers`` 0.
+With ``workers`` > 0 the patches are made by that many worker processes, a few batches ahead
+of the network (on a GPU the augmentation on one CPU core, not the network, limits a step: the
+fifth fine-tuning, 2800 steps of 8 patches, took about seven minutes with 15 workers on an H200).
+The workers are spawned, fresh interpreters: a forked child inherits the locks of the parent's
+other threads (PyTorch's, Qt's, a test runner's) in whatever state they were. The loaded cases
+reach the workers as ``.npy`` files that every worker maps into memory, so the operating system
+keeps one copy of them however many workers there are (100 cases at 1.5 mm are about 4 GB). The
+workers write their patches to that folder too and send back only the files' paths: a worker
+killed while it sent a patch of several MB through the pool's pipe left half a message there,
+and the pool waited for the rest for ever. Spawned workers import the script that started
+training, so a script of one's own that trains with workers keeps its top level under
+``if __name__ == "__main__":``, as for PyTorch's DataLoader workers (``lumboplan train`` does).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import sys
+import os
+import shutil
+import tempfile
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from lumboplan_app.errors import ModelError
+from lumboplan_app.logs import configure_logging
 from lumboplan_app.segmentation.augmentation import reseed, training_transform
 from lumboplan_app.segmentation.model_card import ModelCard
 
@@ -36,14 +45,49 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Folder, in the ``scratch`` folder, of the loaded cases' files the workers read.
+WORKER_CASES = "worker-cases"
 #: Batches kept in flight by the workers while the network trains on the current one.
 BATCHES_AHEAD = 2
 #: One patch: the image (1, Z, Y, X) float32 and the allowed-class mask (1, Z, Y, X) uint8.
 Patch = tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]
 
-# A worker's loaded cases (inherited through fork, not copied) and its own transform.
+# A worker's loaded cases (mapped from the files the training process wrote), its transform,
+# the folder it writes its patches to, and how many it wrote.
 _worker_cases: list[dict[str, Any]] = []
 _worker_transform: Any = None
+_worker_folder = Path()
+_worker_written = 0
+
+
+class _StoredArray(NamedTuple):
+    """An array the training process wrote to a ``.npy`` file for its workers."""
+
+    path: str
+
+
+def _store(value: Any, folder: Path, name: str) -> Any:
+    """Return ``value`` with each of its arrays written to ``folder`` and replaced by its file."""
+    if isinstance(value, np.ndarray):
+        path = folder / f"{name}.npy"
+        np.save(path, value)
+        return _StoredArray(str(path))
+    if isinstance(value, dict):
+        return {key: _store(item, folder, f"{name}-{key}") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_store(item, folder, f"{name}-{i}") for i, item in enumerate(value))
+    return value
+
+
+def _open(value: Any) -> Any:
+    """Return what :func:`_store` was given, each array mapped copy-on-write from its file."""
+    if isinstance(value, _StoredArray):
+        return np.load(value.path, mmap_mode="c")
+    if isinstance(value, dict):
+        return {key: _open(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_open(item) for item in value)
+    return value
 
 
 def make_patch(transform: Any, case: dict[str, Any], seed: int) -> Patch:
@@ -65,17 +109,38 @@ def batch_plan(
     return [(int(case), int(patch_seed)) for case, patch_seed in zip(cases, seeds, strict=True)]
 
 
-def _start_worker(card: ModelCard, cases: list[dict[str, Any]]) -> None:
+def _start_worker(card: ModelCard, stored_cases: list[dict[str, Any]], folder: Path) -> None:
     import torch
 
-    global _worker_cases, _worker_transform
+    global _worker_cases, _worker_transform, _worker_folder
+    configure_logging()  # a spawned worker starts bare: library warnings to the log, not stderr
     torch.set_num_threads(1)  # as PyTorch's DataLoader workers: one thread each
-    _worker_cases = cases
+    _worker_cases = _open(stored_cases)
     _worker_transform = training_transform(card, 0)
+    _worker_folder = folder
 
 
-def _worker_patch(case: int, seed: int) -> Patch:
-    return make_patch(_worker_transform, _worker_cases[case], seed)
+def _worker_patch(case: int, seed: int) -> str:
+    """Make one patch, write it to the workers' folder and return its file's path.
+
+    Only the path goes back through the pool's pipe: a message that short is written at once, so
+    a worker killed at any moment cannot leave half a message there, which the pool would wait
+    for the rest of for ever (a patch of several MB is written in many pieces).
+    """
+    global _worker_written
+    image, mask = make_patch(_worker_transform, _worker_cases[case], seed)
+    _worker_written += 1
+    path = _worker_folder / f"patch-{os.getpid()}-{_worker_written}.npz"
+    np.savez(path, image=image, mask=mask)
+    return str(path)
+
+
+def _read_patch(path: str) -> Patch:
+    """Return the patch a worker wrote to ``path``, and remove the file."""
+    with np.load(path) as stored:
+        patch = stored["image"], stored["mask"]
+    Path(path).unlink()
+    return patch
 
 
 class BatchMaker:
@@ -95,6 +160,15 @@ class BatchMaker:
         The fold's seed; step ``k``'s batch depends on it and ``k`` only.
     workers : int
         Worker processes making patches ahead (0: made here, one at a time).
+    scratch : Path, optional
+        Folder in which the cases' files for the workers are written, in a folder
+        :data:`WORKER_CASES` replaced at the start (what a killed run left) and removed by
+        :meth:`close`; a new temporary folder if not given.
+
+    Raises
+    ------
+    ModelError
+        If the cases' files for the workers cannot be written (a full disk, most likely).
     """
 
     def __init__(
@@ -105,21 +179,35 @@ class BatchMaker:
         size: int,
         seed: int,
         workers: int = 0,
+        scratch: Path | None = None,
     ) -> None:
         self.cases, self.weights, self.size, self.seed = cases, weights, size, seed
         self._transform = training_transform(card, seed)
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: deque[tuple[int, list[Future[Patch]]]] = deque()
+        self._pending: deque[tuple[int, list[Future[str]]]] = deque()
+        self._folder: Path | None = None
         if workers > 0:
-            if sys.platform.startswith("linux"):  # fork; on macOS it is unsafe, Windows lacks it
-                self._pool = ProcessPoolExecutor(
-                    workers,
-                    mp_context=multiprocessing.get_context("fork"),
-                    initializer=_start_worker,
-                    initargs=(card, cases),  # forked: inherited, not pickled
-                )
-            else:
-                logger.warning("workers need Linux: the patches are made in this process")
+            try:
+                if scratch is None:
+                    self._folder = Path(tempfile.mkdtemp(prefix="lumboplan-worker-cases-"))
+                else:
+                    self._folder = scratch / WORKER_CASES
+                    shutil.rmtree(self._folder, ignore_errors=True)
+                    self._folder.mkdir()
+                stored = _store(cases, self._folder, "case")
+            except OSError as error:
+                self.close()
+                raise ModelError(
+                    f"The training cases could not be written for the worker processes in "
+                    f"{scratch or tempfile.gettempdir()} ({error.strerror or error}). Free some "
+                    f"space there, or run with --workers 0."
+                ) from error
+            self._pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(card, stored, self._folder),
+            )
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return step ``step``'s images (B, 1, ...) float32 and masks (B, 1, ...) uint8.
@@ -137,28 +225,37 @@ class BatchMaker:
                 for case, seed in batch_plan(self.seed, step, self.weights, self.size)
             ]
         else:
-            while self._pending and self._pending[0][0] != step:  # a jump: drop what was ahead
-                for future in self._pending.popleft()[1]:
-                    future.cancel()
-            ahead = self._pending[-1][0] + 1 if self._pending else step
-            for planned in range(ahead, step + BATCHES_AHEAD + 1):
-                jobs = batch_plan(self.seed, planned, self.weights, self.size)
-                futures = [self._pool.submit(_worker_patch, case, seed) for case, seed in jobs]
-                self._pending.append((planned, futures))
             try:
-                patches = [future.result() for future in self._pending.popleft()[1]]
+                paths = self._from_workers(step)
             except BrokenProcessPool as error:
                 raise ModelError(
                     "A process making training patches stopped (out of memory?). Run the same "
                     "command again with fewer --workers: it resumes from the last checkpoint."
                 ) from error
+            patches = [_read_patch(path) for path in paths]
         images = torch.stack([torch.from_numpy(image) for image, _ in patches])
         masks = torch.stack([torch.from_numpy(mask) for _, mask in patches])
         return images, masks
 
+    def _from_workers(self, step: int) -> list[str]:
+        """Return the files of step ``step``'s patches, the next steps' asked for ahead."""
+        assert self._pool is not None
+        while self._pending and self._pending[0][0] != step:  # a jump: drop what was ahead
+            for future in self._pending.popleft()[1]:
+                future.cancel()
+        ahead = self._pending[-1][0] + 1 if self._pending else step
+        for planned in range(ahead, step + BATCHES_AHEAD + 1):
+            jobs = batch_plan(self.seed, planned, self.weights, self.size)
+            futures = [self._pool.submit(_worker_patch, case, seed) for case, seed in jobs]
+            self._pending.append((planned, futures))
+        return [future.result() for future in self._pending.popleft()[1]]
+
     def close(self) -> None:
-        """Stop the workers (patches still in flight are dropped)."""
+        """Stop the workers (patches still in flight are dropped) and remove the cases' files."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._pending.clear()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None

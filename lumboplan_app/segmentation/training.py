@@ -379,7 +379,9 @@ def _train_fold(
     log = folder / "metrics.jsonl"
     folder.mkdir(parents=True, exist_ok=True)
     model.train()
-    batches = BatchMaker(training, weights, card, config.batch_size, seed, config.workers)
+    batches = BatchMaker(
+        training, weights, card, config.batch_size, seed, config.workers, scratch=folder
+    )
     try:
         recent_losses: list[float] = []
         while state.step < config.max_steps and state.stale < config.patience:
