@@ -6,8 +6,10 @@ case file, the plan JSON and the PDF report into one folder, and returns what ea
 :func:`run_batch` does that for every case of a cohort folder in worker
 processes: a case whose ``done.json`` exists is skipped (a rerun resumes), a case that fails
 leaves ``error.txt`` with the reason and the batch goes on, and ``foramina.csv`` (one row per
-foramen) and ``failures.csv`` are rebuilt from the case folders at the end. :func:`run_cases` is
-that machinery for any per-case work (``lumboplan validate`` uses it too).
+foramen) and ``failures.csv`` are rebuilt from the case folders at the end. A worker process
+killed from outside (out of memory) breaks the pool: the cohort stops with a typed error that
+says to rerun with fewer workers, and the rerun resumes. :func:`run_cases` is that machinery for
+any per-case work (``lumboplan validate`` uses it too).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import multiprocessing
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,6 +229,12 @@ def run_cases(
 
     A case whose ``done.json`` exists is skipped (a rerun resumes); a case that raises leaves
     ``error.txt`` with the reason and the others go on.
+
+    Raises
+    ------
+    LumboPlanError
+        If a worker process was killed (out of memory, most likely): the pool cannot go on, the
+        finished cases are kept for a rerun.
     """
     summary = BatchSummary()
     pending = []
@@ -244,16 +253,23 @@ def run_cases(
             pool.submit(_run_one, work, name, output / name, arguments)
             for name, arguments in pending
         ]
-        for future in as_completed(futures):
-            name, error, seconds = future.result()
-            done += 1
-            summary.seconds[name] = seconds
-            if error is None:
-                summary.ran.append(name)
-            else:
-                summary.failed[name] = error
-            if progress is not None:
-                progress(done / max(1, len(pending)), name)
+        try:
+            for future in as_completed(futures):
+                name, error, seconds = future.result()
+                done += 1
+                summary.seconds[name] = seconds
+                if error is None:
+                    summary.ran.append(name)
+                else:
+                    summary.failed[name] = error
+                if progress is not None:
+                    progress(done / max(1, len(pending)), name)
+        except BrokenProcessPool as error:
+            raise LumboPlanError(
+                f"A worker process was killed (out of memory, most likely) after {done} of "
+                f"{len(pending)} case(s). The finished cases are kept: run the same command "
+                "again, with fewer --workers, to go on."
+            ) from error
     return summary
 
 
