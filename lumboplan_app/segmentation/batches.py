@@ -11,7 +11,7 @@ fifth fine-tuning, 2800 steps of 8 patches, took about seven minutes with 15 wor
 The workers are spawned, fresh interpreters: a forked child inherits the locks of the parent's
 other threads (PyTorch's, Qt's, a test runner's) in whatever state they were. The loaded cases
 reach the workers as ``.npy`` files that every worker maps into memory, so the operating system
-keeps one copy of them however many workers there are (100 cases at 1.5 mm are about 4 GB). The
+keeps one copy of them however many workers there are (59 cases at 1.5 mm: 863 MiB). The
 workers write their patches to that folder too and send back only the files' paths: a worker
 killed while it sent a patch of several MB through the pool's pipe left half a message there,
 and the pool waited for the rest for ever. Spawned workers import the script that started
