@@ -28,7 +28,7 @@ from lumboplan_app.errors import (
 )
 from lumboplan_app.labels import Structure
 from lumboplan_app.logs import configure_logging
-from lumboplan_app.phantom import CONTRASTS
+from lumboplan_app.phantom import CONTRASTS, FIELDS_OF_VIEW
 from lumboplan_app.segmentation import SEGMENTER_DEVICES
 from lumboplan_app.shipped import DEMO_SCAN
 from lumboplan_app.text import shown_text
@@ -155,6 +155,14 @@ def _build_parser() -> argparse.ArgumentParser:
         default="t2",
         help="t2 (default): T2 weighting with its variations; random: every tissue's intensity "
         "drawn at random (SynthSeg-style training data for other contrasts)",
+    )
+    phantom.add_argument(
+        "--field-of-view",
+        choices=FIELDS_OF_VIEW,
+        default="drawn",
+        help="drawn (default): wide enough for the iliac crests and the posterior skin; slab: a "
+        "clinic's sagittal lumbar slab, 60-92 mm from left to right (training data like the "
+        "scans clinics bring)",
     )
     phantom.add_argument("--dicom", action="store_true", help="also write dicom/ (a DICOM series)")
     phantom.add_argument("--preview", action="store_true", help="also write preview.png")
@@ -577,6 +585,7 @@ def _command_phantom(arguments: argparse.Namespace) -> int:
             preview=arguments.preview or arguments.demo,
             demo=arguments.demo,
             contrast=arguments.contrast,
+            field_of_view=arguments.field_of_view,
         )
         for index in range(arguments.count)
     ]

@@ -288,3 +288,29 @@ def test_random_contrast_keeps_the_anatomy_and_changes_the_grey_values(tmp_path:
         csf = image[labels == Structure.NERVES].mean()
         ratios[name] = [image[labels == s].mean() / csf for s in (Structure.L5, Structure.DISC)]
     assert np.max(np.abs(np.subtract(ratios["t2"], ratios["random"]))) > 0.1, ratios
+
+
+def test_a_slab_is_the_same_case_cut_to_a_clinics_sagittal_slab(tmp_path: Path) -> None:
+    assert main(["phantom", str(tmp_path / "drawn"), "--seed", "21"]) == 0
+    slab = ["phantom", str(tmp_path / "slab"), "--seed", "21", "--field-of-view", "slab"]
+    assert main(slab) == 0
+    drawn_folder, slab_folder = tmp_path / "drawn" / "case_00021", tmp_path / "slab" / "case_00021"
+    truth = json.loads((slab_folder / "truth.json").read_text())
+    drawn_truth = json.loads((drawn_folder / "truth.json").read_text())
+    assert truth["request"]["field_of_view"] == "slab"
+    assert "field_of_view" not in drawn_truth["request"]  # folders written before stay complete
+    assert truth["parameters"] == drawn_truth["parameters"]  # the same anatomy and contrast
+    assert truth["contrast"] == drawn_truth["contrast"]
+    assert truth["acquisition"]["plane"] == "sagittal"
+    assert 30.0 <= truth["acquisition"]["fov_half_mm"][0] <= 46.0
+    labels = read_label_map(slab_folder / "labels.nii.gz")
+    across_mm = labels.array.shape[2] * labels.grid.spacing_xyz_mm[0]  # L-R: the last array axis
+    assert 60.0 <= across_mm <= 100.0  # a tilted slab's box is a little wider than the slab
+    assert {int(Structure.L5), int(Structure.DISC), int(Structure.S1)} <= set(labels.present_ids())
+    drawn_labels = read_label_map(drawn_folder / "labels.nii.gz")
+
+    def ilium_ml(label_map) -> float:
+        voxel_ml = float(np.prod(label_map.grid.spacing_xyz_mm)) / 1000.0
+        return float((label_map.array == Structure.ILIUM).sum()) * voxel_ml
+
+    assert ilium_ml(labels) < 0.5 * ilium_ml(drawn_labels)  # the crests lie outside the slab

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from lumboplan_app.phantom.mr import (
     Acquisition,
     Contrast,
     default_contrast,
+    sample_acquisition,
     sample_random_contrast,
 )
 from lumboplan_app.phantom.parameters import (
@@ -50,6 +51,10 @@ DEMO_ACQUISITION = Acquisition(
     fov_centre_mm=(0.0, 20.0, 10.0),
 )
 
+#: A sagittal lumbar slab's half width from left to right (mm): the real slabs of
+#: ``../shared/realdata`` end 32-46 mm from the midline.
+SLAB_HALF_WIDTH_MM = (30.0, 46.0)
+
 
 @dataclass(frozen=True)
 class CaseRequest:
@@ -64,6 +69,8 @@ class CaseRequest:
     #: ``"t2"`` (T2 weighting with its variations) or ``"random"`` (every tissue's intensity
     #: drawn at random, SynthSeg-style: :func:`~lumboplan_app.phantom.mr.sample_random_contrast`).
     contrast: str = "t2"
+    #: ``"drawn"`` (with the case) or ``"slab"`` (:func:`slab_acquisition`).
+    field_of_view: str = "drawn"
 
 
 def parameters_for(anatomy: str, seed: int) -> PhantomParameters | None:
@@ -81,15 +88,47 @@ def parameters_for(anatomy: str, seed: int) -> PhantomParameters | None:
     raise ValueError(f"unknown anatomy {anatomy!r}")
 
 
+def slab_acquisition(seed: int) -> Acquisition:
+    """Return the scan drawn for ``seed`` as a sagittal lumbar slab, 60-92 mm from left to right.
+
+    The case's own drawn scan (resolution, slices, tilt, the other two fields of view) turned
+    sagittal, its left-right half width drawn from :data:`SLAB_HALF_WIDTH_MM` and its centre
+    within a few mm of the midline, from their own stream (the seed and 2): the anatomy and the
+    contrast are those of the case with the same seed. A slab shows neither iliac crest nor the
+    posterior skin beside the spine, as most clinics' lumbar MR does.
+    """
+    import numpy as np
+
+    drawn_with_case = np.random.default_rng(seed)
+    sample_parameters(drawn_with_case)  # generate_case's first draw, so the next is its scan's
+    drawn = sample_acquisition(drawn_with_case)
+    own = np.random.default_rng([seed, 2])
+    half_width = float(own.uniform(*SLAB_HALF_WIDTH_MM))
+    centre = float(own.normal(0.0, 3.0))
+    return replace(
+        drawn,
+        plane="sagittal",
+        fov_half_mm=(half_width, drawn.fov_half_mm[1], drawn.fov_half_mm[2]),
+        fov_centre_mm=(centre, drawn.fov_centre_mm[1], drawn.fov_centre_mm[2]),
+    )
+
+
 def _options(request: CaseRequest) -> dict[str, object]:
-    """Return what a request asks for beyond its seed (``truth.json``'s ``request``)."""
-    return {
+    """Return what a request asks for beyond its seed (``truth.json``'s ``request``).
+
+    The field of view is named only when it is not the drawn one, so that the folders written
+    before it could be asked for are still found complete.
+    """
+    options: dict[str, object] = {
         "anatomy": request.anatomy,
         "dicom": request.dicom,
         "preview": request.preview,
         "demo": request.demo,
         "contrast": request.contrast,
     }
+    if request.field_of_view != "drawn":
+        options["field_of_view"] = request.field_of_view
+    return options
 
 
 def is_done(request: CaseRequest) -> bool:
@@ -114,7 +153,7 @@ def make_case(request: CaseRequest) -> bool:
     case = generate_case(
         request.seed,
         parameters=parameters_for(request.anatomy, request.seed),
-        acquisition=DEMO_ACQUISITION if request.demo else None,
+        acquisition=_acquisition_for(request),
         contrast=_contrast_for(request),
     )
     case.truth["request"] = _options(request)
@@ -127,6 +166,17 @@ def make_case(request: CaseRequest) -> bool:
     )
     logger.info("phantom %d written", request.seed)
     return True
+
+
+def _acquisition_for(request: CaseRequest) -> Acquisition | None:
+    """Return the scan a request fixes (None: drawn from the seed with the case)."""
+    if request.demo:
+        return DEMO_ACQUISITION
+    if request.field_of_view == "slab":
+        return slab_acquisition(request.seed)
+    if request.field_of_view == "drawn":
+        return None
+    raise ValueError(f"unknown field of view {request.field_of_view!r}")
 
 
 def _contrast_for(request: CaseRequest) -> Contrast | None:
