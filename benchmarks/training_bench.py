@@ -82,7 +82,7 @@ def main() -> None:
         for count in workers:
             weights = np.full(len(cases), 1.0 / len(cases))
             start = time.perf_counter()
-            maker = BatchMaker(cases, weights, card, 2, 0, count, scratch=Path(scratch))
+            maker = BatchMaker(cases, weights, card, 2, 0, count, files=Path(scratch) / "files")
             try:
                 maker.batch(0)
                 first = (time.perf_counter() - start) * 1000.0

@@ -576,6 +576,12 @@ def _command_convert(arguments: argparse.Namespace) -> int:
 def _command_phantom(arguments: argparse.Namespace) -> int:
     from lumboplan_app.phantom.generate import CaseRequest, generate_cases
 
+    if arguments.demo and arguments.field_of_view != "drawn":
+        print(
+            "lumboplan: error: --demo makes the demo's own scan: leave out --field-of-view.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     requests = [
         CaseRequest(
             seed=arguments.seed + index,

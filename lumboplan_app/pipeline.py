@@ -268,7 +268,7 @@ def run_cases(
             raise LumboPlanError(
                 f"A worker process was killed (out of memory, most likely) after {done} of "
                 f"{len(pending)} case(s). The finished cases are kept: run the same command "
-                "again, with fewer --workers, to go on."
+                "again to go on, with fewer --workers if memory ran out."
             ) from error
     return summary
 

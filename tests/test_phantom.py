@@ -314,3 +314,6 @@ def test_a_slab_is_the_same_case_cut_to_a_clinics_sagittal_slab(tmp_path: Path) 
         return float((label_map.array == Structure.ILIUM).sum()) * voxel_ml
 
     assert ilium_ml(labels) < 0.5 * ilium_ml(drawn_labels)  # the crests lie outside the slab
+    # The demo has its own scan: a slab is not silently dropped from what was asked.
+    assert main(["phantom", str(tmp_path / "demo"), "--demo", "--field-of-view", "slab"]) == 2
+    assert not (tmp_path / "demo").exists()

@@ -23,7 +23,7 @@ def test_a_worker_killed_stops_the_cohort_with_a_typed_error_and_keeps_what_fini
     tmp_path: Path,
 ) -> None:
     names = ["first", "killed", "last"]
-    with pytest.raises(LumboPlanError, match=r"after 1 of 3 case\(s\).*fewer --workers"):
+    with pytest.raises(LumboPlanError, match=r"after 1 of 3 case\(s\).*again to go on"):
         run_cases([(name, (name == "killed",)) for name in names], killed_or_done, tmp_path)
     assert (tmp_path / "first" / DONE_FILE).is_file()
     assert not (tmp_path / "killed" / DONE_FILE).exists()

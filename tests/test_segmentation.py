@@ -12,7 +12,6 @@ from lumboplan_app.errors import Cancelled, ModelError, UnsuitableScanError
 from lumboplan_app.labels import Structure
 from lumboplan_app.phantom.case import generate_case
 from lumboplan_app.phantom.mr import default_contrast
-from lumboplan_app.segmentation.batches import WORKER_CASES
 from lumboplan_app.segmentation.inference import (
     Segmenter,
     check_plausible,
@@ -252,7 +251,7 @@ def test_train_off_a_terminal_logs_its_progress_in_lines(phantoms, tmp_path: Pat
     arguments += ["--fold", "0", "--steps", "4", "--patch", "32", "--spacing", "4"]
     arguments += ["--features", "4,4,8,8,16,4", "--validate-every", "2", "--device", "cpu"]
     assert main([*arguments, "--workers", "2"]) == 0  # the patches made by two processes
-    assert not list((tmp_path / "model").rglob(WORKER_CASES))  # their cases' files removed
+    assert not list((tmp_path / "model").rglob("worker-files*"))  # the workers' files removed
     assert (
         read_card(tmp_path / "model" / "lumboplan_unet.safetensors").extra["training"]["workers"]
         == 2

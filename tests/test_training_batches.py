@@ -1,13 +1,17 @@
 """Training batches: each step's patches depend on the seed and the step alone, wherever made."""
 
 import errno
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from lumboplan_app.errors import ModelError
-from lumboplan_app.segmentation.batches import WORKER_CASES, BatchMaker, batch_plan
+from lumboplan_app.segmentation.batches import BATCHES_AHEAD, BatchMaker, batch_plan
 from lumboplan_app.segmentation.model_card import ModelCard
 from lumboplan_app.segmentation.training import _load_cases, find_cases
 from tests.conftest import TINY
@@ -85,7 +89,7 @@ def test_a_worker_that_dies_is_a_typed_error_that_says_to_resume(loaded) -> None
             for step in range(1, 6):
                 maker.batch(step)
 
-        with pytest.raises(ModelError, match="fewer --workers: it resumes"):
+        with pytest.raises(ModelError, match="fewer --workers if memory ran out: it resumes"):
             draw_more()
     finally:
         maker.close()
@@ -94,20 +98,76 @@ def test_a_worker_that_dies_is_a_typed_error_that_says_to_resume(loaded) -> None
 @pytest.mark.slow
 def test_the_workers_share_the_cases_as_files_removed_when_done(loaded, tmp_path) -> None:
     weights = np.full(len(loaded), 1.0 / len(loaded))
-    (tmp_path / WORKER_CASES).mkdir()
-    (tmp_path / WORKER_CASES / "left-by-a-killed-run.npy").write_bytes(b"x" * 10**6)
-    maker = BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, scratch=tmp_path)
+    files = tmp_path / "worker-files"
+    files.mkdir()
+    (files / "left-by-a-killed-run.npy").write_bytes(b"x" * 10**6)
+    maker = BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, files=files)
     try:
-        written = list((tmp_path / WORKER_CASES).iterdir())
+        written = list(files.iterdir())
         assert "left-by-a-killed-run.npy" not in {path.name for path in written}
         images = sum(case["image"].nbytes for case in loaded)
         # Each case once, whatever the number of workers: images, masks and patch centres.
         assert images < sum(path.stat().st_size for path in written) < 3 * images
         here = BatchMaker(loaded, weights, CARD, 2, seed=7)
         assert torch.equal(maker.batch(0)[0], here.batch(0)[0])
+        maker.batch(6)  # a jump: the patches made ahead for steps 1 and 2 are removed
+        time.sleep(1.0)
+        patches = sorted(path.name for path in files.glob("patch-*"))
+        assert len(patches) <= 2 * BATCHES_AHEAD, patches  # steps 7 and 8 only
     finally:
         maker.close()
-    assert list(tmp_path.iterdir()) == []
+    assert not files.exists()
+
+
+@pytest.mark.slow
+def test_two_batch_makers_with_their_own_files_do_not_disturb_each_other(loaded, tmp_path) -> None:
+    weights = np.full(len(loaded), 1.0 / len(loaded))
+    first = BatchMaker(loaded, weights, CARD, 2, seed=7, workers=1, files=tmp_path / "rank-0")
+    second = BatchMaker(loaded, weights, CARD, 2, seed=8, workers=1, files=tmp_path / "rank-1")
+    try:
+        first.batch(0)
+        second.close()  # one rank ends first: the other goes on
+        here = BatchMaker(loaded, weights, CARD, 2, seed=7)
+        assert torch.equal(first.batch(1)[0], here.batch(1)[0])
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="reads Linux's /proc")
+def test_a_killed_training_process_leaves_no_worker_behind(phantoms, tmp_path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys, time\n"
+        "import numpy as np\n"
+        "from lumboplan_app.segmentation.batches import BatchMaker\n"
+        "from lumboplan_app.segmentation.model_card import ModelCard\n"
+        "from lumboplan_app.segmentation.training import _load_cases, find_cases\n"
+        "from pathlib import Path\n"
+        "if __name__ == '__main__':\n"
+        "    card = ModelCard(features=(4, 4, 8, 8, 16, 4), spacing_mm=4.0, patch_size=(32,) * 3)\n"
+        "    cases = _load_cases(find_cases([Path(sys.argv[1])]), card)\n"
+        "    weights = np.full(len(cases), 1.0 / len(cases))\n"
+        "    maker = BatchMaker(cases, weights, card, 2, 0, 2, files=Path(sys.argv[2]))\n"
+        "    maker.batch(0)\n"
+        "    print(' '.join(str(p) for p in maker._pool._processes), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    training = subprocess.Popen(
+        [sys.executable, str(script), str(phantoms), str(tmp_path / "files")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    workers = [int(pid) for pid in training.stdout.readline().split()]
+    assert len(workers) == 2
+    training.kill()
+    training.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.2)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    training.stdout.close()
 
 
 def test_cases_that_cannot_be_written_for_the_workers_are_a_typed_error(
@@ -120,10 +180,10 @@ def test_cases_that_cannot_be_written_for_the_workers_are_a_typed_error(
 
     monkeypatch.setattr(np, "save", disk_full)
     with pytest.raises(ModelError, match=r"No space left on device.*--workers 0"):
-        BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, scratch=tmp_path)
+        BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, files=tmp_path / "files")
     assert list(tmp_path.iterdir()) == []  # the half-written folder is removed
     monkeypatch.undo()
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
     with pytest.raises(ModelError, match="--workers 0"):
-        BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, scratch=not_a_folder)
+        BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, files=not_a_folder / "files")

@@ -171,6 +171,8 @@ def make_case(request: CaseRequest) -> bool:
 def _acquisition_for(request: CaseRequest) -> Acquisition | None:
     """Return the scan a request fixes (None: drawn from the seed with the case)."""
     if request.demo:
+        if request.field_of_view != "drawn":
+            raise ValueError("the demo has its own field of view")
         return DEMO_ACQUISITION
     if request.field_of_view == "slab":
         return slab_acquisition(request.seed)

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
 import tempfile
+import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,8 +47,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Folder, in the ``scratch`` folder, of the loaded cases' files the workers read.
-WORKER_CASES = "worker-cases"
 #: Batches kept in flight by the workers while the network trains on the current one.
 BATCHES_AHEAD = 2
 #: One patch: the image (1, Z, Y, X) float32 and the allowed-class mask (1, Z, Y, X) uint8.
@@ -114,10 +114,19 @@ def _start_worker(card: ModelCard, stored_cases: list[dict[str, Any]], folder: P
 
     global _worker_cases, _worker_transform, _worker_folder
     configure_logging()  # a spawned worker starts bare: library warnings to the log, not stderr
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # a training process killed outright must not leave workers behind
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
     torch.set_num_threads(1)  # as PyTorch's DataLoader workers: one thread each
     _worker_cases = _open(stored_cases)
     _worker_transform = training_transform(card, 0)
     _worker_folder = folder
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    """End this worker as soon as the process that started it has ended."""
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(1)
 
 
 def _worker_patch(case: int, seed: int) -> str:
@@ -133,6 +142,12 @@ def _worker_patch(case: int, seed: int) -> str:
     path = _worker_folder / f"patch-{os.getpid()}-{_worker_written}.npz"
     np.savez(path, image=image, mask=mask)
     return str(path)
+
+
+def _remove_dropped_patch(future: Future[str]) -> None:
+    """Remove the file of a patch asked for ahead and no longer wanted (a jump), once made."""
+    if not future.cancelled() and future.exception() is None:
+        Path(future.result()).unlink(missing_ok=True)
 
 
 def _read_patch(path: str) -> Patch:
@@ -160,15 +175,15 @@ class BatchMaker:
         The fold's seed; step ``k``'s batch depends on it and ``k`` only.
     workers : int
         Worker processes making patches ahead (0: made here, one at a time).
-    scratch : Path, optional
-        Folder in which the cases' files for the workers are written, in a folder
-        :data:`WORKER_CASES` replaced at the start (what a killed run left) and removed by
-        :meth:`close`; a new temporary folder if not given.
+    files : Path, optional
+        The folder of the workers' files (the cases, the patches), this batch maker's alone:
+        made, replacing what a killed run left there, and removed by :meth:`close`; a new
+        temporary folder if not given.
 
     Raises
     ------
     ModelError
-        If the cases' files for the workers cannot be written (a full disk, most likely).
+        If the workers' files cannot be written (a full disk, most likely).
     """
 
     def __init__(
@@ -179,7 +194,7 @@ class BatchMaker:
         size: int,
         seed: int,
         workers: int = 0,
-        scratch: Path | None = None,
+        files: Path | None = None,
     ) -> None:
         self.cases, self.weights, self.size, self.seed = cases, weights, size, seed
         self._transform = training_transform(card, seed)
@@ -188,19 +203,19 @@ class BatchMaker:
         self._folder: Path | None = None
         if workers > 0:
             try:
-                if scratch is None:
-                    self._folder = Path(tempfile.mkdtemp(prefix="lumboplan-worker-cases-"))
+                if files is None:
+                    self._folder = Path(tempfile.mkdtemp(prefix="lumboplan-worker-files-"))
                 else:
-                    self._folder = scratch / WORKER_CASES
-                    shutil.rmtree(self._folder, ignore_errors=True)
-                    self._folder.mkdir()
+                    self._folder = files
+                    shutil.rmtree(files, ignore_errors=True)
+                    files.mkdir(parents=True)
                 stored = _store(cases, self._folder, "case")
             except OSError as error:
                 self.close()
                 raise ModelError(
                     f"The training cases could not be written for the worker processes in "
-                    f"{scratch or tempfile.gettempdir()} ({error.strerror or error}). Free some "
-                    f"space there, or run with --workers 0."
+                    f"{self._folder or tempfile.gettempdir()} ({error.strerror or error}). Check "
+                    f"that it can be written and has room, or run with --workers 0."
                 ) from error
             self._pool = ProcessPoolExecutor(
                 workers,
@@ -215,7 +230,7 @@ class BatchMaker:
         Raises
         ------
         ModelError
-            If a worker process died (killed for memory, most likely).
+            If a worker process died (killed for memory, most likely, or unable to start).
         """
         import torch
 
@@ -229,8 +244,10 @@ class BatchMaker:
                 paths = self._from_workers(step)
             except BrokenProcessPool as error:
                 raise ModelError(
-                    "A process making training patches stopped (out of memory?). Run the same "
-                    "command again with fewer --workers: it resumes from the last checkpoint."
+                    "A process making training patches stopped: killed (out of memory, most "
+                    "likely) or unable to start (the log file says why). Run the same command "
+                    "again, with fewer --workers if memory ran out: it resumes from the last "
+                    "checkpoint."
                 ) from error
             patches = [_read_patch(path) for path in paths]
         images = torch.stack([torch.from_numpy(image) for image, _ in patches])
@@ -242,7 +259,8 @@ class BatchMaker:
         assert self._pool is not None
         while self._pending and self._pending[0][0] != step:  # a jump: drop what was ahead
             for future in self._pending.popleft()[1]:
-                future.cancel()
+                if not future.cancel():
+                    future.add_done_callback(_remove_dropped_patch)
         ahead = self._pending[-1][0] + 1 if self._pending else step
         for planned in range(ahead, step + BATCHES_AHEAD + 1):
             jobs = batch_plan(self.seed, planned, self.weights, self.size)
@@ -251,7 +269,7 @@ class BatchMaker:
         return [future.result() for future in self._pending.popleft()[1]]
 
     def close(self) -> None:
-        """Stop the workers (patches still in flight are dropped) and remove the cases' files."""
+        """Stop the workers (patches still in flight are dropped) and remove their files."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

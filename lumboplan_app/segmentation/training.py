@@ -379,8 +379,14 @@ def _train_fold(
     log = folder / "metrics.jsonl"
     folder.mkdir(parents=True, exist_ok=True)
     model.train()
-    batches = BatchMaker(
-        training, weights, card, config.batch_size, seed, config.workers, scratch=folder
+    batches = BatchMaker(  # each rank's workers their own files
+        training,
+        weights,
+        card,
+        config.batch_size,
+        seed,
+        config.workers,
+        files=folder / f"worker-files-{rank}",
     )
     try:
         recent_losses: list[float] = []
