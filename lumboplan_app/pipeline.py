@@ -8,7 +8,7 @@ processes: a case whose ``done.json`` exists is skipped (a rerun resumes), a cas
 leaves ``error.txt`` with the reason and the batch goes on, and ``foramina.csv`` (one row per
 foramen) and ``failures.csv`` are rebuilt from the case folders at the end. A worker process
 killed from outside (out of memory) breaks the pool: the cohort stops with a typed error that
-says to rerun with fewer workers, and the rerun resumes. :func:`run_cases` is that machinery for
+says how many cases finished, and a rerun resumes. :func:`run_cases` is that machinery for
 any per-case work (``lumboplan validate`` uses it too).
 """
 

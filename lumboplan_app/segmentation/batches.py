@@ -21,7 +21,6 @@ training, so a script of one's own that trains with workers keeps its top level 
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -44,8 +43,6 @@ from lumboplan_app.segmentation.model_card import ModelCard
 
 if TYPE_CHECKING:
     import torch
-
-logger = logging.getLogger(__name__)
 
 #: Batches kept in flight by the workers while the network trains on the current one.
 BATCHES_AHEAD = 2
