@@ -69,7 +69,7 @@ def main() -> None:
             folders = [Path(scratch) / "phantoms"]
             for seed in range(1000, 1003 if arguments.quick else 1006):
                 write_case(generate_case(seed), folders[0] / f"case_{seed}")
-        cases = _load_cases(find_cases(folders), card)
+        cases = _load_cases(find_cases(folders), card, Path(scratch) / "loaded")
         megabytes = (
             sum(
                 sum(np.asarray(value).nbytes for value in (case["image"], case["mask"]))

@@ -46,6 +46,7 @@ def test_training_lowers_the_loss_and_writes_a_valid_model(trained) -> None:
     assert curve
     assert [point["step"] for point in curve] == sorted(point["step"] for point in curve)
     assert set(curve[-1]["validation_dice"]) >= {"l5", "mean"}
+    assert not list(trained.glob("loaded-cases-*"))  # the mapped cases are removed when done
 
 
 def test_training_resumes_from_its_checkpoint(phantoms, tmp_path: Path) -> None:

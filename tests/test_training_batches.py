@@ -31,8 +31,35 @@ CARD = ModelCard(features=TINY.features, spacing_mm=TINY.spacing_mm, patch_size=
 
 
 @pytest.fixture(scope="module")
-def loaded(phantoms) -> list[dict]:
-    return _load_cases(find_cases([phantoms]), CARD)
+def loaded(phantoms, tmp_path_factory) -> list[dict]:
+    """The phantoms as training loads them: mapped from files in a folder of their own."""
+    return _load_cases(find_cases([phantoms]), CARD, tmp_path_factory.mktemp("loaded"))
+
+
+def in_memory(cases: list[dict]) -> list[dict]:
+    """Copies of loaded cases held in memory, not mapped from files."""
+    return [
+        {
+            "image": np.array(case["image"]),
+            "mask": np.array(case["mask"]),
+            "indices": [np.array(indices) for indices in case["indices"]],
+        }
+        for case in cases
+    ]
+
+
+def test_loaded_cases_are_mapped_from_their_files_not_held_in_memory(loaded) -> None:
+    for case in loaded:
+        for array in (case["image"], case["mask"], *case["indices"]):
+            assert isinstance(array, np.memmap)
+            assert Path(array.filename).parent == Path(loaded[0]["image"].filename).parent
+
+
+def test_cases_that_cannot_be_loaded_to_disk_are_a_typed_error(phantoms, tmp_path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with pytest.raises(ModelError, match=r"could not be written to .*has room"):
+        _load_cases(find_cases([phantoms]), CARD, not_a_folder / "loaded")
 
 
 @pytest.mark.slow
@@ -96,19 +123,33 @@ def test_a_worker_that_dies_is_a_typed_error_that_says_to_resume(loaded) -> None
 
 
 @pytest.mark.slow
-def test_the_workers_share_the_cases_as_files_removed_when_done(loaded, tmp_path) -> None:
+def test_the_workers_map_the_training_process_s_files_without_copies(loaded, tmp_path) -> None:
     weights = np.full(len(loaded), 1.0 / len(loaded))
+    files = tmp_path / "worker-files"
+    maker = BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, files=files)
+    try:
+        assert list(files.iterdir()) == []  # the cases' own files, not copies
+        here = BatchMaker(in_memory(loaded), weights, CARD, 2, seed=7)
+        assert torch.equal(maker.batch(0)[0], here.batch(0)[0])
+    finally:
+        maker.close()
+
+
+@pytest.mark.slow
+def test_cases_in_memory_reach_the_workers_as_files_removed_when_done(loaded, tmp_path) -> None:
+    cases = in_memory(loaded)
+    weights = np.full(len(cases), 1.0 / len(cases))
     files = tmp_path / "worker-files"
     files.mkdir()
     (files / "left-by-a-killed-run.npy").write_bytes(b"x" * 10**6)
-    maker = BatchMaker(loaded, weights, CARD, 2, seed=7, workers=2, files=files)
+    maker = BatchMaker(cases, weights, CARD, 2, seed=7, workers=2, files=files)
     try:
         written = list(files.iterdir())
         assert "left-by-a-killed-run.npy" not in {path.name for path in written}
-        images = sum(case["image"].nbytes for case in loaded)
+        images = sum(case["image"].nbytes for case in cases)
         # Each case once, whatever the number of workers: images, masks and patch centres.
         assert images < sum(path.stat().st_size for path in written) < 3 * images
-        here = BatchMaker(loaded, weights, CARD, 2, seed=7)
+        here = BatchMaker(cases, weights, CARD, 2, seed=7)
         assert torch.equal(maker.batch(0)[0], here.batch(0)[0])
         maker.batch(6)  # a jump: the patches made ahead for steps 1 and 2 are removed
         time.sleep(1.0)
@@ -147,15 +188,16 @@ def test_a_killed_training_process_leaves_no_worker_behind(phantoms, tmp_path) -
         "from pathlib import Path\n"
         "if __name__ == '__main__':\n"
         "    card = ModelCard(features=(4, 4, 8, 8, 16, 4), spacing_mm=4.0, patch_size=(32,) * 3)\n"
-        "    cases = _load_cases(find_cases([Path(sys.argv[1])]), card)\n"
+        "    folder = Path(sys.argv[2])\n"
+        "    cases = _load_cases(find_cases([Path(sys.argv[1])]), card, folder / 'loaded')\n"
         "    weights = np.full(len(cases), 1.0 / len(cases))\n"
-        "    maker = BatchMaker(cases, weights, card, 2, 0, 2, files=Path(sys.argv[2]))\n"
+        "    maker = BatchMaker(cases, weights, card, 2, 0, 2, files=folder / 'files')\n"
         "    maker.batch(0)\n"
         "    print(' '.join(str(p) for p in maker._pool._processes), flush=True)\n"
         "    time.sleep(60)\n"
     )
     training = subprocess.Popen(
-        [sys.executable, str(script), str(phantoms), str(tmp_path / "files")],
+        [sys.executable, str(script), str(phantoms), str(tmp_path)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -173,6 +215,7 @@ def test_a_killed_training_process_leaves_no_worker_behind(phantoms, tmp_path) -
 def test_cases_that_cannot_be_written_for_the_workers_are_a_typed_error(
     loaded, tmp_path, monkeypatch
 ) -> None:
+    loaded = in_memory(loaded)
     weights = np.full(len(loaded), 1.0 / len(loaded))
 
     def disk_full(*args: object, **kwargs: object) -> None:

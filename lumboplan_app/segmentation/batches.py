@@ -10,9 +10,10 @@ of the network (on a GPU the augmentation on one CPU core, not the network, limi
 fifth fine-tuning, 2800 steps of 8 patches, took about seven minutes with 15 workers on an H200).
 The workers are spawned, fresh interpreters: a forked child inherits the locks of the parent's
 other threads (PyTorch's, Qt's, a test runner's) in whatever state they were. The loaded cases
-reach the workers as ``.npy`` files that every worker maps into memory, so the operating system
-keeps one copy of them however many workers there are (59 cases at 1.5 mm: 863 MiB). The
-workers write their patches to that folder too and send back only the files' paths: a worker
+are ``.npy`` files (:func:`mapped`) that the training process and every worker map into memory,
+so the operating system keeps one copy of them however many workers there are (59 cases at
+1.5 mm: 863 MiB). The workers write their patches to a folder of their own and send back only
+the files' paths: a worker
 killed while it sent a patch of several MB through the pool's pipe left half a message there,
 and the pool waited for the rest for ever. Spawned workers import the script that started
 training, so a script of one's own that trains with workers keeps its top level under
@@ -21,6 +22,7 @@ training, so a script of one's own that trains with workers keeps its top level 
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -31,7 +33,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -64,7 +66,13 @@ class _StoredArray(NamedTuple):
 
 
 def _store(value: Any, folder: Path, name: str) -> Any:
-    """Return ``value`` with each of its arrays written to ``folder`` and replaced by its file."""
+    """Return ``value`` with each of its arrays written to ``folder`` and replaced by its file.
+
+    An array mapped whole from a ``.npy`` file (:func:`mapped`) is not written again: its file
+    is the one given.
+    """
+    if isinstance(value, np.memmap) and isinstance(value.base, mmap.mmap) and value.filename:
+        return _StoredArray(str(value.filename))
     if isinstance(value, np.ndarray):
         path = folder / f"{name}.npy"
         np.save(path, value)
@@ -85,6 +93,16 @@ def _open(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_open(item) for item in value)
     return value
+
+
+def mapped(case: dict[str, Any], folder: Path, name: str) -> dict[str, Any]:
+    """Return a loaded case with its arrays written to ``folder`` and mapped back from there.
+
+    Mapped, the arrays take no memory of the process's own: the operating system keeps one copy
+    of the files, which the training process and its workers share (:class:`BatchMaker` hands
+    the workers these files, not copies).
+    """
+    return cast("dict[str, Any]", _open(_store(case, folder, name)))
 
 
 def make_patch(transform: Any, case: dict[str, Any], seed: int) -> Patch:

@@ -30,6 +30,7 @@ import logging
 import os
 import platform
 import random
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -46,7 +47,7 @@ from lumboplan_app.io import read_label_map, read_scan
 from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
 from lumboplan_app.progress import CancelCheck, ProgressCallback
 from lumboplan_app.segmentation.augmentation import training_sample
-from lumboplan_app.segmentation.batches import BatchMaker
+from lumboplan_app.segmentation.batches import BatchMaker, mapped
 from lumboplan_app.segmentation.losses import masked_dice, partial_label_loss
 from lumboplan_app.segmentation.model_card import ModelCard, read_card, write_model
 from lumboplan_app.segmentation.network import build_network
@@ -194,23 +195,29 @@ def train(
     folds = split_folds(len(cases), config.folds, config.seed)
     chosen = range(config.folds) if config.fold is None else [config.fold]
     distributed = _setup_distributed()
-    loaded = _load_cases(cases, card)
+    rank = torch.distributed.get_rank() if distributed else 0
+    loaded_folder = model_dir / f"loaded-cases-{rank}"  # each rank its own, as its workers
+    loaded = _load_cases(cases, card, loaded_folder)
     results: dict[int, dict[str, Any]] = {}
-    for fold in chosen:
-        validation = folds[fold]
-        training = [i for i in range(len(cases)) if i not in validation]
-        results[fold] = _train_fold(
-            fold,
-            [loaded[i] for i in training],
-            case_weights([cases[i].partial for i in training], config.partial_share),
-            [loaded[i] for i in validation],
-            card,
-            config,
-            model_dir / f"fold_{fold}",
-            distributed,
-            progress,
-            should_cancel,
-        )
+    try:
+        for fold in chosen:
+            validation = folds[fold]
+            training = [i for i in range(len(cases)) if i not in validation]
+            results[fold] = _train_fold(
+                fold,
+                [loaded[i] for i in training],
+                case_weights([cases[i].partial for i in training], config.partial_share),
+                [loaded[i] for i in validation],
+                card,
+                config,
+                model_dir / f"fold_{fold}",
+                distributed,
+                progress,
+                should_cancel,
+            )
+    finally:
+        loaded.clear()  # unmapped first: Windows does not remove a mapped file
+        shutil.rmtree(loaded_folder, ignore_errors=True)
     if distributed and torch.distributed.get_rank() != 0:
         return card
     return _write_final(model_dir, card, config, results, cases, folds, start)
@@ -235,23 +242,47 @@ def _setup_distributed() -> bool:
     return True
 
 
-def _load_cases(cases: list[TrainingCase], card: ModelCard) -> list[_Loaded]:
-    """Read, resample and normalise every case once (see :data:`_Loaded`).
+def _load_cases(cases: list[TrainingCase], card: ModelCard, folder: Path) -> list[_Loaded]:
+    """Read, resample and normalise every case once (see :data:`_Loaded`), kept in ``folder``.
 
-    Targets are kept as uint8 (an eighth of int64's memory: 100 cases at 1.5 mm fit in ~4 GB).
+    Each case's arrays are written to ``folder`` as soon as it is loaded and mapped back from
+    there (:func:`~lumboplan_app.segmentation.batches.mapped`), so the cases take disk, not the
+    process's memory (59 cases at 1.5 mm: 863 MiB), and the patch workers share the same files.
+    ``folder`` is made, replacing what a killed run left there; the caller removes it.
+
+    Raises
+    ------
+    ModelError
+        If ``folder`` cannot be written (a full disk, most likely).
     """
     resample, normalise = transforms_for(card)
     spacing = (card.spacing_mm,) * 3
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    except OSError as error:
+        raise _not_written(folder, error) from error
     loaded = []
-    for case in cases:
+    for index, case in enumerate(cases):
         volume = read_scan(case.image)
         labels = read_label_map(case.labels, reference=volume.grid)
         image = normalise(resample(volume).array)
         label_array = resample.labels(labels).array.astype(np.uint8)
         mask = allowed_classes(label_array, spacing, partial=case.partial)
         centre_classes = np.where(label_array == OTHER_LEVEL, 0, label_array).astype(np.uint8)
-        loaded.append(training_sample(image, mask, centre_classes, card.patch_size))
+        sample = training_sample(image, mask, centre_classes, card.patch_size)
+        try:
+            loaded.append(mapped(sample, folder, f"case-{index}"))
+        except OSError as error:
+            raise _not_written(folder, error) from error
     return loaded
+
+
+def _not_written(folder: Path, error: OSError) -> ModelError:
+    return ModelError(
+        f"The training cases could not be written to {folder} ({error.strerror or error}). "
+        "Check that it can be written and has room."
+    )
 
 
 def case_weights(partial: Sequence[bool], partial_share: float | None) -> npt.NDArray[np.float64]:
