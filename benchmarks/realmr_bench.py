@@ -8,8 +8,9 @@ cut to the true body's box grown 5 mm, not behind its posterior face in each axi
 share of predicted L5 and disc voxels on another labelled level, and seconds; medians at the
 bottom of each set. The labels scored are the network's output after its component clean-up,
 before the plausibility check (a refused case is still scored). Cases the weights were trained
-or validated on (the card's ``extra.real_training_cases`` and ``real_validation_cases``) are
-marked "seen" and left out of the held-out medians.
+or validated on (the card's ``extra.real_training_cases`` and ``real_validation_cases``; a case
+of the same name, ``DATA_DIR/NAME`` there included) are marked "seen" and left out of the
+held-out medians.
 
 Run: `python benchmarks/realmr_bench.py [--weights FILE] [--device auto] [--sets DIR ...]
 [--cases NAME ...] [--overlays docs/images/realmr] [--write-card] [--quick]
@@ -423,9 +424,9 @@ def main() -> None:
         arguments.overlays.mkdir(parents=True, exist_ok=True)
     segmenter = Segmenter(arguments.weights, device=arguments.device)
     card = read_card(arguments.weights)
-    trained = set(card.extra.get("real_training_cases", [])) | set(
-        card.extra.get("real_validation_cases", [])
-    )
+    seen = card.extra.get("real_training_cases", []) + card.extra.get("real_validation_cases", [])
+    # "DATA_DIR/NAME" where two training folders held a case of that name: seen either way.
+    trained = {name.rsplit("/", 1)[-1] for name in seen}
     print(machine_header() + f", device {segmenter.device}, model {arguments.weights.name}")
     results: dict[str, dict] = {}
     variants: dict[str, dict[str, dict[str, dict]]] = {}

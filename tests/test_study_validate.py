@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from lumboplan_app.labels import SEGMENTED_STRUCTURES, Structure
 from lumboplan_app.segmentation.partial_labels import OTHER_LEVEL
 from lumboplan_app.study.summary import PLAN_COLUMNS, SEGMENTATION_COLUMNS
 from lumboplan_app.volume import LabelMap
+from tests.conftest import TINY
 
 
 def _write_partial_case(phantom: Path, case: Path) -> None:
@@ -238,8 +240,25 @@ def test_cross_validation_takes_the_fold_that_held_the_case_out(trained: Path) -
     folds = read_card(trained / "lumboplan_unet.safetensors").extra["folds"]
     for fold, names in folds.items():
         for name in names:
-            assert fold_weights(trained, name) == trained / f"fold_{fold}" / "model.safetensors"
+            weights = fold_weights(trained, name, "phantoms")
+            assert weights == trained / f"fold_{fold}" / "model.safetensors"
     with pytest.raises(ModelError, match="held out"):
-        fold_weights(trained, "case_never_seen")
+        fold_weights(trained, "case_never_seen", "phantoms")
     with pytest.raises(ModelError, match="lumboplan train"):
-        fold_weights(trained / "fold_0", "case_21")
+        fold_weights(trained / "fold_0", "case_21", "phantoms")
+
+
+def test_a_case_named_by_its_folder_in_training_finds_its_own_fold(tmp_path: Path) -> None:
+    # Two training folders held a case_1 each (find_cases named them t2/case_1, random/case_1).
+    from lumboplan_app.segmentation.model_card import ModelCard, write_model
+    from lumboplan_app.segmentation.network import build_network
+    from lumboplan_app.study.cases import fold_weights
+
+    card = ModelCard(features=TINY.features, spacing_mm=TINY.spacing_mm, patch_size=TINY.patch_size)
+    folds = {"0": ["t2/case_1", "case_2"], "1": ["random/case_1", "case_3"]}
+    state = build_network(card).state_dict()
+    final = tmp_path / "lumboplan_unet.safetensors"
+    write_model(state, replace(card, extra={"folds": folds}), final)
+    assert fold_weights(tmp_path, "case_1", "t2") == tmp_path / "fold_0" / "model.safetensors"
+    assert fold_weights(tmp_path, "case_1", "random") == tmp_path / "fold_1" / "model.safetensors"
+    assert fold_weights(tmp_path, "case_3", "random") == tmp_path / "fold_1" / "model.safetensors"

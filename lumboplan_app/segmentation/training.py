@@ -32,6 +32,7 @@ import platform
 import random
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -112,30 +113,44 @@ class TrainingCase:
 def find_cases(data_dirs: Sequence[Path], at_least: int = 2) -> list[TrainingCase]:
     """Find the image/label pairs under each of ``data_dirs`` (phantom or nnU-Net layout).
 
+    A case is named by its folder (nnU-Net: its file's stem). Where cases of two data folders
+    share a name (phantoms of one seed made with another contrast or field of view), each of
+    them is named ``DATA_DIR/NAME`` instead, so the card tells them apart.
+
     Raises
     ------
     LoadError
-        If fewer than ``at_least`` pairs are found (training needs two), or two cases share a
-        name.
+        If fewer than ``at_least`` pairs are found (training needs two), or two cases keep one
+        name (a data folder given twice, or two data folders of one name).
     """
-    cases = []
+    found: list[tuple[Path, TrainingCase]] = []
     for data_dir in data_dirs:
         for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
             image = folder / "image.nii.gz"
             for name, partial in (("labels.nii.gz", False), (PARTIAL_LABELS, True)):
                 if image.is_file() and (folder / name).is_file():
-                    cases.append(TrainingCase(folder.name, image, folder / name, partial))
+                    found.append(
+                        (data_dir, TrainingCase(folder.name, image, folder / name, partial))
+                    )
                     break
         images, labels = data_dir / "imagesTr", data_dir / "labelsTr"
         if images.is_dir() and labels.is_dir():
             for image in sorted(images.glob("*_0000.nii.gz")):
                 name = image.name[: -len("_0000.nii.gz")]
                 if (labels / f"{name}.nii.gz").is_file():
-                    cases.append(TrainingCase(name, image, labels / f"{name}.nii.gz"))
-    names = [case.name for case in cases]
-    if len(set(names)) < len(names):
-        twice = sorted({name for name in names if names.count(name) > 1})
-        raise LoadError(f"Two cases share the name {twice[0]!r}: rename one of the folders.")
+                    found.append((data_dir, TrainingCase(name, image, labels / f"{name}.nii.gz")))
+    counts = Counter(case.name for _, case in found)
+    cases = [
+        replace(case, name=f"{data_dir.name}/{case.name}") if counts[case.name] > 1 else case
+        for data_dir, case in found
+    ]
+    names = Counter(case.name for case in cases)
+    twice = sorted(name for name, count in names.items() if count > 1)
+    if twice:
+        raise LoadError(
+            f"Two cases are both named {twice[0]!r}: give each data folder once, and rename one "
+            "of two data folders that share a name."
+        )
     if len(cases) < at_least:
         where = ", ".join(f"'{d.name}'" for d in data_dirs)
         raise LoadError(

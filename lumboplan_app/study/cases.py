@@ -92,8 +92,12 @@ def find_study_cases(data_dir: Path) -> list[StudyCase]:
     return cases
 
 
-def fold_weights(model_dir: Path, case: str) -> Path:
+def fold_weights(model_dir: Path, case: str, data_dir: str) -> Path:
     """Return the weights of the fold of ``model_dir`` that held ``case`` out of its training.
+
+    ``data_dir`` is the name of the case's data folder: where two training folders held a case
+    of one name, the card names each ``DATA_DIR/NAME`` (``find_cases``), and that name is looked
+    for first.
 
     Raises
     ------
@@ -109,9 +113,10 @@ def fold_weights(model_dir: Path, case: str) -> Path:
             "'lumboplan train' wrote."
         )
     folds = read_card(final).extra.get("folds", {})
-    for fold, names in folds.items():
-        if case in names:
-            return model_dir / f"fold_{fold}" / "model.safetensors"
+    for name in (f"{data_dir}/{case}", case):
+        for fold, names in folds.items():
+            if name in names:
+                return model_dir / f"fold_{fold}" / "model.safetensors"
     raise ModelError(
         f"No fold of '{model_dir.name}' held out the case '{case}': cross-validation needs the "
         "cases the model was trained on; use --weights for other data."
@@ -148,7 +153,7 @@ def ai_labels(
     else:
         weights = source.weights
         if source.folds_from is not None:
-            weights = fold_weights(source.folds_from, case.name)
+            weights = fold_weights(source.folds_from, case.name, case.image.parent.parent.name)
         segmenter = Segmenter(weights, device=source.device)
         raw, agreement = segmenter.predict_with_confidence(volume)
         labels = LabelMap(keep_main_components(raw.array), raw.grid)
