@@ -58,7 +58,7 @@ def test_loaded_cases_are_mapped_from_their_files_not_held_in_memory(loaded) -> 
 def test_cases_that_cannot_be_loaded_to_disk_are_a_typed_error(phantoms, tmp_path) -> None:
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
-    with pytest.raises(ModelError, match=r"could not be written to .*has room"):
+    with pytest.raises(ModelError, match=r"could not be written into the model folder .*has room"):
         _load_cases(find_cases([phantoms]), CARD, not_a_folder / "loaded")
 
 

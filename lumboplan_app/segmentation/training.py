@@ -212,9 +212,10 @@ def train(
     distributed = _setup_distributed()
     rank = torch.distributed.get_rank() if distributed else 0
     loaded_folder = model_dir / f"loaded-cases-{rank}"  # each rank its own, as its workers
-    loaded = _load_cases(cases, card, loaded_folder)
+    loaded: list[_Loaded] = []
     results: dict[int, dict[str, Any]] = {}
     try:
+        loaded = _load_cases(cases, card, loaded_folder)
         for fold in chosen:
             validation = folds[fold]
             training = [i for i in range(len(cases)) if i not in validation]
@@ -295,8 +296,8 @@ def _load_cases(cases: list[TrainingCase], card: ModelCard, folder: Path) -> lis
 
 def _not_written(folder: Path, error: OSError) -> ModelError:
     return ModelError(
-        f"The training cases could not be written to {folder} ({error.strerror or error}). "
-        "Check that it can be written and has room."
+        f"The training cases could not be written into the model folder '{folder.parent.name}' "
+        f"({error.strerror or error}). Check that it can be written and has room."
     )
 
 
