@@ -228,9 +228,10 @@ class BatchMaker:
             except OSError as error:
                 self.close()
                 raise ModelError(
-                    f"The training cases could not be written for the worker processes in "
-                    f"{self._folder or tempfile.gettempdir()} ({error.strerror or error}). Check "
-                    f"that it can be written and has room, or run with --workers 0."
+                    f"The training cases could not be written for the worker processes into "
+                    f"'{(self._folder or Path(tempfile.gettempdir())).name}' "
+                    f"({error.strerror or error}). Check that it can be written and has room, "
+                    f"or run with --workers 0."
                 ) from error
             self._pool = ProcessPoolExecutor(
                 workers,
