@@ -323,8 +323,12 @@ def print_set(name: str, rows: dict[str, dict], trained: set[str]) -> dict:
 
 def print_variants(
     title: str, as_given: dict[str, dict], variants: dict[str, dict[str, dict]], trained: set[str]
-) -> None:
-    """Print, per case, the verdict and L5 body Dice as given and under each variant."""
+) -> dict[str, dict]:
+    """Print, per case, the verdict and L5 body Dice as given and under each variant.
+
+    Return each variant's summary: cases in view, accepted, L5 body Dice median, and the reason
+    each refused case was refused (the plausibility check's first sentence).
+    """
     names = list(next(iter(variants.values())))
     print(f"\n### {title}\n")
     print("| case | seen in training | " + " | ".join(["as given", *names]) + " |")
@@ -358,6 +362,28 @@ def print_variants(
         for case, name, r in every
     )
     print(f"\nLargest share of L5 or disc on another labelled level: {share:.3f} ({case}, {name})")
+    refused = [(case, name, r) for case, name, r in every if not r["accepted"]]
+    if refused:
+        print("\nRefused:\n")
+        for case, name, r in refused:
+            view = "" if r.get("in_view", True) else " (cut within 40 mm)"
+            print(f"- {case}, {name}{view}: {r['refusal']}")
+    return {
+        name: _variant_summary([rows[name] for rows in variants.values()], list(variants))
+        for name in names
+    }
+
+
+def _variant_summary(rows: list[dict], cases: list[str]) -> dict:
+    """One variant over every case: counts in view, L5 body Dice median, refusal reasons."""
+    in_view = [(case, r) for case, r in zip(cases, rows, strict=True) if r.get("in_view", True)]
+    dice = [r["l5_body_dice"] for _, r in in_view if not np.isnan(r["l5_body_dice"])]
+    return {
+        "cases_in_view": len(in_view),
+        "accepted": sum(r["accepted"] for _, r in in_view),
+        "l5_body_dice_median": float(np.median(dice)) if dice else float("nan"),
+        "refused": {case: r["refusal"] for case, r in in_view if not r["accepted"]},
+    }
 
 
 def main() -> None:
@@ -463,7 +489,8 @@ def main() -> None:
     for set_name, cases in variants.items():
         if any(cases.values()):
             title = f"{set_name}: other framings, slices, tilts and contrasts"
-            print_variants(title, results[set_name]["cases"], cases, trained)
+            summary = print_variants(title, results[set_name]["cases"], cases, trained)
+            results[set_name]["variants"] = summary
     if arguments.write_card and not results:
         print("Nothing measured: the card is left as it was.")
     elif arguments.write_card:
