@@ -57,7 +57,10 @@ def measure(
 
 
 def machine_header() -> str:
-    """Describe the machine and the library versions the numbers were taken with."""
+    """Describe the machine, the library versions and the CPU's load when the numbers were taken.
+
+    Seconds mean little on a CPU that other work shares: the load average says whether it was quiet.
+    """
     import pydicom
     import SimpleITK
 
@@ -69,6 +72,8 @@ def machine_header() -> str:
         f"SimpleITK {SimpleITK.Version.VersionString()}",
         f"pydicom {pydicom.__version__}",
     ]
+    if hasattr(os, "getloadavg"):  # not on Windows
+        parts.append(f"load average {os.getloadavg()[0]:.1f} over the last minute")
     return "Machine: " + ", ".join(parts)
 
 
