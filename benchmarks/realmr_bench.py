@@ -31,7 +31,9 @@ lying more or less lordotic to the scanner), cut to the largest box inside the t
 (straight edges, as a scanner's) and scored with its labels carried back to the truth's grid.
 ``--contrasts`` does the same with the scan's intensities remapped (``inverted``, or ``gammaG``: the
 1st-99.5th percentile range raised to the power G), a contrast the model has not seen on the same
-anatomy and labels.
+anatomy and labels. Under the variants' table each refused variant is listed with the check's
+reason, and ``--write-card`` keeps each variant's summary too (cases in view, accepted, L5 body
+Dice median, the refusals' reasons).
 """
 
 from __future__ import annotations
