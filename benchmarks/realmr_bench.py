@@ -42,7 +42,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -276,22 +276,23 @@ def _cell(value: float) -> str:
     return "-" if np.isnan(value) else f"{value:.3f}"
 
 
+def _median(rows: Iterable[dict], key: str) -> float:
+    """Median of ``key`` over ``rows``, NaN (not scored) left out; NaN if none is scored."""
+    values = [r[key] for r in rows if not np.isnan(r[key])]
+    return float(np.median(values)) if values else float("nan")
+
+
 def _summary(rows: dict[str, dict]) -> dict:
     """Medians and counts over ``rows``."""
-
-    def median(key: str) -> float:
-        values = [r[key] for r in rows.values() if not np.isnan(r[key])]
-        return float(np.median(values)) if values else float("nan")
-
     return {
         "cases": len(rows),
         "accepted": sum(r["accepted"] for r in rows.values()),
-        "l5_body_dice_median": median("l5_body_dice"),
-        "disc_dice_median": median("disc_dice"),
+        "l5_body_dice_median": _median(rows.values(), "l5_body_dice"),
+        "disc_dice_median": _median(rows.values(), "disc_dice"),
         "cases_on_wrong_level": sum(
             r["l5_wrong_level"] > 0.05 or r["disc_wrong_level"] > 0.05 for r in rows.values()
         ),
-        "seconds_median": median("seconds"),
+        "seconds_median": _median(rows.values(), "seconds"),
     }
 
 
@@ -379,11 +380,10 @@ def print_variants(
 def _variant_summary(rows: list[dict], cases: list[str]) -> dict:
     """One variant over every case: counts in view, L5 body Dice median, refusal reasons."""
     in_view = [(case, r) for case, r in zip(cases, rows, strict=True) if r.get("in_view", True)]
-    dice = [r["l5_body_dice"] for _, r in in_view if not np.isnan(r["l5_body_dice"])]
     return {
         "cases_in_view": len(in_view),
         "accepted": sum(r["accepted"] for _, r in in_view),
-        "l5_body_dice_median": float(np.median(dice)) if dice else float("nan"),
+        "l5_body_dice_median": _median((r for _, r in in_view), "l5_body_dice"),
         "refused": {case: r["refusal"] for case, r in in_view if not r["accepted"]},
     }
 
