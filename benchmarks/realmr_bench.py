@@ -221,16 +221,30 @@ def remapped(volume: Volume, contrast: str) -> Volume:
 
     The 1st-99.5th percentile range is scaled to 0-1000 first; the anatomy and grid are kept.
     """
+    curve = contrast_curve(contrast)
     values = volume.array.astype(np.float32)
     low, high = np.percentile(values, [1.0, 99.5])
     unit = np.clip((values - low) / max(float(high - low), 1e-6), 0.0, 1.0)
+    return Volume((curve(unit) * 1000.0).astype(np.float32), volume.grid, volume.meta)
+
+
+def contrast_curve(contrast: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The remapping of 0-1 intensities ``contrast`` names: ``inverted`` or ``gammaG`` (G > 0).
+
+    Raises
+    ------
+    ValueError
+        If ``contrast`` is neither.
+    """
     if contrast == "inverted":
-        unit = 1.0 - unit
-    elif contrast.startswith("gamma"):
-        unit = unit ** float(contrast.removeprefix("gamma"))
-    else:
-        raise ValueError(f"unknown contrast {contrast!r}: 'inverted' or 'gammaG'")
-    return Volume(unit * 1000.0, volume.grid, volume.meta)
+        return lambda unit: 1.0 - unit
+    try:
+        power = float(contrast.removeprefix("gamma")) if contrast.startswith("gamma") else 0.0
+    except ValueError:
+        power = 0.0
+    if not power > 0:
+        raise ValueError(f"unknown contrast {contrast!r}: 'inverted' or 'gammaG' with G above 0")
+    return lambda unit: unit**power
 
 
 def score_case(
@@ -445,6 +459,11 @@ def main() -> None:
         return
     if any(mm <= 0 for mm in arguments.slices):
         parser.error("--slices takes thicknesses in mm above 0")
+    for contrast in arguments.contrasts:
+        try:
+            contrast_curve(contrast)
+        except ValueError as error:
+            parser.error(str(error))
     names = [folder.resolve().name for folder in sets]
     if len(set(names)) < len(names):  # two sites' "labelled" folders: name them by their path
         names = [str(folder.resolve()) for folder in sets]
